@@ -1,0 +1,85 @@
+package release
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Activity names: the workflow calls activities by name so that it imports nothing but this
+// package and the SDK.
+const (
+	ActivityEvaluateCheck = "EvaluateCheck"
+	ActivitySetTraffic    = "SetTraffic"
+	ActivityNotify        = "Notify"
+)
+
+// Check outcomes an automated check reports.
+const (
+	OutcomePass  = "pass"
+	OutcomeFail  = "fail"
+	OutcomeError = "error"
+)
+
+// CheckRequest asks for one automated check's verdict.
+type CheckRequest struct {
+	ReleaseID   string   `json:"releaseId"`
+	Service     string   `json:"service"`
+	Version     string   `json:"version"`
+	Environment string   `json:"environment"`
+	Gate        string   `json:"gate"`
+	Check       Check    `json:"check"`
+	Evidence    []string `json:"evidence,omitempty"` // locations from the manifest
+	Attempt     int      `json:"attempt"`
+}
+
+// CheckResult is the verdict with a human detail line and the digests of what was read.
+type CheckResult struct {
+	Outcome  string           `json:"outcome"`
+	Detail   string           `json:"detail"`
+	Evidence []EvidenceDigest `json:"evidence,omitempty"`
+}
+
+// TrafficRequest deploys a version to an environment and gives it a share of the traffic; the
+// rest goes to PreviousVersion. The idempotency key makes a retried request harmless.
+type TrafficRequest struct {
+	Backend         Traffic `json:"backend"`
+	Service         string  `json:"service"`
+	Version         string  `json:"version"`
+	PreviousVersion string  `json:"previousVersion"`
+	Environment     string  `json:"environment"`
+	Percent         float64 `json:"percent"`
+	IdempotencyKey  string  `json:"idempotencyKey"`
+}
+
+// Notice kinds.
+const (
+	NoticeStage    = "stage"
+	NoticeWindow   = "window"
+	NoticeGate     = "gate"
+	NoticeIssue    = "issue"
+	NoticeRollback = "rollback"
+	NoticeAbort    = "abort"
+	NoticeDone     = "done"
+)
+
+// Notice is a notification for people following a release (Slack thread, or the log).
+type Notice struct {
+	ReleaseID string    `json:"releaseId"`
+	Channel   string    `json:"channel,omitempty"`
+	Kind      string    `json:"kind"`
+	Text      string    `json:"text"`
+	At        time.Time `json:"at"`
+	Key       string    `json:"key"` // idempotency: one notice per key
+}
+
+// Fingerprint identifies what an approver was shown for a signoff: the gate, the check and
+// the digests of the gate's evidence. If the evidence changes (a recheck), so does it.
+func Fingerprint(gate, check string, evidenceDigests []string) string {
+	d := append([]string(nil), evidenceDigests...)
+	sort.Strings(d)
+	sum := sha256.Sum256([]byte(gate + "\x00" + check + "\x00" + strings.Join(d, "\x00")))
+	return hex.EncodeToString(sum[:8])
+}

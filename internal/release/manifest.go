@@ -1,0 +1,192 @@
+package release
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Manifest is one release of a product, written by the release manager (release.yaml).
+type Manifest struct {
+	Service         string `yaml:"service" json:"service"`
+	Version         string `yaml:"version" json:"version"`
+	PreviousVersion string `yaml:"previousVersion" json:"previousVersion"`
+	Author          string `yaml:"author" json:"author"` // identity: a group member's id, email or Slack id
+	Changes         Flags  `yaml:"changes" json:"changes"`
+	// Channel is the Slack channel for this release's messages (overrides the policy's).
+	Channel string `yaml:"channel,omitempty" json:"channel,omitempty"`
+	// Targets are the service's deploy targets per environment, by stage name.
+	Targets map[Stage]Target `yaml:"targets,omitempty" json:"targets,omitempty"`
+	// Contracts the release deploys (deployed by the contracts stage actions).
+	Contracts []Contract `yaml:"contracts,omitempty" json:"contracts,omitempty"`
+	// Evidence locates the evidence of each automated check, by check name: paths relative
+	// to the manifest, or http(s) URLs. The starter resolves paths to absolute ones.
+	Evidence map[string][]string `yaml:"evidence,omitempty" json:"evidence,omitempty"`
+	Links    Links               `yaml:"links,omitempty" json:"links,omitempty"`
+}
+
+// Target says where the service of one environment is deployed and its traffic switched.
+type Target struct {
+	// Environment is the name the traffic backend knows (defaults to the stage name).
+	Environment string `yaml:"environment,omitempty" json:"environment,omitempty"`
+}
+
+// Contract is one smart contract the release deploys.
+type Contract struct {
+	Name     string   `yaml:"name" json:"name"`
+	Artifact string   `yaml:"artifact" json:"artifact"`
+	Args     []string `yaml:"args,omitempty" json:"args,omitempty"`
+	Proxy    *Proxy   `yaml:"proxy,omitempty" json:"proxy,omitempty"`
+}
+
+// Proxy describes an EIP-1967 proxy in front of an implementation.
+type Proxy struct {
+	Kind        string   `yaml:"kind" json:"kind"` // uups | transparent
+	Initializer string   `yaml:"initializer,omitempty" json:"initializer,omitempty"`
+	InitArgs    []string `yaml:"initArgs,omitempty" json:"initArgs,omitempty"`
+}
+
+// Links are documents the observability gate checks and people read.
+type Links struct {
+	Runbook           string   `yaml:"runbook,omitempty" json:"runbook,omitempty"`
+	RollbackProcedure string   `yaml:"rollbackProcedure,omitempty" json:"rollbackProcedure,omitempty"`
+	IncidentPlan      string   `yaml:"incidentPlan,omitempty" json:"incidentPlan,omitempty"`
+	Audits            []string `yaml:"audits,omitempty" json:"audits,omitempty"`
+}
+
+// ID is the workflow id of the release: release/<service>/<version>.
+func (m *Manifest) ID() string { return WorkflowID(m.Service, m.Version) }
+
+// WorkflowID builds the workflow id of a release.
+func WorkflowID(service, version string) string { return "release/" + service + "/" + version }
+
+// Environment is the traffic backend's name for a stage.
+func (m *Manifest) Environment(s Stage) string {
+	if t, ok := m.Targets[s]; ok && t.Environment != "" {
+		return t.Environment
+	}
+	return string(s)
+}
+
+var (
+	serviceRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	versionRE = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+)
+
+// LoadManifest reads, strictly decodes and validates a manifest file.
+func LoadManifest(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseManifest(path, data)
+}
+
+// ParseManifest decodes and validates manifest bytes; file names the source in errors.
+func ParseManifest(file string, data []byte) (*Manifest, error) {
+	var m Manifest
+	root, err := decodeStrict(file, data, &m)
+	if err != nil {
+		return nil, err
+	}
+	v := &validator{file: file, root: root}
+	m.validate(v)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+func (m *Manifest) validate(v *validator) {
+	if !serviceRE.MatchString(m.Service) {
+		v.addf("service", "must be lower-case letters, digits and dashes, starting with a letter (got %q)", m.Service)
+	}
+	if !versionRE.MatchString(m.Version) {
+		v.addf("version", "must be a semantic version like 1.4.0 (got %q)", m.Version)
+	}
+	if m.PreviousVersion == "" {
+		v.addf("previousVersion", "is required: it is the rollback target")
+	} else if !versionRE.MatchString(m.PreviousVersion) {
+		v.addf("previousVersion", "must be a semantic version like 1.3.2 (got %q)", m.PreviousVersion)
+	} else if m.PreviousVersion == m.Version {
+		v.addf("previousVersion", "equals version %q: a release must change the version", m.Version)
+	}
+	if strings.TrimSpace(m.Author) == "" {
+		v.addf("author", "is required: the author may not approve their own release")
+	}
+	for s := range m.Targets {
+		if !s.Valid() || s == StageDone {
+			v.addf("targets", "unknown stage %q (want one of %v)", s, Stages)
+		}
+	}
+	for name, locs := range m.Evidence {
+		if len(locs) == 0 {
+			v.addf("evidence["+name+"]", "lists no evidence")
+		}
+		for i, loc := range locs {
+			if err := checkLocation(loc); err != nil {
+				v.addf(fmt.Sprintf("evidence[%s][%d]", name, i), "%v", err)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, c := range m.Contracts {
+		f := fmt.Sprintf("contracts[%d]", i)
+		if c.Name == "" {
+			v.addf(f+".name", "is required")
+		} else if seen[c.Name] {
+			v.addf(f+".name", "contract %q is listed twice", c.Name)
+		}
+		seen[c.Name] = true
+		if c.Artifact == "" {
+			v.addf(f+".artifact", "is required")
+		}
+		if c.Proxy != nil && c.Proxy.Kind != "uups" && c.Proxy.Kind != "transparent" {
+			v.addf(f+".proxy.kind", "must be uups or transparent (got %q)", c.Proxy.Kind)
+		}
+	}
+	if len(m.Contracts) > 0 && !m.Changes.Contracts {
+		v.addf("changes.contracts", "must be true when the release lists contracts")
+	}
+}
+
+func checkLocation(loc string) error {
+	if loc == "" {
+		return fmt.Errorf("empty location")
+	}
+	if strings.Contains(loc, "://") {
+		u, err := url.Parse(loc)
+		if err != nil {
+			return fmt.Errorf("invalid URL: %v", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return fmt.Errorf("scheme %q not supported (want a path, http or https)", u.Scheme)
+		}
+	}
+	return nil
+}
+
+// ResolveEvidence makes relative evidence paths absolute against the manifest's directory, so
+// a worker on the same machine reads the same files whatever its working directory.
+func (m *Manifest) ResolveEvidence(manifestPath string) error {
+	dir, err := filepath.Abs(filepath.Dir(manifestPath))
+	if err != nil {
+		return err
+	}
+	for name, locs := range m.Evidence {
+		for i, loc := range locs {
+			if !strings.Contains(loc, "://") && !filepath.IsAbs(loc) {
+				m.Evidence[name][i] = filepath.Join(dir, loc)
+			}
+		}
+	}
+	for i, c := range m.Contracts {
+		if c.Artifact != "" && !filepath.IsAbs(c.Artifact) {
+			m.Contracts[i].Artifact = filepath.Join(dir, c.Artifact)
+		}
+	}
+	return nil
+}

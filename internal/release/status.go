@@ -1,0 +1,223 @@
+package release
+
+import "time"
+
+// Signal and query names: the contract between the starter, Slack and the workflow.
+const (
+	SignalApprove      = "approve"
+	SignalReject       = "reject"
+	SignalPause        = "pause"
+	SignalResume       = "resume"
+	SignalRecheck      = "recheck"
+	SignalAbort        = "abort"
+	SignalRollback     = "rollback"
+	SignalReportIssue  = "report-issue"
+	SignalResolveIssue = "resolve-issue"
+	SignalBreakGlass   = "break-glass"
+	QueryStatus        = "status"
+
+	TaskQueue = "shipgate"
+)
+
+// Signals lists every signal the workflow accepts.
+var Signals = []string{SignalApprove, SignalReject, SignalPause, SignalResume, SignalRecheck,
+	SignalAbort, SignalRollback, SignalReportIssue, SignalResolveIssue, SignalBreakGlass}
+
+// Channels a signal can come by.
+const (
+	ChannelCLI   = "cli"
+	ChannelSlack = "slack"
+	ChannelAuto  = "shipgate" // decisions the workflow takes itself
+)
+
+// Command is the payload of every signal: who asks, by which channel, and what.
+type Command struct {
+	Actor       string `json:"actor"`
+	Channel     string `json:"channel"`
+	Check       string `json:"check,omitempty"`       // approve, reject
+	Gate        string `json:"gate,omitempty"`        // recheck (empty: every blocked gate)
+	Window      string `json:"window,omitempty"`      // break-glass
+	Reason      string `json:"reason,omitempty"`      // reject, abort, rollback, break-glass, pause
+	Comment     string `json:"comment,omitempty"`     // approve
+	Severity    string `json:"severity,omitempty"`    // report-issue
+	Title       string `json:"title,omitempty"`       // report-issue
+	Issue       int    `json:"issue,omitempty"`       // resolve-issue
+	Fingerprint string `json:"fingerprint,omitempty"` // what the approver saw (Slack)
+}
+
+// Input starts a release workflow. It carries no secrets: keys and tokens stay in the worker.
+type Input struct {
+	Manifest     Manifest `json:"manifest"`
+	Policy       Policy   `json:"policy"`
+	PolicyDigest string   `json:"policyDigest"`
+	StartedBy    string   `json:"startedBy"`
+}
+
+// Result is how a release ended.
+type Result struct {
+	State  State  `json:"state"`
+	Stage  Stage  `json:"stage"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Status is what the status query answers: everything a person needs to see where a release
+// is and why it waits.
+type Status struct {
+	ID             string          `json:"id"`
+	Service        string          `json:"service"`
+	Version        string          `json:"version"`
+	Previous       string          `json:"previousVersion"`
+	Author         string          `json:"author"`
+	Stage          Stage           `json:"stage"`
+	State          State           `json:"state"`
+	Reason         string          `json:"reason,omitempty"` // why blocked, paused or ended
+	WaitingFor     []string        `json:"waitingFor,omitempty"`
+	Gates          []GateStatus    `json:"gates"`
+	Windows        []WindowStatus  `json:"windows"`
+	TrafficPercent float64         `json:"trafficPercent"`
+	RollbackPlan   *RollbackPlan   `json:"rollbackPlan,omitempty"`
+	Deployments    []Deployment    `json:"deployments,omitempty"`
+	Issues         []Issue         `json:"issues"`
+	Audit          []AuditEntry    `json:"audit"`
+	PolicyDigest   string          `json:"policyDigest"`
+	Paused         bool            `json:"paused"`
+	BreakGlass     []BreakGlassRec `json:"breakGlass,omitempty"`
+}
+
+// Gate states.
+const (
+	GatePending = "pending" // its stage has not come yet
+	GateRunning = "running" // automated checks running
+	GateWaiting = "waiting" // waiting for signoffs
+	GateBlocked = "blocked" // a check failed or was rejected
+	GatePassed  = "passed"
+)
+
+// Check states.
+const (
+	CheckPending  = "pending"
+	CheckRunning  = "running"
+	CheckPassed   = "passed"
+	CheckFailed   = "failed"
+	CheckError    = "error"
+	CheckRejected = "rejected"
+	CheckSkipped  = "skipped" // its when condition does not hold
+)
+
+// GateStatus is one gate and its checks.
+type GateStatus struct {
+	ID     string        `json:"id"`
+	Name   string        `json:"name"`
+	Before Stage         `json:"before"`
+	State  string        `json:"state"`
+	Checks []CheckStatus `json:"checks"`
+}
+
+// CheckStatus is one check's latest result.
+type CheckStatus struct {
+	Name      string           `json:"name"`
+	Kind      CheckKind        `json:"kind"`
+	Type      string           `json:"type,omitempty"`
+	State     string           `json:"state"`
+	Detail    string           `json:"detail,omitempty"`
+	Applies   string           `json:"appliesBecause,omitempty"`
+	Group     string           `json:"group,omitempty"`
+	Needed    int              `json:"needed,omitempty"`
+	Approvals []Approval       `json:"approvals"`
+	Evidence  []EvidenceDigest `json:"evidence,omitempty"`
+	Attempt   int              `json:"attempt,omitempty"`
+}
+
+// Approval is one person's approval of a signoff check.
+type Approval struct {
+	Actor   string    `json:"actor"`
+	Channel string    `json:"channel"`
+	At      time.Time `json:"at"`
+	Comment string    `json:"comment,omitempty"`
+}
+
+// EvidenceDigest names exactly what an automated check read.
+type EvidenceDigest struct {
+	Location string `json:"location"`
+	SHA256   string `json:"sha256"`
+	Bytes    int64  `json:"bytes"`
+}
+
+// Window states.
+const (
+	WindowPending = "pending"
+	WindowOpen    = "open"
+	WindowDone    = "done"
+	WindowBroken  = "broken-glass" // ended early by two release managers
+)
+
+// WindowStatus is a durable wait with its deadline.
+type WindowStatus struct {
+	Name      string    `json:"name"`
+	StartedAt time.Time `json:"startedAt"`
+	EndsAt    time.Time `json:"endsAt"`
+	State     string    `json:"state"`
+	Policy    string    `json:"policy"`          // the policy's duration
+	Floor     string    `json:"floor,omitempty"` // the seed's floor when the policy is below it
+	Note      string    `json:"note,omitempty"`
+}
+
+// RollbackPlan is recorded before any traffic moves.
+type RollbackPlan struct {
+	TargetVersion string    `json:"targetVersion"`
+	Environment   string    `json:"environment"`
+	RecordedAt    time.Time `json:"recordedAt"`
+	Contracts     []string  `json:"contracts,omitempty"` // what can and cannot be rolled back on chain
+}
+
+// Deployment is one deploy of the service or a contract.
+type Deployment struct {
+	Kind        string    `json:"kind"` // service | contract
+	Environment string    `json:"environment"`
+	Version     string    `json:"version,omitempty"`
+	Percent     float64   `json:"percent,omitempty"`
+	At          time.Time `json:"at"`
+	Chain       string    `json:"chain,omitempty"`
+	Contract    string    `json:"contract,omitempty"`
+	Address     string    `json:"address,omitempty"`
+	TxHash      string    `json:"txHash,omitempty"`
+}
+
+// Issue is a problem reported against the release (e.g. from community testing on testnet).
+type Issue struct {
+	N          int        `json:"n"`
+	Severity   string     `json:"severity"`
+	Title      string     `json:"title"`
+	ReportedBy string     `json:"reportedBy"`
+	ReportedAt time.Time  `json:"reportedAt"`
+	ResolvedBy string     `json:"resolvedBy,omitempty"`
+	ResolvedAt *time.Time `json:"resolvedAt,omitempty"`
+}
+
+// Blocking reports whether an open issue blocks promotion out of the testnet.
+func (i Issue) Blocking() bool {
+	return i.ResolvedAt == nil && (i.Severity == "critical" || i.Severity == "high")
+}
+
+// Severities an issue may have.
+var Severities = []string{"critical", "high", "medium", "low"}
+
+// BreakGlassRec is one release manager's break-glass request for a window.
+type BreakGlassRec struct {
+	Window string    `json:"window"`
+	Actor  string    `json:"actor"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// AuditEntry is one decision or attempt, accepted or refused, with the reason.
+type AuditEntry struct {
+	At       time.Time `json:"at"`
+	Actor    string    `json:"actor"`
+	Channel  string    `json:"channel"`
+	Action   string    `json:"action"`
+	Target   string    `json:"target,omitempty"`
+	Accepted bool      `json:"accepted"`
+	Reason   string    `json:"reason,omitempty"`
+	Evidence []string  `json:"evidence,omitempty"` // digests of what a decision read
+}

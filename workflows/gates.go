@@ -1,0 +1,157 @@
+package workflows
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+// runGate evaluates one gate: its automated checks in parallel, then waits for its signoffs.
+// A failed check or a rejection blocks the gate until a recheck (new evidence) or the end.
+func (w *rel) runGate(ctx workflow.Context, gi int) {
+	gs := &w.st.Gates[gi]
+	attempt := 0
+	for {
+		attempt++
+		gs.State = release.GateRunning
+		w.publish(ctx)
+		w.runAutomated(ctx, gi, attempt)
+		w.updateGate(ctx, gi)
+		_ = workflow.Await(ctx, func() bool {
+			return w.stop != nil || gs.State == release.GatePassed || gs.State == release.GateBlocked
+		})
+		if w.stop != nil {
+			return
+		}
+		if gs.State == release.GatePassed {
+			w.notify(ctx, release.NoticeGate, fmt.Sprintf("gate %s %s passed", gs.ID, gs.Name))
+			return
+		}
+		w.notify(ctx, release.NoticeGate, fmt.Sprintf("gate %s %s blocked: %s — waiting for recheck or abort", gs.ID, gs.Name, w.gateProblems(gi)))
+		seen := w.rechecks[gs.ID]
+		_ = workflow.Await(ctx, func() bool { return w.stop != nil || w.rechecks[gs.ID] != seen })
+		if w.stop != nil {
+			return
+		}
+		for ci := range gs.Checks {
+			if cs := &gs.Checks[ci]; cs.State == release.CheckRejected {
+				cs.State, cs.Detail = release.CheckPending, "rejection cleared by recheck"
+				if len(cs.Approvals) >= cs.Needed {
+					cs.State = release.CheckPassed
+				}
+			}
+		}
+	}
+}
+
+// runAutomated runs every applicable evidence and probe check of the gate as activities, in
+// parallel, and records their results.
+func (w *rel) runAutomated(ctx workflow.Context, gi int, attempt int) {
+	g := &w.in.Policy.Gates[gi]
+	gs := &w.st.Gates[gi]
+	type pending struct {
+		ci  int
+		fut workflow.Future
+	}
+	var futs []pending
+	for ci, c := range g.Checks {
+		cs := &gs.Checks[ci]
+		if c.Kind == release.KindSignoff || cs.State == release.CheckSkipped {
+			continue
+		}
+		cs.State, cs.Attempt = release.CheckRunning, attempt
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 5 * time.Minute,
+			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, InitialInterval: 2 * time.Second},
+			Summary:             fmt.Sprintf("%s %s: %s check", g.ID, c.Name, c.Type),
+		})
+		req := release.CheckRequest{ReleaseID: w.st.ID, Service: w.st.Service, Version: w.st.Version,
+			Environment: w.in.Manifest.Environment(w.st.Stage), Gate: g.ID, Check: c,
+			Evidence: w.in.Manifest.Evidence[c.Name], Attempt: attempt}
+		futs = append(futs, pending{ci, workflow.ExecuteActivity(actx, release.ActivityEvaluateCheck, req)})
+	}
+	w.publish(ctx)
+	for _, p := range futs {
+		var res release.CheckResult
+		err := p.fut.Get(ctx, &res)
+		cs := &gs.Checks[p.ci]
+		if err != nil {
+			res = release.CheckResult{Outcome: release.OutcomeError, Detail: "check could not run: " + err.Error()}
+		}
+		cs.Detail, cs.Evidence = res.Detail, res.Evidence
+		switch res.Outcome {
+		case release.OutcomePass:
+			cs.State = release.CheckPassed
+		case release.OutcomeFail:
+			cs.State = release.CheckFailed
+		default:
+			cs.State = release.CheckError
+		}
+		digests := make([]string, 0, len(res.Evidence))
+		for _, e := range res.Evidence {
+			digests = append(digests, e.Location+"@sha256:"+e.SHA256)
+		}
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "check",
+			Target: g.ID + "/" + cs.Name, Accepted: cs.State == release.CheckPassed, Reason: res.Outcome + ": " + res.Detail, Evidence: digests})
+	}
+}
+
+// updateGate derives the gate's state from its checks; called after every change to them.
+func (w *rel) updateGate(ctx workflow.Context, gi int) {
+	gs := &w.st.Gates[gi]
+	if gs.State == release.GatePending || gs.State == release.GatePassed {
+		return
+	}
+	blocked, running, waiting := false, false, false
+	for _, cs := range gs.Checks {
+		switch cs.State {
+		case release.CheckFailed, release.CheckError, release.CheckRejected:
+			blocked = true
+		case release.CheckRunning:
+			running = true
+		case release.CheckPending:
+			waiting = true
+		}
+	}
+	switch {
+	case blocked:
+		gs.State = release.GateBlocked
+	case running:
+		gs.State = release.GateRunning
+	case waiting:
+		gs.State = release.GateWaiting
+	default:
+		gs.State = release.GatePassed
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "gate-passed", Target: gs.ID, Accepted: true})
+	}
+	w.publish(ctx)
+}
+
+func (w *rel) gateProblems(gi int) string {
+	var out []string
+	for _, cs := range w.st.Gates[gi].Checks {
+		switch cs.State {
+		case release.CheckFailed, release.CheckError, release.CheckRejected:
+			out = append(out, fmt.Sprintf("%s %s (%s)", cs.Name, cs.State, cs.Detail))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// fingerprint is what an approver of check in gate gi is shown: it changes with the evidence.
+func (w *rel) fingerprint(gi int, check string) string {
+	var digests []string
+	for _, cs := range w.st.Gates[gi].Checks {
+		for _, e := range cs.Evidence {
+			digests = append(digests, e.SHA256)
+		}
+	}
+	sort.Strings(digests)
+	return release.Fingerprint(w.st.Gates[gi].ID, check, digests)
+}

@@ -1,0 +1,358 @@
+// Package workflows holds shipgate's deterministic workflow code: the release stage machine,
+// its gates, approvals, windows and rollback. It imports only internal/release and the SDK.
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+// Typed search attributes: the worker registers them at start if missing.
+var (
+	SearchService = temporal.NewSearchAttributeKeyKeyword("ReleaseService")
+	SearchVersion = temporal.NewSearchAttributeKeyKeyword("ReleaseVersion")
+	SearchStage   = temporal.NewSearchAttributeKeyKeyword("ReleaseStage")
+	SearchState   = temporal.NewSearchAttributeKeyKeyword("ReleaseState")
+)
+
+// WorkflowName is the registered name of ReleaseWorkflow.
+const WorkflowName = "ReleaseWorkflow"
+
+// rel is one running release: its input, its status (the single source of truth the status
+// query answers from) and the requests signals have left for the main flow.
+type rel struct {
+	in         release.Input
+	st         release.Status
+	belowFloor map[string]time.Duration
+	// stop is set by abort or rollback (or, later, a failed analysis); the main flow acts on it.
+	stop *release.AuditEntry
+	// rechecks counts recheck requests per gate id; a blocked gate waits for its count to change.
+	rechecks map[string]int
+	// glass is the set of windows two release managers have broken glass for.
+	glass map[string]bool
+	// base is the state the main flow is in; status shows it folded with pause and blocked gates.
+	base release.State
+}
+
+// ReleaseWorkflow carries one release through every stage of its policy.
+func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, error) {
+	w := newRel(ctx, in)
+	if err := workflow.SetQueryHandler(ctx, release.QueryStatus, func() (release.Status, error) {
+		return w.st, nil
+	}); err != nil {
+		return release.Result{}, err
+	}
+	workflow.Go(ctx, w.listen)
+	w.audit(ctx, release.AuditEntry{Actor: in.StartedBy, Channel: release.ChannelCLI, Action: "start",
+		Target: w.st.ID, Accepted: true, Reason: "policy " + in.PolicyDigest})
+	w.publish(ctx)
+	return w.run(ctx)
+}
+
+func newRel(ctx workflow.Context, in release.Input) *rel {
+	m := in.Manifest
+	w := &rel{
+		in:         in,
+		belowFloor: in.Policy.BelowFloor(),
+		rechecks:   map[string]int{},
+		base:       release.StateRunning,
+		glass:      map[string]bool{},
+		st: release.Status{
+			ID: m.ID(), Service: m.Service, Version: m.Version, Previous: m.PreviousVersion,
+			Author: m.Author, Stage: release.StageDevelopment, State: release.StateRunning,
+			PolicyDigest: in.PolicyDigest, Issues: []release.Issue{}, Audit: []release.AuditEntry{},
+		},
+	}
+	for _, g := range in.Policy.Gates {
+		gs := release.GateStatus{ID: g.ID, Name: g.Name, Before: g.Before, State: release.GatePending}
+		for _, c := range g.Checks {
+			cs := release.CheckStatus{Name: c.Name, Kind: c.Kind, Type: c.Type, State: release.CheckPending,
+				Group: c.Group, Approvals: []release.Approval{}}
+			applies, why := c.Applies(m.Changes)
+			if !applies {
+				cs.State, cs.Detail = release.CheckSkipped, "does not apply to this change"
+			}
+			cs.Applies = why
+			if c.Kind == release.KindSignoff && applies {
+				cs.Needed = c.Approvals
+			}
+			gs.Checks = append(gs.Checks, cs)
+		}
+		w.st.Gates = append(w.st.Gates, gs)
+	}
+	w.st.Windows = append(w.st.Windows, w.plannedWindow(release.WindowTestnetSoak, in.Policy.Windows.TestnetSoak))
+	w.st.Windows = append(w.st.Windows, w.plannedWindow(release.WindowCanaryWatch, in.Policy.Windows.CanaryWatchMin))
+	for _, s := range in.Policy.Rollout.Steps {
+		w.st.Windows = append(w.st.Windows, w.plannedWindow(release.StepWindow(s.Percent), s.Bake))
+	}
+	return w
+}
+
+// run walks the stages. Each stage does its work, then waits until the gates placed before the
+// next stage have passed, its windows are over, nothing blocks promotion and it is not paused.
+func (w *rel) run(ctx workflow.Context) (release.Result, error) {
+	for _, stage := range release.Stages {
+		w.enter(ctx, stage)
+		if w.stop != nil {
+			return w.finishStop(ctx)
+		}
+		for i := range w.in.Policy.Gates {
+			if w.in.Policy.Gates[i].Before == stage.Next() {
+				gi := i
+				workflow.Go(ctx, func(gctx workflow.Context) { w.runGate(gctx, gi) })
+			}
+		}
+		var err error
+		switch stage {
+		case release.StageStaging, release.StageTestnet:
+			err = w.setTraffic(ctx, w.in.Manifest.Environment(stage), 100, string(stage))
+			if err == nil && stage == release.StageTestnet {
+				w.openWindow(ctx, release.WindowTestnetSoak)
+			}
+		case release.StageCanary:
+			err = w.runCanary(ctx)
+		case release.StageProduction:
+			err = w.runProduction(ctx)
+		}
+		if err != nil {
+			return w.fail(ctx, err)
+		}
+		if w.stop != nil {
+			return w.finishStop(ctx)
+		}
+		if err := w.awaitPromotion(ctx, stage); err != nil {
+			return w.fail(ctx, err)
+		}
+		if w.stop != nil {
+			return w.finishStop(ctx)
+		}
+	}
+	w.st.Stage = release.StageDone
+	w.setState(ctx, release.StateSucceeded, "released to 100 % of production")
+	w.notify(ctx, release.NoticeDone, fmt.Sprintf("%s %s released to 100 %% of production", w.st.Service, w.st.Version))
+	return release.Result{State: release.StateSucceeded, Stage: release.StageDone}, nil
+}
+
+func (w *rel) enter(ctx workflow.Context, stage release.Stage) {
+	w.st.Stage = stage
+	w.setState(ctx, release.StateRunning, "")
+	w.notify(ctx, release.NoticeStage, fmt.Sprintf("%s %s entered %s", w.st.Service, w.st.Version, stage))
+}
+
+// awaitPromotion blocks until the release may leave stage.
+func (w *rel) awaitPromotion(ctx workflow.Context, stage release.Stage) error {
+	w.setState(ctx, release.StateWaiting, "")
+	return workflow.Await(ctx, func() bool {
+		if w.stop != nil {
+			return true
+		}
+		return len(w.blockers(stage)) == 0
+	})
+}
+
+// blockers lists what keeps the release in stage, in words for people.
+func (w *rel) blockers(stage release.Stage) []string {
+	var out []string
+	for _, g := range w.st.Gates {
+		if g.Before == stage.Next() && g.State != release.GatePassed {
+			out = append(out, fmt.Sprintf("gate %s %s: %s", g.ID, g.Name, g.State))
+		}
+	}
+	for _, win := range w.st.Windows {
+		if w.windowStage(win.Name) == stage && win.State != release.WindowDone && win.State != release.WindowBroken {
+			out = append(out, "window "+win.Name)
+		}
+	}
+	if stage == release.StageTestnet {
+		for _, is := range w.st.Issues {
+			if is.Blocking() {
+				out = append(out, fmt.Sprintf("open %s issue #%d: %s", is.Severity, is.N, is.Title))
+			}
+		}
+	}
+	if w.st.Paused {
+		out = append(out, "paused")
+	}
+	return out
+}
+
+func (w *rel) windowStage(name string) release.Stage {
+	switch name {
+	case release.WindowTestnetSoak:
+		return release.StageTestnet
+	case release.WindowCanaryWatch:
+		return release.StageCanary
+	}
+	return release.StageProduction
+}
+
+// runCanary records the rollback target, moves the canary share of traffic and opens the watch.
+func (w *rel) runCanary(ctx workflow.Context) error {
+	w.recordRollbackPlan(ctx)
+	if err := w.setTraffic(ctx, w.prodEnv(), w.in.Policy.Canary.Percent, "canary"); err != nil {
+		return err
+	}
+	w.openWindow(ctx, release.WindowCanaryWatch)
+	return nil
+}
+
+// runProduction walks the rollout steps, each baking before the next.
+func (w *rel) runProduction(ctx workflow.Context) error {
+	for i, s := range w.in.Policy.Rollout.Steps {
+		if i > 0 {
+			// the previous step's window must be over (and nothing paused) before traffic grows
+			if err := workflow.Await(ctx, func() bool {
+				return w.stop != nil || (w.windowOver(release.StepWindow(w.in.Policy.Rollout.Steps[i-1].Percent)) && !w.st.Paused)
+			}); err != nil {
+				return err
+			}
+			if w.stop != nil {
+				return nil
+			}
+		}
+		if err := w.setTraffic(ctx, w.prodEnv(), s.Percent, fmt.Sprintf("production-%g", s.Percent)); err != nil {
+			return err
+		}
+		w.openWindow(ctx, release.StepWindow(s.Percent))
+		w.setState(ctx, release.StateWaiting, "")
+	}
+	return nil
+}
+
+func (w *rel) prodEnv() string { return w.in.Manifest.Environment(release.StageProduction) }
+
+func (w *rel) recordRollbackPlan(ctx workflow.Context) {
+	plan := &release.RollbackPlan{TargetVersion: w.in.Manifest.PreviousVersion, Environment: w.prodEnv(), RecordedAt: workflow.Now(ctx)}
+	for _, c := range w.in.Manifest.Contracts {
+		if c.Proxy != nil {
+			plan.Contracts = append(plan.Contracts, c.Name+": proxy reverted to the previous implementation")
+		} else {
+			plan.Contracts = append(plan.Contracts, c.Name+": cannot be rolled back on chain (not behind a proxy)")
+		}
+	}
+	w.st.RollbackPlan = plan
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "record-rollback-target",
+		Target: plan.TargetVersion, Accepted: true, Reason: "recorded before any traffic moves"})
+}
+
+// setTraffic deploys the version to env with percent of the traffic, through the backend.
+func (w *rel) setTraffic(ctx workflow.Context, env string, percent float64, step string) error {
+	req := w.trafficRequest(env, percent, step)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, InitialInterval: 2 * time.Second},
+		Summary:             fmt.Sprintf("%s: %s %s → %g %%", step, w.st.Service, w.st.Version, percent),
+	})
+	if err := workflow.ExecuteActivity(actx, release.ActivitySetTraffic, req).Get(ctx, nil); err != nil {
+		return fmt.Errorf("%s: traffic to %g %% in %s: %w", step, percent, env, err)
+	}
+	w.afterTraffic(ctx, env, percent)
+	return nil
+}
+
+func (w *rel) trafficRequest(env string, percent float64, step string) release.TrafficRequest {
+	return release.TrafficRequest{Backend: w.in.Policy.Traffic, Service: w.st.Service, Version: w.st.Version,
+		PreviousVersion: w.st.Previous, Environment: env, Percent: percent, IdempotencyKey: w.st.ID + "/" + step}
+}
+
+func (w *rel) afterTraffic(ctx workflow.Context, env string, percent float64) {
+	if env == w.prodEnv() {
+		w.st.TrafficPercent = percent
+	}
+	w.st.Deployments = append(w.st.Deployments, release.Deployment{Kind: "service", Environment: env,
+		Version: w.st.Version, Percent: percent, At: workflow.Now(ctx)})
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "traffic",
+		Target: fmt.Sprintf("%s %s %g %%", env, w.st.Version, percent), Accepted: true})
+}
+
+// finishStop ends the release after abort or rollback; once traffic has moved it returns all
+// of it to the previous version first, retrying until the backend accepts.
+func (w *rel) finishStop(ctx workflow.Context) (release.Result, error) {
+	stop := *w.stop
+	state := release.StateAborted
+	if stop.Action == release.SignalRollback {
+		state = release.StateRolledBack
+	}
+	if w.st.Stage.TrafficMoves() && w.st.RollbackPlan != nil {
+		// Disconnected: the rollback must run even if the workflow's context is being cancelled.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		actx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
+			StartToCloseTimeout: time.Minute,
+			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 0, InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+			Summary:             fmt.Sprintf("rollback: all traffic back to %s", w.st.Previous),
+		})
+		req := w.trafficRequest(w.prodEnv(), 0, "rollback")
+		if err := workflow.ExecuteActivity(actx, release.ActivitySetTraffic, req).Get(dctx, nil); err != nil {
+			return w.fail(ctx, fmt.Errorf("rollback to %s failed: %w", w.st.Previous, err))
+		}
+		w.afterTraffic(ctx, w.prodEnv(), 0)
+		w.notify(ctx, release.NoticeRollback, fmt.Sprintf("%s %s: traffic back to %s (%s by %s: %s)",
+			w.st.Service, w.st.Version, w.st.Previous, stop.Action, stop.Actor, stop.Reason))
+	} else {
+		w.notify(ctx, release.NoticeAbort, fmt.Sprintf("%s %s aborted in %s by %s: %s", w.st.Service, w.st.Version, w.st.Stage, stop.Actor, stop.Reason))
+	}
+	reason := fmt.Sprintf("%s by %s: %s", stop.Action, stop.Actor, stop.Reason)
+	w.setState(ctx, state, reason)
+	return release.Result{State: state, Stage: w.st.Stage, Reason: reason}, nil
+}
+
+func (w *rel) fail(ctx workflow.Context, err error) (release.Result, error) {
+	w.setState(ctx, release.StateFailed, err.Error())
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "fail", Accepted: true, Reason: err.Error()})
+	w.notify(ctx, release.NoticeAbort, fmt.Sprintf("%s %s failed in %s: %v", w.st.Service, w.st.Version, w.st.Stage, err))
+	return release.Result{State: release.StateFailed, Stage: w.st.Stage, Reason: err.Error()}, nil
+}
+
+// setState updates the state, the search attributes and the UI's details.
+func (w *rel) setState(ctx workflow.Context, s release.State, reason string) {
+	w.base, w.st.Reason = s, reason
+	w.publish(ctx)
+}
+
+// publish makes the status visible outside: search attributes (only when they change, each
+// upsert is a history event) and the markdown details in the UI.
+func (w *rel) publish(ctx workflow.Context) {
+	sa := workflow.GetTypedSearchAttributes(ctx)
+	var updates []temporal.SearchAttributeUpdate
+	want := map[temporal.SearchAttributeKeyKeyword]string{
+		SearchService: w.st.Service, SearchVersion: w.st.Version,
+		SearchStage: string(w.st.Stage), SearchState: string(w.effectiveState()),
+	}
+	w.st.State = w.effectiveState()
+	for _, k := range []temporal.SearchAttributeKeyKeyword{SearchService, SearchVersion, SearchStage, SearchState} {
+		if cur, ok := sa.GetKeyword(k); !ok || cur != want[k] {
+			updates = append(updates, k.ValueSet(want[k]))
+		}
+	}
+	if len(updates) > 0 {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+			workflow.GetLogger(ctx).Warn("search attributes not updated", "error", err)
+		}
+	}
+	w.st.WaitingFor = nil
+	if !w.st.State.Final() {
+		w.st.WaitingFor = w.blockers(w.st.Stage)
+	}
+	workflow.SetCurrentDetails(ctx, w.details())
+}
+
+// effectiveState folds pause and blocked gates into the one state people filter on.
+func (w *rel) effectiveState() release.State {
+	if w.base.Final() {
+		return w.base
+	}
+	if w.st.Paused {
+		return release.StatePaused
+	}
+	for _, g := range w.st.Gates {
+		if g.State == release.GateBlocked {
+			return release.StateBlocked
+		}
+	}
+	return w.base
+}

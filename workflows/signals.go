@@ -1,0 +1,305 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+// listen receives every signal for the life of the workflow and applies it to the status.
+// Handlers only change state; the main flow and the gate coroutines react through Await.
+func (w *rel) listen(ctx workflow.Context) {
+	sel := workflow.NewSelector(ctx)
+	for _, name := range release.Signals {
+		sel.AddReceive(workflow.GetSignalChannel(ctx, name), func(c workflow.ReceiveChannel, _ bool) {
+			var cmd release.Command
+			c.Receive(ctx, &cmd)
+			w.handle(ctx, name, cmd)
+		})
+	}
+	for {
+		sel.Select(ctx)
+	}
+}
+
+// handle applies one command; every attempt, accepted or refused, lands in the audit log.
+func (w *rel) handle(ctx workflow.Context, name string, cmd release.Command) {
+	entry := release.AuditEntry{Actor: cmd.Actor, Channel: cmd.Channel, Action: name, Target: commandTarget(name, cmd)}
+	reason, ok := w.apply(ctx, name, cmd)
+	entry.Accepted, entry.Reason = ok, reason
+	w.audit(ctx, entry)
+	w.publish(ctx)
+}
+
+func (w *rel) apply(ctx workflow.Context, name string, cmd release.Command) (string, bool) {
+	if strings.TrimSpace(cmd.Actor) == "" {
+		return "refused: no actor", false
+	}
+	if cmd.Channel != release.ChannelCLI && cmd.Channel != release.ChannelSlack {
+		return fmt.Sprintf("refused: unknown channel %q", cmd.Channel), false
+	}
+	if w.base.Final() {
+		return "refused: the release has ended (" + string(w.base) + ")", false
+	}
+	switch name {
+	case release.SignalApprove:
+		return w.approve(ctx, cmd)
+	case release.SignalReject:
+		return w.reject(cmd)
+	case release.SignalPause:
+		if r, ok := w.mayOperate(cmd.Actor); !ok {
+			return r, false
+		}
+		if w.st.Paused {
+			return "refused: already paused", false
+		}
+		w.st.Paused = true
+		return cmd.Reason, true
+	case release.SignalResume:
+		if r, ok := w.mayOperate(cmd.Actor); !ok {
+			return r, false
+		}
+		if !w.st.Paused {
+			return "refused: not paused", false
+		}
+		w.st.Paused = false
+		return cmd.Reason, true
+	case release.SignalRecheck:
+		return w.recheck(cmd)
+	case release.SignalAbort, release.SignalRollback:
+		return w.requestStop(ctx, name, cmd)
+	case release.SignalReportIssue:
+		return w.reportIssue(ctx, cmd)
+	case release.SignalResolveIssue:
+		return w.resolveIssue(ctx, cmd)
+	case release.SignalBreakGlass:
+		return w.breakGlass(ctx, cmd)
+	}
+	return "refused: unknown signal " + name, false
+}
+
+
+func commandTarget(name string, cmd release.Command) string {
+	switch name {
+	case release.SignalApprove, release.SignalReject:
+		return cmd.Check
+	case release.SignalRecheck:
+		return cmd.Gate
+	case release.SignalBreakGlass:
+		return cmd.Window
+	case release.SignalReportIssue:
+		return cmd.Severity + ": " + cmd.Title
+	case release.SignalResolveIssue:
+		return fmt.Sprintf("#%d", cmd.Issue)
+	}
+	return ""
+}
+
+// signoff finds a signoff check the actor may decide on now, or says why not.
+func (w *rel) signoff(cmd release.Command) (gi, ci int, reason string) {
+	for gi := range w.in.Policy.Gates {
+		g := &w.in.Policy.Gates[gi]
+		for ci := range g.Checks {
+			if g.Checks[ci].Name != cmd.Check {
+				continue
+			}
+			c, gs, cs := &g.Checks[ci], &w.st.Gates[gi], &w.st.Gates[gi].Checks[ci]
+			switch {
+			case c.Kind != release.KindSignoff:
+				return 0, 0, fmt.Sprintf("refused: %s is an automated %s check: it decides on evidence, use recheck", c.Name, c.Kind)
+			case cs.State == release.CheckSkipped:
+				return 0, 0, fmt.Sprintf("refused: %s does not apply to this change", c.Name)
+			case gs.State == release.GatePending:
+				return 0, 0, fmt.Sprintf("refused: wrong stage: gate %s opens when the release reaches the stage before %s (now %s)", g.ID, g.Before, w.st.Stage)
+			case gs.State == release.GatePassed:
+				return 0, 0, fmt.Sprintf("refused: gate %s has already passed", g.ID)
+			case !w.in.Policy.InGroup(c.Group, cmd.Actor):
+				return 0, 0, fmt.Sprintf("refused: %s is not a member of group %s", cmd.Actor, c.Group)
+			case w.isAuthor(cmd.Actor):
+				return 0, 0, fmt.Sprintf("refused: %s is the author of the release and may not sign off on it", cmd.Actor)
+			case cmd.Fingerprint != "" && cmd.Fingerprint != w.fingerprint(gi, c.Name):
+				return 0, 0, "refused: the evidence changed since this was shown (recheck); look again"
+			}
+			return gi, ci, ""
+		}
+	}
+	return 0, 0, fmt.Sprintf("refused: unknown check %q", cmd.Check)
+}
+
+func (w *rel) approve(ctx workflow.Context, cmd release.Command) (string, bool) {
+	gi, ci, reason := w.signoff(cmd)
+	if reason != "" {
+		return reason, false
+	}
+	cs := &w.st.Gates[gi].Checks[ci]
+	who, _ := w.in.Policy.Resolve(cmd.Actor)
+	for _, a := range cs.Approvals {
+		if a.Actor == who.ID {
+			return fmt.Sprintf("refused: %s already approved %s", who.ID, cs.Name), false
+		}
+	}
+	if cs.State == release.CheckPassed {
+		return fmt.Sprintf("refused: %s already has its %d approvals", cs.Name, cs.Needed), false
+	}
+	cs.Approvals = append(cs.Approvals, release.Approval{Actor: who.ID, Channel: cmd.Channel, At: workflow.Now(ctx), Comment: cmd.Comment})
+	if len(cs.Approvals) >= cs.Needed && cs.State != release.CheckRejected {
+		cs.State = release.CheckPassed
+	}
+	cs.Detail = fmt.Sprintf("%d of %d approvals", len(cs.Approvals), cs.Needed)
+	w.updateGate(ctx, gi)
+	return cmd.Comment, true
+}
+
+func (w *rel) reject(cmd release.Command) (string, bool) {
+	if strings.TrimSpace(cmd.Reason) == "" {
+		return "refused: a rejection needs a reason", false
+	}
+	gi, ci, reason := w.signoff(cmd)
+	if reason != "" {
+		return reason, false
+	}
+	cs := &w.st.Gates[gi].Checks[ci]
+	who, _ := w.in.Policy.Resolve(cmd.Actor)
+	cs.State, cs.Detail = release.CheckRejected, fmt.Sprintf("rejected by %s: %s", who.ID, cmd.Reason)
+	w.st.Gates[gi].State = release.GateBlocked
+	return cmd.Reason, true
+}
+
+func (w *rel) recheck(cmd release.Command) (string, bool) {
+	if r, ok := w.mayOperate(cmd.Actor); !ok && !w.isAuthor(cmd.Actor) {
+		return r, false
+	}
+	var hit []string
+	for _, gs := range w.st.Gates {
+		if gs.State == release.GateBlocked && (cmd.Gate == "" || cmd.Gate == gs.ID) {
+			w.rechecks[gs.ID]++
+			hit = append(hit, gs.ID)
+		}
+	}
+	if len(hit) == 0 {
+		if cmd.Gate != "" {
+			return fmt.Sprintf("refused: gate %q is not blocked", cmd.Gate), false
+		}
+		return "refused: no gate is blocked", false
+	}
+	return "rechecking " + strings.Join(hit, ", "), true
+}
+
+func (w *rel) requestStop(ctx workflow.Context, name string, cmd release.Command) (string, bool) {
+	if r, ok := w.mayOperate(cmd.Actor); !ok {
+		return r, false
+	}
+	if strings.TrimSpace(cmd.Reason) == "" {
+		return "refused: " + name + " needs a reason", false
+	}
+	if w.stop != nil {
+		return "refused: already stopping (" + w.stop.Action + ")", false
+	}
+	if name == release.SignalRollback && !w.st.Stage.TrafficMoves() {
+		return fmt.Sprintf("refused: nothing to roll back in %s (no production traffic has moved); use abort", w.st.Stage), false
+	}
+	w.stop = &release.AuditEntry{Actor: cmd.Actor, Channel: cmd.Channel, Action: name, Reason: cmd.Reason, At: workflow.Now(ctx)}
+	return cmd.Reason, true
+}
+
+func (w *rel) reportIssue(ctx workflow.Context, cmd release.Command) (string, bool) {
+	if !slices.Contains(release.Severities, cmd.Severity) {
+		return fmt.Sprintf("refused: severity %q (want critical, high, medium or low)", cmd.Severity), false
+	}
+	if strings.TrimSpace(cmd.Title) == "" {
+		return "refused: an issue needs a title", false
+	}
+	is := release.Issue{N: len(w.st.Issues) + 1, Severity: cmd.Severity, Title: cmd.Title, ReportedBy: cmd.Actor, ReportedAt: workflow.Now(ctx)}
+	w.st.Issues = append(w.st.Issues, is)
+	msg := fmt.Sprintf("issue #%d (%s) reported by %s: %s", is.N, is.Severity, is.ReportedBy, is.Title)
+	if is.Blocking() {
+		msg += " — blocks promotion out of testnet until resolved"
+	}
+	w.notifyAsync(ctx, release.NoticeIssue, msg)
+	return fmt.Sprintf("issue #%d", is.N), true
+}
+
+func (w *rel) resolveIssue(ctx workflow.Context, cmd release.Command) (string, bool) {
+	if r, ok := w.mayOperate(cmd.Actor); !ok {
+		return r, false
+	}
+	if cmd.Issue < 1 || cmd.Issue > len(w.st.Issues) {
+		return fmt.Sprintf("refused: no issue #%d", cmd.Issue), false
+	}
+	is := &w.st.Issues[cmd.Issue-1]
+	if is.ResolvedAt != nil {
+		return fmt.Sprintf("refused: issue #%d is already resolved", is.N), false
+	}
+	now := workflow.Now(ctx)
+	is.ResolvedAt, is.ResolvedBy = &now, cmd.Actor
+	w.notifyAsync(ctx, release.NoticeIssue, fmt.Sprintf("issue #%d resolved by %s", is.N, cmd.Actor))
+	return cmd.Reason, true
+}
+
+// breakGlass records one release manager's request to end a window now; the second distinct
+// release manager makes it take effect.
+func (w *rel) breakGlass(ctx workflow.Context, cmd release.Command) (string, bool) {
+	if !w.in.Policy.InGroup(w.in.Policy.Roles.ReleaseManagers, cmd.Actor) {
+		return fmt.Sprintf("refused: only release managers (group %s) may break glass", w.in.Policy.Roles.ReleaseManagers), false
+	}
+	if strings.TrimSpace(cmd.Reason) == "" {
+		return "refused: break-glass needs a reason", false
+	}
+	ws := w.window(cmd.Window)
+	if ws == nil {
+		var names []string
+		for _, x := range w.st.Windows {
+			names = append(names, x.Name)
+		}
+		return fmt.Sprintf("refused: unknown window %q (windows: %s)", cmd.Window, strings.Join(names, ", ")), false
+	}
+	if w.windowOver(cmd.Window) {
+		return fmt.Sprintf("refused: window %s is already over", cmd.Window), false
+	}
+	who, _ := w.in.Policy.Resolve(cmd.Actor)
+	var others []string
+	for _, b := range w.st.BreakGlass {
+		if b.Window == cmd.Window {
+			if b.Actor == who.ID {
+				return fmt.Sprintf("refused: %s already asked to break glass for %s; a second release manager must agree", who.ID, cmd.Window), false
+			}
+			others = append(others, b.Actor)
+		}
+	}
+	w.st.BreakGlass = append(w.st.BreakGlass, release.BreakGlassRec{Window: cmd.Window, Actor: who.ID, Reason: cmd.Reason, At: workflow.Now(ctx)})
+	if len(others) == 0 {
+		return cmd.Reason + " (1 of 2 release managers)", true
+	}
+	w.glass[cmd.Window] = true
+	ws.Note = fmt.Sprintf("glass broken by %s and %s", others[0], who.ID)
+	return cmd.Reason + " (2 of 2: window " + cmd.Window + " ends now)", true
+}
+
+// mayOperate says whether the actor is a release manager or an operator.
+func (w *rel) mayOperate(actor string) (string, bool) {
+	p := &w.in.Policy
+	if p.InGroup(p.Roles.ReleaseManagers, actor) {
+		return "", true
+	}
+	for _, g := range p.Roles.Operators {
+		if p.InGroup(g, actor) {
+			return "", true
+		}
+	}
+	return fmt.Sprintf("refused: %s is not a release manager or operator", actor), false
+}
+
+// isAuthor matches the actor against the manifest's author by any of the member's identities.
+func (w *rel) isAuthor(actor string) bool {
+	author := w.in.Manifest.Author
+	if actor == author {
+		return true
+	}
+	a, okA := w.in.Policy.Resolve(author)
+	b, okB := w.in.Policy.Resolve(actor)
+	return okA && okB && a.ID == b.ID
+}
