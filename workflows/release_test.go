@@ -213,3 +213,264 @@ func TestDefaultLifecycleSucceeds(t *testing.T) {
 		keys[r.IdempotencyKey] = true
 	}
 }
+
+func TestSignoffRefusalsAreAudited(t *testing.T) {
+	h := newHarness(t, nil)
+	refuse := func(at time.Duration, name string, cmd release.Command) {
+		h.at(at, func() { h.signal(name, cmd) })
+	}
+	// while in development: G1 is open, G2 is not
+	refuse(time.Second, release.SignalApprove, release.Command{Actor: "mallory", Check: "peer-review"})
+	refuse(2*time.Second, release.SignalApprove, release.Command{Actor: "alice", Check: "peer-review"})
+	refuse(3*time.Second, release.SignalApprove, release.Command{Actor: "alice@example.com", Check: "peer-review"})
+	refuse(4*time.Second, release.SignalApprove, release.Command{Actor: "bob", Check: "peer-review"})
+	refuse(5*time.Second, release.SignalApprove, release.Command{Actor: "U0BOB0005", Channel: release.ChannelSlack, Check: "peer-review"})
+	refuse(6*time.Second, release.SignalApprove, release.Command{Actor: "bob", Check: "no-such-check"})
+	refuse(7*time.Second, release.SignalApprove, release.Command{Actor: "erin", Check: "security-checklist"})
+	refuse(8*time.Second, release.SignalApprove, release.Command{Actor: "bob", Check: "unit-coverage"})
+	refuse(9*time.Second, release.SignalReject, release.Command{Actor: "carol", Check: "peer-review"})
+	refuse(10*time.Second, release.SignalApprove, release.Command{Actor: "ken", Check: "legal-review"})
+	refuse(11*time.Second, release.SignalAbort, release.Command{Actor: "bob", Reason: "not mine to abort"})
+	refuse(12*time.Second, release.SignalApprove, release.Command{Actor: "carol", Check: "peer-review", Fingerprint: "stale"})
+	var st release.Status
+	h.at(time.Minute, func() {
+		st = h.status()
+		h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "end of test"})
+	})
+	res := h.run()
+	require.Equal(t, release.StateAborted, res.State)
+
+	cases := []struct{ action, target, reason string }{
+		{"approve", "peer-review", "mallory is not a member of group reviewers"},
+		{"approve", "peer-review", "alice is the author"},
+		{"approve", "peer-review", "alice@example.com is the author"},
+		{"approve", "peer-review", "bob already approved"},
+		{"approve", "no-such-check", "unknown check"},
+		{"approve", "security-checklist", "wrong stage"},
+		{"approve", "unit-coverage", "automated evidence check"},
+		{"reject", "peer-review", "needs a reason"},
+		{"approve", "legal-review", "does not apply"},
+		{"abort", "", "bob is not a release manager"},
+		{"approve", "peer-review", "evidence changed"},
+	}
+	for _, c := range cases {
+		require.True(t, h.auditHas(st, c.action, c.target, false, c.reason), "no refused %s %s %q in audit: %+v", c.action, c.target, c.reason, st.Audit)
+	}
+	// bob's first approval, by id, was accepted, and only once
+	require.True(t, h.auditHas(st, "approve", "peer-review", true, ""))
+	g1 := st.Gates[0]
+	require.Equal(t, "peer-review", g1.Checks[5].Name)
+	require.Len(t, g1.Checks[5].Approvals, 1)
+	require.Equal(t, "bob", g1.Checks[5].Approvals[0].Actor)
+	require.Equal(t, release.StageDevelopment, st.Stage)
+}
+
+func TestRejectionBlocksUntilRecheck(t *testing.T) {
+	h := newHarness(t, nil)
+	h.at(time.Second, func() {
+		h.signal(release.SignalReject, release.Command{Actor: "bob", Check: "peer-review", Reason: "missing tests"})
+	})
+	var blocked release.Status
+	h.at(time.Hour, func() {
+		blocked = h.status()
+		h.signal(release.SignalRecheck, release.Command{Actor: "rm-ada", Gate: "G1"})
+	})
+	h.approveEvery(2*time.Hour, 10*time.Hour)
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State)
+	require.Equal(t, release.StateBlocked, blocked.State)
+	require.Equal(t, release.GateBlocked, blocked.Gates[0].State)
+	require.Equal(t, release.StageDevelopment, blocked.Stage)
+	require.Contains(t, blocked.Gates[0].Checks[5].Detail, "missing tests")
+}
+
+func TestFailedCheckBlocksAndRecheckReadsNewEvidence(t *testing.T) {
+	h := newHarness(t, nil)
+	h.act.setOutcome("unit-coverage", release.OutcomeFail)
+	h.approveEvery(time.Minute, 10*time.Minute)
+	var blocked release.Status
+	h.at(time.Hour, func() {
+		blocked = h.status()
+		h.act.setOutcome("unit-coverage", release.OutcomePass)
+		h.signal(release.SignalRecheck, release.Command{Actor: "alice", Gate: "G1"}) // the author may ask for a recheck
+	})
+	h.approveEvery(2*time.Hour, 10*time.Hour)
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State)
+	require.Equal(t, release.StateBlocked, blocked.State)
+	require.Equal(t, release.CheckFailed, blocked.Gates[0].Checks[0].State)
+	require.Contains(t, blocked.WaitingFor[0], "gate G1 Code quality: blocked")
+}
+
+func TestPauseHoldsPromotionButNotTheClock(t *testing.T) {
+	h := newHarness(t, nil)
+	h.approveEvery(time.Minute, 30*time.Minute)
+	h.at(24*time.Hour, func() { h.signal(release.SignalPause, release.Command{Actor: "oc-cy", Reason: "incident elsewhere"}) })
+	var paused release.Status
+	h.at(16*24*time.Hour, func() { paused = h.status() })
+	h.at(17*24*time.Hour, func() { h.signal(release.SignalResume, release.Command{Actor: "rm-bo"}) })
+	start := h.env.Now()
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State)
+	require.Equal(t, release.StatePaused, paused.State)
+	require.Equal(t, release.StageTestnet, paused.Stage)
+	require.Equal(t, release.WindowDone, paused.Windows[0].State, "the soak's clock runs while paused")
+	// resumed at day 17, then 1 d canary + 3 d bakes
+	require.InDelta(t, float64(21*24*time.Hour), float64(h.env.Now().Sub(start)), float64(time.Hour))
+}
+
+func TestAbortInCanaryReturnsTraffic(t *testing.T) {
+	h := newHarness(t, nil)
+	h.approveEvery(time.Minute, 30*time.Minute)
+	h.at(14*24*time.Hour+time.Hour, func() {
+		require.Equal(t, release.StageCanary, h.status().Stage)
+		h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "customer complaints"})
+	})
+	res := h.run()
+	require.Equal(t, release.StateAborted, res.State)
+	require.Equal(t, release.StageCanary, res.Stage)
+	require.Equal(t, []string{"staging:100", "testnet:100", "production:5", "production:0"}, h.act.percents())
+	last := h.act.traffic[len(h.act.traffic)-1]
+	require.Equal(t, "1.9.0", last.PreviousVersion)
+	st := h.status()
+	require.Equal(t, 0.0, st.TrafficPercent)
+	require.Equal(t, "1.9.0", st.RollbackPlan.TargetVersion)
+}
+
+func TestRollbackFromEachProductionStep(t *testing.T) {
+	steps := []float64{5, 25, 100}
+	for i, pct := range steps {
+		t.Run(fmt.Sprintf("step-%g", pct), func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.approveEvery(time.Minute, 30*time.Minute)
+			// soak 14 d, canary 1 d, then step i has been live for 12 h
+			h.at(time.Duration(15*24+24*i+12)*time.Hour, func() {
+				st := h.status()
+				require.Equal(t, release.StageProduction, st.Stage)
+				require.Equal(t, pct, st.TrafficPercent)
+				h.signal(release.SignalRollback, release.Command{Actor: "oc-cy", Reason: "p99 regression"})
+			})
+			res := h.run()
+			require.Equal(t, release.StateRolledBack, res.State)
+			p := h.act.percents()
+			require.Equal(t, fmt.Sprintf("production:%g", pct), p[len(p)-2])
+			require.Equal(t, "production:0", p[len(p)-1])
+			st := h.status()
+			require.True(t, h.auditHas(st, "rollback", "", true, "p99 regression"))
+			require.Equal(t, release.StateRolledBack, st.State)
+		})
+	}
+}
+
+func TestRollbackRefusedBeforeTrafficMoves(t *testing.T) {
+	h := newHarness(t, nil)
+	h.approveEvery(time.Minute, 30*time.Minute)
+	h.at(2*24*time.Hour, func() {
+		h.signal(release.SignalRollback, release.Command{Actor: "rm-ada", Reason: "oops"})
+	})
+	h.at(3*24*time.Hour, func() { h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "stop"}) })
+	res := h.run()
+	require.Equal(t, release.StateAborted, res.State)
+	require.Equal(t, release.StageTestnet, res.Stage)
+	require.True(t, h.auditHas(h.status(), "rollback", "", false, "nothing to roll back in testnet"))
+	require.NotContains(t, h.act.percents(), "production:0")
+}
+
+func TestCriticalIssueDuringSoakBlocksPromotion(t *testing.T) {
+	h := newHarness(t, nil)
+	h.approveEvery(time.Minute, 30*time.Minute)
+	h.at(3*24*time.Hour, func() {
+		h.signal(release.SignalReportIssue, release.Command{Actor: "bounty-hunter-7", Severity: "critical", Title: "reentrancy in withdraw"})
+		h.signal(release.SignalReportIssue, release.Command{Actor: "tester", Severity: "low", Title: "typo"})
+	})
+	var held release.Status
+	h.at(15*24*time.Hour, func() { held = h.status() })
+	h.at(16*24*time.Hour, func() {
+		h.signal(release.SignalResolveIssue, release.Command{Actor: "bob", Issue: 1}) // not a release manager
+		h.signal(release.SignalResolveIssue, release.Command{Actor: "rm-bo", Issue: 1, Reason: "fixed in 2.0.0 build 7"})
+	})
+	start := h.env.Now()
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State)
+	require.Equal(t, release.StageTestnet, held.Stage)
+	require.Equal(t, release.WindowDone, held.Windows[0].State)
+	require.Equal(t, 14*24*time.Hour, held.Windows[0].EndsAt.Sub(held.Windows[0].StartedAt), "an issue never extends the soak silently")
+	require.Contains(t, held.WaitingFor, "open critical issue #1: reentrancy in withdraw")
+	require.NotContains(t, strings.Join(held.WaitingFor, ";"), "typo")
+	require.InDelta(t, float64(20*24*time.Hour), float64(h.env.Now().Sub(start)), float64(time.Hour))
+	st := h.status()
+	require.True(t, h.auditHas(st, "resolve-issue", "#1", false, "bob is not a release manager"))
+	require.Equal(t, "rm-bo", st.Issues[0].ResolvedBy)
+}
+
+func TestBreakGlassNeedsTwoReleaseManagers(t *testing.T) {
+	h := newHarness(t, nil)
+	h.approveEvery(time.Minute, 30*time.Minute)
+	glass := func(actor, reason string) release.Command {
+		return release.Command{Actor: actor, Window: release.WindowTestnetSoak, Reason: reason}
+	}
+	var one release.Status
+	h.at(2*24*time.Hour, func() {
+		h.signal(release.SignalBreakGlass, glass("bob", "hotfix"))        // not a release manager
+		h.signal(release.SignalBreakGlass, glass("rm-ada", ""))           // no reason
+		h.signal(release.SignalBreakGlass, glass("rm-ada", "CVE hotfix")) // 1 of 2
+		h.signal(release.SignalBreakGlass, glass("rm-ada", "again"))      // same person
+		h.signal(release.SignalBreakGlass, release.Command{Actor: "rm-bo", Window: "no-such", Reason: "x"})
+	})
+	h.at(2*24*time.Hour+time.Minute, func() { one = h.status() })
+	h.at(3*24*time.Hour, func() { h.signal(release.SignalBreakGlass, glass("rm-bo", "CVE-2026-1234 actively exploited")) })
+	start := h.env.Now()
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State)
+	require.Equal(t, release.WindowOpen, one.Windows[0].State, "one release manager is not enough")
+	st := h.status()
+	require.Equal(t, release.WindowBroken, st.Windows[0].State)
+	require.InDelta(t, float64(3*24*time.Hour), float64(st.Windows[0].EndsAt.Sub(start)), float64(time.Hour))
+	require.InDelta(t, float64(7*24*time.Hour), float64(h.env.Now().Sub(start)), float64(time.Hour))
+	for _, reason := range []string{"only release managers", "needs a reason", "already asked", "unknown window"} {
+		require.True(t, h.auditHas(st, "break-glass", "", false, reason), reason)
+	}
+	require.Len(t, st.BreakGlass, 2)
+}
+
+func TestProductionPolicyBelowFloorHoldsTheFloor(t *testing.T) {
+	h := newHarness(t, func(_ *release.Manifest, p *release.Policy) {
+		p.Windows.TestnetSoak = release.Duration(2 * 24 * time.Hour)
+		p.Windows.CanaryWatchMin = release.Duration(time.Hour)
+	})
+	h.approveEvery(time.Minute, 30*time.Minute)
+	var soaking release.Status
+	h.at(24*time.Hour, func() { soaking = h.status() })
+	start := h.env.Now()
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State)
+	require.Equal(t, "14d", soaking.Windows[0].Floor)
+	require.Equal(t, 14*24*time.Hour, soaking.Windows[0].EndsAt.Sub(soaking.Windows[0].StartedAt))
+	require.GreaterOrEqual(t, h.env.Now().Sub(start), 18*24*time.Hour)
+}
+
+func TestDevProfileUsesShortWindows(t *testing.T) {
+	h := newHarness(t, func(_ *release.Manifest, p *release.Policy) {
+		p.Profile = release.ProfileDev
+		p.Windows = release.Windows{TestnetSoak: release.Duration(time.Minute), CanaryWatchMin: release.Duration(time.Minute), CanaryWatchMax: release.Duration(2 * time.Minute)}
+		for i := range p.Rollout.Steps {
+			p.Rollout.Steps[i].Bake = release.Duration(30 * time.Second)
+		}
+	})
+	h.approveEvery(10*time.Second, 5*time.Minute)
+	start := h.env.Now()
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State)
+	require.Less(t, h.env.Now().Sub(start), 10*time.Minute)
+}
+
+func TestSignalsAfterTheEndAreRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	h.approveEvery(time.Minute, 30*time.Minute)
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State)
+	st := h.status()
+	require.Equal(t, release.StageDone, st.Stage)
+	require.Equal(t, 100.0, st.TrafficPercent)
+	require.Empty(t, st.WaitingFor)
+}

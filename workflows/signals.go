@@ -82,7 +82,6 @@ func (w *rel) apply(ctx workflow.Context, name string, cmd release.Command) (str
 	return "refused: unknown signal " + name, false
 }
 
-
 func commandTarget(name string, cmd release.Command) string {
 	switch name {
 	case release.SignalApprove, release.SignalReject:
