@@ -516,3 +516,29 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Load reads and validates everything a release needs before anything starts: the manifest,
+// the policy (the built-in default when policyPath is empty), and the two against each other.
+// Relative evidence paths are made absolute against the manifest's directory.
+func Load(manifestPath, policyPath string, types CheckTypes) (Input, error) {
+	m, err := LoadManifest(manifestPath)
+	if err != nil {
+		return Input{}, err
+	}
+	var p *Policy
+	if policyPath == "" {
+		p, err = DefaultPolicy(types)
+	} else {
+		p, err = LoadPolicy(policyPath, types)
+	}
+	if err != nil {
+		return Input{}, err
+	}
+	if err := ValidateRelease(manifestPath, m, p); err != nil {
+		return Input{}, err
+	}
+	if err := m.ResolveEvidence(manifestPath); err != nil {
+		return Input{}, err
+	}
+	return Input{Manifest: *m, Policy: *p, PolicyDigest: p.Digest()}, nil
+}

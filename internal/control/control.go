@@ -1,0 +1,81 @@
+// Package control is the client side of a release: start it, read its status, and send it a
+// command and wait for the workflow's verdict. The CLI, the demo and the tests share it.
+package control
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+// Start starts a release workflow from a loaded input, with its search attributes set from
+// the first event on, so `list` finds it at once.
+func Start(ctx context.Context, c client.Client, in release.Input, conflict enumspb.WorkflowIdConflictPolicy) (client.WorkflowRun, error) {
+	m := in.Manifest
+	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       m.ID(),
+		TaskQueue:                release.TaskQueue,
+		WorkflowIDConflictPolicy: conflict,
+		StaticSummary:            fmt.Sprintf("%s %s (from %s) by %s", m.Service, m.Version, m.PreviousVersion, m.Author),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporal.NewSearchAttributeKeyKeyword("ReleaseService").ValueSet(m.Service),
+			temporal.NewSearchAttributeKeyKeyword("ReleaseVersion").ValueSet(m.Version),
+			temporal.NewSearchAttributeKeyKeyword("ReleaseStage").ValueSet(string(release.StageDevelopment)),
+			temporal.NewSearchAttributeKeyKeyword("ReleaseState").ValueSet(string(release.StateRunning)),
+		),
+	}, "ReleaseWorkflow", in)
+}
+
+// Status queries a release's status.
+func Status(ctx context.Context, c client.Client, id string) (release.Status, error) {
+	v, err := c.QueryWorkflow(ctx, id, "", release.QueryStatus)
+	if err != nil {
+		return release.Status{}, fmt.Errorf("release %s: %w", id, err)
+	}
+	var st release.Status
+	return st, v.Get(&st)
+}
+
+// Send signals a command and waits until the audit log holds the workflow's verdict on it: the
+// workflow, not the client, checks membership and separation of duties.
+func Send(ctx context.Context, c client.Client, id, signal string, cmd release.Command) (release.AuditEntry, error) {
+	before, err := Status(ctx, c, id)
+	if err != nil {
+		return release.AuditEntry{}, err
+	}
+	if err := c.SignalWorkflow(ctx, id, "", signal, cmd); err != nil {
+		return release.AuditEntry{}, fmt.Errorf("release %s: %w", id, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for delay := 10 * time.Millisecond; ; delay = min(delay*2, 250*time.Millisecond) {
+		st, err := Status(ctx, c, id)
+		if err != nil {
+			return release.AuditEntry{}, err
+		}
+		for _, e := range st.Audit[min(len(before.Audit), len(st.Audit)):] {
+			if e.Action == signal && e.Actor == cmd.Actor && e.Channel == cmd.Channel {
+				return e, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return release.AuditEntry{}, fmt.Errorf("release %s: no decision on %s after 30 s (is a worker running?)", id, signal)
+		}
+		select {
+		case <-ctx.Done():
+			return release.AuditEntry{}, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// UILink is the Temporal Web UI page of a workflow.
+func UILink(uiBase, namespace, id string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", uiBase, url.PathEscape(namespace), url.PathEscape(id))
+}

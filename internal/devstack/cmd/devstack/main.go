@@ -1,0 +1,164 @@
+// Command devstack runs the embedded stack: `up` starts the Temporal dev server (Web UI on
+// 127.0.0.1:8233, persisted to .data/temporal.db), the demo service and the worker in the
+// background; `demo` drives a sample release to the end; `down` stops everything.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/shipgate/shipgate/internal/checks"
+	"github.com/shipgate/shipgate/internal/control"
+	"github.com/shipgate/shipgate/internal/devstack"
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+const (
+	temporalAddr = "127.0.0.1:7233"
+	uiBase       = "http://127.0.0.1:8233"
+	demosvcAddr  = "127.0.0.1:8090"
+	workerAddr   = "127.0.0.1:9464"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("devstack", flag.ContinueOnError)
+	dataDir := fs.String("data", ".data", "state directory: logs, pid files, the Temporal database")
+	binDir := fs.String("bin", ".bin", "where the stack's binaries are built")
+	manifest := fs.String("f", "deployments/examples/demo/release.yaml", "demo: the release manifest")
+	policy := fs.String("policy", "deployments/examples/demo/policy.yaml", "demo: the policy")
+	if len(args) == 0 {
+		return errors.New("usage: devstack up|down|demo [flags]")
+	}
+	cmd := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	st := devstack.Stack{Dir: *dataDir}
+	switch cmd {
+	case "up":
+		return up(ctx, st, *binDir)
+	case "down":
+		for _, n := range []string{"worker", "demosvc", "temporal"} {
+			if err := st.Stop(n, 15*time.Second); err != nil {
+				return err
+			}
+		}
+		fmt.Println("stack stopped")
+		return nil
+	case "demo":
+		return demo(ctx, *manifest, *policy)
+	}
+	return fmt.Errorf("unknown command %q (want up, down or demo)", cmd)
+}
+
+func up(ctx context.Context, st devstack.Stack, binDir string) error {
+	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
+		return err
+	}
+	tbin, err := devstack.TemporalCLI()
+	if err != nil {
+		return err
+	}
+	db, _ := filepath.Abs(filepath.Join(st.Dir, "temporal.db"))
+	if _, err := st.Spawn("temporal", tbin, []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", "7233",
+		"--ui-port", "8233", "--db-filename", db, "--log-level", "warn", "--namespace", "default"}, nil); err != nil {
+		return err
+	}
+	if err := devstack.WaitTemporal(ctx, temporalAddr, 2*time.Minute); err != nil {
+		return fmt.Errorf("%w (log: %s)", err, st.LogFile("temporal"))
+	}
+	fmt.Printf("temporal dev server on %s, Web UI %s\n", temporalAddr, uiBase)
+	state, _ := filepath.Abs(filepath.Join(st.Dir, "demosvc.json"))
+	if _, err := st.Spawn("demosvc", filepath.Join(binDir, "demosvc"), []string{"serve", "--listen", demosvcAddr,
+		"--state", state, "--service", "demo", "--initial-version", "1.3.0", "--environment", "production"}, nil); err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, "http://"+demosvcAddr+"/healthz", 30*time.Second); err != nil {
+		return fmt.Errorf("demo service: %w (log: %s)", err, st.LogFile("demosvc"))
+	}
+	fmt.Printf("demo service on http://%s (traffic webhook /v1/traffic, metrics /metrics)\n", demosvcAddr)
+	if _, err := st.Spawn("worker", filepath.Join(binDir, "worker"), nil,
+		[]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr}); err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, "http://"+workerAddr+"/readyz", time.Minute); err != nil {
+		return fmt.Errorf("worker: %w (log: %s)", err, st.LogFile("worker"))
+	}
+	fmt.Printf("worker ready (metrics http://%s/metrics); logs in %s\n", workerAddr, filepath.Join(st.Dir, "logs"))
+	return nil
+}
+
+func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s answered %d", url, resp.StatusCode)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready after %s: %v", url, timeout, last)
+}
+
+// demo starts the sample release and follows it to the end with the demo approvers.
+func demo(ctx context.Context, manifest, policy string) error {
+	in, err := release.Load(manifest, policy, checks.Validate)
+	if err != nil {
+		return err
+	}
+	in.StartedBy = "demo"
+	c, err := client.DialContext(ctx, client.Options{HostPort: temporalAddr})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	id := in.Manifest.ID()
+	// A demo run replaces a demo release left running by an earlier, interrupted run.
+	if _, err := control.Start(ctx, c, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING); err != nil {
+		return err
+	}
+	link := control.UILink(uiBase, "default", id)
+	fmt.Printf("started %s\n  %s\n", id, link)
+	start := time.Now()
+	st, err := devstack.Follow(ctx, c, in, os.Stdout, true)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%s ended %s in %s after %s\n  %s\n", id, st.State, st.Stage, time.Since(start).Round(time.Second), link)
+	fmt.Println("the stack stays up for inspection: `go tool task down` stops it")
+	if st.State != release.StateSucceeded {
+		return fmt.Errorf("release ended %s: %s", st.State, st.Reason)
+	}
+	return nil
+}

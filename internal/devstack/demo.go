@@ -1,0 +1,133 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/shipgate/shipgate/internal/control"
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+// Approvers sign off like people do: through the approve signal, as policy members who are
+// not the author and have not approved yet. It returns what it sent, for the progress log.
+func Approvers(ctx context.Context, c client.Client, in release.Input, st release.Status, sent map[string]bool) ([]string, error) {
+	var did []string
+	for _, g := range st.Gates {
+		if g.State == release.GatePending || g.State == release.GatePassed {
+			continue
+		}
+		for _, ch := range g.Checks {
+			if ch.Kind != release.KindSignoff || ch.State != release.CheckPending {
+				continue
+			}
+			_, pc := in.Policy.FindCheck(ch.Name)
+			for _, m := range in.Policy.Groups[pc.Group].Members {
+				key := ch.Name + "/" + m.ID
+				if m.ID == in.Manifest.Author || sent[key] {
+					continue
+				}
+				if countSent(sent, ch.Name, in.Policy.Groups[pc.Group].Members) >= ch.Needed {
+					break
+				}
+				cmd := release.Command{Actor: m.ID, Channel: release.ChannelCLI, Check: ch.Name, Comment: "demo approver"}
+				if err := c.SignalWorkflow(ctx, st.ID, "", release.SignalApprove, cmd); err != nil {
+					return did, err
+				}
+				sent[key] = true
+				did = append(did, fmt.Sprintf("%s approves %s (%s)", m.ID, ch.Name, g.ID))
+			}
+		}
+	}
+	return did, nil
+}
+
+func countSent(sent map[string]bool, check string, members []release.Member) int {
+	n := 0
+	for _, m := range members {
+		if sent[check+"/"+m.ID] {
+			n++
+		}
+	}
+	return n
+}
+
+// Progress prints what changed between two statuses: stages, gates, checks, windows, traffic.
+func Progress(w io.Writer, prev, cur release.Status) {
+	ts := time.Now().Format("15:04:05")
+	if prev.Stage != cur.Stage {
+		fmt.Fprintf(w, "%s ▶ stage %s\n", ts, cur.Stage)
+	}
+	if prev.State != cur.State {
+		fmt.Fprintf(w, "%s   state %s %s\n", ts, cur.State, cur.Reason)
+	}
+	for i, g := range cur.Gates {
+		var pg release.GateStatus
+		if i < len(prev.Gates) {
+			pg = prev.Gates[i]
+		}
+		if pg.State != g.State {
+			fmt.Fprintf(w, "%s   gate %s %s: %s\n", ts, g.ID, g.Name, g.State)
+		}
+		for j, c := range g.Checks {
+			var pc release.CheckStatus
+			if j < len(pg.Checks) {
+				pc = pg.Checks[j]
+			}
+			if pc.State != c.State && c.State != release.CheckPending && c.State != release.CheckRunning && c.State != release.CheckSkipped {
+				fmt.Fprintf(w, "%s     check %s: %s — %s\n", ts, c.Name, c.State, c.Detail)
+			}
+		}
+	}
+	for i, win := range cur.Windows {
+		var pw release.WindowStatus
+		if i < len(prev.Windows) {
+			pw = prev.Windows[i]
+		}
+		if pw.State != win.State {
+			switch win.State {
+			case release.WindowOpen:
+				fmt.Fprintf(w, "%s   window %s open until %s\n", ts, win.Name, win.EndsAt.Local().Format("15:04:05"))
+			default:
+				fmt.Fprintf(w, "%s   window %s %s\n", ts, win.Name, win.State)
+			}
+		}
+	}
+	if prev.TrafficPercent != cur.TrafficPercent {
+		fmt.Fprintf(w, "%s   traffic: %g %% of production on %s\n", ts, cur.TrafficPercent, cur.Version)
+	}
+}
+
+// Follow polls a release until it ends, printing progress and running the demo approvers.
+func Follow(ctx context.Context, c client.Client, in release.Input, out io.Writer, approve bool) (release.Status, error) {
+	var prev release.Status
+	sent := map[string]bool{}
+	for {
+		st, err := control.Status(ctx, c, in.Manifest.ID())
+		if err != nil {
+			return prev, err
+		}
+		Progress(out, prev, st)
+		prev = st
+		if st.State.Final() {
+			return st, nil
+		}
+		if approve {
+			did, err := Approvers(ctx, c, in, st, sent)
+			if err != nil {
+				return st, err
+			}
+			for _, d := range did {
+				fmt.Fprintf(out, "%s     approver %s\n", time.Now().Format("15:04:05"), d)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

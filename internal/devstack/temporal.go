@@ -1,0 +1,169 @@
+// Package devstack runs shipgate's embedded default stack on one machine: the Temporal CLI's
+// dev server (with its Web UI), the demo service, the worker, and the processes' bookkeeping.
+// Tests use it too, so integration tests run against the same real server users run.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/client"
+)
+
+// TemporalCLI finds the temporal binary: $SHIPGATE_TEMPORAL_CLI, then PATH, then the
+// repository's git-ignored .bin/ (where `go tool task tools` builds it).
+func TemporalCLI() (string, error) {
+	if p := os.Getenv("SHIPGATE_TEMPORAL_CLI"); p != "" {
+		return p, nil
+	}
+	if p, err := exec.LookPath("temporal"); err == nil {
+		return p, nil
+	}
+	if root, err := RepoRoot(); err == nil {
+		p := filepath.Join(root, ".bin", "temporal")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("temporal CLI not found: run `go tool task tools` (builds it into .bin/) or put `temporal` on PATH")
+}
+
+// RepoRoot walks up from the working directory to the directory holding go.mod.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// TemporalOptions configure a dev server.
+type TemporalOptions struct {
+	Port   int    // gRPC frontend; 0 picks a free port
+	UIPort int    // Web UI; 0 picks a free port
+	DBFile string // SQLite file to persist to; empty keeps everything in memory
+	Log    string // file for the server's output; empty discards it
+}
+
+// Temporal is a running dev server.
+type Temporal struct {
+	Cmd     *exec.Cmd
+	Address string // host:port of the frontend
+	UIURL   string
+}
+
+// StartTemporal starts `temporal server start-dev` on loopback and waits until it answers.
+// The search attributes are registered by the worker, as in production.
+func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
+	bin, err := TemporalCLI()
+	if err != nil {
+		return nil, err
+	}
+	if o.Port == 0 {
+		if o.Port, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	if o.UIPort == 0 {
+		if o.UIPort, err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(o.Port),
+		"--ui-port", strconv.Itoa(o.UIPort), "--log-level", "warn", "--namespace", "default"}
+	if o.DBFile != "" {
+		args = append(args, "--db-filename", o.DBFile)
+	}
+	cmd := exec.Command(bin, args...)
+	if o.Log != "" {
+		f, err := os.OpenFile(o.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	detach(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	t := &Temporal{Cmd: cmd, Address: fmt.Sprintf("127.0.0.1:%d", o.Port), UIURL: fmt.Sprintf("http://127.0.0.1:%d", o.UIPort)}
+	if err := WaitTemporal(ctx, t.Address, time.Minute); err != nil {
+		_ = t.Stop()
+		return nil, err
+	}
+	return t, nil
+}
+
+// WaitTemporal waits until a frontend at address answers its health check.
+func WaitTemporal(ctx context.Context, address string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		c, err := client.DialContext(ctx, client.Options{HostPort: address, Logger: nopLogger{}})
+		if err == nil {
+			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			c.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("temporal at %s did not come up in %s: %v", address, timeout, last)
+}
+
+// Stop ends the server and waits for it.
+func (t *Temporal) Stop() error {
+	if t.Cmd.Process == nil {
+		return nil
+	}
+	_ = t.Cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- t.Cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = t.Cmd.Process.Kill()
+		<-done
+	}
+	return nil
+}
+
+// FreePort asks the kernel for a free loopback port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Debug(string, ...any) {}
+func (nopLogger) Info(string, ...any)  {}
+func (nopLogger) Warn(string, ...any)  {}
+func (nopLogger) Error(string, ...any) {}

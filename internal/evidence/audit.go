@@ -1,0 +1,256 @@
+package evidence
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Audit reports are small YAML files, one per report, that the release manager writes from
+// an audit firm's published report (see testdata/audit/README.md):
+//
+//	firm: Trail of Bits            # who audited; distinct firms are counted case-insensitively
+//	date: 2026-10-01               # when the report was issued, YYYY-MM-DD
+//	reportURL: https://…/report.pdf  # where it is published (http or https)
+//	findings:                      # may be empty: []
+//	  - id: TOB-3                  # unique within the file
+//	    severity: high             # critical | high | medium | low | info
+//	    status: fixed              # fixed | acknowledged | open
+//	    justification: ""          # why an acknowledged finding is acceptable
+//
+// The check passes when there are at least minReports reports (default 2) from distinct
+// firms, no critical or high finding is open, every acknowledged critical, high or medium
+// finding has a justification, and no medium finding is open. When Input.CheckURL is set,
+// every reportURL must be reachable.
+
+var auditParams = map[string]paramSpec{
+	"minReports": {kind: kindPositiveInt, doc: "least number of reports from distinct firms; default 2"},
+}
+
+// Audit finding severities and statuses.
+var (
+	auditSeverities = []string{"critical", "high", "medium", "low", "info"}
+	auditStatuses   = []string{"fixed", "acknowledged", "open"}
+)
+
+// AuditFinding is one finding of an audit report.
+type AuditFinding struct {
+	ID            string
+	Severity      string
+	Status        string
+	Justification string
+	Line          int
+}
+
+// AuditReport is one audit report file.
+type AuditReport struct {
+	Firm      string
+	Date      time.Time
+	ReportURL string
+	Findings  []AuditFinding
+}
+
+// ParseAudit parses and validates one audit report.
+func ParseAudit(data []byte) (AuditReport, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return AuditReport{}, posErrorf(1, 0, "empty audit report")
+		}
+		return AuditReport{}, posErrorf(0, 0, "invalid YAML: %v", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			return AuditReport{}, posErrorf(0, 0, "invalid YAML: %v", err)
+		}
+		return AuditReport{}, posErrorf(line, 0, "more than one YAML document: one file holds one report")
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return AuditReport{}, posErrorf(root.Line, root.Column, "audit report must be a mapping with firm, date, reportURL and findings")
+	}
+	var rep AuditReport
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if seen[k.Value] {
+			return AuditReport{}, posErrorf(k.Line, k.Column, "field %s given twice", k.Value)
+		}
+		seen[k.Value] = true
+		var err error
+		switch k.Value {
+		case "firm":
+			rep.Firm, err = scalarString(v, "firm")
+		case "date":
+			var s string
+			if s, err = scalarString(v, "date"); err == nil {
+				if rep.Date, err = time.Parse(time.DateOnly, s); err != nil {
+					err = posErrorf(v.Line, v.Column, "field date: %q is not a date YYYY-MM-DD", s)
+				}
+			}
+		case "reportURL":
+			if rep.ReportURL, err = scalarString(v, "reportURL"); err == nil {
+				u, perr := url.Parse(rep.ReportURL)
+				if perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+					err = posErrorf(v.Line, v.Column, "field reportURL: %q is not an http(s) URL", rep.ReportURL)
+				}
+			}
+		case "findings":
+			rep.Findings, err = auditFindings(v)
+		default:
+			err = posErrorf(k.Line, k.Column, "unknown field %q (want firm, date, reportURL, findings)", k.Value)
+		}
+		if err != nil {
+			return AuditReport{}, err
+		}
+	}
+	for _, f := range []string{"firm", "date", "reportURL", "findings"} {
+		if !seen[f] {
+			return AuditReport{}, posErrorf(root.Line, root.Column, "field %s is missing", f)
+		}
+	}
+	return rep, nil
+}
+
+func auditFindings(v *yaml.Node) ([]AuditFinding, error) {
+	if v.Kind != yaml.SequenceNode {
+		return nil, posErrorf(v.Line, v.Column, "field findings must be a list (use [] for none)")
+	}
+	var out []AuditFinding
+	ids := map[string]int{}
+	for n, item := range v.Content {
+		if item.Kind != yaml.MappingNode {
+			return nil, posErrorf(item.Line, item.Column, "findings[%d] must be a mapping with id, severity, status", n)
+		}
+		f := AuditFinding{Line: item.Line}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			k, val := item.Content[i], item.Content[i+1]
+			if seen[k.Value] {
+				return nil, posErrorf(k.Line, k.Column, "findings[%d]: field %s given twice", n, k.Value)
+			}
+			seen[k.Value] = true
+			field := fmt.Sprintf("findings[%d].%s", n, k.Value)
+			var err error
+			switch k.Value {
+			case "id":
+				f.ID, err = scalarString(val, field)
+			case "severity":
+				f.Severity, err = scalarEnum(val, field, auditSeverities)
+			case "status":
+				f.Status, err = scalarEnum(val, field, auditStatuses)
+			case "justification":
+				f.Justification, err = scalarString(val, field)
+				f.Justification = strings.TrimSpace(f.Justification)
+			default:
+				err = posErrorf(k.Line, k.Column, "findings[%d]: unknown field %q (want id, severity, status, justification)", n, k.Value)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		for _, req := range []string{"id", "severity", "status"} {
+			if !seen[req] {
+				return nil, posErrorf(item.Line, item.Column, "findings[%d]: field %s is missing", n, req)
+			}
+		}
+		if first, dup := ids[f.ID]; dup {
+			return nil, posErrorf(item.Line, item.Column, "findings[%d]: id %s already used at line %d", n, f.ID, first)
+		}
+		ids[f.ID] = item.Line
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// scalarString reads a non-empty string scalar (justification may be empty).
+func scalarString(v *yaml.Node, field string) (string, error) {
+	if v.Kind != yaml.ScalarNode {
+		return "", posErrorf(v.Line, v.Column, "field %s must be a single value", field)
+	}
+	if strings.TrimSpace(v.Value) == "" && !strings.HasSuffix(field, "justification") {
+		return "", posErrorf(v.Line, v.Column, "field %s is empty", field)
+	}
+	return v.Value, nil
+}
+
+func scalarEnum(v *yaml.Node, field string, allowed []string) (string, error) {
+	s, err := scalarString(v, field)
+	if err != nil {
+		return "", err
+	}
+	for _, a := range allowed {
+		if s == a {
+			return s, nil
+		}
+	}
+	return "", posErrorf(v.Line, v.Column, "field %s: %q is not one of %s", field, s, strings.Join(allowed, ", "))
+}
+
+func evalAudit(in Input, p params) Result {
+	minReports := p.int("minReports", 2)
+	firms := map[string]bool{}
+	var names []string
+	var openHigh, openMedium, unjustified, unreachable []string
+	for _, f := range in.Files {
+		r, err := ParseAudit(f.Data)
+		if err != nil {
+			return fileError(f, err)
+		}
+		key := strings.ToLower(strings.TrimSpace(r.Firm))
+		if !firms[key] {
+			firms[key] = true
+			names = append(names, r.Firm)
+		}
+		for _, fd := range r.Findings {
+			serious := fd.Severity == "critical" || fd.Severity == "high"
+			switch {
+			case fd.Status == "open" && serious:
+				openHigh = append(openHigh, fd.ID)
+			case fd.Status == "open" && fd.Severity == "medium":
+				openMedium = append(openMedium, fd.ID)
+			case fd.Status == "acknowledged" && (serious || fd.Severity == "medium") && fd.Justification == "":
+				unjustified = append(unjustified, fd.ID)
+			}
+		}
+		if in.CheckURL != nil {
+			if err := in.CheckURL(r.ReportURL); err != nil {
+				unreachable = append(unreachable, fmt.Sprintf("%s (%s: %v)", r.ReportURL, baseName(f.Name), err))
+			}
+		}
+	}
+	sort.Strings(names)
+	var problems []string
+	if len(firms) < minReports {
+		problems = append(problems, fmt.Sprintf("%d of %d required reports from distinct firms", len(firms), minReports))
+	}
+	if len(openHigh) > 0 {
+		problems = append(problems, fmt.Sprintf("%s: %s", plural(len(openHigh), "open critical/high finding"), listNames(openHigh, 5)))
+	}
+	if len(openMedium) > 0 {
+		problems = append(problems, fmt.Sprintf("%s: %s", plural(len(openMedium), "open medium finding"), listNames(openMedium, 5)))
+	}
+	if len(unjustified) > 0 {
+		problems = append(problems, fmt.Sprintf("%s without justification: %s", plural(len(unjustified), "acknowledged finding"), listNames(unjustified, 5)))
+	}
+	if len(unreachable) > 0 {
+		problems = append(problems, fmt.Sprintf("report URL unreachable: %s", listNames(unreachable, 3)))
+	}
+	if len(problems) > 0 {
+		return failf("%s", strings.Join(problems, "; "))
+	}
+	return passf("%s from %s; no open critical, high or medium findings", plural(len(in.Files), "report"), strings.Join(names, ", "))
+}

@@ -1,0 +1,226 @@
+package evidence
+
+import (
+	"strings"
+	"testing"
+)
+
+// evalCase is one Evaluate call on inline evidence with the expected verdict.
+type evalCase struct {
+	name    string
+	params  map[string]string
+	files   []string // file contents; named f0, f1, … unless names is set
+	names   []string
+	version string
+	want    Outcome
+	detail  string
+}
+
+func runEvalCases(t *testing.T, typ string, cases []evalCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := Input{Type: typ, Params: tc.params, Version: tc.version}
+			for i, data := range tc.files {
+				name := "f" + string(rune('0'+i))
+				if i < len(tc.names) {
+					name = tc.names[i]
+				}
+				in.Files = append(in.Files, File{Name: name, Data: []byte(data)})
+			}
+			got := Evaluate(in)
+			if got.Outcome != tc.want || !strings.Contains(got.Detail, tc.detail) {
+				t.Fatalf("got %s %q, want %s containing %q", got.Outcome, got.Detail, tc.want, tc.detail)
+			}
+		})
+	}
+}
+
+func TestJUnitSemantics(t *testing.T) {
+	const green = `<testsuite name="s" tests="2"><testcase name="A"/><testcase name="B"/></testsuite>`
+	runEvalCases(t, "junit", []evalCase{
+		{name: "suite attributes claim a failure no test case shows", want: Fail, detail: "1 test, 1 failed",
+			files: []string{`<testsuites><testsuite name="example.com/broken" tests="0" failures="1" errors="0"></testsuite></testsuites>`}},
+		{name: "nested suites add up", want: Fail, detail: "3 tests, 1 failed, 1 skipped (50.0 % pass < 100 %): C",
+			files: []string{`<testsuite name="outer"><testsuite name="inner"><testcase name="A"/><testcase name="B"><skipped/></testcase></testsuite><testcase name="C"><error message="x"/></testcase></testsuite>`}},
+		{name: "nothing ran", want: Fail, detail: "0 tests, 0 failed, 0 skipped (no tests executed)",
+			files: []string{`<testsuites></testsuites>`}},
+		{name: "all skipped", want: Fail, detail: "no tests executed",
+			files: []string{`<testsuite><testcase name="A"><skipped/></testcase></testsuite>`}},
+		{name: "failure names are capped", want: Fail, detail: "F1, F2, F3, F4, F5 and 1 more",
+			files: []string{`<testsuite>` + strings.Repeat(`<testcase name="ok"/>`, 4) +
+				`<testcase name="F1"><failure/></testcase><testcase name="F2"><failure/></testcase><testcase name="F3"><failure/></testcase>` +
+				`<testcase name="F4"><failure/></testcase><testcase name="F5"><failure/></testcase><testcase name="F6"><failure/></testcase></testsuite>`}},
+		{name: "playwright projects as named reports", params: map[string]string{"reports": "Chromium,firefox,webkit"}, want: Fail,
+			detail: "report webkit: 2 tests, 1 failed", names: []string{"results/junit-chromium.xml", "results/junit-firefox.xml", "results\\junit-webkit.xml"},
+			files: []string{green, green, `<testsuites><testsuite name="cart.spec.ts" hostname="webkit"><testcase name="A"/><testcase name="adds item"><failure message="timeout"/></testcase></testsuite></testsuites>`}},
+		{name: "name match uses the base name only", params: map[string]string{"reports": "firefox"}, want: Fail,
+			detail: "report firefox missing", names: []string{"firefox/junit.xml"}, files: []string{green}},
+		{name: "a minimum pass rate below 100", params: map[string]string{"minPassRate": "50"}, want: Pass, detail: "(50.0 % pass)",
+			files: []string{`<testsuite><testcase name="A"/><testcase name="B"><failure/></testcase></testsuite>`}},
+		{name: "one bad file among good ones names that file", want: Error, detail: "f1: line 1",
+			files: []string{green, `<testsuite><testcase></testsuite>`}},
+	})
+}
+
+func TestCoverageSemantics(t *testing.T) {
+	runEvalCases(t, "coverage", []evalCase{
+		{name: "the same block in two profiles counts once", want: Pass, detail: "(3/3 statements)",
+			files: []string{"mode: set\na.go:1.1,2.2 2 0\nb.go:1.1,2.2 1 1\n", "mode: set\na.go:1.1,2.2 2 1\n"}},
+		{name: "concatenated profiles repeat the mode line", want: Fail, detail: "coverage 50.0 % < 80 % (1/2 statements)",
+			files: []string{"mode: count\na.go:1.1,2.2 1 5\nmode: count\nb.go:1.1,2.2 1 0\n"}},
+		{name: "atomic mode", want: Pass, files: []string{"mode: atomic\na.go:1.1,2.2 4 3\n"}},
+		{name: "lcov records for one file merge line by line", want: Pass, detail: "(2/2 lines)",
+			files: []string{"SF:a.js\nDA:1,0\nDA:2,1\nend_of_record\nSF:a.js\nDA:1,3\nend_of_record\n"}},
+		{name: "lcov record with only LF/LH", want: Fail, detail: "coverage 75.0 % < 80 % (3/4 lines)",
+			files: []string{"TN:\nSF:a.js\nLF:4\nLH:3\nend_of_record\n"}},
+		{name: "cobertura with only line-rate", want: Fail, detail: "coverage 79.9 % < 80 % (line-rate)",
+			files: []string{`<?xml version="1.0"?><coverage line-rate="0.7999"></coverage>`}},
+		{name: "cobertura line-rate files do not merge", want: Error, detail: "f1 gives only line-rate",
+			files: []string{`<coverage lines-valid="2" lines-covered="2"/>`, `<coverage line-rate="1"/>`}},
+		{name: "two cobertura files merge by lines", want: Fail, detail: "coverage 60.0 % < 80 % (3/5 lines)",
+			files: []string{`<coverage lines-valid="4" lines-covered="3"/>`, `<coverage lines-valid="1" lines-covered="0"/>`}},
+		{name: "no statements", want: Error, detail: "f0: coverage report lists no statements or lines", files: []string{"mode: set\n"}},
+		{name: "min 0 passes anything measured", params: map[string]string{"min": "0"}, want: Pass, files: []string{"mode: set\na.go:1.1,2.2 1 0\n"}},
+		{name: "BOM before the mode line", want: Pass, files: []string{"\ufeffmode: set\na.go:1.1,2.2 1 1\n"}},
+	})
+}
+
+func TestSARIFSemantics(t *testing.T) {
+	log := func(rules, extensions, results string) string {
+		return `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T","rules":[` + rules + `]},"extensions":[` + extensions + `]},"results":[` + results + `]}]}`
+	}
+	rules := `{"id":"R0","defaultConfiguration":{"level":"error"}},{"id":"R1","properties":{"security-severity":"9.1"}},{"id":"R2","properties":{"security-severity":7.5}}`
+	runEvalCases(t, "sarif", []evalCase{
+		{name: "rule default level by ruleIndex", want: Fail, detail: "1 error > 0: R0 at a.go:3",
+			files: []string{log(rules, "", `{"ruleIndex":0,"message":{"text":"m"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"a.go"},"region":{"startLine":3}}}]}`)}},
+		{name: "rule default level by id", want: Fail, detail: "1 error > 0: R0",
+			files: []string{log(rules, "", `{"ruleId":"R0"}`)}},
+		{name: "result level wins over the rule", want: Pass, detail: "0 errors, 0 warnings, 1 note",
+			files: []string{log(rules, "", `{"ruleId":"R0","level":"note"}`)}},
+		{name: "kind pass is not a problem", want: Pass, detail: "0 errors, 0 warnings, 0 notes",
+			files: []string{log(rules, "", `{"ruleId":"R0","kind":"pass"}`)}},
+		{name: "no level anywhere is a warning", want: Fail, detail: "1 warning > 0",
+			files: []string{log(`{"id":"gitleaks:aws-key"}`, "", `{"ruleId":"gitleaks:aws-key"}`)}},
+		{name: "critical and high from rule properties", params: map[string]string{"maxWarnings": "unlimited"}, want: Fail,
+			detail: "1 critical > 0: R1; 1 high > 0: R2",
+			files:  []string{log(rules, "", `{"ruleId":"R1"},{"ruleId":"R2"}`)}},
+		{name: "critical allowed", params: map[string]string{"maxWarnings": "unlimited", "maxCritical": "1", "maxHigh": "1"}, want: Pass,
+			detail: "1 critical, 1 high", files: []string{log(rules, "", `{"ruleId":"R1"},{"ruleId":"R2"}`)}},
+		{name: "severity on the result", params: map[string]string{"maxWarnings": "unlimited"}, want: Fail, detail: "1 critical",
+			files: []string{log("", "", `{"ruleId":"X","properties":{"security-severity":"9.8"}}`)}},
+		{name: "CodeQL rule in an extension", params: map[string]string{"maxWarnings": "unlimited"}, want: Fail, detail: "1 error > 0: go/sql-injection",
+			files: []string{log("", `{"name":"codeql/go-queries","rules":[{"id":"other"},{"id":"go/sql-injection","defaultConfiguration":{"level":"error"},"properties":{"security-severity":"8.8"}}]}`,
+				`{"ruleId":"go/sql-injection","rule":{"id":"go/sql-injection","index":1,"toolComponent":{"index":0}}}`)}},
+		{name: "accepted suppression does not count", want: Pass, detail: "1 suppressed",
+			files: []string{log(rules, "", `{"ruleId":"R0","suppressions":[{"kind":"inSource"}]}`)}},
+		{name: "suppression under review still counts", want: Fail, detail: "1 error",
+			files: []string{log(rules, "", `{"ruleId":"R0","suppressions":[{"kind":"external","status":"underReview"}]}`)}},
+		{name: "counts add up over files", params: map[string]string{"maxErrors": "1"}, want: Fail, detail: "2 errors > 1",
+			files: []string{log(rules, "", `{"ruleId":"R0"}`), log(rules, "", `{"ruleId":"R0"}`)}},
+	})
+}
+
+func TestGovulncheckSemantics(t *testing.T) {
+	const cfg = `{"config":{"protocol_version":"v1.0.0","scanner_name":"govulncheck","scan_level":"symbol"}}` + "\n"
+	runEvalCases(t, "govulncheck", []evalCase{
+		{name: "method on a receiver", want: Fail, detail: "GO-2024-1 (m@v1.0.0) via m/p.Server.Serve",
+			files: []string{cfg + `{"finding":{"osv":"GO-2024-1","trace":[{"module":"m","version":"v1.0.0","package":"m/p","function":"Serve","receiver":"*Server"},{"module":"app","package":"app","function":"main"}]}}`}},
+		{name: "deepest level per OSV", want: Fail, detail: "1 reachable vulnerability",
+			files: []string{cfg + `{"finding":{"osv":"GO-1","trace":[{"module":"m","package":"m/p","function":"F"}]}}` + "\n" +
+				`{"finding":{"osv":"GO-1","trace":[{"module":"m"}]}}`}},
+		{name: "required module only", want: Pass, detail: "1 in required modules only: GO-3",
+			files: []string{cfg + `{"finding":{"osv":"GO-3","trace":[{"module":"m","version":"v1"}]}}`}},
+		{name: "stdlib finding", want: Fail, detail: "GO-2025-9 (stdlib@v1.22.0, fixed in v1.22.1) via net/http.ListenAndServe",
+			files: []string{cfg + `{"finding":{"osv":"GO-2025-9","fixed_version":"v1.22.1","trace":[{"module":"stdlib","version":"v1.22.0","package":"net/http","function":"ListenAndServe"}]}}`}},
+	})
+}
+
+func TestAuditSemantics(t *testing.T) {
+	report := func(firm, findings string) string {
+		return "firm: " + firm + "\ndate: 2026-01-02\nreportURL: https://x.example/" + firm + "\nfindings:" + findings + "\n"
+	}
+	f := func(id, sev, status, just string) string {
+		return "\n  - id: " + id + "\n    severity: " + sev + "\n    status: " + status + "\n    justification: \"" + just + "\""
+	}
+	runEvalCases(t, "audit", []evalCase{
+		{name: "no findings at all", want: Pass, files: []string{report("A", " []"), report("B", " []")}},
+		{name: "firms compare case-insensitively", want: Fail, detail: "1 of 2 required reports", files: []string{report("Acme", " []"), report("ACME ", " []")}},
+		{name: "open critical", want: Fail, detail: "1 open critical/high finding: A-1", files: []string{report("A", f("A-1", "critical", "open", "")), report("B", " []")}},
+		{name: "acknowledged high needs a reason", want: Fail, detail: "1 acknowledged finding without justification: A-1",
+			files: []string{report("A", f("A-1", "high", "acknowledged", "  ")), report("B", " []")}},
+		{name: "acknowledged high with a reason", want: Pass, files: []string{report("A", f("A-1", "high", "acknowledged", "mitigated by the timelock")), report("B", " []")}},
+		{name: "open medium", want: Fail, detail: "1 open medium finding: B-2", files: []string{report("A", " []"), report("B", f("B-2", "medium", "open", "later"))}},
+		{name: "open low and info do not block", want: Pass, files: []string{report("A", f("A-1", "low", "open", "")+f("A-2", "info", "open", "")), report("B", " []")}},
+		{name: "three required", params: map[string]string{"minReports": "3"}, want: Fail, detail: "2 of 3", files: []string{report("A", " []"), report("B", " []")}},
+	})
+}
+
+func TestK6Semantics(t *testing.T) {
+	summary := func(p95 float64, failRate float64, thresholdFailed bool) string {
+		tf := "false"
+		if thresholdFailed {
+			tf = "true"
+		}
+		return `{"metrics":{"http_req_duration":{"avg":1,"p(90)":2,"p(95)":` + trimFloat(p95) + `,"thresholds":{"p(95)<500":` + tf + `}},` +
+			`"http_req_failed":{"passes":0,"fails":10,"value":` + trimFloat(failRate) + `}}}`
+	}
+	runEvalCases(t, "k6", []evalCase{
+		{name: "green", params: map[string]string{"maxP95Ms": "100"}, want: Pass, detail: "p(95) 42.0 ms, failed 0.50 %", files: []string{summary(42, 0.005, false)}},
+		{name: "threshold true means failed", want: Fail, detail: "k6 thresholds failed: http_req_duration p(95)<500", files: []string{summary(42, 0, true)}},
+		{name: "default fail rate 1 %", want: Fail, detail: "http_req_failed 2.00 % > 1 %", files: []string{summary(42, 0.02, false)}},
+		{name: "raised fail rate", params: map[string]string{"maxFailRate": "0.05"}, want: Pass, files: []string{summary(42, 0.02, false)}},
+		{name: "no HTTP metrics", want: Error, detail: "f0: no http_req_duration or http_req_failed metric", files: []string{`{"metrics":{"checks":{"value":1}}}`}},
+		{name: "two files are named", params: map[string]string{"maxP95Ms": "50"}, names: []string{"load/eu.json", "load/us.json"}, want: Fail,
+			detail: "us.json: http_req_duration p(95) 60.0 ms > 50 ms", files: []string{summary(42, 0, false), summary(60, 0, false)}},
+	})
+}
+
+func TestBuildMatrixSemantics(t *testing.T) {
+	platforms := map[string]string{"platforms": "linux/amd64"}
+	runEvalCases(t, "buildmatrix", []evalCase{
+		{name: "every entry for a platform must be green", params: platforms, want: Fail, detail: "not green: linux/amd64 (failure)",
+			files: []string{`[{"platform":"linux/amd64","status":"success"},{"platform":"linux/amd64","status":"failure"}]`}},
+		{name: "platforms across files", params: map[string]string{"platforms": "linux/amd64,darwin/arm64"}, want: Pass,
+			files: []string{`[{"platform":"linux/amd64","status":"success"}]`, `<testsuite name="darwin/arm64"><testcase name="build"/></testsuite>`}},
+		{name: "status is case-sensitive as CI writes it", params: platforms, want: Fail, detail: "(Success)",
+			files: []string{`[{"platform":"linux/amd64","status":"Success"}]`}},
+	})
+}
+
+func TestNamesVersion(t *testing.T) {
+	tests := []struct {
+		text, version string
+		want          bool
+	}{
+		{"release 1.4.0 notes", "1.4.0", true},
+		{"release v1.4.0", "1.4.0", true},
+		{"release 1.4.0", "v1.4.0", true},
+		{"Version 1.4.0.", "1.4.0", true},
+		{"(1.4.0)", "1.4.0", true},
+		{"1.4.0", "1.4.0", true},
+		{"1.4.00", "1.4.0", false},
+		{"11.4.0", "1.4.0", false},
+		{"1.4.0-rc1", "1.4.0", false},
+		{"1.4.0.1", "1.4.0", false},
+		{"1.4.0+build5", "1.4.0", false},
+		{"dev1.4.0", "1.4.0", false},
+		{"vv1.4.0", "1.4.0", false},
+		{"see 1.4.01 then 1.4.0", "1.4.0", true},
+		{"release 2026.11.25-1", "2026.11.25-1", true},
+		{"anything", "", false},
+		{"anything", "v", false},
+	}
+	for _, tc := range tests {
+		if got := NamesVersion([]byte(tc.text), tc.version); got != tc.want {
+			t.Errorf("NamesVersion(%q, %q) = %v, want %v", tc.text, tc.version, got, tc.want)
+		}
+	}
+}
+
+func TestDocumentSemantics(t *testing.T) {
+	runEvalCases(t, "document", []evalCase{
+		{name: "blank file", version: "1.0.0", want: Fail, detail: "f0 is empty", files: []string{" \n\t"}},
+		{name: "every file must name it", version: "1.0.0", want: Fail, detail: "f1 does not name version 1.0.0", files: []string{"1.0.0", "0.9.0"}},
+	})
+}

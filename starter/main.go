@@ -1,0 +1,151 @@
+// Command starter is the release manager's CLI: start a release, follow it, and act on it.
+// Connection settings come from Temporal's standard environment configuration
+// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS), default 127.0.0.1:7233.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+)
+
+const usage = `usage: starter COMMAND [ARGS]
+
+  start -f MANIFEST [--policy POLICY] [--wait]      start a release; prints its workflow id
+  status ID [--json] [--watch]                      where a release is and what it waits for
+  list [--stage S] [--state S]                      releases, newest first
+  approve ID --check CHECK --as ACTOR [--comment TEXT]
+  reject ID --check CHECK --as ACTOR --reason TEXT
+  pause|resume ID --as ACTOR [--reason TEXT]
+  recheck ID --as ACTOR [--gate GATE]
+  abort|rollback ID --as ACTOR --reason TEXT
+  report-issue ID --as ACTOR --severity critical|high|medium|low --title TEXT
+  resolve-issue ID --as ACTOR --issue N
+  break-glass ID --as ACTOR --window NAME --reason TEXT
+
+Temporal connection: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS settings.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitError carries an exit code; the message has already been printed when it is empty.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	cli := &cli{out: stdout, errOut: stderr}
+	var err error
+	switch cmd {
+	case "start":
+		err = cli.start(ctx, rest)
+	case "status":
+		err = cli.status(ctx, rest)
+	case "list":
+		err = cli.list(ctx, rest)
+	case "approve", "reject", "pause", "resume", "recheck", "abort", "rollback", "report-issue", "resolve-issue", "break-glass":
+		err = cli.signal(ctx, cmd, rest)
+	default:
+		fmt.Fprintf(stderr, "starter: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if cli.client != nil {
+		cli.client.Close()
+	}
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			if ee.msg != "" {
+				fmt.Fprintln(stderr, "starter:", ee.msg)
+			}
+			return ee.code
+		}
+		fmt.Fprintf(stderr, "starter %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+type cli struct {
+	out, errOut io.Writer
+	client      client.Client
+	namespace   string
+}
+
+func (c *cli) connect(ctx context.Context) (client.Client, error) {
+	if c.client != nil {
+		return c.client, nil
+	}
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return nil, fmt.Errorf("temporal connection settings: %w", err)
+	}
+	if opts.HostPort == "" {
+		opts.HostPort = "127.0.0.1:7233"
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	opts.Logger = quietLogger{}
+	cl, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to temporal at %s: %w", opts.HostPort, err)
+	}
+	c.client, c.namespace = cl, opts.Namespace
+	return cl, nil
+}
+
+// parse parses a subcommand's flags; the release id may stand before or after them.
+func parse(fs *flag.FlagSet, args []string, wantID bool) (string, error) {
+	fs.SetOutput(io.Discard)
+	var id string
+	if wantID && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", &exitError{code: 2, msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
+	}
+	if wantID && id == "" && fs.NArg() > 0 {
+		id = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		return "", &exitError{code: 2, msg: fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	if wantID && id == "" {
+		return "", &exitError{code: 2, msg: fs.Name() + ": the release id (release/<service>/<version>) is required"}
+	}
+	return id, nil
+}
+
+// quietLogger keeps the SDK's own logging off the CLI's output.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/shipgate/shipgate/internal/control"
+	"github.com/shipgate/shipgate/internal/release"
+	"github.com/shipgate/shipgate/workflows"
+)
+
+func (c *cli) query(ctx context.Context, id string) (release.Status, error) {
+	cl, err := c.connect(ctx)
+	if err != nil {
+		return release.Status{}, err
+	}
+	return control.Status(ctx, cl, id)
+}
+
+func (c *cli) status(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	watch := fs.Bool("watch", false, "keep printing until the release ends")
+	id, err := parse(fs, args, true)
+	if err != nil {
+		return err
+	}
+	last := ""
+	for {
+		st, err := c.query(ctx, id)
+		if err != nil {
+			return err
+		}
+		var b strings.Builder
+		if *asJSON {
+			enc := json.NewEncoder(&b)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(st); err != nil {
+				return err
+			}
+		} else {
+			printStatus(&b, st)
+		}
+		if b.String() != last {
+			fmt.Fprint(c.out, b.String())
+			last = b.String()
+		}
+		if !*watch || st.State.Final() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// printStatus is the human view: stage and state, what it waits for, gates, windows, audit tail.
+func printStatus(w io.Writer, st release.Status) {
+	fmt.Fprintf(w, "%s  %s → %s  (rollback target %s)\n", st.ID, st.Stage, st.State, st.Previous)
+	if st.Reason != "" {
+		fmt.Fprintf(w, "  reason: %s\n", st.Reason)
+	}
+	fmt.Fprintf(w, "  traffic: %g %%   policy: %s\n", st.TrafficPercent, st.PolicyDigest)
+	for _, x := range st.WaitingFor {
+		fmt.Fprintf(w, "  waiting for: %s\n", x)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nGATE\tCHECK\tKIND\tSTATE\tDETAIL")
+	for _, g := range st.Gates {
+		fmt.Fprintf(tw, "%s %s\t\t\t%s\t(before %s)\n", g.ID, g.Name, g.State, g.Before)
+		for _, ch := range g.Checks {
+			detail := ch.Detail
+			if ch.Applies != "" {
+				detail = strings.TrimSpace(detail + " [" + ch.Applies + "]")
+			}
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\n", ch.Name, ch.Kind, ch.State, detail)
+		}
+	}
+	fmt.Fprintln(tw, "\nWINDOW\tSTATE\tENDS\tLEFT\tNOTE")
+	now := time.Now()
+	for _, win := range st.Windows {
+		ends, left := "", ""
+		if !win.EndsAt.IsZero() {
+			ends = win.EndsAt.Local().Format(time.RFC3339)
+			if win.State == release.WindowOpen && win.EndsAt.After(now) {
+				left = win.EndsAt.Sub(now).Round(time.Second).String()
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", win.Name, win.State, ends, left, win.Note)
+	}
+	_ = tw.Flush()
+	for _, is := range st.Issues {
+		state := "open"
+		if is.ResolvedAt != nil {
+			state = "resolved by " + is.ResolvedBy
+		}
+		fmt.Fprintf(w, "  issue #%d %s %q (%s)\n", is.N, is.Severity, is.Title, state)
+	}
+	from := max(0, len(st.Audit)-8)
+	fmt.Fprintln(w, "\nRECENT AUDIT")
+	for _, a := range st.Audit[from:] {
+		verdict := "accepted"
+		if !a.Accepted {
+			verdict = "refused"
+		}
+		fmt.Fprintf(w, "  %s %s/%s %s %s %s %s\n", a.At.Local().Format("15:04:05"), a.Actor, a.Channel, a.Action, a.Target, verdict, a.Reason)
+	}
+}
+
+func (c *cli) list(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	stage := fs.String("stage", "", "only releases in this stage")
+	state := fs.String("state", "", "only releases in this state")
+	if _, err := parse(fs, args, false); err != nil {
+		return err
+	}
+	if *stage != "" && !release.Stage(*stage).Valid() {
+		return &exitError{code: 2, msg: fmt.Sprintf("list: unknown stage %q", *stage)}
+	}
+	q := "WorkflowType = '" + workflows.WorkflowName + "'"
+	if *stage != "" {
+		q += " AND ReleaseStage = '" + *stage + "'"
+	}
+	if *state != "" {
+		q += " AND ReleaseState = '" + strings.ReplaceAll(*state, "'", "") + "'"
+	}
+	cl, err := c.connect(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTAGE\tSTATE\tSTARTED")
+	var token []byte
+	for {
+		resp, err := cl.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, NextPageToken: token})
+		if err != nil {
+			return err
+		}
+		for _, e := range resp.GetExecutions() {
+			f := e.GetSearchAttributes().GetIndexedFields()
+			var stg, sta string
+			_ = converter.GetDefaultDataConverter().FromPayload(f["ReleaseStage"], &stg)
+			_ = converter.GetDefaultDataConverter().FromPayload(f["ReleaseState"], &sta)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), stg, sta, e.GetStartTime().AsTime().Local().Format(time.RFC3339))
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	return tw.Flush()
+}

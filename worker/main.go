@@ -1,0 +1,157 @@
+// Command worker runs shipgate's workflows and activities and serves /healthz, /readyz and
+// /metrics. Connection settings come from Temporal's standard environment configuration
+// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS); secrets only from the
+// environment, never from workflow inputs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/shipgate/shipgate/activities"
+	"github.com/shipgate/shipgate/internal/release"
+	"github.com/shipgate/shipgate/internal/searchattr"
+	"github.com/shipgate/shipgate/internal/telemetry"
+	"github.com/shipgate/shipgate/workflows"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func run() error {
+	httpAddr := flag.String("http", envOr("SHIPGATE_HTTP_ADDR", "127.0.0.1:9464"), "address of /healthz, /readyz and /metrics (env SHIPGATE_HTTP_ADDR)")
+	logLevel := flag.String("log-level", envOr("SHIPGATE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHIPGATE_LOG_LEVEL)")
+	flag.Parse()
+
+	log, err := telemetry.NewLogger(*logLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	metrics := telemetry.NewMetrics()
+
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return fmt.Errorf("temporal connection settings: %w", err)
+	}
+	if opts.HostPort == "" {
+		opts.HostPort = "127.0.0.1:7233"
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	opts.Logger = telemetry.NewSDKLogger(log)
+	opts.MetricsHandler = telemetry.NewSDKMetrics(metrics.Registry)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	var ready atomic.Bool
+	var c client.Client
+	srv := &http.Server{Addr: *httpAddr, Handler: routes(metrics, &ready, func() client.Client { return c }), ReadHeaderTimeout: 5 * time.Second}
+	httpErr := make(chan error, 1)
+	go func() { httpErr <- srv.ListenAndServe() }()
+	log.Info("http listening", zap.String("addr", *httpAddr))
+
+	c, err = dial(ctx, opts, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := searchattr.Ensure(ctx, c, opts.Namespace); err != nil {
+		return err
+	}
+	metrics.Registry.MustRegister(telemetry.NewReleasesCollector(releaseCounter(c), 15*time.Second))
+
+	w := worker.New(c, release.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
+	httpClient := &http.Client{Timeout: 30 * time.Second}
+	activities.Register(w,
+		&activities.Gates{HTTP: httpClient, Metrics: metrics},
+		&activities.Traffic{HTTP: httpClient, Metrics: metrics},
+		&activities.Notify{Log: log, Metrics: metrics})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("starting worker: %w", err)
+	}
+	ready.Store(true)
+	log.Info("worker started", zap.String("temporal", opts.HostPort), zap.String("namespace", opts.Namespace), zap.String("taskQueue", release.TaskQueue))
+
+	select {
+	case <-ctx.Done():
+	case err := <-httpErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			w.Stop()
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	log.Info("stopping: finishing running tasks")
+	ready.Store(false)
+	w.Stop()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// dial connects to Temporal, waiting for it to come up (the dev server may still be starting).
+func dial(ctx context.Context, opts client.Options, log *zap.Logger) (client.Client, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		c, err := client.DialContext(ctx, opts)
+		if err == nil {
+			return c, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("connecting to temporal at %s: %w", opts.HostPort, err)
+		}
+		log.Warn("temporal not reachable yet", zap.String("address", opts.HostPort), zap.Error(err))
+		select {
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+		}
+	}
+}
+
+func routes(m *telemetry.Metrics, ready *atomic.Bool, c func() client.Client) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "worker not started", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if _, err := c().CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+			http.Error(w, "temporal: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	return mux
+}
