@@ -1,0 +1,51 @@
+package release
+
+import (
+	"strings"
+	"testing"
+)
+
+// The loaders must never panic, and whatever they accept must satisfy the invariants the
+// workflow relies on.
+func FuzzParseManifest(f *testing.F) {
+	f.Add([]byte(goodManifest))
+	f.Add([]byte("service: a\nversion: 1.0.0\npreviousVersion: 0.9.0\nauthor: x\ncontracts:\n  - {name: Token, artifact: out/Token.json, proxy: {kind: uups}}\nchanges: {contracts: true}\n"))
+	f.Add([]byte("{"))
+	f.Add([]byte("service: [a, b]"))
+	f.Add([]byte("evidence: {x: []}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseManifest("release.yaml", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "release.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if !serviceRE.MatchString(m.Service) || !versionRE.MatchString(m.Version) || m.Version == m.PreviousVersion || m.Author == "" {
+			t.Fatalf("accepted an invalid manifest: %+v", m)
+		}
+	})
+}
+
+func FuzzParsePolicy(f *testing.F) {
+	f.Add(DefaultPolicyYAML())
+	f.Add([]byte("profile: dev\ngates: []\n"))
+	f.Add([]byte("windows: {testnetSoak: 1d}\n"))
+	f.Add([]byte("groups: {a: {members: [{id: x, email: y}, {id: y}]}}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePolicy("policy.yaml", data, knownTypes)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "policy.yaml") {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if len(p.Gates) == 0 || len(p.Rollout.Steps) == 0 || p.Rollout.Steps[len(p.Rollout.Steps)-1].Percent != 100 {
+			t.Fatalf("accepted a policy without gates or a full rollout: %+v", p)
+		}
+		if p.Profile == ProfileProduction && (p.Canary.Percent < MinCanaryPercent || p.Canary.Percent > MaxCanaryPercent) {
+			t.Fatalf("production canary %g accepted", p.Canary.Percent)
+		}
+		_ = p.Digest()
+	})
+}
