@@ -23,7 +23,9 @@ func Start(ctx context.Context, c client.Client, in release.Input, conflict enum
 		ID:                       m.ID(),
 		TaskQueue:                release.TaskQueue,
 		WorkflowIDConflictPolicy: conflict,
-		StaticSummary:            fmt.Sprintf("%s %s (from %s) by %s", m.Service, m.Version, m.PreviousVersion, m.Author),
+		// without this the SDK quietly returns the running release instead of refusing
+		WorkflowExecutionErrorWhenAlreadyStarted: conflict == enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		StaticSummary:                            fmt.Sprintf("%s %s (from %s) by %s", m.Service, m.Version, m.PreviousVersion, m.Author),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			temporal.NewSearchAttributeKeyKeyword("ReleaseService").ValueSet(m.Service),
 			temporal.NewSearchAttributeKeyKeyword("ReleaseVersion").ValueSet(m.Version),

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/shipgate/shipgate/internal/devstack"
+	"github.com/shipgate/shipgate/internal/devstack/demosvc"
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+// stack is a real Temporal dev server, the real demo service and the worker binary, on loopback.
+type stack struct {
+	t        *testing.T
+	root     string
+	bin      string
+	temporal *devstack.Temporal
+	demo     *demosvc.Server
+	demoURL  string
+	worker   *exec.Cmd
+	workerLog *bytes.Buffer
+}
+
+func buildBinaries(t *testing.T, root string) string {
+	t.Helper()
+	bin := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", bin+"/", "./worker", "./starter")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	root, err := devstack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, root: root, bin: buildBinaries(t, root)}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s.temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.temporal.Stop() })
+
+	s.demo, err = demosvc.New(demosvc.Config{Service: "demo", InitialVersion: "1.3.0", Environment: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	go func() { _ = s.demo.Serve(sctx, ln) }()
+	t.Cleanup(stop)
+	s.demoURL = "http://" + ln.Addr().String()
+	s.startWorker()
+	return s
+}
+
+func (s *stack) startWorker() {
+	s.t.Helper()
+	port, err := devstack.FreePort()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(filepath.Join(s.bin, "worker"))
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+addr)
+	s.workerLog = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = s.workerLog, s.workerLog
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.worker = cmd
+	s.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("worker not ready: %v\n%s", err, s.workerLog)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	if !strings.Contains(b.String(), "go_goroutines") {
+		s.t.Fatalf("/metrics lacks the Go collector:\n%s", b.String()[:min(500, b.Len())])
+	}
+}
+
+// killWorker kills the worker as a crash would: no graceful stop.
+func (s *stack) killWorker() {
+	_ = s.worker.Process.Signal(syscall.SIGKILL)
+	_ = s.worker.Wait()
+}
+
+// cli runs the starter binary; it returns stdout, stderr and the exit code.
+func (s *stack) cli(args ...string) (string, string, int) {
+	s.t.Helper()
+	cmd := exec.Command(filepath.Join(s.bin, "starter"), args...)
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+func (s *stack) mustCLI(args ...string) string {
+	s.t.Helper()
+	out, errOut, code := s.cli(args...)
+	if code != 0 {
+		s.t.Fatalf("starter %v: exit %d\n%s%s", args, code, out, errOut)
+	}
+	return out
+}
+
+func (s *stack) status(id string) release.Status {
+	s.t.Helper()
+	var st release.Status
+	if err := json.Unmarshal([]byte(s.mustCLI("status", id, "--json")), &st); err != nil {
+		s.t.Fatal(err)
+	}
+	return st
+}
+
+func (s *stack) waitFor(id, what string, timeout time.Duration, ok func(release.Status) bool) release.Status {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := s.status(id)
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("release never reached %s; now %s/%s waiting for %v\nworker log:\n%s", what, st.Stage, st.State, st.WaitingFor, s.workerLog)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// writeRelease writes a dev policy with short windows and the demo manifest into a temp dir.
+func (s *stack) writeRelease(soak string) (manifest, policy string) {
+	s.t.Helper()
+	dir := s.t.TempDir()
+	pol, err := os.ReadFile(filepath.Join(s.root, "deployments/examples/demo/policy.yaml"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	p := strings.Replace(string(pol), "http://127.0.0.1:8090/v1/traffic", s.demoURL+"/v1/traffic", 1)
+	p = strings.Replace(p, "testnetSoak: 20s", "testnetSoak: "+soak, 1)
+	p = strings.Replace(p, "canaryWatchMin: 10s", "canaryWatchMin: 2s", 1)
+	p = strings.ReplaceAll(p, "bake: 5s", "bake: 1s")
+	policy = filepath.Join(dir, "policy.yaml")
+	manifest = filepath.Join(dir, "release.yaml")
+	m, err := os.ReadFile(filepath.Join(s.root, "deployments/examples/demo/release.yaml"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ms := strings.ReplaceAll(string(m), "[evidence/", "["+filepath.Join(s.root, "deployments/examples/demo/evidence")+"/")
+	ms = strings.ReplaceAll(ms, "[docs/", "["+filepath.Join(s.root, "deployments/examples/demo/docs")+"/")
+	if err := os.WriteFile(policy, []byte(p), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.WriteFile(manifest, []byte(ms), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return manifest, policy
+}
+
+func TestReleaseThroughCLIAgainstDevServer(t *testing.T) {
+	s := newStack(t)
+	manifest, policy := s.writeRelease("12s")
+
+	// an invalid manifest starts nothing
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(bad, []byte("service: demo\nversion: nope\n"), 0o644)
+	if _, errOut, code := s.cli("start", "-f", bad, "--policy", policy); code == 0 || !strings.Contains(errOut, "bad.yaml:2: version") {
+		t.Fatalf("invalid manifest: exit %d %s", code, errOut)
+	}
+
+	id := strings.TrimSpace(s.mustCLI("start", "-f", manifest, "--policy", policy))
+	if id != "release/demo/1.4.0" {
+		t.Fatalf("start printed %q", id)
+	}
+	if _, errOut, code := s.cli("start", "-f", manifest, "--policy", policy); code == 0 || !strings.Contains(errOut, "already running") {
+		t.Fatalf("second start: exit %d %s", code, errOut)
+	}
+	s.waitFor(id, "G1 waiting", 30*time.Second, func(st release.Status) bool { return st.Gates[0].State == release.GateWaiting })
+
+	// the author cannot approve; the CLI reports the workflow's refusal with a non-zero exit
+	_, errOut, code := s.cli("approve", id, "--check", "peer-review", "--as", "alice")
+	if code != 4 || !strings.Contains(errOut, "alice is the author") {
+		t.Fatalf("author approval: exit %d %q", code, errOut)
+	}
+	s.mustCLI("approve", id, "--check", "peer-review", "--as", "bob", "--comment", "lgtm")
+	if _, errOut, code := s.cli("approve", id, "--check", "peer-review", "--as", "bob"); code != 4 || !strings.Contains(errOut, "already approved") {
+		t.Fatalf("duplicate approval: exit %d %q", code, errOut)
+	}
+	s.mustCLI("approve", id, "--as", "carol", "--check", "peer-review")
+	s.waitFor(id, "G3 waiting", 30*time.Second, func(st release.Status) bool { return st.Gates[1].State == release.GateWaiting })
+	s.mustCLI("approve", id, "--check", "qa-validation", "--as", "grace")
+	st := s.waitFor(id, "the testnet soak", 30*time.Second, func(st release.Status) bool {
+		return st.Stage == release.StageTestnet && st.Windows[0].State == release.WindowOpen
+	})
+
+	// visibility: the release is found by its search attributes
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(s.mustCLI("list", "--stage", "testnet"), id) {
+		if time.Now().After(deadline) {
+			t.Fatalf("list --stage testnet never showed %s", id)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	c, err := client.Dial(client.Options{HostPort: s.temporal.Address, Logger: quietLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	n, err := c.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{Query: "ReleaseService = 'demo' AND ReleaseVersion = '1.4.0' AND ReleaseStage = 'testnet'"})
+	if err != nil || n.GetCount() != 1 {
+		t.Fatalf("visibility count: %v %v", n, err)
+	}
+
+	// the worker crashes in the middle of the soak; the window survives it
+	soak := st.Windows[0]
+	if soak.State != release.WindowOpen || soak.EndsAt.Sub(soak.StartedAt) != 12*time.Second {
+		t.Fatalf("soak window %+v", soak)
+	}
+	s.killWorker()
+	time.Sleep(3 * time.Second)
+	s.startWorker()
+	for _, a := range [][2]string{{"security-checklist", "erin"}, {"dashboards-tracing-logs", "heidi"}, {"product-signoff", "judy"}} {
+		s.mustCLI("approve", id, "--check", a[0], "--as", a[1])
+	}
+	st = s.waitFor(id, "canary", 60*time.Second, func(st release.Status) bool { return st.Stage == release.StageCanary })
+	if got := st.Windows[0]; got.EndsAt != soak.EndsAt || got.State != release.WindowDone {
+		t.Fatalf("soak deadline moved across the worker restart: %+v vs %+v", got, soak)
+	}
+	final := s.waitFor(id, "the end", 60*time.Second, func(st release.Status) bool { return st.State.Final() })
+	if final.State != release.StateSucceeded || final.Stage != release.StageDone || final.TrafficPercent != 100 {
+		t.Fatalf("final %s/%s %g %%: %s", final.Stage, final.State, final.TrafficPercent, final.Reason)
+	}
+	if split := s.demo.State().Environments["production"]; split.Stable != "1.4.0" || split.CanaryPercent != 0 {
+		t.Fatalf("demo service production split %+v", split)
+	}
+	var refused bool
+	for _, a := range final.Audit {
+		if a.Action == "approve" && a.Actor == "alice" && !a.Accepted && a.Channel == "cli" {
+			refused = true
+		}
+	}
+	if !refused || final.PolicyDigest == "" {
+		t.Fatal("audit lacks the author's refused approval, or the policy digest")
+	}
+	if out := s.mustCLI("status", id); !strings.Contains(out, "succeeded") || !strings.Contains(out, "G1 Code quality") {
+		t.Fatalf("human status:\n%s", out)
+	}
+	recordHistory(t, c, id)
+}
