@@ -25,13 +25,13 @@ import (
 
 // stack is a real Temporal dev server, the real demo service and the worker binary, on loopback.
 type stack struct {
-	t        *testing.T
-	root     string
-	bin      string
-	temporal *devstack.Temporal
-	demo     *demosvc.Server
-	demoURL  string
-	worker   *exec.Cmd
+	t         *testing.T
+	root      string
+	bin       string
+	temporal  *devstack.Temporal
+	demo      *demosvc.Server
+	demoURL   string
+	worker    *exec.Cmd
 	workerLog *bytes.Buffer
 }
 
