@@ -1,0 +1,187 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/shipgate/shipgate/internal/devstack"
+	"github.com/shipgate/shipgate/internal/devstack/demosvc"
+	"github.com/shipgate/shipgate/internal/release"
+	"github.com/shipgate/shipgate/internal/telemetry"
+)
+
+func demoEvidence(t *testing.T, name string) string {
+	root, err := devstack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "deployments/examples/demo/evidence", name)
+}
+
+// execute runs an activity the way a worker does, with its activity context.
+func execute(fn any, arg any) (converter.EncodedValue, error) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(fn)
+	return env.ExecuteActivity(fn, arg)
+}
+
+func evaluate(t *testing.T, g *Gates, req release.CheckRequest) release.CheckResult {
+	t.Helper()
+	v, err := execute(g.EvaluateCheck, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res release.CheckResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestEvaluateCheckReadsRealEvidence(t *testing.T) {
+	cover := demoEvidence(t, "coverage.out")
+	data, err := os.ReadFile(cover)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	m := telemetry.NewMetrics()
+	g := &Gates{Metrics: m}
+	check := release.Check{Name: "unit-coverage", Kind: release.KindEvidence, Type: "coverage", Params: map[string]string{"min": "80"}}
+	res := evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{cover}})
+	if res.Outcome != release.OutcomePass || !strings.Contains(res.Detail, "coverage") {
+		t.Fatalf("%+v", res)
+	}
+	if len(res.Evidence) != 1 || res.Evidence[0].SHA256 != hex.EncodeToString(sum[:]) || res.Evidence[0].Bytes != int64(len(data)) {
+		t.Fatalf("digest %+v", res.Evidence)
+	}
+	check.Params["min"] = "99.9"
+	if res := evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{cover}}); res.Outcome != release.OutcomeFail {
+		t.Fatalf("coverage below threshold passed: %+v", res)
+	}
+
+	// over HTTP, the same bytes and the same verdict
+	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Dir(cover))))
+	defer srv.Close()
+	check.Params["min"] = "80"
+	res = evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{srv.URL + "/coverage.out"}})
+	if res.Outcome != release.OutcomePass || res.Evidence[0].SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("over http: %+v", res)
+	}
+	// a missing report is an error naming it, never a pass
+	res = evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{srv.URL + "/nope.out"}})
+	if res.Outcome != release.OutcomeError || !strings.Contains(res.Detail, "nope.out: HTTP 404") {
+		t.Fatalf("missing over http: %+v", res)
+	}
+	res = evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{"/no/such/cover.out"}})
+	if res.Outcome != release.OutcomeError || !strings.Contains(res.Detail, "/no/such/cover.out: no such file") {
+		t.Fatalf("missing file: %+v", res)
+	}
+	// a JUnit report passed off as coverage is an error, not a pass
+	res = evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{demoEvidence(t, "regression-junit.xml")}})
+	if res.Outcome != release.OutcomeError {
+		t.Fatalf("junit as coverage: %+v", res)
+	}
+}
+
+func TestEvaluateCheckJUnit(t *testing.T) {
+	g := &Gates{}
+	check := release.Check{Name: "regression-suite", Kind: release.KindEvidence, Type: "junit", Params: map[string]string{"minPassRate": "100"}}
+	res := evaluate(t, g, release.CheckRequest{Gate: "G3", Check: check, Evidence: []string{demoEvidence(t, "regression-junit.xml")}})
+	if res.Outcome != release.OutcomePass || !strings.Contains(res.Detail, "0 failed") {
+		t.Fatalf("%+v", res)
+	}
+}
+
+func TestEvaluateCheckTransientErrorsAreRetried(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
+	defer srv.Close()
+	g := &Gates{}
+	_, err := execute(g.EvaluateCheck, release.CheckRequest{
+		Check:    release.Check{Name: "c", Kind: release.KindEvidence, Type: "coverage"},
+		Evidence: []string{srv.URL + "/cover.out"}})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 502") {
+		t.Fatalf("a 502 must be returned as an error for Temporal to retry, got %v", err)
+	}
+}
+
+func setTraffic(tr *Traffic, req release.TrafficRequest) error {
+	_, err := execute(tr.SetTraffic, req)
+	return err
+}
+
+func startDemo(t *testing.T) (*demosvc.Server, string) {
+	s, err := demosvc.New(demosvc.Config{Service: "demo", InitialVersion: "1.3.0", Environment: "production"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = s.Serve(ctx, ln) }()
+	return s, "http://" + ln.Addr().String() + "/v1/traffic"
+}
+
+func TestSetTrafficOnTheDemoService(t *testing.T) {
+	demo, url := startDemo(t)
+	tr := &Traffic{Metrics: telemetry.NewMetrics()}
+	req := release.TrafficRequest{Backend: release.Traffic{Backend: "webhook", URL: url}, Service: "demo",
+		Version: "1.4.0", PreviousVersion: "1.3.0", Environment: "production", Percent: 5, IdempotencyKey: "release/demo/1.4.0/canary"}
+	if err := setTraffic(tr, req); err != nil {
+		t.Fatal(err)
+	}
+	if err := setTraffic(tr, req); err != nil { // a retry is harmless
+		t.Fatal(err)
+	}
+	if sp := demo.State().Environments["production"]; sp.Canary != "1.4.0" || sp.CanaryPercent != 5 || sp.Stable != "1.3.0" {
+		t.Fatalf("split %+v", sp)
+	}
+	req.Percent, req.IdempotencyKey = 0, "release/demo/1.4.0/rollback"
+	if err := setTraffic(tr, req); err != nil {
+		t.Fatal(err)
+	}
+	if sp := demo.State().Environments["production"]; sp.CanaryPercent != 0 || sp.Stable != "1.3.0" {
+		t.Fatalf("after rollback %+v", sp)
+	}
+	// the backend refuses a service it does not run: permanent, not retried
+	req.Service, req.IdempotencyKey = "other", "release/other/1.4.0/canary"
+	err := setTraffic(tr, req)
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || !appErr.NonRetryable() {
+		t.Fatalf("want a non-retryable error, got %v", err)
+	}
+}
+
+func TestSetTrafficTokenComesFromTheWorkerEnvironment(t *testing.T) {
+	var auth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { auth = r.Header.Get("Authorization") }))
+	defer srv.Close()
+	env := map[string]string{"DEPLOY_TOKEN": "t0ken"}
+	tr := &Traffic{Getenv: func(k string) string { return env[k] }}
+	req := release.TrafficRequest{Backend: release.Traffic{Backend: "webhook", URL: srv.URL, TokenEnv: "DEPLOY_TOKEN"}, Percent: 5, IdempotencyKey: "k"}
+	if err := setTraffic(tr, req); err != nil || auth != "Bearer t0ken" {
+		t.Fatalf("err %v auth %q", err, auth)
+	}
+	delete(env, "DEPLOY_TOKEN")
+	err := setTraffic(tr, req)
+	if err == nil || !strings.Contains(err.Error(), "DEPLOY_TOKEN is not set") {
+		t.Fatalf("missing token: %v", err)
+	}
+}
