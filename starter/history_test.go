@@ -18,7 +18,7 @@ import (
 // recordHistory saves the release's history for the replay test when SHIPGATE_RECORD_HISTORY
 // names a file name (e.g. v1-lifecycle.json); every change to workflow code records one.
 // It always reports the history's size, the number the history budget is about.
-func recordHistory(t *testing.T, c client.Client, id string) {
+func recordHistory(t testing.TB, c client.Client, id string) {
 	t.Helper()
 	it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	hist := &historypb.History{}

@@ -25,7 +25,7 @@ import (
 
 // stack is a real Temporal dev server, the real demo service and the worker binary, on loopback.
 type stack struct {
-	t         *testing.T
+	t         testing.TB
 	root      string
 	bin       string
 	temporal  *devstack.Temporal
@@ -35,7 +35,7 @@ type stack struct {
 	workerLog *bytes.Buffer
 }
 
-func buildBinaries(t *testing.T, root string) string {
+func buildBinaries(t testing.TB, root string) string {
 	t.Helper()
 	bin := t.TempDir()
 	cmd := exec.Command("go", "build", "-o", bin+"/", "./worker", "./starter")
@@ -46,7 +46,7 @@ func buildBinaries(t *testing.T, root string) string {
 	return bin
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	root, err := devstack.RepoRoot()
 	if err != nil {

@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/shipgate/shipgate/internal/release"
@@ -19,7 +22,7 @@ import (
 // catalogue of types is tested where it lives.
 func anyType(release.CheckKind, string, map[string]string) error { return nil }
 
-func testInput(t *testing.T, edit func(*release.Manifest, *release.Policy)) release.Input {
+func testInput(t testing.TB, edit func(*release.Manifest, *release.Policy)) release.Input {
 	t.Helper()
 	p, err := release.DefaultPolicy(anyType)
 	require.NoError(t, err)
@@ -88,14 +91,15 @@ func (f *fakeActivities) percents() []string {
 }
 
 type harness struct {
-	t   *testing.T
+	t   testing.TB
 	env *testsuite.TestWorkflowEnvironment
 	act *fakeActivities
 	in  release.Input
 }
 
-func newHarness(t *testing.T, edit func(*release.Manifest, *release.Policy)) *harness {
+func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *harness {
 	var s testsuite.WorkflowTestSuite
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	env := s.NewTestWorkflowEnvironment()
 	act := &fakeActivities{outcome: map[string]string{}}
 	env.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
