@@ -68,8 +68,13 @@ func TestDefaultPolicyCarriesTheSeedNumbers(t *testing.T) {
 	if _, c := p.FindCheck("peer-review"); c == nil || c.Approvals != 2 {
 		t.Fatal("peer review needs 2 approvals")
 	}
-	if p.Digest() != p.Digest() || !strings.HasPrefix(p.Digest(), "sha256:") {
+	again, _ := DefaultPolicy(knownTypes)
+	if p.Digest() != again.Digest() || !strings.HasPrefix(p.Digest(), "sha256:") {
 		t.Fatal("digest not stable")
+	}
+	again.Canary.Percent = 4
+	if p.Digest() == again.Digest() {
+		t.Fatal("digest ignores the policy's content")
 	}
 }
 
