@@ -427,7 +427,7 @@ func coberturaRoot(start xml.StartElement, line int) (Coverage, error) {
 	if err != nil || !(r >= 0 && r <= 1) {
 		return Coverage{}, posErrorf(line, 0, "<coverage line-rate=%q>: want a number from 0 to 1", rate)
 	}
-	return Coverage{RateOnly: true, Percent: r * 100, Total: 1}, nil
+	return Coverage{RateOnly: true, Percent: r * 100}, nil
 }
 
 func truncate(s string, n int) string {
@@ -452,7 +452,7 @@ func evalCoverage(in Input, p params) Result {
 	if err != nil {
 		return errorf("%v", err)
 	}
-	if c.Total == 0 {
+	if c.Total == 0 && !c.RateOnly {
 		return errorf("%s: coverage report lists no statements or lines", in.Files[0].Name)
 	}
 	unit := "lines"

@@ -6,6 +6,17 @@
 // ParseAudit, ParseK6Summary, ParseBuildMatrix) that returns a typed result or an error that
 // says where in the file it went wrong, and an evaluator that compares the parsed result with
 // the policy's thresholds. Evaluate is the one entry point the activities call.
+//
+// Check types and params (defaults in brackets; every type also takes maxBytes [50 MiB]):
+//
+//	junit        minPassRate [100], reports [none]
+//	coverage     min [80], format [auto]: gocover | lcov | cobertura
+//	sarif        maxErrors [0], maxWarnings [0], maxNotes [unlimited], maxCritical [0], maxHigh [0]
+//	govulncheck  failUnreachable [false]
+//	audit        minReports [2]; Input.CheckURL checks report URLs when set
+//	k6           maxP95Ms [none], maxP99Ms [none], maxFailRate [0.01]
+//	buildmatrix  platforms (required)
+//	document     (none); needs Input.Version
 package evidence
 
 import (
@@ -81,6 +92,23 @@ func Types() []string {
 		out = append(out, name)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// ParamDocs describes the params a check type accepts (name → meaning and default), for
+// policy documentation and error help; nil for an unknown type.
+func ParamDocs(checkType string) map[string]string {
+	ct, ok := checkTypes[checkType]
+	if !ok {
+		return nil
+	}
+	out := map[string]string{}
+	for name, spec := range ct.params {
+		out[name] = spec.doc
+	}
+	for name, spec := range commonParams {
+		out[name] = spec.doc
+	}
 	return out
 }
 

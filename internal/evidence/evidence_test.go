@@ -135,3 +135,23 @@ func TestEvaluateRecoversFromPanic(t *testing.T) {
 		t.Fatalf("got %+v, want an error result", got)
 	}
 }
+
+func TestParamDocs(t *testing.T) {
+	for _, typ := range Types() {
+		docs := ParamDocs(typ)
+		if _, ok := docs["maxBytes"]; !ok {
+			t.Errorf("%s: maxBytes not documented", typ)
+		}
+		for name, doc := range docs {
+			if doc == "" {
+				t.Errorf("%s: param %s has no doc", typ, name)
+			}
+			if err := ValidateParams(typ, map[string]string{name: "1"}); err != nil && strings.Contains(err.Error(), "unknown param") {
+				t.Errorf("%s: documented param %s is unknown to ValidateParams", typ, name)
+			}
+		}
+	}
+	if ParamDocs("nope") != nil {
+		t.Error("ParamDocs of an unknown type should be nil")
+	}
+}
