@@ -29,6 +29,8 @@ func (w *rel) runGate(ctx workflow.Context, gi int) {
 		if w.stop != nil {
 			return
 		}
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"gate": gs.ID, "outcome": gs.State}).
+			Counter("shipgate_gate_outcomes_total").Inc(1)
 		if gs.State == release.GatePassed {
 			w.notify(ctx, release.NoticeGate, fmt.Sprintf("gate %s %s passed", gs.ID, gs.Name))
 			return
