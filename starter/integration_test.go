@@ -92,7 +92,12 @@ func (s *stack) startWorker() {
 		s.t.Fatal(err)
 	}
 	s.worker = cmd
-	s.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	s.t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
 	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
@@ -293,4 +298,20 @@ func TestReleaseThroughCLIAgainstDevServer(t *testing.T) {
 		t.Fatalf("human status:\n%s", out)
 	}
 	recordHistory(t, c, id)
+
+	// SIGTERM stops the worker gracefully: it exits 0, promptly
+	_ = s.worker.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- s.worker.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("worker exit after SIGTERM: %v\n%s", err, s.workerLog)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker did not stop within 20 s of SIGTERM")
+	}
+	if !strings.Contains(s.workerLog.String(), `"msg":"stopping: finishing running tasks"`) {
+		t.Fatalf("no graceful-stop line in the worker log:\n%s", s.workerLog)
+	}
 }
