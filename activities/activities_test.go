@@ -23,7 +23,7 @@ import (
 	"github.com/shipgate/shipgate/internal/telemetry"
 )
 
-func demoEvidence(t *testing.T, name string) string {
+func demoEvidence(t testing.TB, name string) string {
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/shipgate/shipgate/internal/evidence"
+	"github.com/shipgate/shipgate/internal/probe"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/telemetry"
 )
@@ -27,6 +28,8 @@ import (
 type Gates struct {
 	HTTP    *http.Client
 	Metrics *telemetry.Metrics
+	// PrometheusURL is where probe checks ask Prometheus (the worker's SHIPGATE_PROMETHEUS_URL).
+	PrometheusURL string
 }
 
 // EvaluateCheck reads a check's evidence, records what it read (sha256 per file) and returns
@@ -47,6 +50,10 @@ func (g *Gates) EvaluateCheck(ctx context.Context, req release.CheckRequest) (re
 func (g *Gates) evaluate(ctx context.Context, req release.CheckRequest) (release.CheckResult, error) {
 	switch req.Check.Kind {
 	case release.KindEvidence:
+	case release.KindProbe:
+		r := probe.Evaluate(ctx, probe.Input{Type: req.Check.Type, Params: req.Check.Params, Service: req.Service,
+			Version: req.Version, Environment: req.Environment}, g.PrometheusURL, g.client())
+		return release.CheckResult{Outcome: string(r.Outcome), Detail: r.Detail}, nil
 	default:
 		return release.CheckResult{Outcome: release.OutcomeError,
 			Detail: fmt.Sprintf("%s checks of type %q are not evaluated by this worker", req.Check.Kind, req.Check.Type)}, nil

@@ -45,6 +45,7 @@ func envOr(key, def string) string {
 
 func run() error {
 	httpAddr := flag.String("http", envOr("SHIPGATE_HTTP_ADDR", "127.0.0.1:9464"), "address of /healthz, /readyz and /metrics (env SHIPGATE_HTTP_ADDR)")
+	promURL := flag.String("prometheus", envOr("SHIPGATE_PROMETHEUS_URL", "http://127.0.0.1:9090"), "Prometheus for probe checks (env SHIPGATE_PROMETHEUS_URL)")
 	logLevel := flag.String("log-level", envOr("SHIPGATE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHIPGATE_LOG_LEVEL)")
 	flag.Parse()
 
@@ -92,7 +93,7 @@ func run() error {
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
 	httpClient := &http.Client{Timeout: 30 * time.Second}
 	activities.Register(w,
-		&activities.Gates{HTTP: httpClient, Metrics: metrics},
+		&activities.Gates{HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL},
 		&activities.Traffic{HTTP: httpClient, Metrics: metrics},
 		&activities.Notify{Log: log, Metrics: metrics})
 	if err := w.Start(); err != nil {

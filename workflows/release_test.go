@@ -56,8 +56,11 @@ func (f *fakeActivities) EvaluateCheck(_ context.Context, req release.CheckReque
 	if out == "" {
 		out = release.OutcomePass
 	}
-	return release.CheckResult{Outcome: out, Detail: req.Check.Name + " " + out,
-		Evidence: []release.EvidenceDigest{{Location: req.Evidence[0], SHA256: fmt.Sprintf("%064d", req.Attempt)}}}, nil
+	res := release.CheckResult{Outcome: out, Detail: req.Check.Name + " " + out}
+	for _, loc := range req.Evidence {
+		res.Evidence = append(res.Evidence, release.EvidenceDigest{Location: loc, SHA256: fmt.Sprintf("%064d", req.Attempt)})
+	}
+	return res, nil
 }
 
 func (f *fakeActivities) SetTraffic(_ context.Context, req release.TrafficRequest) error {

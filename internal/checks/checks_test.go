@@ -23,7 +23,7 @@ func TestUnknownTypesAndParamsFail(t *testing.T) {
 		{release.KindEvidence, "junitt", nil, "unknown evidence check type"},
 		{release.KindEvidence, "coverage", map[string]string{"minimum": "80"}, "minimum"},
 		{release.KindEvidence, "coverage", map[string]string{"min": "eighty"}, "min"},
-		{release.KindProbe, "nope", nil, "unknown probe check type"},
+		{release.KindProbe, "nope", nil, `probe: unknown check type "nope"`},
 		{release.KindSignoff, "junit", nil, "takes no type"},
 	}
 	for _, c := range cases {

@@ -1,7 +1,7 @@
 package checks
 
-import "fmt"
+import "github.com/shipgate/shipgate/internal/probe"
 
-func validateProbe(typ string, _ map[string]string) error {
-	return fmt.Errorf("unknown probe check type %q", typ)
+func validateProbe(typ string, params map[string]string) error {
+	return probe.ValidateParams(typ, params)
 }

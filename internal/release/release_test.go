@@ -17,6 +17,10 @@ func knownTypes(kind CheckKind, typ string, _ map[string]string) error {
 		if kind == KindEvidence {
 			return nil
 		}
+	case "prometheus-query", "prometheus-series", "prometheus-rules", "http":
+		if kind == KindProbe {
+			return nil
+		}
 	}
 	return errors.New("unknown " + string(kind) + " check type " + typ)
 }
