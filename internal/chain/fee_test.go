@@ -1,0 +1,43 @@
+package chain
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// A fee cap below the base fee is either refused by the node (ErrUnderpriced) or sits in the
+// pool; then the wait says why it does not confirm.
+func TestFeeCapBelowBaseFee(t *testing.T) {
+	ctx := context.Background()
+	c := newTestChain(t)
+	to := common.HexToAddress("0x00000000000000000000000000000000000000aa")
+	s, err := SignCall(c.key, TxParams{ChainID: big.NewInt(1337), GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(1), Gas: 21000}, to, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Broadcast(ctx, c.client, s.Raw)
+	if errors.Is(err, ErrUnderpriced) {
+		t.Logf("node refused: %v", err)
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	var last WaitProgress
+	opts := c.waitOpts(1)
+	opts.OnProgress = func(p WaitProgress) { last = p; c.sim.Commit() }
+	if _, err := WaitConfirmed(wctx, c.client, s.Raw, opts); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want a timeout", err)
+	}
+	if last.State != "pending" || !strings.Contains(last.Note, "below the base fee") {
+		t.Fatalf("last progress %+v", last)
+	}
+}
