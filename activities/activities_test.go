@@ -185,3 +185,31 @@ func TestSetTrafficTokenComesFromTheWorkerEnvironment(t *testing.T) {
 		t.Fatalf("missing token: %v", err)
 	}
 }
+
+func TestEvaluateCheckRunsProbes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/status/payments" {
+			_, _ = w.Write([]byte("payments 2.4.0 healthy"))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	g := &Gates{}
+	check := release.Check{Name: "status-page", Kind: release.KindProbe, Type: "http",
+		Params: map[string]string{"url": srv.URL + "/status/{{.Service}}", "contains": "{{.Version}} healthy"}}
+	req := release.CheckRequest{Gate: "G4", Service: "payments", Version: "2.4.0", Environment: "staging", Check: check}
+	if res := evaluate(t, g, req); res.Outcome != release.OutcomePass {
+		t.Fatalf("%+v", res)
+	}
+	req.Version = "2.5.0"
+	if res := evaluate(t, g, req); res.Outcome != release.OutcomeFail {
+		t.Fatalf("a page without the version passed: %+v", res)
+	}
+	// a Prometheus probe with no Prometheus is an error, never a pass
+	g.PrometheusURL = "http://127.0.0.1:1"
+	req.Check = release.Check{Name: "red", Kind: release.KindProbe, Type: "prometheus-series", Params: map[string]string{"queries": `up{job="{{.Service}}"}`}}
+	if res := evaluate(t, g, req); res.Outcome != release.OutcomeError {
+		t.Fatalf("unreachable prometheus: %+v", res)
+	}
+}
