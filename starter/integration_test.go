@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/shipgate/shipgate/internal/analysis/promtest"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
 	"github.com/shipgate/shipgate/internal/release"
@@ -33,6 +34,7 @@ type stack struct {
 	demoURL   string
 	worker    *exec.Cmd
 	workerLog *bytes.Buffer
+	promURL   string
 }
 
 func buildBinaries(t testing.TB, root string) string {
@@ -73,6 +75,13 @@ func newStack(t testing.TB) *stack {
 	go func() { _ = s.demo.Serve(sctx, ln) }()
 	t.Cleanup(stop)
 	s.demoURL = "http://" + ln.Addr().String()
+	// a real Prometheus scraping the real demo service, for the observability probes
+	for range 10 {
+		if resp, err := http.Get(s.demoURL + "/"); err == nil {
+			resp.Body.Close()
+		}
+	}
+	s.promURL = promtest.Start(t, nil, promtest.Options{Target: ln.Addr().String()}).URL
 	s.startWorker()
 	return s
 }
@@ -85,7 +94,7 @@ func (s *stack) startWorker() {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(filepath.Join(s.bin, "worker"))
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+addr)
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+addr, "SHIPGATE_PROMETHEUS_URL="+s.promURL)
 	s.workerLog = &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = s.workerLog, s.workerLog
 	if err := cmd.Start(); err != nil {

@@ -92,6 +92,9 @@ type Options struct {
 	Rules string
 	// Services get SLO rules when Rules is empty (default "demo").
 	Services []string
+	// Target is the host:port to scrape instead of app (app may then be nil), e.g. the real
+	// demo service in an integration test.
+	Target string
 }
 
 // Start runs Prometheus scraping app every second and waits until it is ready and has scraped
@@ -108,6 +111,10 @@ func Start(t testing.TB, app *App, opts Options) *Server {
 	if opts.Rules == "" {
 		opts.Rules = Rules(opts.Services...)
 	}
+	target := opts.Target
+	if target == "" {
+		target = app.Addr()
+	}
 	dir := t.TempDir()
 	rulesPath := filepath.Join(dir, "rules.yml")
 	config := fmt.Sprintf(`global:
@@ -119,7 +126,7 @@ scrape_configs:
   - job_name: app
     static_configs:
       - targets: [%q]
-`, rulesPath, app.Addr())
+`, rulesPath, target)
 	write(t, rulesPath, opts.Rules)
 	write(t, filepath.Join(dir, "prometheus.yml"), config)
 	port := freePort(t)

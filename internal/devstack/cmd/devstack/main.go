@@ -8,10 +8,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +33,7 @@ const (
 	uiBase       = "http://127.0.0.1:8233"
 	demosvcAddr  = "127.0.0.1:8090"
 	workerAddr   = "127.0.0.1:9464"
+	promAddr     = "127.0.0.1:9090"
 )
 
 func main() {
@@ -59,7 +64,7 @@ func run(ctx context.Context, args []string) error {
 	case "up":
 		return up(ctx, st, *binDir)
 	case "down":
-		for _, n := range []string{"worker", "demosvc", "temporal"} {
+		for _, n := range []string{"loadgen", "prometheus", "worker", "demosvc", "temporal"} {
 			if err := st.Stop(n, 15*time.Second); err != nil {
 				return err
 			}
@@ -98,14 +103,59 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 		return fmt.Errorf("demo service: %w (log: %s)", err, st.LogFile("demosvc"))
 	}
 	fmt.Printf("demo service on http://%s (traffic webhook /v1/traffic, metrics /metrics)\n", demosvcAddr)
+	// steady traffic through the router, bounded: it stops by itself after an hour
+	if _, err := st.Spawn("loadgen", filepath.Join(binDir, "demosvc"), []string{"load", "--target", "http://" + demosvcAddr + "/",
+		"--rps", "20", "--duration", "1h"}, nil); err != nil {
+		return err
+	}
+	if err := startPrometheus(ctx, st); err != nil {
+		return err
+	}
 	if _, err := st.Spawn("worker", filepath.Join(binDir, "worker"), nil,
-		[]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr}); err != nil {
+		[]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr}); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, "http://"+workerAddr+"/readyz", time.Minute); err != nil {
 		return fmt.Errorf("worker: %w (log: %s)", err, st.LogFile("worker"))
 	}
 	fmt.Printf("worker ready (metrics http://%s/metrics); logs in %s\n", workerAddr, filepath.Join(st.Dir, "logs"))
+	return nil
+}
+
+// startPrometheus runs Debian's prometheus with deployments/prometheus/ (scraping the demo
+// service and the worker, with the SLO rules) and waits until it has the demo's series, so the
+// observability probes of the first demo release find them.
+func startPrometheus(ctx context.Context, st devstack.Stack) error {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		return errors.New("prometheus not found: install Debian's package (`go tool task tools` does: apt-get install prometheus)")
+	}
+	cfg, _ := filepath.Abs("deployments/prometheus/prometheus.yml")
+	data, _ := filepath.Abs(filepath.Join(st.Dir, "prometheus"))
+	if _, err := st.Spawn("prometheus", bin, []string{"--config.file=" + cfg, "--storage.tsdb.path=" + data,
+		"--web.listen-address=" + promAddr, "--storage.tsdb.retention.time=2d"}, nil); err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, "http://"+promAddr+"/-/ready", time.Minute); err != nil {
+		return fmt.Errorf("prometheus: %w (log: %s)", err, st.LogFile("prometheus"))
+	}
+	query := "http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(`http_requests_total{service="demo"}`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(query)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(body), `"service":"demo"`) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("prometheus has no demo series after 30 s (logs: %s, %s)", st.LogFile("prometheus"), st.LogFile("loadgen"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	fmt.Printf("prometheus on http://%s scraping the demo service under load (SLO rules loaded)\n", promAddr)
 	return nil
 }
 
