@@ -13,3 +13,8 @@ func Register(w worker.ActivityRegistry, g *Gates, t *Traffic, n *Notify) {
 	w.RegisterActivityWithOptions(t.SetTraffic, activity.RegisterOptions{Name: release.ActivitySetTraffic})
 	w.RegisterActivityWithOptions(n.Notify, activity.RegisterOptions{Name: release.ActivityNotify})
 }
+
+// RegisterAnalysis registers the canary analysis activity.
+func RegisterAnalysis(w worker.ActivityRegistry, a *Analysis) {
+	w.RegisterActivityWithOptions(a.AnalyzeInterval, activity.RegisterOptions{Name: release.ActivityAnalyze})
+}

@@ -91,6 +91,8 @@ func run() error {
 
 	w := worker.New(c, release.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
+	w.RegisterWorkflowWithOptions(workflows.AnalysisWorkflow, workflows.AnalysisRegisterOptions())
+	activities.RegisterAnalysis(w, &activities.Analysis{PrometheusURL: *promURL, HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: metrics})
 	httpClient := &http.Client{Timeout: 30 * time.Second}
 	activities.Register(w,
 		&activities.Gates{HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL},

@@ -167,6 +167,9 @@ func (w *rel) blockers(stage release.Stage) []string {
 		if w.windowStage(win.Name) == stage && win.State != release.WindowDone && win.State != release.WindowBroken {
 			out = append(out, "window "+win.Name)
 		}
+		if w.windowStage(win.Name) == stage && !w.analysisOK(win.Name) {
+			out = append(out, "analysis of "+win.Name)
+		}
 	}
 	if stage == release.StageTestnet {
 		for _, is := range w.st.Issues {
@@ -198,6 +201,8 @@ func (w *rel) runCanary(ctx workflow.Context) error {
 		return err
 	}
 	w.openWindow(ctx, release.WindowCanaryWatch)
+	ws := w.window(release.WindowCanaryWatch)
+	w.startAnalysis(ctx, release.WindowCanaryWatch, ws.EndsAt.Sub(ws.StartedAt), w.in.Policy.Windows.CanaryWatchMax.D())
 	return nil
 }
 
@@ -207,7 +212,8 @@ func (w *rel) runProduction(ctx workflow.Context) error {
 		if i > 0 {
 			// the previous step's window must be over (and nothing paused) before traffic grows
 			if err := workflow.Await(ctx, func() bool {
-				return w.stop != nil || (w.windowOver(release.StepWindow(w.in.Policy.Rollout.Steps[i-1].Percent)) && !w.st.Paused)
+				prev := release.StepWindow(w.in.Policy.Rollout.Steps[i-1].Percent)
+				return w.stop != nil || (w.windowOver(prev) && w.analysisOK(prev) && !w.st.Paused)
 			}); err != nil {
 				return err
 			}
@@ -219,6 +225,7 @@ func (w *rel) runProduction(ctx workflow.Context) error {
 			return err
 		}
 		w.openWindow(ctx, release.StepWindow(s.Percent))
+		w.startAnalysis(ctx, release.StepWindow(s.Percent), s.Bake.D(), s.Bake.D())
 		w.setState(ctx, release.StateWaiting, "")
 	}
 	return nil

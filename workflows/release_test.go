@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/shipgate/shipgate/internal/analysis"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -43,6 +44,9 @@ func testInput(t testing.TB, edit func(*release.Manifest, *release.Policy)) rele
 
 // fakeActivities stand in for the real ones: the real ones have their own integration tests.
 type fakeActivities struct {
+	// verdict decides each analysis interval (1-based, per analysis) from its step; nil passes.
+	verdict func(vars analysis.Vars, interval int) analysis.Outcome
+	calls   int
 	mu      sync.Mutex
 	traffic []release.TrafficRequest
 	notices []release.Notice
@@ -61,6 +65,24 @@ func (f *fakeActivities) EvaluateCheck(_ context.Context, req release.CheckReque
 		res.Evidence = append(res.Evidence, release.EvidenceDigest{Location: loc, SHA256: fmt.Sprintf("%064d", req.Attempt)})
 	}
 	return res, nil
+}
+
+// AnalyzeInterval judges with the real run logic on verdicts the test chooses.
+func (f *fakeActivities) AnalyzeInterval(_ context.Context, req release.AnalyzeRequest) (release.AnalyzeResult, error) {
+	f.mu.Lock()
+	f.calls++
+	f.mu.Unlock()
+	run := req.Run
+	out := analysis.Pass
+	if f.verdict != nil {
+		out = f.verdict(req.Vars, run.Intervals+1)
+	}
+	var res analysis.IntervalResult
+	for _, m := range req.Spec.Metrics {
+		res.Verdicts = append(res.Verdicts, analysis.Verdict{Metric: m.Name, Outcome: out, Canary: []float64{0.5}, Rule: "test rule " + string(out)})
+	}
+	dec := run.Record(res)
+	return release.AnalyzeResult{Run: run, Decision: dec, Summary: []string{"error-rate " + string(out)}}, nil
 }
 
 func (f *fakeActivities) SetTraffic(_ context.Context, req release.TrafficRequest) error {
@@ -109,6 +131,8 @@ func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *ha
 	env.RegisterActivityWithOptions(act.EvaluateCheck, activity.RegisterOptions{Name: release.ActivityEvaluateCheck})
 	env.RegisterActivityWithOptions(act.SetTraffic, activity.RegisterOptions{Name: release.ActivitySetTraffic})
 	env.RegisterActivityWithOptions(act.Notify, activity.RegisterOptions{Name: release.ActivityNotify})
+	env.RegisterWorkflowWithOptions(AnalysisWorkflow, AnalysisRegisterOptions())
+	env.RegisterActivityWithOptions(act.AnalyzeInterval, activity.RegisterOptions{Name: release.ActivityAnalyze})
 	return &harness{t: t, env: env, act: act, in: testInput(t, edit)}
 }
 

@@ -67,6 +67,7 @@ func (w *rel) apply(ctx workflow.Context, name string, cmd release.Command) (str
 			return "refused: not paused", false
 		}
 		w.st.Paused = false
+		w.acceptPausedAnalyses(cmd.Actor)
 		return cmd.Reason, true
 	case release.SignalRecheck:
 		return w.recheck(cmd)

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/shipgate/shipgate/internal/analysis"
 )
 
 // Activity names: the workflow calls activities by name so that it imports nothing but this
@@ -14,7 +16,46 @@ const (
 	ActivityEvaluateCheck = "EvaluateCheck"
 	ActivitySetTraffic    = "SetTraffic"
 	ActivityNotify        = "Notify"
+	ActivityAnalyze       = "AnalyzeInterval"
+	WorkflowAnalysis      = "AnalysisWorkflow"
 )
+
+// AnalyzeRequest measures one interval of an analysis and folds it into the run.
+type AnalyzeRequest struct {
+	Spec analysis.Spec `json:"spec"`
+	Vars analysis.Vars `json:"vars"`
+	Run  analysis.Run  `json:"run"`
+}
+
+// AnalyzeResult is the run after the interval, its decision, and a compact line per metric.
+type AnalyzeResult struct {
+	Run      analysis.Run      `json:"run"`
+	Decision analysis.Decision `json:"decision"`
+	Summary  []string          `json:"summary"`
+}
+
+// AnalysisInput starts (or continues as new) the analysis of one stage or step.
+type AnalysisInput struct {
+	ReleaseID string        `json:"releaseId"`
+	Step      string        `json:"step"` // canary, production-25, ...
+	Spec      analysis.Spec `json:"spec"`
+	Vars      analysis.Vars `json:"vars"`
+	Interval  time.Duration `json:"interval"`
+	Min       time.Duration `json:"min"` // earliest promotion
+	Max       time.Duration `json:"max"` // the watch ends here
+	StartedAt time.Time     `json:"startedAt"`
+	Run       analysis.Run  `json:"run"`
+	Summary   []string      `json:"summary,omitempty"`
+}
+
+// AnalysisOutcome is how an analysis ended: promote, rollback or pause, and why.
+type AnalysisOutcome struct {
+	Step      string   `json:"step"`
+	Action    string   `json:"action"`
+	Reason    string   `json:"reason"`
+	Intervals int      `json:"intervals"`
+	Summary   []string `json:"summary,omitempty"`
+}
 
 // Check outcomes an automated check reports.
 const (

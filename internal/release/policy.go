@@ -11,6 +11,10 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/shipgate/shipgate/internal/analysis"
 )
 
 // Profiles: production enforces the seed's floors; dev allows short windows for demos and
@@ -42,6 +46,33 @@ type Policy struct {
 	Rollout Rollout          `yaml:"rollout" json:"rollout"`
 	Traffic Traffic          `yaml:"traffic" json:"traffic"`
 	Chains  []Chain          `yaml:"chains,omitempty" json:"chains,omitempty"`
+	// Analysis watches the canary and every production bake with live metrics; nil: the
+	// windows alone decide.
+	Analysis *analysis.Spec `yaml:"analysis,omitempty" json:"analysis,omitempty"`
+	// OnFailure says per stage (canary, production) what a failed analysis does: rollback
+	// (default: traffic back to the previous version at once, no human wait) or pause (freeze
+	// for a person, for changes such as a non-reversible migration).
+	OnFailure map[Stage]string `yaml:"onFailure,omitempty" json:"onFailure,omitempty"`
+}
+
+// FailureAction is what a failed analysis does in stage s: "rollback" or "pause".
+func (p *Policy) FailureAction(s Stage) string {
+	if a := p.OnFailure[s]; a != "" {
+		return a
+	}
+	return "rollback"
+}
+
+// AnalysisInterval is the time between two measurements of the analysis.
+func (p *Policy) AnalysisInterval() time.Duration {
+	if p.Analysis == nil {
+		return 0
+	}
+	d, err := model.ParseDuration(p.Analysis.Interval)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(d)
 }
 
 // Roles name the groups with operator powers.
@@ -241,6 +272,28 @@ func (p *Policy) validate(v *validator, types CheckTypes) {
 	p.validateWindows(v)
 	p.validateTraffic(v)
 	p.validateChains(v)
+	p.validateAnalysis(v)
+}
+
+func (p *Policy) validateAnalysis(v *validator) {
+	for s, a := range p.OnFailure {
+		if s != StageCanary && s != StageProduction {
+			v.addf("onFailure", "stage %q has no analysis (want canary or production)", s)
+		}
+		if a != "rollback" && a != "pause" {
+			v.addf("onFailure["+string(s)+"]", "must be rollback or pause (got %q)", a)
+		}
+	}
+	if p.Analysis == nil {
+		return
+	}
+	if err := p.Analysis.Validate(); err != nil {
+		v.addf("analysis", "%v", err)
+		return
+	}
+	if p.AnalysisInterval() <= 0 {
+		v.addf("analysis.interval", "must be a positive Prometheus duration such as 1m (got %q)", p.Analysis.Interval)
+	}
 }
 
 func (p *Policy) validateGroups(v *validator) {

@@ -82,6 +82,9 @@ type Status struct {
 	PolicyDigest   string          `json:"policyDigest"`
 	Paused         bool            `json:"paused"`
 	BreakGlass     []BreakGlassRec `json:"breakGlass,omitempty"`
+	// Analyses are the canary and production-step analyses: running ones say so, finished ones
+	// carry their decision and the last verdict of every metric.
+	Analyses []AnalysisOutcome `json:"analyses,omitempty"`
 }
 
 // Gate states.

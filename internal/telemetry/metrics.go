@@ -20,6 +20,8 @@ type Metrics struct {
 	TrafficMoves  *prometheus.CounterVec   // shipgate_traffic_changes_total{environment,result}
 	Notices       *prometheus.CounterVec   // shipgate_notices_total{kind}
 	CheckSeconds  *prometheus.HistogramVec // shipgate_check_duration_seconds{type}
+	// AnalysisVerdicts is shipgate_analysis_verdicts_total{metric,verdict}.
+	AnalysisVerdicts *prometheus.CounterVec
 }
 
 // NewMetrics builds the registry.
@@ -41,8 +43,11 @@ func NewMetrics() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}, []string{"type"}),
 	}
+	m.AnalysisVerdicts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "shipgate_analysis_verdicts_total", Help: "Canary and production-step analysis verdicts per metric.",
+	}, []string{"metric", "verdict"})
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.CheckOutcomes, m.TrafficMoves, m.Notices, m.CheckSeconds)
+		m.CheckOutcomes, m.TrafficMoves, m.Notices, m.CheckSeconds, m.AnalysisVerdicts)
 	return m
 }
 
