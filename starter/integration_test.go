@@ -82,6 +82,10 @@ func newStack(t testing.TB) *stack {
 		}
 	}
 	s.promURL = promtest.Start(t, nil, promtest.Options{Target: ln.Addr().String()}).URL
+	// steady, bounded traffic through the router, as users would send: the analysis judges it
+	go func() {
+		_, _ = demosvc.Load(sctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 5 * time.Minute})
+	}()
 	s.startWorker()
 	return s
 }
@@ -290,6 +294,14 @@ func TestReleaseThroughCLIAgainstDevServer(t *testing.T) {
 	final := s.waitFor(id, "the end", 60*time.Second, func(st release.Status) bool { return st.State.Final() })
 	if final.State != release.StateSucceeded || final.Stage != release.StageDone || final.TrafficPercent != 100 {
 		t.Fatalf("final %s/%s %g %%: %s", final.Stage, final.State, final.TrafficPercent, final.Reason)
+	}
+	if len(final.Analyses) != 4 {
+		t.Fatalf("want the canary and three production steps analysed on live Prometheus data, got %+v", final.Analyses)
+	}
+	for _, a := range final.Analyses {
+		if a.Action != "promote" || a.Intervals == 0 {
+			t.Fatalf("analysis %+v", a)
+		}
 	}
 	if split := s.demo.State().Environments["production"]; split.Stable != "1.4.0" || split.CanaryPercent != 0 {
 		t.Fatalf("demo service production split %+v", split)

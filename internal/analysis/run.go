@@ -163,8 +163,9 @@ func (r *Run) decide(alerts []string) Decision {
 	}
 	for m := range deciding {
 		if m.Passes == 0 {
-			// Every measurement was an error or inconclusive within budget: nothing shows health.
-			return Decision{Pause, fmt.Sprintf("metric %s never passed in %d intervals", m.Name, r.Intervals)}
+			// Every measurement was an error or inconclusive within budget: nothing shows health
+			// yet. Not promotable; the budgets pause the run, and so does the end of the watch.
+			return Decision{Continue, fmt.Sprintf("metric %s has not passed yet in %d intervals", m.Name, r.Intervals)}
 		}
 	}
 	for m := range deciding {

@@ -46,10 +46,10 @@ func TestRun(t *testing.T) {
 		{"dry-run failures never decide", 2, []IntervalResult{iv(pass("err"), fail("lat")), iv(pass("err"), fail("lat"))}, PromoteEligible, ""},
 		{"firing SLO alert rolls back at once", 9, []IntervalResult{{Verdicts: []Verdict{pass("err")}, FiringAlerts: []string{"ShipgateHighErrorRate"}}}, Rollback, "SLO alert firing: ShipgateHighErrorRate"},
 		{"unreadable alerts count as errors", 9, []IntervalResult{aerr, aerr, aerr}, Errored, "SLO alerts could not be checked: connection refused"},
-		{"never passed within budget pauses", 2, []IntervalResult{iv(inc("err")), iv(errv("err"))}, Pause, "metric err never passed in 2 intervals"},
+		{"never passed within budget is not promotable", 2, []IntervalResult{iv(inc("err")), iv(errv("err"))}, Continue, "metric err has not passed yet in 2 intervals"},
 		{"stale pass is not promotable", 2, []IntervalResult{iv(pass("err")), iv(errv("err"))}, Continue, "waiting for metric err to pass again"},
 		{"terminal decision sticks", 9, []IntervalResult{iv(fail("err")), iv(fail("err")), iv(pass("err")), iv(pass("err"))}, Rollback, "failureLimit"},
-		{"unknown outcome never passes", 1, []IntervalResult{iv(Verdict{Metric: "err", Outcome: "maybe"})}, Pause, "never passed"},
+		{"unknown outcome never passes", 1, []IntervalResult{iv(Verdict{Metric: "err", Outcome: "maybe"})}, Continue, "has not passed yet"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
