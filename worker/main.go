@@ -25,6 +25,8 @@ import (
 	"github.com/shipgate/shipgate/activities"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/searchattr"
+	"github.com/shipgate/shipgate/internal/slackapp"
+	"github.com/shipgate/shipgate/internal/slackbridge"
 	"github.com/shipgate/shipgate/internal/telemetry"
 	"github.com/shipgate/shipgate/workflows"
 )
@@ -56,6 +58,13 @@ func run() error {
 	defer func() { _ = log.Sync() }()
 	metrics := telemetry.NewMetrics()
 
+	// Slack is optional: with none of its variables set nothing changes; a partial or
+	// malformed configuration stops the worker before it takes any task.
+	slackEnv, slackOn, err := slackapp.LoadEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return fmt.Errorf("temporal connection settings: %w", err)
@@ -74,7 +83,8 @@ func run() error {
 
 	var ready atomic.Bool
 	var c client.Client
-	srv := &http.Server{Addr: *httpAddr, Handler: routes(metrics, &ready, func() client.Client { return c }), ReadHeaderTimeout: 5 * time.Second}
+	mux := routes(metrics, &ready, func() client.Client { return c })
+	srv := &http.Server{Addr: *httpAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- srv.ListenAndServe() }()
 	log.Info("http listening", zap.String("addr", *httpAddr))
@@ -89,6 +99,22 @@ func run() error {
 	}
 	metrics.Registry.MustRegister(telemetry.NewReleasesCollector(releaseCounter(c), 15*time.Second))
 
+	notify := &activities.Notify{Log: log, Metrics: metrics}
+	var sl *slackbridge.Worker
+	socketErr := make(chan error, 1)
+	if slackOn {
+		if sl, err = slackbridge.NewWorker(c, slackEnv, os.Getenv(slackbridge.EnvPolicy), log); err != nil {
+			return err
+		}
+		notify.Slack, notify.Channel = sl.Poster, slackEnv.Channel
+		notify.UIBase, notify.Namespace = os.Getenv(slackbridge.EnvUIURL), opts.Namespace
+		if slackEnv.SocketMode() {
+			go func() { socketErr <- sl.RunSocketMode(ctx) }()
+		} else {
+			mux.Handle(slackbridge.InteractionsPath, sl.Handler)
+		}
+	}
+
 	w := worker.New(c, release.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
 	w.RegisterWorkflowWithOptions(workflows.AnalysisWorkflow, workflows.AnalysisRegisterOptions())
@@ -97,7 +123,7 @@ func run() error {
 	activities.Register(w,
 		&activities.Gates{HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL},
 		&activities.Traffic{HTTP: httpClient, Metrics: metrics},
-		&activities.Notify{Log: log, Metrics: metrics})
+		notify)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting worker: %w", err)
 	}
@@ -106,6 +132,13 @@ func run() error {
 
 	select {
 	case <-ctx.Done():
+	case err := <-socketErr:
+		// Without its connection no click would arrive: stop rather than run half-deaf.
+		// (nil means ctx ended, which is the ordinary shutdown below.)
+		if err != nil {
+			w.Stop()
+			return err
+		}
 	case err := <-httpErr:
 		if !errors.Is(err, http.ErrServerClosed) {
 			w.Stop()
@@ -114,10 +147,16 @@ func run() error {
 	}
 	log.Info("stopping: finishing running tasks")
 	ready.Store(false)
-	w.Stop()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	err = srv.Shutdown(shutdownCtx)
+	if sl != nil {
+		// Clicks already acked are still being delivered; their verdicts need this worker
+		// running, so it stops after them.
+		sl.Handler.Wait()
+	}
+	w.Stop()
+	return err
 }
 
 // dial connects to Temporal, waiting for it to come up (the dev server may still be starting).
@@ -139,7 +178,7 @@ func dial(ctx context.Context, opts client.Options, log *zap.Logger) (client.Cli
 	}
 }
 
-func routes(m *telemetry.Metrics, ready *atomic.Bool, c func() client.Client) http.Handler {
+func routes(m *telemetry.Metrics, ready *atomic.Bool, c func() client.Client) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {

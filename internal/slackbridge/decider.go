@@ -1,0 +1,105 @@
+package slackbridge
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/shipgate/shipgate/internal/control"
+	"github.com/shipgate/shipgate/internal/release"
+	"github.com/shipgate/shipgate/internal/slackapp"
+)
+
+// Decider delivers Slack decisions to release workflows: a signal with channel "slack",
+// then the workflow's verdict from its audit log. It holds no state; any number of workers
+// may run one.
+type Decider struct {
+	Client client.Client
+}
+
+var _ slackapp.Decider = (*Decider)(nil)
+
+// NewDecider returns a Decider over c.
+func NewDecider(c client.Client) *Decider { return &Decider{Client: c} }
+
+// staleMark prefixes a fingerprint the bridge knows to be stale, so that the workflow, which
+// compares it with its own (16 hex digits), records the attempt and refuses it.
+const staleMark = "stale-slack:"
+
+// Decide signals the decision and waits for the workflow's verdict. The workflow, not the
+// bridge, checks group membership, the author rule and the fingerprint; every attempt lands
+// in its audit log, refused ones included.
+func (d *Decider) Decide(ctx context.Context, dec slackapp.Decision) (slackapp.Outcome, error) {
+	var signal string
+	switch dec.Action {
+	case slackapp.ActionNameApprove:
+		signal = release.SignalApprove
+	case slackapp.ActionNameReject:
+		signal = release.SignalReject
+	default:
+		return slackapp.Outcome{}, fmt.Errorf("unknown decision %q", dec.Action)
+	}
+	st, err := control.Status(ctx, d.Client, dec.ReleaseID)
+	if err != nil {
+		return slackapp.Outcome{}, err
+	}
+	cmd := release.Command{
+		Actor: dec.Actor, Channel: release.ChannelSlack, Check: dec.Check,
+		Reason: dec.Reason, Fingerprint: workflowFingerprint(st, dec),
+	}
+	if signal == release.SignalApprove {
+		cmd.Comment = "approved in Slack"
+	}
+	e, err := control.Send(ctx, d.Client, dec.ReleaseID, signal, cmd)
+	if err != nil {
+		return slackapp.Outcome{}, err
+	}
+	return slackapp.Outcome{Accepted: e.Accepted, Message: d.message(ctx, dec, e)}, nil
+}
+
+// workflowFingerprint translates the fingerprint on the clicked button into the workflow's
+// fingerprint of the same snapshot. If the button does not match the snapshot, a value that
+// can never match is sent, so the refusal is still recorded by the workflow.
+func workflowFingerprint(st release.Status, dec slackapp.Decision) string {
+	s, ok := Signoff(st, dec.Check)
+	if !ok || s.Fingerprint() != dec.Fingerprint {
+		return staleMark + dec.Fingerprint
+	}
+	fp, _ := WorkflowFingerprint(st, dec.Check)
+	return fp
+}
+
+// message is the clicker's ephemeral answer.
+func (d *Decider) message(ctx context.Context, dec slackapp.Decision, e release.AuditEntry) string {
+	if !e.Accepted {
+		return fmt.Sprintf("Not recorded: %s.", strings.TrimPrefix(e.Reason, "refused: "))
+	}
+	if dec.Action == slackapp.ActionNameReject {
+		return fmt.Sprintf("Your rejection of %s was recorded; the gate is blocked until new evidence and a recheck.", dec.Check)
+	}
+	msg := fmt.Sprintf("Your approval of %s was recorded.", dec.Check)
+	// The progress line is a courtesy: the decision is already recorded, so a failed query
+	// only shortens the message.
+	if st, err := control.Status(ctx, d.Client, dec.ReleaseID); err == nil {
+		if _, cs, ok := find(st, dec.Check); ok && cs.Detail != "" {
+			msg += " " + cs.Name + ": " + cs.Detail + "."
+		}
+	}
+	return msg
+}
+
+// CurrentFingerprint is the fingerprint a signoff message for check built now would carry
+// (Signoff(...).Fingerprint()), or "" when the release takes no decision on it now.
+func (d *Decider) CurrentFingerprint(ctx context.Context, releaseID, check string) (string, error) {
+	st, err := control.Status(ctx, d.Client, releaseID)
+	if err != nil {
+		return "", err
+	}
+	if !decidable(st, check) {
+		return "", nil
+	}
+	s, _ := Signoff(st, check)
+	return s.Fingerprint(), nil
+}
