@@ -35,6 +35,9 @@ type rel struct {
 	rechecks map[string]int
 	// glass is the set of windows two release managers have broken glass for.
 	glass map[string]bool
+	// runKey makes idempotency keys unique per execution: a release started again under the same
+	// id (after it ended) must move traffic again, not replay the earlier run's answers.
+	runKey string
 	// base is the state the main flow is in; status shows it folded with pause and blocked gates.
 	base release.State
 }
@@ -61,6 +64,7 @@ func newRel(ctx workflow.Context, in release.Input) *rel {
 		belowFloor: in.Policy.BelowFloor(),
 		rechecks:   map[string]int{},
 		base:       release.StateRunning,
+		runKey:     workflow.GetInfo(ctx).FirstRunID,
 		glass:      map[string]bool{},
 		st: release.Status{
 			ID: m.ID(), Service: m.Service, Version: m.Version, Previous: m.PreviousVersion,
@@ -264,7 +268,7 @@ func (w *rel) setTraffic(ctx workflow.Context, env string, percent float64, step
 
 func (w *rel) trafficRequest(env string, percent float64, step string) release.TrafficRequest {
 	return release.TrafficRequest{Backend: w.in.Policy.Traffic, Service: w.st.Service, Version: w.st.Version,
-		PreviousVersion: w.st.Previous, Environment: env, Percent: percent, IdempotencyKey: w.st.ID + "/" + step}
+		PreviousVersion: w.st.Previous, Environment: env, Percent: percent, IdempotencyKey: w.st.ID + "/" + w.runKey + "/" + step}
 }
 
 func (w *rel) afterTraffic(ctx workflow.Context, env string, percent float64) {

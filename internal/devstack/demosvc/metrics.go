@@ -50,6 +50,10 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) observe(service, version string, code int, elapsed time.Duration) {
+	// The 500 series exists (at 0) from a version's first request, as instrumented services do:
+	// rate() over a series that appears only with the first error misses that error, and a
+	// canary analysis would see a fault one scrape late.
+	m.requests.WithLabelValues(service, version, "500").Add(0)
 	m.requests.WithLabelValues(service, version, codeLabel(code)).Inc()
 	m.duration.WithLabelValues(service, version).Observe(elapsed.Seconds())
 }

@@ -72,7 +72,9 @@ func run(ctx context.Context, args []string) error {
 		fmt.Println("stack stopped")
 		return nil
 	case "demo":
-		return demo(ctx, *manifest, *policy)
+		return demo(ctx, *manifest, *policy, false)
+	case "demo-rollback":
+		return demo(ctx, *manifest, *policy, true)
 	}
 	return fmt.Errorf("unknown command %q (want up, down or demo)", cmd)
 }
@@ -105,7 +107,7 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 	fmt.Printf("demo service on http://%s (traffic webhook /v1/traffic, metrics /metrics)\n", demosvcAddr)
 	// steady traffic through the router, bounded: it stops by itself after an hour
 	if _, err := st.Spawn("loadgen", filepath.Join(binDir, "demosvc"), []string{"load", "--target", "http://" + demosvcAddr + "/",
-		"--rps", "20", "--duration", "1h"}, nil); err != nil {
+		"--rps", "50", "--duration", "1h"}, nil); err != nil {
 		return err
 	}
 	if err := startPrometheus(ctx, st); err != nil {
@@ -182,7 +184,7 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 }
 
 // demo starts the sample release and follows it to the end with the demo approvers.
-func demo(ctx context.Context, manifest, policy string) error {
+func demo(ctx context.Context, manifest, policy string, fault bool) error {
 	in, err := release.Load(manifest, policy, checks.Validate)
 	if err != nil {
 		return err
@@ -201,9 +203,28 @@ func demo(ctx context.Context, manifest, policy string) error {
 	link := control.UILink(uiBase, "default", id)
 	fmt.Printf("started %s\n  %s\n", id, link)
 	start := time.Now()
+	measured := make(chan time.Duration, 1)
+	if fault {
+		go func() {
+			d, err := devstack.BreakCanary(ctx, c, id, "http://"+demosvcAddr, os.Stdout)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "demo-rollback:", err)
+			}
+			measured <- d
+		}()
+	}
 	st, err := devstack.Follow(ctx, c, in, os.Stdout, true)
 	if err != nil {
 		return err
+	}
+	if fault {
+		d := <-measured
+		fmt.Printf("\nfault injected → canary traffic 0 %%: %s (analysis interval %s)\n", d.Round(time.Millisecond), in.Policy.AnalysisInterval())
+		if st.State != release.StateRolledBack {
+			return fmt.Errorf("release ended %s, want rolled_back: %s", st.State, st.Reason)
+		}
+		fmt.Printf("%s ended %s: %s\n", id, st.State, st.Reason)
+		return nil
 	}
 	fmt.Printf("\n%s ended %s in %s after %s\n  %s\n", id, st.State, st.Stage, time.Since(start).Round(time.Second), link)
 	fmt.Println("the stack stays up for inspection: `go tool task down` stops it")
