@@ -18,3 +18,12 @@ func Register(w worker.ActivityRegistry, g *Gates, t *Traffic, n *Notify) {
 func RegisterAnalysis(w worker.ActivityRegistry, a *Analysis) {
 	w.RegisterActivityWithOptions(a.AnalyzeInterval, activity.RegisterOptions{Name: release.ActivityAnalyze})
 }
+
+// RegisterContracts registers the contract activities.
+func RegisterContracts(w worker.ActivityRegistry, c *Contracts) {
+	w.RegisterActivityWithOptions(c.Plan, activity.RegisterOptions{Name: release.ActivityContractsPlan})
+	w.RegisterActivityWithOptions(c.Sign, activity.RegisterOptions{Name: release.ActivityContractsSign})
+	w.RegisterActivityWithOptions(c.Broadcast, activity.RegisterOptions{Name: release.ActivityContractsBroadcast})
+	w.RegisterActivityWithOptions(c.Confirm, activity.RegisterOptions{Name: release.ActivityContractsConfirm})
+	w.RegisterActivityWithOptions(c.Record, activity.RegisterOptions{Name: release.ActivityContractsRecord})
+}

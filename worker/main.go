@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shipgate/shipgate/activities"
+	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/searchattr"
 	"github.com/shipgate/shipgate/internal/slackapp"
@@ -48,6 +50,7 @@ func envOr(key, def string) string {
 func run() error {
 	httpAddr := flag.String("http", envOr("SHIPGATE_HTTP_ADDR", "127.0.0.1:9464"), "address of /healthz, /readyz and /metrics (env SHIPGATE_HTTP_ADDR)")
 	promURL := flag.String("prometheus", envOr("SHIPGATE_PROMETHEUS_URL", "http://127.0.0.1:9090"), "Prometheus for probe checks (env SHIPGATE_PROMETHEUS_URL)")
+	chainData := flag.String("chain-data", envOr("SHIPGATE_CHAIN_DATA", ".data/chain"), "directory of the contract nonce store and deployment records, shared by every release (env SHIPGATE_CHAIN_DATA)")
 	logLevel := flag.String("log-level", envOr("SHIPGATE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHIPGATE_LOG_LEVEL)")
 	flag.Parse()
 
@@ -120,6 +123,10 @@ func run() error {
 	w.RegisterWorkflowWithOptions(workflows.AnalysisWorkflow, workflows.AnalysisRegisterOptions())
 	activities.RegisterAnalysis(w, &activities.Analysis{PrometheusURL: *promURL, HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: metrics})
 	httpClient := &http.Client{Timeout: 30 * time.Second}
+	activities.RegisterContracts(w, &activities.Contracts{Log: log,
+		Nonces:  &chain.NonceStore{Dir: filepath.Join(*chainData, "nonces")},
+		Records: &chain.RecordStore{Dir: filepath.Join(*chainData, "records")},
+		CrashAt: os.Getenv("SHIPGATE_TEST_CRASH_AT")})
 	activities.Register(w,
 		&activities.Gates{HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL},
 		&activities.Traffic{HTTP: httpClient, Metrics: metrics},

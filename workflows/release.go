@@ -40,6 +40,8 @@ type rel struct {
 	runKey string
 	// base is the state the main flow is in; status shows it folded with pause and blocked gates.
 	base release.State
+	// ct is what the release deployed on chain and can revert.
+	ct contractsState
 }
 
 // ReleaseWorkflow carries one release through every stage of its policy.
@@ -114,7 +116,12 @@ func (w *rel) run(ctx workflow.Context) (release.Result, error) {
 		var err error
 		switch stage {
 		case release.StageStaging, release.StageTestnet:
-			err = w.setTraffic(ctx, w.in.Manifest.Environment(stage), 100, string(stage))
+			if stage == release.StageTestnet {
+				err = w.contractsTestnet(ctx)
+			}
+			if err == nil {
+				err = w.setTraffic(ctx, w.in.Manifest.Environment(stage), 100, string(stage))
+			}
 			if err == nil && stage == release.StageTestnet {
 				w.openWindow(ctx, release.WindowTestnetSoak)
 			}
@@ -200,6 +207,9 @@ func (w *rel) windowStage(name string) release.Stage {
 
 // runCanary records the rollback target, moves the canary share of traffic and opens the watch.
 func (w *rel) runCanary(ctx workflow.Context) error {
+	if err := w.contractsCanary(ctx); err != nil {
+		return err
+	}
 	w.recordRollbackPlan(ctx)
 	if err := w.setTraffic(ctx, w.prodEnv(), w.in.Policy.Canary.Percent, "canary"); err != nil {
 		return err
@@ -224,6 +234,8 @@ func (w *rel) runProduction(ctx workflow.Context) error {
 			if w.stop != nil {
 				return nil
 			}
+		} else if err := w.contractsProduction(ctx); err != nil {
+			return err
 		}
 		if err := w.setTraffic(ctx, w.prodEnv(), s.Percent, fmt.Sprintf("production-%g", s.Percent)); err != nil {
 			return err
@@ -238,14 +250,8 @@ func (w *rel) runProduction(ctx workflow.Context) error {
 func (w *rel) prodEnv() string { return w.in.Manifest.Environment(release.StageProduction) }
 
 func (w *rel) recordRollbackPlan(ctx workflow.Context) {
-	plan := &release.RollbackPlan{TargetVersion: w.in.Manifest.PreviousVersion, Environment: w.prodEnv(), RecordedAt: workflow.Now(ctx)}
-	for _, c := range w.in.Manifest.Contracts {
-		if c.Proxy != nil {
-			plan.Contracts = append(plan.Contracts, c.Name+": proxy reverted to the previous implementation")
-		} else {
-			plan.Contracts = append(plan.Contracts, c.Name+": cannot be rolled back on chain (not behind a proxy)")
-		}
-	}
+	plan := &release.RollbackPlan{TargetVersion: w.in.Manifest.PreviousVersion, Environment: w.prodEnv(), RecordedAt: workflow.Now(ctx),
+		Contracts: w.contractRollbackPlan()}
 	w.st.RollbackPlan = plan
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "record-rollback-target",
 		Target: plan.TargetVersion, Accepted: true, Reason: "recorded before any traffic moves"})
@@ -306,6 +312,10 @@ func (w *rel) finishStop(ctx workflow.Context) (release.Result, error) {
 			w.st.Service, w.st.Version, w.st.Previous, stop.Action, stop.Actor, stop.Reason))
 	} else {
 		w.notify(ctx, release.NoticeAbort, fmt.Sprintf("%s %s aborted in %s by %s: %s", w.st.Service, w.st.Version, w.st.Stage, stop.Actor, stop.Reason))
+	}
+	if len(w.ct.switched) > 0 {
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		w.revertProxies(dctx)
 	}
 	reason := fmt.Sprintf("%s by %s: %s", stop.Action, stop.Actor, stop.Reason)
 	w.setState(ctx, state, reason)

@@ -36,10 +36,13 @@ type Target struct {
 
 // Contract is one smart contract the release deploys.
 type Contract struct {
-	Name     string   `yaml:"name" json:"name"`
-	Artifact string   `yaml:"artifact" json:"artifact"`
-	Args     []string `yaml:"args,omitempty" json:"args,omitempty"`
-	Proxy    *Proxy   `yaml:"proxy,omitempty" json:"proxy,omitempty"`
+	Name     string `yaml:"name" json:"name"`
+	Artifact string `yaml:"artifact" json:"artifact"`
+	// ContractName picks the contract in an artifact file that holds several (solc
+	// standard-json output); default Name.
+	ContractName string   `yaml:"contractName,omitempty" json:"contractName,omitempty"`
+	Args         []string `yaml:"args,omitempty" json:"args,omitempty"`
+	Proxy        *Proxy   `yaml:"proxy,omitempty" json:"proxy,omitempty"`
 }
 
 // Proxy describes an EIP-1967 proxy in front of an implementation.
@@ -47,6 +50,18 @@ type Proxy struct {
 	Kind        string   `yaml:"kind" json:"kind"` // uups | transparent
 	Initializer string   `yaml:"initializer,omitempty" json:"initializer,omitempty"`
 	InitArgs    []string `yaml:"initArgs,omitempty" json:"initArgs,omitempty"`
+	// Artifact and ContractName give the proxy's own code (e.g. OpenZeppelin's ERC1967Proxy,
+	// constructor (implementation, initData)): needed by the release that deploys it first.
+	Artifact     string `yaml:"artifact,omitempty" json:"artifact,omitempty"`
+	ContractName string `yaml:"contractName,omitempty" json:"contractName,omitempty"`
+}
+
+// ArtifactContract is the contract's name inside its artifact file.
+func (c Contract) ArtifactContract() string {
+	if c.ContractName != "" {
+		return c.ContractName
+	}
+	return c.Name
 }
 
 // Links are documents the observability gate checks and people read.
@@ -186,6 +201,9 @@ func (m *Manifest) ResolveEvidence(manifestPath string) error {
 	for i, c := range m.Contracts {
 		if c.Artifact != "" && !filepath.IsAbs(c.Artifact) {
 			m.Contracts[i].Artifact = filepath.Join(dir, c.Artifact)
+		}
+		if p := c.Proxy; p != nil && p.Artifact != "" && !filepath.IsAbs(p.Artifact) {
+			m.Contracts[i].Proxy.Artifact = filepath.Join(dir, p.Artifact)
 		}
 	}
 	return nil

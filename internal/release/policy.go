@@ -46,6 +46,8 @@ type Policy struct {
 	Rollout Rollout          `yaml:"rollout" json:"rollout"`
 	Traffic Traffic          `yaml:"traffic" json:"traffic"`
 	Chains  []Chain          `yaml:"chains,omitempty" json:"chains,omitempty"`
+	// Contracts says when proxies are upgraded on mainnet.
+	Contracts ContractsPolicy `yaml:"contracts,omitempty" json:"contracts,omitempty"`
 	// Analysis watches the canary and every production bake with live metrics; nil: the
 	// windows alone decide.
 	Analysis *analysis.Spec `yaml:"analysis,omitempty" json:"analysis,omitempty"`
@@ -169,6 +171,30 @@ type Chain struct {
 	ChainID       uint64 `yaml:"chainId" json:"chainId"`
 	RPC           string `yaml:"rpc" json:"rpc"`
 	Confirmations int    `yaml:"confirmations,omitempty" json:"confirmations,omitempty"`
+	// Deployer names the worker's key (SHIPGATE_KEY_<NAME> or a keystore file): the key itself
+	// never enters the policy, the workflow input or its history. Default DEPLOYER.
+	Deployer string `yaml:"deployer,omitempty" json:"deployer,omitempty"`
+	// MaxFeeGwei and MaxTipGwei cap EIP-1559 fees (0: the node's suggestion, uncapped). A
+	// transaction whose suggested fees exceed a cap is signed at the cap.
+	MaxFeeGwei float64 `yaml:"maxFeeGwei,omitempty" json:"maxFeeGwei,omitempty"`
+	MaxTipGwei float64 `yaml:"maxTipGwei,omitempty" json:"maxTipGwei,omitempty"`
+}
+
+// ChainFor returns the policy's chain of a role (testnet or mainnet).
+func (p *Policy) ChainFor(role string) (Chain, bool) {
+	for _, c := range p.Chains {
+		if c.Role == role {
+			return c, true
+		}
+	}
+	return Chain{}, false
+}
+
+// ContractsPolicy says when an upgradeable contract's proxy is switched to the new
+// implementation on mainnet: at the canary, or (default) at the first production step. The
+// implementation itself is deployed and verified at the canary either way.
+type ContractsPolicy struct {
+	UpgradeAt Stage `yaml:"upgradeAt,omitempty" json:"upgradeAt,omitempty"`
 }
 
 // The seed's numbers: a production policy may not go below them without break-glass.
@@ -251,7 +277,13 @@ func (p *Policy) applyDefaults() {
 			}
 		}
 	}
+	if p.Contracts.UpgradeAt == "" {
+		p.Contracts.UpgradeAt = StageProduction
+	}
 	for i := range p.Chains {
+		if p.Chains[i].Deployer == "" {
+			p.Chains[i].Deployer = "DEPLOYER"
+		}
 		if p.Chains[i].Confirmations == 0 {
 			p.Chains[i].Confirmations = 2
 			if p.Chains[i].Role == "mainnet" {
@@ -261,7 +293,10 @@ func (p *Policy) applyDefaults() {
 	}
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var (
+	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	keyNameRE = regexp.MustCompile(`^[A-Z0-9_]{1,64}$`)
+)
 
 func (p *Policy) validate(v *validator, types CheckTypes) {
 	if p.Profile != ProfileProduction && p.Profile != ProfileDev {
@@ -461,6 +496,26 @@ func (p *Policy) validateChains(v *validator) {
 		if c.Confirmations < 1 {
 			v.addf(f+".confirmations", "must be at least 1")
 		}
+		if c.Name == "" {
+			v.addf(f+".name", "is required")
+		}
+		if c.RPC == "" {
+			v.addf(f+".rpc", "is required")
+		}
+		if !keyNameRE.MatchString(c.Deployer) {
+			v.addf(f+".deployer", "must name a worker key (A-Z, 0-9, _), not hold one (got %q)", c.Deployer)
+		}
+		if c.MaxFeeGwei < 0 || c.MaxTipGwei < 0 || (c.MaxFeeGwei > 0 && c.MaxTipGwei > c.MaxFeeGwei) {
+			v.addf(f+".maxTipGwei", "fee caps must not be negative and the tip cap not above the fee cap")
+		}
+		for j := range i {
+			if p.Chains[j].Role == c.Role {
+				v.addf(f+".role", "a second %s chain: one chain per role", c.Role)
+			}
+		}
+	}
+	if u := p.Contracts.UpgradeAt; u != StageCanary && u != StageProduction {
+		v.addf("contracts.upgradeAt", "must be canary or production (got %q)", u)
 	}
 }
 
@@ -540,6 +595,13 @@ func ValidateRelease(manifestFile string, m *Manifest, p *Policy) error {
 			}
 			if eligible < c.Approvals {
 				v.addf("author", "check %q needs %d approvers from group %q but only %d are not the author %q", c.Name, c.Approvals, c.Group, eligible, m.Author)
+			}
+		}
+	}
+	if len(m.Contracts) > 0 {
+		for _, role := range []string{"testnet", "mainnet"} {
+			if _, ok := p.ChainFor(role); !ok {
+				v.addf("contracts", "the release deploys contracts but the policy has no %s chain", role)
 			}
 		}
 	}

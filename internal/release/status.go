@@ -63,25 +63,28 @@ type Result struct {
 // Status is what the status query answers: everything a person needs to see where a release
 // is and why it waits.
 type Status struct {
-	ID             string          `json:"id"`
-	Service        string          `json:"service"`
-	Version        string          `json:"version"`
-	Previous       string          `json:"previousVersion"`
-	Author         string          `json:"author"`
-	Stage          Stage           `json:"stage"`
-	State          State           `json:"state"`
-	Reason         string          `json:"reason,omitempty"` // why blocked, paused or ended
-	WaitingFor     []string        `json:"waitingFor,omitempty"`
-	Gates          []GateStatus    `json:"gates"`
-	Windows        []WindowStatus  `json:"windows"`
-	TrafficPercent float64         `json:"trafficPercent"`
-	RollbackPlan   *RollbackPlan   `json:"rollbackPlan,omitempty"`
-	Deployments    []Deployment    `json:"deployments,omitempty"`
-	Issues         []Issue         `json:"issues"`
-	Audit          []AuditEntry    `json:"audit"`
-	PolicyDigest   string          `json:"policyDigest"`
-	Paused         bool            `json:"paused"`
-	BreakGlass     []BreakGlassRec `json:"breakGlass,omitempty"`
+	ID             string         `json:"id"`
+	Service        string         `json:"service"`
+	Version        string         `json:"version"`
+	Previous       string         `json:"previousVersion"`
+	Author         string         `json:"author"`
+	Stage          Stage          `json:"stage"`
+	State          State          `json:"state"`
+	Reason         string         `json:"reason,omitempty"` // why blocked, paused or ended
+	WaitingFor     []string       `json:"waitingFor,omitempty"`
+	Gates          []GateStatus   `json:"gates"`
+	Windows        []WindowStatus `json:"windows"`
+	TrafficPercent float64        `json:"trafficPercent"`
+	RollbackPlan   *RollbackPlan  `json:"rollbackPlan,omitempty"`
+	Deployments    []Deployment   `json:"deployments,omitempty"`
+	// Contracts lists every contract transaction of the release, verified: chain, contract,
+	// address, tx, block, confirmations, code hash, and where a proxy points.
+	Contracts    []ContractDeployment `json:"contracts,omitempty"`
+	Issues       []Issue              `json:"issues"`
+	Audit        []AuditEntry         `json:"audit"`
+	PolicyDigest string               `json:"policyDigest"`
+	Paused       bool                 `json:"paused"`
+	BreakGlass   []BreakGlassRec      `json:"breakGlass,omitempty"`
 	// Analyses are the canary and production-step analyses: running ones say so, finished ones
 	// carry their decision and the last verdict of every metric.
 	Analyses []AnalysisOutcome `json:"analyses,omitempty"`
