@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/shipgate/shipgate/internal/checks"
+	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/release"
 )
@@ -28,6 +29,9 @@ func (c *cli) start(ctx context.Context, args []string) error {
 	}
 	in, err := release.Load(*manifestPath, *policyPath, checks.Validate)
 	if err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	if err := chain.CheckContracts(*manifestPath, in.Manifest.Contracts); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	in.StartedBy = *as
