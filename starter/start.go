@@ -9,8 +9,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/shipgate/shipgate/internal/checks"
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/checks"
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/release"
 )
