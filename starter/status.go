@@ -99,6 +99,7 @@ func printStatus(w io.Writer, st release.Status) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", win.Name, win.State, ends, left, win.Note)
 	}
+	printContracts(tw, st)
 	_ = tw.Flush()
 	for _, is := range st.Issues {
 		state := "open"
@@ -115,6 +116,22 @@ func printStatus(w io.Writer, st release.Status) {
 			verdict = "refused"
 		}
 		fmt.Fprintf(w, "  %s %s/%s %s %s %s %s\n", a.At.Local().Format("15:04:05"), a.Actor, a.Channel, a.Action, a.Target, verdict, a.Reason)
+	}
+}
+
+// printContracts lists every contract transaction and the rollback plan's on-chain part.
+func printContracts(tw io.Writer, st release.Status) {
+	if len(st.Contracts) > 0 {
+		fmt.Fprintln(tw, "\nCHAIN\tCONTRACT\tOP\tKIND\tADDRESS\tTX\tBLOCK\tCONF\tCODE HASH\tIMPLEMENTATION")
+		for _, d := range st.Contracts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", d.Chain, d.Contract, d.Op, d.Kind, d.Address, d.TxHash, d.Block, d.Confirmations, d.CodeHash, d.Implementation)
+		}
+	}
+	if st.RollbackPlan != nil {
+		fmt.Fprintf(tw, "\nROLLBACK PLAN\t%s to %s (recorded %s)\n", st.RollbackPlan.Environment, st.RollbackPlan.TargetVersion, st.RollbackPlan.RecordedAt.Local().Format(time.RFC3339))
+		for _, c := range st.RollbackPlan.Contracts {
+			fmt.Fprintf(tw, "\t%s\n", c)
+		}
 	}
 }
 

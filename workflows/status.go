@@ -98,5 +98,15 @@ func (w *rel) details() string {
 		}
 		b.WriteString("\n")
 	}
+	if len(w.st.Contracts) > 0 {
+		b.WriteString("### Contracts\n")
+		for _, d := range w.st.Contracts {
+			fmt.Fprintf(&b, "- %s %s on %s: %s `%s`, tx `%s`, block %d, %d confirmations", d.Op, d.Contract, d.Chain, d.Kind, d.Address, d.TxHash, d.Block, d.Confirmations)
+			if d.Implementation != "" {
+				fmt.Fprintf(&b, ", implementation `%s`", d.Implementation)
+			}
+			b.WriteString("\n")
+		}
+	}
 	return b.String()
 }
