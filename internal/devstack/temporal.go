@@ -1,5 +1,6 @@
 // Package devstack runs shipgate's embedded default stack on one machine: the Temporal CLI's
-// dev server (with its Web UI), the demo service, the worker, and the processes' bookkeeping.
+// dev server (with its Web UI), two local geth --dev chains, the demo service, the worker, and
+// the processes' bookkeeping.
 // Tests use it too, so integration tests run against the same real server users run.
 package devstack
 
