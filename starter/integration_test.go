@@ -35,6 +35,10 @@ type stack struct {
 	worker    *exec.Cmd
 	workerLog *bytes.Buffer
 	promURL   string
+	// workerEnv is added to the worker's environment (after the defaults: it wins).
+	workerEnv []string
+	// chainData is the worker's nonce store and deployment records, kept across restarts.
+	chainData string
 }
 
 func buildBinaries(t testing.TB, root string) string {
@@ -54,7 +58,7 @@ func newStack(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, root: root, bin: buildBinaries(t, root)}
+	s := &stack{t: t, root: root, bin: buildBinaries(t, root), chainData: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s.temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{})
@@ -98,7 +102,9 @@ func (s *stack) startWorker() {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(filepath.Join(s.bin, "worker"))
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+addr, "SHIPGATE_PROMETHEUS_URL="+s.promURL)
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+addr, "SHIPGATE_PROMETHEUS_URL="+s.promURL,
+		"SHIPGATE_CHAIN_DATA="+s.chainData)
+	cmd.Env = append(cmd.Env, s.workerEnv...)
 	s.workerLog = &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = s.workerLog, s.workerLog
 	if err := cmd.Start(); err != nil {

@@ -226,15 +226,17 @@ func (w *rel) contractTx(ctx workflow.Context, ch release.Chain, tx release.Cont
 		retry.MaximumAttempts = 0
 	}
 	what := fmt.Sprintf("%s %s on %s", tx.Op, tx.Contract.Name, ch.Name)
+	// Short timeouts: a worker that dies mid-step is noticed within seconds and the step is
+	// retried on another; every step is safe to repeat.
 	opts := func(step string, timeout time.Duration) workflow.Context {
 		o := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: retry, Summary: "contracts: " + step + " " + what}
 		if step == "confirm" {
-			o.HeartbeatTimeout = time.Minute
+			o.HeartbeatTimeout = 10 * time.Second
 		}
 		return workflow.WithActivityOptions(ctx, o)
 	}
 	step := release.ContractTxStep{Tx: tx}
-	if err := workflow.ExecuteActivity(opts("sign", 2*time.Minute), release.ActivityContractsSign, tx).Get(ctx, &step.Signed); err != nil {
+	if err := workflow.ExecuteActivity(opts("sign", 30*time.Second), release.ActivityContractsSign, tx).Get(ctx, &step.Signed); err != nil {
 		return release.ContractDeployment{}, fmt.Errorf("%s: sign: %w", what, err)
 	}
 	target := step.Signed.ContractAddress
@@ -244,14 +246,14 @@ func (w *rel) contractTx(ctx workflow.Context, ch release.Chain, tx release.Cont
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "contract-tx-signed", Target: what, Accepted: true,
 		Reason: fmt.Sprintf("tx %s nonce %d from %s to %s", step.Signed.Hash, step.Signed.Nonce, step.Signed.From, target)})
 	w.publish(ctx)
-	if err := workflow.ExecuteActivity(opts("broadcast", 2*time.Minute), release.ActivityContractsBroadcast, step).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(opts("broadcast", 30*time.Second), release.ActivityContractsBroadcast, step).Get(ctx, nil); err != nil {
 		return release.ContractDeployment{}, fmt.Errorf("%s: broadcast %s: %w", what, step.Signed.Hash, err)
 	}
 	if err := workflow.ExecuteActivity(opts("confirm", time.Hour), release.ActivityContractsConfirm, step).Get(ctx, &step.Receipt); err != nil {
 		return release.ContractDeployment{}, fmt.Errorf("%s: confirm %s: %w", what, step.Signed.Hash, err)
 	}
 	var d release.ContractDeployment
-	if err := workflow.ExecuteActivity(opts("verify", 2*time.Minute), release.ActivityContractsRecord, step).Get(ctx, &d); err != nil {
+	if err := workflow.ExecuteActivity(opts("verify", 30*time.Second), release.ActivityContractsRecord, step).Get(ctx, &d); err != nil {
 		return release.ContractDeployment{}, fmt.Errorf("%s: verify %s: %w", what, step.Signed.Hash, err)
 	}
 	w.st.Contracts = append(w.st.Contracts, d)

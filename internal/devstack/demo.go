@@ -104,12 +104,23 @@ func Progress(w io.Writer, prev, cur release.Status) {
 // Follow polls a release until it ends, printing progress and running the demo approvers.
 func Follow(ctx context.Context, c client.Client, in release.Input, out io.Writer, approve bool) (release.Status, error) {
 	var prev release.Status
+	var lastErr string
 	sent := map[string]bool{}
 	for {
 		st, err := control.Status(ctx, c, in.Manifest.ID())
 		if err != nil {
-			return prev, err
+			// a query needs a worker: while it restarts, say so and keep following
+			if ctx.Err() != nil {
+				return prev, err
+			}
+			if msg := err.Error(); msg != lastErr {
+				fmt.Fprintf(out, "%s     status unavailable: %s\n", time.Now().Format("15:04:05"), msg)
+				lastErr = msg
+			}
+			time.Sleep(250 * time.Millisecond)
+			continue
 		}
+		lastErr = ""
 		Progress(out, prev, st)
 		prev = st
 		if st.State.Final() {
