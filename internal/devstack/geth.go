@@ -274,3 +274,45 @@ func FundFromDev(ctx context.Context, rpcURL string, to common.Address, amount *
 		}
 	}
 }
+
+// DevChain is one local chain of the embedded stack, at a fixed loopback port so the demo
+// policy can name its RPC URL.
+type DevChain struct {
+	Name    string // the dev policy's chain name and role: testnet or mainnet
+	ChainID uint64
+	Port    int
+}
+
+// DevChains are the embedded stack's "testnet" and "mainnet". Their chain ids differ because
+// the nonce store and the deployment records are keyed by chain id.
+var DevChains = []DevChain{
+	{Name: "testnet", ChainID: 31337, Port: 8545},
+	{Name: "mainnet", ChainID: 31338, Port: 8546},
+}
+
+// RPC is the chain's JSON-RPC URL.
+func (c DevChain) RPC() string { return fmt.Sprintf("http://127.0.0.1:%d", c.Port) }
+
+// Process is the stack process name of the chain's geth (pid file, log file).
+func (c DevChain) Process() string { return "geth-" + c.Name }
+
+// SpawnChain starts the chain's geth as a detached stack process with its data dir in
+// Dir/chains/<name> (kept across `down` and `up`), unless it runs already, and waits until it
+// answers with the chain's id.
+func (s Stack) SpawnChain(ctx context.Context, bin string, c DevChain) error {
+	dir, err := filepath.Abs(filepath.Join(s.Dir, "chains", c.Name))
+	if err != nil {
+		return err
+	}
+	if err := InitChainDir(ctx, bin, dir, c.ChainID); err != nil {
+		return err
+	}
+	if _, err := s.Spawn(c.Process(), bin, GethArgs(ChainOptions{Dir: dir, ChainID: c.ChainID, Port: c.Port}), nil); err != nil {
+		return err
+	}
+	alive := func() bool { _, ok := s.Running(c.Process()); return ok }
+	if err := WaitChain(ctx, c.RPC(), c.ChainID, time.Minute, alive); err != nil {
+		return fmt.Errorf("%s: %w (log: %s)", c.Name, err, s.LogFile(c.Process()))
+	}
+	return nil
+}

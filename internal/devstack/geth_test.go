@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -241,5 +242,56 @@ func BenchmarkGethDeploy(b *testing.B) {
 		if _, _, _, err := deployVerified(ctx, c.RPC, c.ChainID, key, nonces, fmt.Sprintf("bench/%d", i), v1); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The stack's way: geth as a detached process with a pid file, found running by a second
+// `up`, stopped by `down`, its data dir kept.
+func TestStackSpawnChain(t *testing.T) {
+	bin, err := GethBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := Stack{Dir: t.TempDir()}
+	c := DevChain{Name: "testnet", ChainID: 31337, Port: port}
+	t.Cleanup(func() { _ = st.Stop(c.Process(), 30*time.Second) })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := st.SpawnChain(ctx, bin, c); err != nil {
+		t.Fatal(err)
+	}
+	pid, ok := st.Running(c.Process())
+	if !ok {
+		t.Fatal("no running geth-testnet after SpawnChain")
+	}
+	// In `up`, geth outlives its parent and init reaps it; here the test is its parent, and
+	// an unreaped zombie would look alive to Stop.
+	reaped := make(chan struct{})
+	go func() { _, _ = syscall.Wait4(pid, nil, 0, nil); close(reaped) }()
+	if err := st.SpawnChain(ctx, bin, c); err != nil {
+		t.Fatalf("second up: %v", err)
+	}
+	if again, _ := st.Running(c.Process()); again != pid {
+		t.Fatalf("second up started another geth (pid %d, was %d)", again, pid)
+	}
+	// Another chain id on the running node is refused.
+	if err := st.SpawnChain(ctx, bin, DevChain{Name: "testnet", ChainID: 31338, Port: port}); err == nil {
+		t.Fatal("the testnet dir answered as chain 31338")
+	}
+	if err := st.Stop(c.Process(), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	<-reaped
+	// SIGTERM, not the SIGKILL after the grace period: geth persisted its state and stopped.
+	log, err := os.ReadFile(st.LogFile(c.Process()))
+	if err != nil || !strings.Contains(string(log), "Persisted dirty state") || !strings.Contains(string(log), "Blockchain stopped") {
+		t.Fatalf("geth did not shut down cleanly (%v); log %s", err, st.LogFile(c.Process()))
+	}
+	if _, err := os.Stat(filepath.Join(st.Dir, "chains", "testnet", "geth", "chaindata")); err != nil {
+		t.Fatalf("chain data not kept: %v", err)
 	}
 }

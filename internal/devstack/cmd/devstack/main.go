@@ -1,6 +1,8 @@
 // Command devstack runs the embedded stack: `up` starts the Temporal dev server (Web UI on
-// 127.0.0.1:8233, persisted to .data/temporal.db), the demo service and the worker in the
-// background; `demo` drives a sample release to the end; `down` stops everything.
+// 127.0.0.1:8233, persisted to .data/temporal.db), two geth --dev chains (testnet: chain id
+// 31337 on 127.0.0.1:8545, mainnet: 31338 on 127.0.0.1:8546, data in .data/chains/), the demo
+// service and the worker (with the deployer key of .data/deployer.key) in the background;
+// `demo` drives a sample release to the end; `down` stops everything.
 package main
 
 import (
@@ -9,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ethereum/go-ethereum/params"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
@@ -64,7 +68,11 @@ func run(ctx context.Context, args []string) error {
 	case "up":
 		return up(ctx, st, *binDir)
 	case "down":
-		for _, n := range []string{"loadgen", "prometheus", "worker", "demosvc", "temporal"} {
+		names := []string{"loadgen", "prometheus", "worker"}
+		for _, c := range devstack.DevChains {
+			names = append(names, c.Process())
+		}
+		for _, n := range append(names, "demosvc", "temporal") {
 			if err := st.Stop(n, 15*time.Second); err != nil {
 				return err
 			}
@@ -96,6 +104,10 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 		return fmt.Errorf("%w (log: %s)", err, st.LogFile("temporal"))
 	}
 	fmt.Printf("temporal dev server on %s, Web UI %s\n", temporalAddr, uiBase)
+	deployerEnv, err := startChains(ctx, st)
+	if err != nil {
+		return err
+	}
 	state, _ := filepath.Abs(filepath.Join(st.Dir, "demosvc.json"))
 	if _, err := st.Spawn("demosvc", filepath.Join(binDir, "demosvc"), []string{"serve", "--listen", demosvcAddr,
 		"--state", state, "--service", "demo", "--initial-version", "1.3.0", "--environment", "production"}, nil); err != nil {
@@ -114,7 +126,7 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 		return err
 	}
 	if _, err := st.Spawn("worker", filepath.Join(binDir, "worker"), nil,
-		[]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr}); err != nil {
+		[]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv}); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, "http://"+workerAddr+"/readyz", time.Minute); err != nil {
@@ -122,6 +134,34 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 	}
 	fmt.Printf("worker ready (metrics http://%s/metrics); logs in %s\n", workerAddr, filepath.Join(st.Dir, "logs"))
 	return nil
+}
+
+// deployerFunds is what the deployer holds on each dev chain: enough for thousands of demo
+// deployments at dev gas prices.
+var deployerFunds = new(big.Int).Mul(big.NewInt(1000), big.NewInt(params.Ether))
+
+// startChains starts the dev profile's testnet and mainnet (geth --dev, data in
+// .data/chains/), makes sure the stack's deployer key exists (.data/deployer.key, created at
+// first start) and is funded on both, and returns the worker's variable for that key.
+func startChains(ctx context.Context, st devstack.Stack) (string, error) {
+	bin, err := devstack.GethBinary()
+	if err != nil {
+		return "", err
+	}
+	key, env, err := devstack.DeployerKey(filepath.Join(st.Dir, "deployer.key"))
+	if err != nil {
+		return "", err
+	}
+	for _, c := range devstack.DevChains {
+		if err := st.SpawnChain(ctx, bin, c); err != nil {
+			return "", err
+		}
+		if _, err := devstack.FundFromDev(ctx, c.RPC(), key.Address, deployerFunds); err != nil {
+			return "", fmt.Errorf("%s: %w", c.Name, err)
+		}
+		fmt.Printf("%s: geth --dev on %s, chain id %d, deployer %s\n", c.Name, c.RPC(), c.ChainID, key.Address.Hex())
+	}
+	return env, nil
 }
 
 // startPrometheus runs Debian's prometheus with deployments/prometheus/ (scraping the demo
