@@ -38,8 +38,8 @@ type SignoffMessage struct {
 	// Evidence is one row per automated check of the gate.
 	Evidence []SignoffEvidence `json:"evidence,omitempty"`
 	// Approvers are the members who may approve (the author excluded).
-	Approvers []Person `json:"approvers,omitempty"`
-	Required  int      `json:"required"`
+	Approvers []Person          `json:"approvers,omitempty"`
+	Required  int               `json:"required"`
 	Approvals []SignoffDecision `json:"approvals,omitempty"`
 	// Rejections are accepted rejections with their reasons; Refused are attempts the
 	// workflow refused (author, not a member, stale fingerprint, ...), newest last.
