@@ -50,7 +50,8 @@ type e2e struct {
 	seq      int
 }
 
-func startE2E(t *testing.T, ctx context.Context) *e2e {
+// startE2E starts everything; editPolicy, when given, changes the demo policy's YAML first.
+func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string) *e2e {
 	t.Helper()
 	temporal, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{})
 	if err != nil {
@@ -82,10 +83,21 @@ func startE2E(t *testing.T, ctx context.Context) *e2e {
 		t.Fatal(err)
 	}
 	demoDir := filepath.Join(root, "deployments/examples/demo")
+	policy := filepath.Join(demoDir, "policy.yaml")
+	if editPolicy != nil {
+		b, err := os.ReadFile(policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policy = filepath.Join(t.TempDir(), "policy.yaml")
+		if err := os.WriteFile(policy, []byte(editPolicy(string(b))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e := &e2e{ws: slackws.Start()}
 	t.Cleanup(e.ws.Close)
 	env := slackapp.Env{BotToken: "xoxb-e2e", SigningSecret: signingSecret, Channel: e2eChannel, APIURL: e.ws.APIURL()}
-	if e.sl, err = NewWorker(c, env, filepath.Join(demoDir, "policy.yaml"), zap.NewNop()); err != nil {
+	if e.sl, err = NewWorker(c, env, policy, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -105,7 +117,7 @@ func startE2E(t *testing.T, ctx context.Context) *e2e {
 	t.Cleanup(srv.Close)
 	e.slack = slackws.Delivery{Endpoint: srv.URL + InteractionsPath, SigningSecret: signingSecret}
 
-	in, err := release.Load(filepath.Join(demoDir, "release.yaml"), filepath.Join(demoDir, "policy.yaml"), checks.Validate)
+	in, err := release.Load(filepath.Join(demoDir, "release.yaml"), policy, checks.Validate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +140,7 @@ func startE2E(t *testing.T, ctx context.Context) *e2e {
 
 // signoffMessage waits for the workflow's message for check in the channel until ok says it
 // is the one wanted.
-func (e *e2e) signoffMessage(t *testing.T, ctx context.Context, check string, ok func(slack.Message) bool) slack.Message {
+func (e *e2e) signoffMessage(t testing.TB, ctx context.Context, check string, ok func(slack.Message) bool) slack.Message {
 	t.Helper()
 	for {
 		for _, m := range e.ws.Messages(e2eChannel) {
@@ -230,7 +242,7 @@ func slackAudit(st release.Status) []release.AuditEntry {
 func TestSlackSignoffsEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	e := startE2E(t, ctx)
+	e := startE2E(t, ctx, nil)
 	id := e.in.Manifest.ID()
 	if _, err := control.Start(ctx, e.c, e.in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
 		t.Fatal(err)
