@@ -71,6 +71,35 @@ func (n *Notify) post(ctx context.Context, notice release.Notice) error {
 	return err
 }
 
+// SignoffMessage posts the Slack message asking for one signoff, or updates it in place: at
+// m.TS when the workflow knows it, else by its idempotency key, so a retry after a crash
+// updates the message the first attempt posted instead of posting a second one. Without Slack
+// it logs the message and succeeds with no ts.
+func (n *Notify) SignoffMessage(ctx context.Context, m release.SignoffMessage) (release.SignoffPosted, error) {
+	if n.Log != nil {
+		n.Log.Info("signoff message", zap.String("release", m.ReleaseID), zap.String("check", m.Check),
+			zap.String("result", m.Result), zap.Int("approvals", len(m.Approvals)), zap.Int("required", m.Required),
+			zap.Int("refused", len(m.Refused)), zap.String("fingerprint", m.Fingerprint), zap.String("key", m.Key))
+	}
+	if n.Slack == nil {
+		return release.SignoffPosted{}, nil
+	}
+	channel := n.channel(release.Notice{Channel: m.Channel})
+	if channel == "" {
+		return release.SignoffPosted{}, fmt.Errorf("slack signoff message for %s: no channel id (set %s)", m.ReleaseID, slackapp.EnvChannel)
+	}
+	if m.Key == "" {
+		return release.SignoffPosted{}, fmt.Errorf("slack signoff message for %s/%s: no idempotency key", m.ReleaseID, m.Check)
+	}
+	link := slackapp.WorkflowLink{UIBase: n.UIBase, Namespace: n.Namespace, WorkflowID: m.ReleaseID}
+	msg := slackapp.RenderSignoff(slackapp.SignoffFrom(m, link))
+	if m.TS != "" {
+		return release.SignoffPosted{Channel: channel, TS: m.TS}, n.Slack.Update(ctx, channel, m.TS, m.Key, msg)
+	}
+	ts, err := n.Slack.PostOrUpdate(ctx, channel, m.Key, msg)
+	return release.SignoffPosted{Channel: channel, TS: ts}, err
+}
+
 var channelID = regexp.MustCompile(`^[CGD][A-Z0-9]{6,20}$`)
 
 func (n *Notify) channel(notice release.Notice) string {

@@ -12,6 +12,7 @@ func Register(w worker.ActivityRegistry, g *Gates, t *Traffic, n *Notify) {
 	w.RegisterActivityWithOptions(g.EvaluateCheck, activity.RegisterOptions{Name: release.ActivityEvaluateCheck})
 	w.RegisterActivityWithOptions(t.SetTraffic, activity.RegisterOptions{Name: release.ActivitySetTraffic})
 	w.RegisterActivityWithOptions(n.Notify, activity.RegisterOptions{Name: release.ActivityNotify})
+	w.RegisterActivityWithOptions(n.SignoffMessage, activity.RegisterOptions{Name: release.ActivitySignoffMessage})
 }
 
 // RegisterAnalysis registers the canary analysis activity.

@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 // A failed check or a rejection blocks the gate until a recheck (new evidence) or the end.
 func (w *rel) runGate(ctx workflow.Context, gi int) {
 	gs := &w.st.Gates[gi]
+	w.followSignoffs(ctx, gi)
 	attempt := 0
 	for {
 		attempt++
@@ -147,13 +147,7 @@ func (w *rel) gateProblems(gi int) string {
 }
 
 // fingerprint is what an approver of check in gate gi is shown: it changes with the evidence.
+// The Slack buttons carry the same value (release.GateFingerprint).
 func (w *rel) fingerprint(gi int, check string) string {
-	var digests []string
-	for _, cs := range w.st.Gates[gi].Checks {
-		for _, e := range cs.Evidence {
-			digests = append(digests, e.SHA256)
-		}
-	}
-	sort.Strings(digests)
-	return release.Fingerprint(w.st.Gates[gi].ID, check, digests)
+	return release.GateFingerprint(w.st.Gates[gi], check)
 }

@@ -51,6 +51,8 @@ type fakeActivities struct {
 	traffic []release.TrafficRequest
 	notices []release.Notice
 	outcome map[string]string // check name → outcome (default pass)
+	// signoffs are the Slack signoff messages posted or updated, in order (signoffmsg_test.go)
+	signoffs []release.SignoffMessage
 }
 
 func (f *fakeActivities) EvaluateCheck(_ context.Context, req release.CheckRequest) (release.CheckResult, error) {
@@ -131,6 +133,7 @@ func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *ha
 	env.RegisterActivityWithOptions(act.EvaluateCheck, activity.RegisterOptions{Name: release.ActivityEvaluateCheck})
 	env.RegisterActivityWithOptions(act.SetTraffic, activity.RegisterOptions{Name: release.ActivitySetTraffic})
 	env.RegisterActivityWithOptions(act.Notify, activity.RegisterOptions{Name: release.ActivityNotify})
+	env.RegisterActivityWithOptions(act.SignoffMessage, activity.RegisterOptions{Name: release.ActivitySignoffMessage})
 	env.RegisterWorkflowWithOptions(AnalysisWorkflow, AnalysisRegisterOptions())
 	env.RegisterActivityWithOptions(act.AnalyzeInterval, activity.RegisterOptions{Name: release.ActivityAnalyze})
 	return &harness{t: t, env: env, act: act, in: testInput(t, edit)}

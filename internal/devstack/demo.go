@@ -101,11 +101,24 @@ func Progress(w io.Writer, prev, cur release.Status) {
 	}
 }
 
-// Follow polls a release until it ends, printing progress and running the demo approvers.
+// Approve is one round of demo approvers on a release's status; it returns what they did.
+type Approve func(ctx context.Context, st release.Status) ([]string, error)
+
+// Follow polls a release until it ends, printing progress and running the demo approvers
+// (through the approve signal) when approve is set.
 func Follow(ctx context.Context, c client.Client, in release.Input, out io.Writer, approve bool) (release.Status, error) {
+	var fn Approve
+	if approve {
+		sent := map[string]bool{}
+		fn = func(ctx context.Context, st release.Status) ([]string, error) { return Approvers(ctx, c, in, st, sent) }
+	}
+	return FollowWith(ctx, c, in, out, fn)
+}
+
+// FollowWith is Follow with the approvers given (nil: none), e.g. SlackApprovers.Round.
+func FollowWith(ctx context.Context, c client.Client, in release.Input, out io.Writer, approve Approve) (release.Status, error) {
 	var prev release.Status
 	var lastErr string
-	sent := map[string]bool{}
 	for {
 		st, err := control.Status(ctx, c, in.Manifest.ID())
 		if err != nil {
@@ -126,8 +139,8 @@ func Follow(ctx context.Context, c client.Client, in release.Input, out io.Write
 		if st.State.Final() {
 			return st, nil
 		}
-		if approve {
-			did, err := Approvers(ctx, c, in, st, sent)
+		if approve != nil {
+			did, err := approve(ctx, st)
 			if err != nil {
 				return st, err
 			}

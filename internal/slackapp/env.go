@@ -3,6 +3,7 @@ package slackapp
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -12,6 +13,9 @@ const (
 	EnvSigningSecret = "SHIPGATE_SLACK_SIGNING_SECRET"
 	EnvAppToken      = "SHIPGATE_SLACK_APP_TOKEN"
 	EnvChannel       = "SHIPGATE_SLACK_CHANNEL"
+	// EnvAPIURL points the Web API client somewhere else than Slack: the embedded stack's
+	// stand-in (a slacktest server), or a proxy. Default https://slack.com/api/.
+	EnvAPIURL = "SHIPGATE_SLACK_API_URL"
 )
 
 // Env is the Slack configuration of a worker. Secrets stay here, in the
@@ -21,6 +25,7 @@ type Env struct {
 	SigningSecret string
 	AppToken      string // set: Socket Mode instead of HTTP
 	Channel       string
+	APIURL        string // "" for Slack's own; otherwise ends with "/"
 }
 
 // SocketMode reports whether interactions arrive over Socket Mode (an app
@@ -34,9 +39,19 @@ func LoadEnv(getenv func(string) string) (env Env, enabled bool, err error) {
 	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
 	env = Env{BotToken: get(EnvBotToken), SigningSecret: get(EnvSigningSecret), AppToken: get(EnvAppToken), Channel: get(EnvChannel)}
 	if env == (Env{}) {
+		// An API URL alone configures nothing to talk to.
 		return Env{}, false, nil
 	}
 	var errs []error
+	if raw := get(EnvAPIURL); raw != "" {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: want an http(s) URL such as https://slack.com/api/ (got %q)", EnvAPIURL, raw))
+		} else {
+			// slack-go appends the method name to the base URL.
+			env.APIURL = strings.TrimSuffix(raw, "/") + "/"
+		}
+	}
 	if env.BotToken == "" {
 		errs = append(errs, fmt.Errorf("%s is not set", EnvBotToken))
 	} else if !strings.HasPrefix(env.BotToken, "xoxb-") {

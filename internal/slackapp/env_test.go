@@ -11,6 +11,7 @@ func TestLoadEnv(t *testing.T) {
 		vars        map[string]string
 		wantEnabled bool
 		wantSocket  bool
+		wantAPI     string
 		wantErr     []string
 	}{
 		{name: "nothing set: Slack off", vars: nil},
@@ -19,6 +20,9 @@ func TestLoadEnv(t *testing.T) {
 		{name: "no way in", vars: map[string]string{EnvBotToken: "xoxb-1", EnvChannel: "C1"}, wantEnabled: true, wantErr: []string{EnvSigningSecret, EnvAppToken}},
 		{name: "swapped tokens", vars: map[string]string{EnvBotToken: "xapp-1", EnvAppToken: "xoxb-1", EnvChannel: "C1"}, wantEnabled: true, wantErr: []string{EnvBotToken + ": want a bot token", EnvAppToken + ": want an app-level token"}},
 		{name: "only a channel", vars: map[string]string{EnvChannel: "C1"}, wantEnabled: true, wantErr: []string{EnvBotToken + " is not set"}},
+		{name: "stand-in API", vars: map[string]string{EnvBotToken: "xoxb-1", EnvSigningSecret: "s", EnvChannel: "C1", EnvAPIURL: "http://127.0.0.1:8091"}, wantEnabled: true, wantAPI: "http://127.0.0.1:8091/"},
+		{name: "API URL alone: Slack off", vars: map[string]string{EnvAPIURL: "http://127.0.0.1:8091/"}},
+		{name: "API URL not a URL", vars: map[string]string{EnvBotToken: "xoxb-1", EnvSigningSecret: "s", EnvChannel: "C1", EnvAPIURL: "slack.com/api"}, wantEnabled: true, wantErr: []string{EnvAPIURL + ": want an http(s) URL"}},
 		{name: "no channel", vars: map[string]string{EnvBotToken: "xoxb-1", EnvSigningSecret: "s"}, wantEnabled: true, wantErr: []string{EnvChannel + " is not set"}},
 	}
 	for _, tt := range tests {
@@ -33,6 +37,9 @@ func TestLoadEnv(t *testing.T) {
 				}
 				if env.SocketMode() != tt.wantSocket {
 					t.Errorf("SocketMode = %v", env.SocketMode())
+				}
+				if env.APIURL != tt.wantAPI {
+					t.Errorf("APIURL = %q, want %q", env.APIURL, tt.wantAPI)
 				}
 				return
 			}

@@ -62,9 +62,6 @@ type HandlerConfig struct {
 	Decider       Decider
 	Identities    Identities
 	Views         ViewOpener
-	// OnStale is called when a click carried an outdated fingerprint, so
-	// the caller can re-render the message. Optional.
-	OnStale func(ctx context.Context, releaseID, check string)
 	// HTTPClient posts ephemeral replies to response URLs. Default: a
 	// client with a 10 s timeout.
 	HTTPClient *http.Client
@@ -349,10 +346,13 @@ func (h *Handler) viewSubmission(cb slack.InteractionCallback) reply {
 	return reply{async: func(ctx context.Context) { h.decide(ctx, d) }}
 }
 
-// decide refuses a decision made on outdated information, then delivers
-// it. The workflow re-checks the fingerprint itself (it is in the
-// Decision): this early check only gives the clicker a faster, clearer
-// answer and triggers the message refresh.
+// decide delivers a decision and tells the clicker the workflow's verdict.
+// A click on a release that no longer takes decisions on the check is
+// answered here and sends nothing. A click whose fingerprint is not the
+// release's current one (the evidence changed after the message was
+// shown) is still delivered: the workflow refuses it itself, records the
+// attempt in its audit log, and updates the message in place with the
+// current evidence and fingerprint, which is the refresh the clicker needs.
 func (h *Handler) decide(ctx context.Context, d Decision) {
 	log := h.log.With(zap.String("release", d.ReleaseID), zap.String("check", d.Check),
 		zap.String("action", d.Action), zap.String("actor", d.Actor))
@@ -362,16 +362,9 @@ func (h *Handler) decide(ctx context.Context, d Decision) {
 		h.tell(ctx, d.ResponseURL, "shipgate could not reach the release right now; nothing was recorded. Please try again in a minute.")
 		return
 	}
-	if cur == "" || cur != d.Fingerprint {
-		log.Info("stale click refused", zap.String("clicked", d.Fingerprint), zap.String("current", cur))
-		msg := "This message is out of date: the evidence for this check changed after it was posted, so nothing was recorded. The message is being refreshed; please review it and decide again."
-		if cur == "" {
-			msg = "The release no longer waits for this check, so nothing was recorded. The message is being refreshed."
-		}
-		if h.cfg.OnStale != nil {
-			h.cfg.OnStale(ctx, d.ReleaseID, d.Check)
-		}
-		h.tell(ctx, d.ResponseURL, msg)
+	if cur == "" {
+		log.Info("click on a closed check ignored")
+		h.tell(ctx, d.ResponseURL, "The release no longer waits for this check, so nothing was recorded.")
 		return
 	}
 	out, err := h.cfg.Decider.Decide(ctx, d)
@@ -380,9 +373,12 @@ func (h *Handler) decide(ctx context.Context, d Decision) {
 		h.tell(ctx, d.ResponseURL, "Your decision could not be delivered ("+err.Error()+"); please try again.")
 		return
 	}
-	log.Info("decision delivered", zap.Bool("accepted", out.Accepted))
+	log.Info("decision delivered", zap.Bool("accepted", out.Accepted), zap.Bool("stale", cur != d.Fingerprint))
 	msg := out.Message
-	if msg == "" {
+	switch {
+	case !out.Accepted && cur != d.Fingerprint:
+		msg = "This message was out of date: the evidence for this check changed after it was posted, so nothing was recorded. The message has been refreshed with the current evidence; please review it and decide again."
+	case msg == "":
 		msg = map[bool]string{true: "Your decision was recorded.", false: "Your decision was not accepted."}[out.Accepted]
 	}
 	h.tell(ctx, d.ResponseURL, msg)

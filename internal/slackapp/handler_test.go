@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/shipgate/shipgate/internal/devstack/slackws"
 )
 
 const secret = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -93,10 +95,8 @@ type fixture struct {
 	h       *Handler
 	srv     *httptest.Server
 	decider *recordingDecider
-	ws      *workspace
+	ws      *slackws.Workspace
 	replies *responseURLs
-	stale   []string
-	staleMu sync.Mutex
 	fp      string
 }
 
@@ -105,7 +105,7 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{replies: newResponseURLs(t)}
 	var api *slack.Client
 	f.ws, api = newWorkspace(t)
-	f.fp = baseSignoff().Fingerprint()
+	f.fp = baseSignoff().Fingerprint
 	f.decider = &recordingDecider{
 		fingerprints: map[string]string{"release/payments/1.4.0|security-review": f.fp},
 		outcome:      Outcome{Accepted: true, Message: "Approval recorded; 1 more needed."},
@@ -119,12 +119,7 @@ func newFixture(t testing.TB) *fixture {
 		Decider:       f.decider,
 		Identities:    ids,
 		Views:         api,
-		OnStale: func(_ context.Context, releaseID, check string) {
-			f.staleMu.Lock()
-			f.stale = append(f.stale, releaseID+"|"+check)
-			f.staleMu.Unlock()
-		},
-		AsyncTimeout: 5 * time.Second,
+		AsyncTimeout:  5 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +273,7 @@ func TestRefusedDeliveries(t *testing.T) {
 			if n := len(f.decider.got()); n != 0 || f.decider.queries != 0 {
 				t.Errorf("refused delivery reached the Decider: %d decisions, %d queries", n, f.decider.queries)
 			}
-			if n := f.ws.count("views.open"); n != 0 {
+			if n := f.ws.Count("views.open"); n != 0 {
 				t.Errorf("refused delivery opened %d modals", n)
 			}
 			replies := f.replies.texts()
@@ -325,30 +320,37 @@ func TestReplayedDeliveryIsIgnored(t *testing.T) {
 	}
 }
 
-func TestFingerprintMismatchIsRefused(t *testing.T) {
+func TestFingerprintMismatch(t *testing.T) {
 	tests := []struct {
 		name      string
 		current   string
+		refused   bool // what the workflow answers
+		decisions int
 		wantReply string
 	}{
-		{"evidence changed", "0123456789abcdef0123456789abcdef", "out of date"},
-		{"check no longer pending", "", "no longer waits"},
+		// delivered, so the workflow records the refusal and refreshes the message
+		{"evidence changed", "0123456789abcdef", true, 1, "out of date"},
+		{"check no longer pending", "", false, 0, "no longer waits"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.decider.fingerprints["release/payments/1.4.0|security-review"] = tt.current
+			if tt.refused {
+				f.decider.outcome = Outcome{Accepted: false, Message: "Not recorded: the evidence changed since this was shown (recheck); look again."}
+			}
 			if status, _ := f.send(t, secret, time.Now(), f.click("U02BOB", ActionApprove, f.value())); status != 200 {
 				t.Fatalf("status %d", status)
 			}
-			if n := len(f.decider.got()); n != 0 {
-				t.Fatalf("stale click sent %d decisions", n)
+			got := f.decider.got()
+			if len(got) != tt.decisions {
+				t.Fatalf("stale click sent %d decisions, want %d", len(got), tt.decisions)
+			}
+			if len(got) == 1 && got[0].Fingerprint != f.fp {
+				t.Errorf("decision carries fingerprint %q, want the clicked %q for the workflow to judge", got[0].Fingerprint, f.fp)
 			}
 			if r := f.replies.texts(); len(r) != 1 || !strings.Contains(r[0], tt.wantReply) || !strings.HasPrefix(r[0], "ephemeral:") {
 				t.Errorf("clicker told %q, want an ephemeral reply containing %q", r, tt.wantReply)
-			}
-			if len(f.stale) != 1 || f.stale[0] != "release/payments/1.4.0|security-review" {
-				t.Errorf("refresh callback got %q", f.stale)
 			}
 		})
 	}
@@ -392,7 +394,7 @@ func TestRejectModalFlow(t *testing.T) {
 	if n := len(f.decider.got()); n != 0 {
 		t.Fatalf("reject click decided (%d) instead of opening the modal", n)
 	}
-	views := f.ws.openedViews()
+	views := f.ws.OpenedViews()
 	if len(views) != 1 {
 		t.Fatalf("views.open called %d times, want 1", len(views))
 	}

@@ -36,7 +36,7 @@ func TestPosterPostOrUpdateIsIdempotent(t *testing.T) {
 	if ts2 != ts1 {
 		t.Fatalf("second PostOrUpdate returned ts %s, want the first message's %s", ts2, ts1)
 	}
-	msgs := ws.messages(ch)
+	msgs := ws.Messages(ch)
 	if len(msgs) != 3 {
 		t.Fatalf("channel has %d messages, want 3 (other, ours, other key)", len(msgs))
 	}
@@ -50,7 +50,7 @@ func TestPosterPostOrUpdateIsIdempotent(t *testing.T) {
 	if n := len(ours.Blocks.BlockSet); n != len(RenderSignoff(s).Blocks) {
 		t.Errorf("updated message has %d blocks, want %d (the approvals section)", n, len(RenderSignoff(s).Blocks))
 	}
-	if n := ws.count("chat.update"); n != 1 {
+	if n := ws.Count("chat.update"); n != 1 {
 		t.Errorf("chat.update called %d times, want 1", n)
 	}
 }
@@ -81,7 +81,7 @@ func TestPosterSearchesOnlyRecentHistory(t *testing.T) {
 	if err := p.Update(ctx, "C1", ts, "k", Message{Text: "updated"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := ws.messages("C1")[0].Text; got != "updated" {
+	if got := ws.Messages("C1")[0].Text; got != "updated" {
 		t.Errorf("Update by ts: text %q", got)
 	}
 }
@@ -129,7 +129,7 @@ func TestPosterPostThread(t *testing.T) {
 	if _, err := p.PostThread(ctx, "C1", parent, "", n); err != nil { // no key: always posts
 		t.Fatal(err)
 	}
-	msgs := ws.messages("C1")
+	msgs := ws.Messages("C1")
 	if len(msgs) != 3 {
 		t.Fatalf("channel has %d messages, want parent + 2 replies", len(msgs))
 	}

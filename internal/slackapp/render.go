@@ -61,21 +61,23 @@ type EvidenceItem struct {
 	Name    string
 	Outcome string // pass, fail, error, skip, ...
 	Detail  string // e.g. "84.2 % >= 80 %"
-	Digest  string // digest of the evidence; goes into the fingerprint
 }
 
 // Approval is one recorded approval. SlackUserID is empty when the
-// approval came by another channel (the CLI); Actor is then shown.
+// approver has none in the policy; Actor is then shown. Channel is how it
+// came (slack, cli); anything but slack is shown.
 type Approval struct {
 	SlackUserID string
 	Actor       string
+	Channel     string
 	At          time.Time
 }
 
-// Refusal is one recorded rejection with its reason.
+// Refusal is one rejection, or one attempt the workflow refused, with its reason.
 type Refusal struct {
 	SlackUserID string
 	Actor       string
+	Channel     string
 	At          time.Time
 	Reason      string
 }
@@ -94,29 +96,27 @@ const (
 // approvals, refusals or result; updates carry them. Once Result is set
 // the buttons are removed.
 type Signoff struct {
-	ReleaseID  string
-	Service    string
-	Version    string
-	Gate       string
-	Check      string
-	Why        string // why the check applies, e.g. "contracts changed"
-	Evidence   []EvidenceItem
-	Approvers  []string // Slack user ids of who may approve
-	Required   int      // approvals required in total
-	Link       WorkflowLink
-	Approvals  []Approval
-	Refusals   []Refusal
+	ReleaseID string
+	Service   string
+	Version   string
+	Gate      string
+	Check     string
+	Why       string // why the check applies, e.g. "contracts changed"
+	Evidence  []EvidenceItem
+	Approvers []string // Slack user ids (or names) of who may approve
+	Required  int      // approvals required in total
+	Link      WorkflowLink
+	Approvals []Approval
+	// Rejections were accepted (they block the gate); Refused are attempts
+	// the workflow did not count (the author, a non-member, a stale button).
+	Rejections []Refusal
+	Refused    []Refusal
 	Result     SignoffResult
 	ResultNote string // e.g. "release aborted by alice"
-}
-
-// Fingerprint is the fingerprint of what this message shows.
-func (s Signoff) Fingerprint() string {
-	digests := make([]string, 0, len(s.Evidence))
-	for _, e := range s.Evidence {
-		digests = append(digests, e.Digest)
-	}
-	return Fingerprint(s.Gate, s.Check, digests)
+	// Fingerprint is the workflow's fingerprint of what the message shows
+	// (gate, check, evidence digests): the buttons carry it, and the
+	// workflow refuses a click whose fingerprint is no longer its own.
+	Fingerprint string
 }
 
 // Needed is how many approvals are still missing.
@@ -142,19 +142,17 @@ func RenderSignoff(s Signoff) Message {
 		var b strings.Builder
 		b.WriteString("*Approved by*")
 		for _, a := range s.Approvals {
-			fmt.Fprintf(&b, "\n• %s %s", who(a.SlackUserID, a.Actor), when(a.At))
+			fmt.Fprintf(&b, "\n• %s %s", who(a.SlackUserID, a.Actor, a.Channel), when(a.At))
 		}
 		blocks = append(blocks, section(b.String()))
 	}
-	if len(s.Refusals) > 0 {
-		var b strings.Builder
-		b.WriteString("*Rejected by*")
-		for _, r := range s.Refusals {
-			fmt.Fprintf(&b, "\n• %s %s: %s", who(r.SlackUserID, r.Actor), when(r.At), escape(truncate(r.Reason, 500)))
-		}
-		blocks = append(blocks, section(b.String()))
+	if len(s.Rejections) > 0 {
+		blocks = append(blocks, section(refusalText("*Rejected by*", s.Rejections)))
 	}
-	fp := s.Fingerprint()
+	if len(s.Refused) > 0 {
+		blocks = append(blocks, section(refusalText("*Not counted*", s.Refused)))
+	}
+	fp := s.Fingerprint
 	if s.Result == SignoffPending {
 		value := ActionValue{ReleaseID: s.ReleaseID, Check: s.Check, Fingerprint: fp}.Encode()
 		approve := slack.NewButtonBlockElement(ActionApprove, value, plain("Approve")).
@@ -173,6 +171,15 @@ func RenderSignoff(s Signoff) Message {
 	blocks = append(blocks, footer(s.Link, "fingerprint "+fp))
 	text := fmt.Sprintf("%s — %s / %s for %s", title, s.Gate, s.Check, s.ReleaseID)
 	return Message{Text: text, Blocks: blocks}
+}
+
+func refusalText(title string, rs []Refusal) string {
+	var b strings.Builder
+	b.WriteString(title)
+	for _, r := range rs {
+		fmt.Fprintf(&b, "\n• %s %s: %s", who(r.SlackUserID, r.Actor, r.Channel), when(r.At), escape(truncate(r.Reason, 500)))
+	}
+	return b.String()
 }
 
 func resultText(r SignoffResult, note string) string {
@@ -405,15 +412,20 @@ func section(s string) *slack.SectionBlock {
 
 var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 
-// who is a Slack mention when the id looks like one, else the actor name.
-func who(slackID, actor string) string {
-	if slackUserID.MatchString(slackID) {
-		return "<@" + slackID + ">"
+// who is a Slack mention when the id looks like one, else the actor name,
+// with the channel when it was not Slack.
+func who(slackID, actor, channel string) string {
+	name := "<@" + slackID + ">"
+	if !slackUserID.MatchString(slackID) {
+		if actor == "" {
+			actor = slackID
+		}
+		name = escapeOr(actor, "someone")
 	}
-	if actor == "" {
-		actor = slackID
+	if channel != "" && channel != "slack" {
+		name += " (" + escape(channel) + ")"
 	}
-	return escapeOr(actor, "someone") + " (cli)"
+	return name
 }
 
 func mentions(ids []string) string {

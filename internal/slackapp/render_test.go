@@ -29,13 +29,14 @@ func baseSignoff() Signoff {
 		Check:     "security-review",
 		Why:       "contracts changed",
 		Evidence: []EvidenceItem{
-			{Name: "coverage", Outcome: "pass", Detail: "84.2 % >= 80 %", Digest: "sha256:aa"},
-			{Name: "integration", Outcome: "pass", Detail: "412/412 passed", Digest: "sha256:bb"},
-			{Name: "sarif", Outcome: "fail", Detail: "1 warning <high> & 0 critical", Digest: "sha256:cc"},
+			{Name: "coverage", Outcome: "passed", Detail: "84.2 % >= 80 %"},
+			{Name: "integration", Outcome: "passed", Detail: "412/412 passed"},
+			{Name: "sarif", Outcome: "failed", Detail: "1 warning <high> & 0 critical"},
 		},
-		Approvers: []string{"U01ALICE", "U02BOB", "U03CAROL"},
-		Required:  2,
-		Link:      link,
+		Approvers:   []string{"U01ALICE", "U02BOB", "U03CAROL"},
+		Required:    2,
+		Link:        link,
+		Fingerprint: "3f2a9c41d07be815",
 	}
 }
 
@@ -75,31 +76,40 @@ func golden(t *testing.T, name string, v any) {
 
 func TestGolden(t *testing.T) {
 	pending := baseSignoff()
-	pending.Approvals = []Approval{{SlackUserID: "U01ALICE", At: t0}}
-	pending.Refusals = []Refusal{{SlackUserID: "U03CAROL", At: t0.Add(time.Hour), Reason: "pen test report not <linked>"}}
+	pending.Approvals = []Approval{{SlackUserID: "U01ALICE", Actor: "alice", Channel: "slack", At: t0}}
+	pending.Refused = []Refusal{
+		{SlackUserID: "U09DAVE", Actor: "dave", Channel: "slack", At: t0.Add(time.Hour), Reason: "dave is the author of the release and may not sign off on it"},
+		{Actor: "mallory", Channel: "cli", At: t0.Add(2 * time.Hour), Reason: "mallory is not a member of group <security>"},
+	}
 
 	approved := baseSignoff()
-	approved.Approvals = []Approval{{SlackUserID: "U01ALICE", At: t0}, {Actor: "bob@example.com", At: t0.Add(2 * time.Hour)}}
+	approved.Approvals = []Approval{{SlackUserID: "U01ALICE", Channel: "slack", At: t0}, {Actor: "bob@example.com", Channel: "cli", At: t0.Add(2 * time.Hour)}}
 	approved.Result = SignoffApproved
 
 	rejected := baseSignoff()
-	rejected.Refusals = []Refusal{{SlackUserID: "U02BOB", At: t0, Reason: "audit finding H-2 still open"}}
+	rejected.Rejections = []Refusal{{SlackUserID: "U02BOB", Channel: "slack", At: t0, Reason: "audit finding H-2 still open"}}
 	rejected.Result = SignoffRejected
 	rejected.ResultNote = "the release waits for new evidence"
 
+	withdrawn := baseSignoff()
+	withdrawn.Approvals = pending.Approvals
+	withdrawn.Result = SignoffWithdrawn
+	withdrawn.ResultNote = "release abort by rm-ada: superseded by 1.4.1"
+
 	cases := map[string]any{
-		"signoff_request":  RenderSignoff(baseSignoff()),
-		"signoff_pending":  RenderSignoff(pending),
-		"signoff_approved": RenderSignoff(approved),
-		"signoff_rejected": RenderSignoff(rejected),
-		"stage_change":     RenderStageChange(StageChange{ReleaseID: "release/payments/1.4.0", From: "staging", To: "testnet", At: t0, Link: link}),
-		"window_started":   RenderWindow(Window{ReleaseID: "release/payments/1.4.0", Name: "testnet soak", Phase: WindowStarted, Deadline: t0.Add(14 * 24 * time.Hour), Link: link}),
-		"window_ended":     RenderWindow(Window{ReleaseID: "release/payments/1.4.0", Name: "testnet soak", Phase: WindowEnded, Deadline: t0, Note: "no blocking issues"}),
-		"gate_blocked":     RenderGateBlocked(GateBlocked{ReleaseID: "release/payments/1.4.0", Gate: "G3 Testing", Check: "load-test", Reason: "p99 412 ms > 300 ms", Link: link}),
-		"issue_reported":   RenderIssueReported(IssueReported{ReleaseID: "release/payments/1.4.0", Reporter: "community:0xabc", Severity: "high", Summary: "refund fails for amounts > 1 ETH", URL: "https://issues.example.com/42", Blocking: true, Link: link}),
-		"rollback":         RenderRollback(Rollback{ReleaseID: "release/payments/1.4.0", FromVersion: "1.4.0", ToVersion: "1.3.2", Reason: "error rate 4.1 % > 1 % at 25 % traffic", Link: link}),
-		"abort":            RenderAbort(Abort{ReleaseID: "release/payments/1.4.0", Actor: "alice@example.com", Reason: "superseded by 1.4.1", Link: link}),
-		"reject_modal":     RejectModal(ActionValue{ReleaseID: "release/payments/1.4.0", Check: "security-review", Fingerprint: baseSignoff().Fingerprint(), ResponseURL: "https://hooks.slack.com/actions/T1/1/abc"}),
+		"signoff_request":   RenderSignoff(baseSignoff()),
+		"signoff_pending":   RenderSignoff(pending),
+		"signoff_approved":  RenderSignoff(approved),
+		"signoff_rejected":  RenderSignoff(rejected),
+		"signoff_withdrawn": RenderSignoff(withdrawn),
+		"stage_change":      RenderStageChange(StageChange{ReleaseID: "release/payments/1.4.0", From: "staging", To: "testnet", At: t0, Link: link}),
+		"window_started":    RenderWindow(Window{ReleaseID: "release/payments/1.4.0", Name: "testnet soak", Phase: WindowStarted, Deadline: t0.Add(14 * 24 * time.Hour), Link: link}),
+		"window_ended":      RenderWindow(Window{ReleaseID: "release/payments/1.4.0", Name: "testnet soak", Phase: WindowEnded, Deadline: t0, Note: "no blocking issues"}),
+		"gate_blocked":      RenderGateBlocked(GateBlocked{ReleaseID: "release/payments/1.4.0", Gate: "G3 Testing", Check: "load-test", Reason: "p99 412 ms > 300 ms", Link: link}),
+		"issue_reported":    RenderIssueReported(IssueReported{ReleaseID: "release/payments/1.4.0", Reporter: "community:0xabc", Severity: "high", Summary: "refund fails for amounts > 1 ETH", URL: "https://issues.example.com/42", Blocking: true, Link: link}),
+		"rollback":          RenderRollback(Rollback{ReleaseID: "release/payments/1.4.0", FromVersion: "1.4.0", ToVersion: "1.3.2", Reason: "error rate 4.1 % > 1 % at 25 % traffic", Link: link}),
+		"abort":             RenderAbort(Abort{ReleaseID: "release/payments/1.4.0", Actor: "alice@example.com", Reason: "superseded by 1.4.1", Link: link}),
+		"reject_modal":      RejectModal(ActionValue{ReleaseID: "release/payments/1.4.0", Check: "security-review", Fingerprint: baseSignoff().Fingerprint, ResponseURL: "https://hooks.slack.com/actions/T1/1/abc"}),
 	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) { golden(t, name, v) })
@@ -158,7 +168,7 @@ func TestSignoffButtons(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := ActionValue{ReleaseID: s.ReleaseID, Check: s.Check, Fingerprint: s.Fingerprint()}
+			want := ActionValue{ReleaseID: s.ReleaseID, Check: s.Check, Fingerprint: s.Fingerprint}
 			if v != want {
 				t.Errorf("button value %+v, want %+v", v, want)
 			}
@@ -212,29 +222,5 @@ func TestEvidenceListIsCapped(t *testing.T) {
 	raw := rawJSON(t, RenderSignoff(s), "")
 	if !strings.Contains(string(raw), "more in the Temporal UI") {
 		t.Error("capped evidence list does not say how many rows were left out")
-	}
-}
-
-func TestFingerprint(t *testing.T) {
-	base := Fingerprint("G1", "security-review", []string{"a", "b"})
-	tests := []struct {
-		name string
-		fp   string
-		same bool
-	}{
-		{"order of digests does not matter", Fingerprint("G1", "security-review", []string{"b", "a"}), true},
-		{"new evidence changes it", Fingerprint("G1", "security-review", []string{"a", "c"}), false},
-		{"extra evidence changes it", Fingerprint("G1", "security-review", []string{"a", "b", "c"}), false},
-		{"other check", Fingerprint("G1", "architecture-review", []string{"a", "b"}), false},
-		{"field boundaries count", Fingerprint("G1s", "ecurity-review", []string{"a", "b"}), false},
-		{"digest boundaries count", Fingerprint("G1", "security-review", []string{"ab"}), false},
-	}
-	for _, tt := range tests {
-		if (tt.fp == base) != tt.same {
-			t.Errorf("%s: %s vs %s, want same=%v", tt.name, tt.fp, base, tt.same)
-		}
-	}
-	if len(base) != 32 {
-		t.Errorf("fingerprint %q has %d chars, want 32", base, len(base))
 	}
 }

@@ -24,10 +24,6 @@ var _ slackapp.Decider = (*Decider)(nil)
 // NewDecider returns a Decider over c.
 func NewDecider(c client.Client) *Decider { return &Decider{Client: c} }
 
-// staleMark prefixes a fingerprint the bridge knows to be stale, so that the workflow, which
-// compares it with its own (16 hex digits), records the attempt and refuses it.
-const staleMark = "stale-slack:"
-
 // Decide signals the decision and waits for the workflow's verdict. The workflow, not the
 // bridge, checks group membership, the author rule and the fingerprint; every attempt lands
 // in its audit log, refused ones included.
@@ -41,13 +37,11 @@ func (d *Decider) Decide(ctx context.Context, dec slackapp.Decision) (slackapp.O
 	default:
 		return slackapp.Outcome{}, fmt.Errorf("unknown decision %q", dec.Action)
 	}
-	st, err := control.Status(ctx, d.Client, dec.ReleaseID)
-	if err != nil {
-		return slackapp.Outcome{}, err
-	}
+	// The button's fingerprint is the workflow's own: it is passed on as clicked, and the
+	// workflow refuses (and records) a click on evidence that has changed since.
 	cmd := release.Command{
 		Actor: dec.Actor, Channel: release.ChannelSlack, Check: dec.Check,
-		Reason: dec.Reason, Fingerprint: workflowFingerprint(st, dec),
+		Reason: dec.Reason, Fingerprint: dec.Fingerprint,
 	}
 	if signal == release.SignalApprove {
 		cmd.Comment = "approved in Slack"
@@ -57,18 +51,6 @@ func (d *Decider) Decide(ctx context.Context, dec slackapp.Decision) (slackapp.O
 		return slackapp.Outcome{}, err
 	}
 	return slackapp.Outcome{Accepted: e.Accepted, Message: d.message(ctx, dec, e)}, nil
-}
-
-// workflowFingerprint translates the fingerprint on the clicked button into the workflow's
-// fingerprint of the same snapshot. If the button does not match the snapshot, a value that
-// can never match is sent, so the refusal is still recorded by the workflow.
-func workflowFingerprint(st release.Status, dec slackapp.Decision) string {
-	s, ok := Signoff(st, dec.Check)
-	if !ok || s.Fingerprint() != dec.Fingerprint {
-		return staleMark + dec.Fingerprint
-	}
-	fp, _ := WorkflowFingerprint(st, dec.Check)
-	return fp
 }
 
 // message is the clicker's ephemeral answer.
@@ -90,16 +72,13 @@ func (d *Decider) message(ctx context.Context, dec slackapp.Decision, e release.
 	return msg
 }
 
-// CurrentFingerprint is the fingerprint a signoff message for check built now would carry
-// (Signoff(...).Fingerprint()), or "" when the release takes no decision on it now.
+// CurrentFingerprint is the fingerprint a signoff message for check posted now would carry,
+// or "" when the release takes no decision on it now.
 func (d *Decider) CurrentFingerprint(ctx context.Context, releaseID, check string) (string, error) {
 	st, err := control.Status(ctx, d.Client, releaseID)
 	if err != nil {
 		return "", err
 	}
-	if !decidable(st, check) {
-		return "", nil
-	}
-	s, _ := Signoff(st, check)
-	return s.Fingerprint(), nil
+	fp, _ := currentFingerprint(st, check)
+	return fp, nil
 }

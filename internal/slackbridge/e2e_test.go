@@ -2,19 +2,15 @@ package slackbridge
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,68 +25,33 @@ import (
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
+	"github.com/shipgate/shipgate/internal/devstack/slackws"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/searchattr"
 	"github.com/shipgate/shipgate/internal/slackapp"
 	"github.com/shipgate/shipgate/workflows"
 )
 
-const signingSecret = "e2e-signing-secret-0123456789abcdef"
-
-// replies records the ephemeral answers the handler sends to response URLs, and plays the
-// Web API's views.open for the reject dialog.
-type replies struct {
-	mu    sync.Mutex
-	texts []string
-	views []slack.ModalViewRequest
-}
-
-func (r *replies) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	if req.URL.Path == "/api/views.open" {
-		var v struct {
-			View slack.ModalViewRequest `json:"view"`
-		}
-		if err := json.NewDecoder(req.Body).Decode(&v); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		r.mu.Lock()
-		r.views = append(r.views, v.View)
-		n := len(r.views)
-		r.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"ok":true,"view":{"id":"V%04d"}}`, n)
-		return
-	}
-	var m slack.WebhookMessage
-	if err := json.NewDecoder(req.Body).Decode(&m); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	r.mu.Lock()
-	r.texts = append(r.texts, m.ResponseType+": "+m.Text)
-	r.mu.Unlock()
-}
-
-func (r *replies) all() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.texts...)
-}
+const (
+	signingSecret = "e2e-signing-secret-0123456789abcdef"
+	e2eChannel    = "C0E2ERELEASES"
+)
 
 // e2e is the real Temporal dev server, an in-process worker with the real workflow and
-// activities, the real demo service, and the Slack interaction handler backed by the Decider.
+// activities (notices and signoff messages posted to a slacktest workspace), the real demo
+// service, and the worker's Slack side (NewWorker) serving /slack/interactions.
 type e2e struct {
-	c       client.Client
-	in      release.Input
-	slack   *httptest.Server
-	handler *slackapp.Handler
-	replies *replies
-	replyTo string
-	seq     int
+	c        client.Client
+	in       release.Input
+	ws       *slackws.Workspace
+	sl       *Worker
+	slack    slackws.Delivery
+	evidence string // the regression-suite report, which the test changes before a recheck
+	seq      int
 }
 
-func startE2E(t *testing.T, ctx context.Context) *e2e {
+// startE2E starts everything; editPolicy, when given, changes the demo policy's YAML first.
+func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string) *e2e {
 	t.Helper()
 	temporal, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{})
 	if err != nil {
@@ -105,7 +66,6 @@ func startE2E(t *testing.T, ctx context.Context) *e2e {
 	if err := searchattr.Ensure(ctx, c, "default"); err != nil {
 		t.Fatal(err)
 	}
-
 	demo, err := demosvc.New(demosvc.Config{Service: "demo", InitialVersion: "1.3.0", Environment: "production"})
 	if err != nil {
 		t.Fatal(err)
@@ -118,109 +78,130 @@ func startE2E(t *testing.T, ctx context.Context) *e2e {
 	go func() { _ = demo.Serve(dctx, ln) }()
 	t.Cleanup(stopDemo)
 
-	w := worker.New(c, release.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
-	httpClient := &http.Client{Timeout: 10 * time.Second}
-	activities.Register(w, &activities.Gates{HTTP: httpClient}, &activities.Traffic{HTTP: httpClient}, &activities.Notify{Log: zap.NewNop()})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	demoDir := filepath.Join(root, "deployments/examples/demo")
-	in, err := release.Load(filepath.Join(demoDir, "release.yaml"), filepath.Join(demoDir, "policy.yaml"), checks.Validate)
+	policy := filepath.Join(demoDir, "policy.yaml")
+	if editPolicy != nil {
+		b, err := os.ReadFile(policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policy = filepath.Join(t.TempDir(), "policy.yaml")
+		if err := os.WriteFile(policy, []byte(editPolicy(string(b))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := &e2e{ws: slackws.Start()}
+	t.Cleanup(e.ws.Close)
+	env := slackapp.Env{BotToken: "xoxb-e2e", SigningSecret: signingSecret, Channel: e2eChannel, APIURL: e.ws.APIURL()}
+	if e.sl, err = NewWorker(c, env, policy, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+
+	w := worker.New(c, release.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
+	httpClient := &http.Client{Timeout: 10 * time.Second}
+	activities.Register(w, &activities.Gates{HTTP: httpClient}, &activities.Traffic{HTTP: httpClient},
+		&activities.Notify{Log: zap.NewNop(), Slack: e.sl.Poster, Channel: env.Channel, UIBase: "http://127.0.0.1:8233", Namespace: "default"})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+
+	mux := http.NewServeMux()
+	mux.Handle(InteractionsPath, e.sl.Handler)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	e.slack = slackws.Delivery{Endpoint: srv.URL + InteractionsPath, SigningSecret: signingSecret}
+
+	in, err := release.Load(filepath.Join(demoDir, "release.yaml"), policy, checks.Validate)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in.Policy.Traffic.URL = "http://" + ln.Addr().String() + "/v1/traffic"
 	in.PolicyDigest = in.Policy.Digest()
 	in.StartedBy = "rm-ada"
-
-	ids, err := LoadIdentities(filepath.Join(demoDir, "policy.yaml"))
+	// A copy of one G3 report, so that the test can produce new evidence for a recheck.
+	report, err := os.ReadFile(in.Manifest.Evidence["regression-suite"][0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &e2e{c: c, in: in, replies: &replies{}}
-	replySrv := httptest.NewServer(e.replies)
-	t.Cleanup(replySrv.Close)
-	e.replyTo = replySrv.URL
-	e.handler, err = slackapp.NewHandler(slackapp.HandlerConfig{
-		SigningSecret: signingSecret, Decider: NewDecider(c), Identities: ids,
-		Views: slack.New("xoxb-unused", slack.OptionAPIURL(replySrv.URL+"/api/")), AsyncTimeout: 40 * time.Second,
-	})
-	if err != nil {
+	e.evidence = filepath.Join(t.TempDir(), "regression-junit.xml")
+	if err := os.WriteFile(e.evidence, report, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e.slack = httptest.NewServer(e.handler)
-	t.Cleanup(e.slack.Close)
+	in.Manifest.Evidence["regression-suite"] = []string{e.evidence}
+	e.c, e.in = c, in
 	return e
 }
 
-// click posts a block_actions payload as Slack sends it for an Approve button, signed with
-// key, and waits until the handler has answered the clicker.
-func (e *e2e) click(t *testing.T, key, user, value string) int {
-	return e.press(t, key, user, slackapp.ActionApprove, value)
+// signoffMessage waits for the workflow's message for check in the channel until ok says it
+// is the one wanted.
+func (e *e2e) signoffMessage(t testing.TB, ctx context.Context, check string, ok func(slack.Message) bool) slack.Message {
+	t.Helper()
+	for {
+		for _, m := range e.ws.Messages(e2eChannel) {
+			key, _ := m.Metadata.EventPayload[slackapp.MetadataKeyField].(string)
+			if m.ThreadTimestamp == "" && strings.HasSuffix(key, "/signoff/"+check) && ok(m) {
+				return m
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no signoff message for %s as wanted; channel has %d messages", check, len(e.ws.Messages(e2eChannel)))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
-func (e *e2e) press(t *testing.T, key, user, actionID, value string) int {
-	t.Helper()
-	e.seq++
-	ts := fmt.Sprintf("%d.%06d", time.Now().Unix(), e.seq)
-	return e.deliver(t, key, map[string]any{
-		"type":         "block_actions",
-		"user":         map[string]any{"id": user},
-		"trigger_id":   "1.2.3",
-		"response_url": e.replyTo + "/response/" + ts,
-		"actions": []map[string]any{{
-			"type": "button", "action_id": actionID, "block_id": slackapp.BlockSignoff,
-			"value": value, "action_ts": ts,
-		}},
-	})
+// text is everything a message shows, as one string.
+func text(m slack.Message) string {
+	b, _ := json.Marshal(m.Blocks)
+	// as Slack reads it: <@U…> mentions, not the JSON escapes the block types marshal to
+	return m.Text + strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(b))
 }
 
-// submit posts the reject dialog's view_submission with a reason.
-func (e *e2e) submit(t *testing.T, user string, view slack.ModalViewRequest, reason string) int {
-	t.Helper()
-	e.seq++
-	return e.deliver(t, signingSecret, map[string]any{
-		"type": "view_submission",
-		"user": map[string]any{"id": user},
-		"view": map[string]any{
-			"id": fmt.Sprintf("V%04d", e.seq), "type": "modal", "callback_id": view.CallbackID,
-			"private_metadata": view.PrivateMetadata,
-			"state": map[string]any{"values": map[string]any{
-				slackapp.RejectReasonBlock: map[string]any{slackapp.RejectReasonAction: map[string]any{"type": "plain_text_input", "value": reason}},
-			}},
-		},
-	})
+func hasButtons(m slack.Message) bool {
+	_, _, ok := slackws.Button(m, slackapp.ActionApprove)
+	return ok
 }
 
-// deliver signs a payload with key as Slack does and waits until the handler is done with it.
-func (e *e2e) deliver(t *testing.T, key string, p map[string]any) int {
+func fingerprintOf(t *testing.T, m slack.Message) string {
 	t.Helper()
-	payload, _ := json.Marshal(p)
-	body := url.Values{"payload": {string(payload)}}.Encode()
-	req, err := http.NewRequest(http.MethodPost, e.slack.URL+"/slack/interactions", strings.NewReader(body))
+	btn, _, ok := slackws.Button(m, slackapp.ActionApprove)
+	if !ok {
+		t.Fatalf("message %s has no Approve button", m.Timestamp)
+	}
+	v, err := slackapp.ParseActionValue("button", btn.Value)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := strconv.FormatInt(time.Now().Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(key))
-	fmt.Fprintf(mac, "v0:%s:%s", now, body)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Slack-Request-Timestamp", now)
-	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err := http.DefaultClient.Do(req)
+	return v.Fingerprint
+}
+
+// click presses a button as user and waits until the handler has answered the clicker; it
+// returns the ack's status and what the clicker was told.
+func (e *e2e) click(t *testing.T, ctx context.Context, user string, m slack.Message, action string) (int, string) {
+	t.Helper()
+	e.seq++
+	name := fmt.Sprintf("%s-%d", user, e.seq)
+	code, err := e.slack.Click(ctx, user, e2eChannel, m, action, e.ws.ResponseURL(name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	e.handler.Wait()
-	return resp.StatusCode
+	e.sl.Handler.Wait()
+	return code, e.reply(name)
+}
+
+func (e *e2e) reply(name string) string {
+	for _, r := range e.ws.Replies() {
+		if strings.HasSuffix(r.Path, "/"+name) {
+			return r.Type + ": " + r.Text
+		}
+	}
+	return ""
 }
 
 func (e *e2e) status(t *testing.T, ctx context.Context) release.Status {
@@ -230,6 +211,20 @@ func (e *e2e) status(t *testing.T, ctx context.Context) release.Status {
 		t.Fatal(err)
 	}
 	return st
+}
+
+func (e *e2e) waitStatus(t *testing.T, ctx context.Context, what string, ok func(release.Status) bool) release.Status {
+	t.Helper()
+	for {
+		st := e.status(t, ctx)
+		if ok(st) {
+			return st
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("release never reached %s: %s/%s waiting for %v", what, st.Stage, st.State, st.WaitingFor)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func slackAudit(st release.Status) []release.AuditEntry {
@@ -242,153 +237,252 @@ func slackAudit(st release.Status) []release.AuditEntry {
 	return out
 }
 
-func TestSlackApprovalReachesTheRealWorkflow(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+// TestSlackSignoffsEndToEnd: the workflow posts its signoff requests to Slack, signed clicks
+// decide them, and every decision updates the same message in place.
+func TestSlackSignoffsEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	e := startE2E(t, ctx)
+	e := startE2E(t, ctx, nil)
 	id := e.in.Manifest.ID()
 	if _, err := control.Start(ctx, e.c, e.in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
 		t.Fatal(err)
 	}
-
-	// Wait until G1's automated checks have read their evidence: the fingerprint covers it.
-	var st release.Status
-	for {
-		st = e.status(t, ctx)
-		if len(st.Gates) > 0 && st.Gates[0].ID == "G1" && st.Gates[0].State == release.GateWaiting {
-			break
+	request := e.signoffMessage(t, ctx, "peer-review", hasButtons)
+	st := e.status(t, ctx)
+	if st.Gates[0].State != release.GateWaiting {
+		t.Fatalf("the request was posted while G1 is %s", st.Gates[0].State)
+	}
+	fp := fingerprintOf(t, request)
+	if want := release.GateFingerprint(st.Gates[0], "peer-review"); fp != want {
+		t.Fatalf("button fingerprint %s, the workflow's %s", fp, want)
+	}
+	for _, want := range []string{"Signoff needed: demo 1.4.0", "peer-review", "<@U0BOB0005>", "<@U0CAROL06>", "Approvals still needed* 2 of 2", "unit-coverage", "Open in Temporal UI"} {
+		if !strings.Contains(text(request), want) {
+			t.Errorf("request lacks %q:\n%s", want, text(request))
 		}
-		if ctx.Err() != nil {
-			t.Fatalf("G1 never waited for signoffs: %+v", st.Gates)
+	}
+	if strings.Contains(text(request), "<@U0ALICE04>") {
+		t.Error("the author is offered as an approver")
+	}
+	same := func(m slack.Message) slack.Message {
+		t.Helper()
+		if m.Timestamp != request.Timestamp {
+			t.Fatalf("message ts %s, want the request's %s: updates go in place", m.Timestamp, request.Timestamp)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	d := NewDecider(e.c)
-	fp, err := d.CurrentFingerprint(ctx, id, "peer-review")
-	if err != nil || fp == "" {
-		t.Fatalf("CurrentFingerprint = %q, %v", fp, err)
-	}
-	// What a signoff message rendered now carries on its buttons is what the bridge checks.
-	s, _ := Signoff(st, "peer-review")
-	msg := slackapp.RenderSignoff(s)
-	value := buttonValue(t, msg)
-	if v, _ := slackapp.ParseActionValue("button", value); v.Fingerprint != fp || v.ReleaseID != id {
-		t.Fatalf("rendered button %+v, CurrentFingerprint %s", v, fp)
+		return m
 	}
 
-	t.Run("forged signature sends nothing", func(t *testing.T) {
+	t.Run("refused deliveries send nothing", func(t *testing.T) {
 		before := len(e.status(t, ctx).Audit)
-		if code := e.click(t, "not-the-secret", "U0BOB0005", value); code != http.StatusUnauthorized {
-			t.Fatalf("status %d, want 401", code)
+		btn, _, _ := slackws.Button(request, slackapp.ActionApprove)
+		payload := func(user, action string) string {
+			p, _ := json.Marshal(map[string]any{"type": "block_actions", "user": map[string]any{"id": user},
+				"trigger_id": "1.2.3", "response_url": e.ws.ResponseURL("refused"),
+				"actions": []map[string]any{{"type": "button", "action_id": action, "block_id": slackapp.BlockSignoff,
+					"value": btn.Value, "action_ts": fmt.Sprintf("%d.000001", time.Now().Unix())}}})
+			return url.Values{"payload": {string(p)}}.Encode()
 		}
-		if n := len(e.status(t, ctx).Audit); n != before {
-			t.Fatalf("audit grew from %d to %d entries after a forged click", before, n)
+		tests := []struct {
+			name   string
+			at     time.Time
+			secret string
+			body   string
+			want   int
+		}{
+			{"forged signature", time.Now(), "not-the-secret", payload("U0BOB0005", slackapp.ActionApprove), http.StatusUnauthorized},
+			{"stale timestamp", time.Now().Add(-6 * time.Minute), signingSecret, payload("U0BOB0005", slackapp.ActionApprove), http.StatusUnauthorized},
+			{"oversized body", time.Now(), signingSecret, payload("U0BOB0005", slackapp.ActionApprove) + "&pad=" + strings.Repeat("x", 70<<10), http.StatusRequestEntityTooLarge},
+			{"unknown action", time.Now(), signingSecret, payload("U0BOB0005", "shipgate_delete_release"), http.StatusBadRequest},
+			{"user in no group", time.Now(), signingSecret, payload("U0MALLORY", slackapp.ActionApprove), http.StatusOK},
 		}
-		if r := e.replies.all(); len(r) != 0 {
-			t.Fatalf("forged click answered %q", r)
+		for _, tt := range tests {
+			code, err := e.slack.Post(ctx, tt.at, tt.secret, tt.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.sl.Handler.Wait()
+			if code != tt.want {
+				t.Errorf("%s: status %d, want %d", tt.name, code, tt.want)
+			}
+		}
+		if r := e.reply("refused"); !strings.Contains(r, "not in any approver group") {
+			t.Errorf("the unknown user was told %q", r)
+		}
+		st := e.status(t, ctx)
+		if n := len(st.Audit); n != before {
+			t.Fatalf("audit grew from %d to %d entries: %+v", before, n, st.Audit[before:])
+		}
+		if _, cs, _ := find(st, "peer-review"); len(cs.Approvals) != 0 {
+			t.Fatalf("approvals %+v", cs.Approvals)
 		}
 	})
 
-	t.Run("reviewer approves", func(t *testing.T) {
-		if code := e.click(t, signingSecret, "U0BOB0005", value); code != http.StatusOK {
-			t.Fatalf("status %d", code)
+	t.Run("the author is refused by the workflow and the message says so", func(t *testing.T) {
+		code, told := e.click(t, ctx, "U0ALICE04", request, slackapp.ActionApprove)
+		if code != http.StatusOK || !strings.Contains(told, "author") {
+			t.Fatalf("status %d, alice told %q", code, told)
+		}
+		audit := slackAudit(e.status(t, ctx))
+		if len(audit) != 1 || audit[0].Actor != "alice" || audit[0].Accepted {
+			t.Fatalf("slack audit %+v", audit)
+		}
+		m := same(e.signoffMessage(t, ctx, "peer-review", func(m slack.Message) bool { return strings.Contains(text(m), "Not counted") }))
+		if !hasButtons(m) || !strings.Contains(text(m), "<@U0ALICE04>") {
+			t.Fatalf("updated message:\n%s", text(m))
+		}
+	})
+
+	t.Run("a replayed approval counts once and the message shows it", func(t *testing.T) {
+		btn, _, _ := slackws.Button(request, slackapp.ActionApprove)
+		p, _ := json.Marshal(map[string]any{"type": "block_actions", "user": map[string]any{"id": "U0BOB0005"},
+			"trigger_id": "1.2.3", "response_url": e.ws.ResponseURL("bob"),
+			"actions": []map[string]any{{"type": "button", "action_id": slackapp.ActionApprove, "block_id": slackapp.BlockSignoff,
+				"value": btn.Value, "action_ts": fmt.Sprintf("%d.424242", time.Now().Unix())}}})
+		body, at := url.Values{"payload": {string(p)}}.Encode(), time.Now()
+		for range 2 { // Slack retries a delivery it thinks failed: the same body again
+			if code, err := e.slack.Post(ctx, at, signingSecret, body); err != nil || code != http.StatusOK {
+				t.Fatalf("delivery: %d %v", code, err)
+			}
+			e.sl.Handler.Wait()
 		}
 		st := e.status(t, ctx)
 		_, cs, _ := find(st, "peer-review")
 		if len(cs.Approvals) != 1 || cs.Approvals[0].Actor != "bob" || cs.Approvals[0].Channel != release.ChannelSlack {
-			t.Fatalf("approvals %+v, want bob by slack", cs.Approvals)
+			t.Fatalf("approvals %+v", cs.Approvals)
 		}
-		audit := slackAudit(st)
-		if len(audit) != 1 || audit[0].Action != release.SignalApprove || audit[0].Actor != "bob" || !audit[0].Accepted {
+		if audit := slackAudit(st); len(audit) != 2 || !audit[1].Accepted {
 			t.Fatalf("slack audit %+v", audit)
 		}
-		r := e.replies.all()
-		if len(r) != 1 || r[0] != "ephemeral: Your approval of peer-review was recorded. peer-review: 1 of 2 approvals." {
-			t.Fatalf("bob was told %q", r)
+		if told := e.reply("bob"); told != "ephemeral: Your approval of peer-review was recorded. peer-review: 1 of 2 approvals." {
+			t.Fatalf("bob told %q", told)
+		}
+		m := same(e.signoffMessage(t, ctx, "peer-review", func(m slack.Message) bool { return strings.Contains(text(m), "Approved by") }))
+		if !hasButtons(m) || !strings.Contains(text(m), "<@U0BOB0005> <!date^") || !strings.Contains(text(m), "1 of 2") {
+			t.Fatalf("updated message:\n%s", text(m))
 		}
 	})
 
-	t.Run("author is refused", func(t *testing.T) {
-		if code := e.click(t, signingSecret, "U0ALICE04", value); code != http.StatusOK {
-			t.Fatalf("status %d", code)
+	t.Run("the last approval advances the release and closes the message", func(t *testing.T) {
+		if code, told := e.click(t, ctx, "U0CAROL06", request, slackapp.ActionApprove); code != http.StatusOK || !strings.Contains(told, "recorded") {
+			t.Fatalf("status %d, carol told %q", code, told)
 		}
-		st := e.status(t, ctx)
-		audit := slackAudit(st)
-		if len(audit) != 2 || audit[1].Actor != "alice" || audit[1].Accepted || !strings.Contains(audit[1].Reason, "author") {
-			t.Fatalf("slack audit %+v, want alice's approval refused as the author", audit)
+		e.waitStatus(t, ctx, "G1 passed", func(st release.Status) bool {
+			return st.Gates[0].State == release.GatePassed && st.Stage != release.StageDevelopment
+		})
+		m := same(e.signoffMessage(t, ctx, "peer-review", func(m slack.Message) bool { return strings.Contains(text(m), "Outcome") }))
+		if hasButtons(m) || !strings.Contains(text(m), "Signoff approved") || !strings.Contains(text(m), "<@U0CAROL06>") {
+			t.Fatalf("final message:\n%s", text(m))
 		}
-		if _, cs, _ := find(st, "peer-review"); len(cs.Approvals) != 1 {
-			t.Fatalf("approvals %+v after the author's click", cs.Approvals)
-		}
-		r := e.replies.all()
-		if len(r) != 2 || !strings.HasPrefix(r[1], "ephemeral: Not recorded: ") || !strings.Contains(r[1], "author") {
-			t.Fatalf("alice was told %q", r)
+		if n := countKey(e.ws.Messages(e2eChannel), "/signoff/peer-review"); n != 1 {
+			t.Fatalf("%d messages for peer-review, want 1", n)
 		}
 	})
 
-	t.Run("stale button is refused by the workflow", func(t *testing.T) {
-		// The bridge cannot match an unknown fingerprint to the release's snapshot, so it
-		// sends one the workflow refuses, and the attempt is on record.
-		out, err := d.Decide(ctx, slackapp.Decision{ReleaseID: id, Check: "peer-review", Fingerprint: "0123456789abcdef0123456789abcdef",
-			Actor: "carol", Action: slackapp.ActionNameApprove})
-		if err != nil {
-			t.Fatal(err)
+	qa := e.signoffMessage(t, ctx, "qa-validation", hasButtons)
+	t.Run("a reject with a reason blocks the gate and the message shows it", func(t *testing.T) {
+		if code, _ := e.click(t, ctx, "U0GRACE10", qa, slackapp.ActionReject); code != http.StatusOK {
+			t.Fatalf("reject click: %d", code)
 		}
-		if out.Accepted || !strings.Contains(out.Message, "evidence changed") {
-			t.Fatalf("outcome %+v", out)
+		views := e.ws.OpenedViews()
+		if len(views) != 1 || views[0].View.CallbackID != slackapp.RejectCallbackID {
+			t.Fatalf("dialogs opened: %+v", views)
 		}
-		audit := slackAudit(e.status(t, ctx))
-		if last := audit[len(audit)-1]; last.Actor != "carol" || last.Accepted {
-			t.Fatalf("last slack audit entry %+v", last)
+		// an empty reason is refused inside the dialog
+		code, err := e.slack.Submit(ctx, "U0GRACE10", views[0], map[string]map[string]string{slackapp.RejectReasonBlock: {slackapp.RejectReasonAction: " "}})
+		if err != nil || code != http.StatusOK {
+			t.Fatal(code, err)
 		}
-	})
-
-	t.Run("reviewer rejects through the dialog", func(t *testing.T) {
-		if code := e.press(t, signingSecret, "U0CAROL06", slackapp.ActionReject, value); code != http.StatusOK {
-			t.Fatalf("reject click: status %d", code)
+		code, err = e.slack.Submit(ctx, "U0GRACE10", views[0], map[string]map[string]string{slackapp.RejectReasonBlock: {slackapp.RejectReasonAction: "checkout fails on Safari"}})
+		if err != nil || code != http.StatusOK {
+			t.Fatal(code, err)
 		}
-		e.replies.mu.Lock()
-		views := append([]slack.ModalViewRequest(nil), e.replies.views...)
-		e.replies.mu.Unlock()
-		if len(views) != 1 {
-			t.Fatalf("%d dialogs opened, want 1", len(views))
-		}
-		if code := e.submit(t, "U0CAROL06", views[0], "coverage report is from the wrong commit"); code != http.StatusOK {
-			t.Fatalf("submission: status %d", code)
-		}
+		e.sl.Handler.Wait()
 		st := e.status(t, ctx)
 		audit := slackAudit(st)
 		last := audit[len(audit)-1]
-		if last.Action != release.SignalReject || last.Actor != "carol" || !last.Accepted || last.Reason != "coverage report is from the wrong commit" {
+		if last.Action != release.SignalReject || last.Actor != "grace" || !last.Accepted || last.Reason != "checkout fails on Safari" {
 			t.Fatalf("last slack audit entry %+v", last)
 		}
-		if gs, cs, _ := find(st, "peer-review"); cs.State != release.CheckRejected || gs.State != release.GateBlocked {
-			t.Fatalf("after the rejection gate %s, check %s", gs.State, cs.State)
+		var rejects int
+		for _, a := range audit {
+			if a.Action == release.SignalReject {
+				rejects++
+			}
 		}
-		r := e.replies.all()
-		if !strings.Contains(r[len(r)-1], "Your rejection of peer-review was recorded") {
-			t.Fatalf("carol was told %q", r)
+		if rejects != 1 {
+			t.Fatalf("%d rejections audited, want 1 (the empty reason never left the dialog)", rejects)
 		}
-		// The gate is blocked now, but a decision is still taken: the button stays valid.
-		if fp2, err := d.CurrentFingerprint(ctx, id, "peer-review"); err != nil || fp2 != fp {
-			t.Fatalf("CurrentFingerprint after the rejection %q, %v; want %s", fp2, err, fp)
+		if gs, cs, _ := find(st, "qa-validation"); cs.State != release.CheckRejected || gs.State != release.GateBlocked {
+			t.Fatalf("gate %s, check %s", gs.State, cs.State)
+		}
+		m := e.signoffMessage(t, ctx, "qa-validation", func(m slack.Message) bool { return strings.Contains(text(m), "Rejected by") })
+		if m.Timestamp != qa.Timestamp || hasButtons(m) || !strings.Contains(text(m), "checkout fails on Safari") || !strings.Contains(text(m), "<@U0GRACE10>") {
+			t.Fatalf("rejected message:\n%s", text(m))
+		}
+	})
+
+	t.Run("a click on outdated evidence is refused and the message refreshed", func(t *testing.T) {
+		f, err := os.OpenFile(e.evidence, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = f.WriteString("<!-- rerun on the fixed build -->\n")
+		f.Close()
+		if ent, err := control.Send(ctx, e.c, id, release.SignalRecheck, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Gate: "G3"}); err != nil || !ent.Accepted {
+			t.Fatalf("recheck: %+v %v", ent, err)
+		}
+		refreshed := e.signoffMessage(t, ctx, "qa-validation", func(m slack.Message) bool {
+			return hasButtons(m) && fingerprintOf(t, m) != fingerprintOf(t, qa)
+		})
+		if refreshed.Timestamp != qa.Timestamp {
+			t.Fatalf("refreshed at %s, want in place at %s", refreshed.Timestamp, qa.Timestamp)
+		}
+		// grace still has the message as it was before the recheck
+		code, told := e.click(t, ctx, "U0GRACE10", qa, slackapp.ActionApprove)
+		if code != http.StatusOK || !strings.Contains(told, "out of date") {
+			t.Fatalf("status %d, grace told %q", code, told)
+		}
+		st := e.status(t, ctx)
+		if _, cs, _ := find(st, "qa-validation"); len(cs.Approvals) != 0 {
+			t.Fatalf("a stale click was counted: %+v", cs.Approvals)
+		}
+		audit := slackAudit(st)
+		if last := audit[len(audit)-1]; last.Accepted || !strings.Contains(last.Reason, "evidence changed") {
+			t.Fatalf("last slack audit entry %+v", last)
+		}
+		m := e.signoffMessage(t, ctx, "qa-validation", func(m slack.Message) bool {
+			return hasButtons(m) && strings.Contains(text(m), "evidence changed")
+		})
+		if m.Timestamp != qa.Timestamp || fingerprintOf(t, m) != fingerprintOf(t, refreshed) {
+			t.Fatalf("message after the stale click:\n%s", text(m))
+		}
+		// on the refreshed message the same click counts
+		if code, told := e.click(t, ctx, "U0GRACE10", m, slackapp.ActionApprove); code != http.StatusOK || !strings.Contains(told, "recorded") {
+			t.Fatalf("status %d, grace told %q", code, told)
+		}
+		e.waitStatus(t, ctx, "G3 passed", func(st release.Status) bool { return st.Gates[1].State == release.GatePassed })
+	})
+
+	t.Run("abort withdraws the open requests", func(t *testing.T) {
+		open := e.signoffMessage(t, ctx, "product-signoff", hasButtons)
+		if ent, err := control.Send(ctx, e.c, id, release.SignalAbort, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Reason: "demo over"}); err != nil || !ent.Accepted {
+			t.Fatalf("abort: %+v %v", ent, err)
+		}
+		m := e.signoffMessage(t, ctx, "product-signoff", func(m slack.Message) bool { return strings.Contains(text(m), "Withdrawn") })
+		if m.Timestamp != open.Timestamp || hasButtons(m) || !strings.Contains(text(m), "demo over") {
+			t.Fatalf("withdrawn message:\n%s", text(m))
 		}
 	})
 }
 
-func buttonValue(t *testing.T, m slackapp.Message) string {
-	t.Helper()
-	for _, b := range m.Blocks {
-		if a, ok := b.(*slack.ActionBlock); ok {
-			for _, el := range a.Elements.ElementSet {
-				if btn, ok := el.(*slack.ButtonBlockElement); ok && btn.ActionID == slackapp.ActionApprove {
-					return btn.Value
-				}
-			}
+func countKey(msgs []slack.Message, suffix string) int {
+	n := 0
+	for _, m := range msgs {
+		if key, _ := m.Metadata.EventPayload[slackapp.MetadataKeyField].(string); m.ThreadTimestamp == "" && strings.HasSuffix(key, suffix) {
+			n++
 		}
 	}
-	t.Fatal("rendered signoff has no Approve button")
-	return ""
+	return n
 }
 
 type nopLogger struct{}

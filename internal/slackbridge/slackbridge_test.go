@@ -111,20 +111,12 @@ func gateStatus(state string, coverage ...string) release.Status {
 		}}
 }
 
-func TestFingerprintsFollowTheEvidence(t *testing.T) {
+func TestCurrentFingerprintIsTheWorkflows(t *testing.T) {
 	base := gateStatus(release.GateWaiting, "a1", "b2")
-	fp := func(st release.Status) (string, string) {
-		s, ok := Signoff(st, "peer-review")
-		if !ok {
-			t.Fatal("peer-review not found")
-		}
-		w, _ := WorkflowFingerprint(st, "peer-review")
-		return s.Fingerprint(), w
-	}
-	msg0, wf0 := fp(base)
-	// The workflow's is release.Fingerprint over every evidence digest of the gate.
-	if want := release.Fingerprint("G1", "peer-review", []string{"c3", "b2", "a1"}); wf0 != want {
-		t.Fatalf("WorkflowFingerprint %s, want %s", wf0, want)
+	fp, ok := currentFingerprint(base, "peer-review")
+	// the gate's every evidence digest, the same value the workflow compares a click with
+	if !ok || fp != release.Fingerprint("G1", "peer-review", []string{"c3", "b2", "a1"}) {
+		t.Fatalf("currentFingerprint = %q, %v", fp, ok)
 	}
 	tests := []struct {
 		name string
@@ -132,7 +124,7 @@ func TestFingerprintsFollowTheEvidence(t *testing.T) {
 		same bool
 	}{
 		{"evidence listed in another order", gateStatus(release.GateWaiting, "b2", "a1"), true},
-		{"approvals and state change", func() release.Status {
+		{"approvals and details change", func() release.Status {
 			s := gateStatus(release.GateWaiting, "a1", "b2")
 			s.Gates[0].Checks[2].Approvals = nil
 			s.Gates[0].Checks[0].Detail = "85 %"
@@ -143,27 +135,14 @@ func TestFingerprintsFollowTheEvidence(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			msg, wf := fp(tt.st)
-			if (msg == msg0) != tt.same || (wf == wf0) != tt.same {
-				t.Errorf("message fingerprint same=%v, workflow fingerprint same=%v; want %v", msg == msg0, wf == wf0, tt.same)
+			got, _ := currentFingerprint(tt.st, "peer-review")
+			if (got == fp) != tt.same {
+				t.Errorf("fingerprint %s vs %s: same=%v, want %v", got, fp, got == fp, tt.same)
 			}
 		})
 	}
-}
-
-func TestSignoffShowsTheGate(t *testing.T) {
-	s, ok := Signoff(gateStatus(release.GateWaiting, "a1"), "peer-review")
-	if !ok {
-		t.Fatal("not found")
-	}
-	if s.Gate != "G1" || s.Required != 2 || len(s.Approvals) != 1 || s.Approvals[0].Actor != "bob" || s.Result != slackapp.SignoffPending {
-		t.Errorf("signoff %+v", s)
-	}
-	if len(s.Evidence) != 2 || s.Evidence[0].Name != "unit-coverage" || s.Evidence[0].Detail != "84 %" {
-		t.Errorf("evidence %+v", s.Evidence)
-	}
-	if _, ok := Signoff(gateStatus(release.GateWaiting), "unit-coverage"); ok {
-		t.Error("an automated check was taken for a signoff")
+	if fp, ok := currentFingerprint(gateStatus(release.GatePassed, "a1"), "peer-review"); ok || fp != "" {
+		t.Errorf("a passed gate takes no decision, got %q", fp)
 	}
 }
 
@@ -190,27 +169,6 @@ func TestDecidable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := decidable(tt.st, tt.check); got != tt.want {
 				t.Errorf("decidable = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestWorkflowFingerprintTranslation(t *testing.T) {
-	st := gateStatus(release.GateWaiting, "a1")
-	s, _ := Signoff(st, "peer-review")
-	wf, _ := WorkflowFingerprint(st, "peer-review")
-	tests := []struct {
-		name, clicked, want string
-	}{
-		{"button matches the snapshot", s.Fingerprint(), wf},
-		{"button from older evidence", "0123456789abcdef0123456789abcdef", staleMark + "0123456789abcdef0123456789abcdef"},
-		{"the workflow's own value is not accepted as a button", wf, staleMark + wf},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := workflowFingerprint(st, slackapp.Decision{Check: "peer-review", Fingerprint: tt.clicked})
-			if got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -35,6 +35,9 @@ func NewWorker(c client.Client, env slackapp.Env, policyPath string, log *zap.Lo
 		return nil, err
 	}
 	opts := []slack.Option{}
+	if env.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(env.APIURL))
+	}
 	if env.SocketMode() {
 		opts = append(opts, slack.OptionAppLevelToken(env.AppToken))
 	}
@@ -50,7 +53,7 @@ func NewWorker(c client.Client, env slackapp.Env, policyPath string, log *zap.Lo
 		return nil, err
 	}
 	if log != nil {
-		log.Info("slack enabled", zap.Bool("socketMode", env.SocketMode()), zap.String("channel", env.Channel),
+		log.Info("slack enabled", zap.Bool("socketMode", env.SocketMode()), zap.String("channel", env.Channel), zap.String("apiURL", env.APIURL),
 			zap.Int("approvers", ids.Len()))
 	}
 	return &Worker{Env: env, API: api, Poster: slackapp.NewPoster(api), Handler: h}, nil

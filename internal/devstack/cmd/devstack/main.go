@@ -56,6 +56,7 @@ func run(ctx context.Context, args []string) error {
 	binDir := fs.String("bin", ".bin", "where the stack's binaries are built")
 	manifest := fs.String("f", "deployments/examples/demo/release.yaml", "demo: the release manifest")
 	policy := fs.String("policy", "deployments/examples/demo/policy.yaml", "demo: the policy")
+	slackURLFile := fs.String("url-file", "", "slack: where the Slack stand-in writes its Web API URL")
 	if len(args) == 0 {
 		return errors.New("usage: devstack up|down|demo [flags]")
 	}
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string) error {
 	case "up":
 		return up(ctx, st, *binDir)
 	case "down":
-		names := []string{"loadgen", "prometheus", "worker"}
+		names := []string{"loadgen", "prometheus", "worker", "slack"}
 		for _, c := range devstack.DevChains {
 			names = append(names, c.Process())
 		}
@@ -79,10 +80,12 @@ func run(ctx context.Context, args []string) error {
 		}
 		fmt.Println("stack stopped")
 		return nil
+	case "slack":
+		return devstack.ServeSlack(ctx, *slackURLFile)
 	case "demo":
-		return demo(ctx, *manifest, *policy, false)
+		return demo(ctx, st, *manifest, *policy, false)
 	case "demo-rollback":
-		return demo(ctx, *manifest, *policy, true)
+		return demo(ctx, st, *manifest, *policy, true)
 	}
 	return fmt.Errorf("unknown command %q (want up, down or demo)", cmd)
 }
@@ -125,8 +128,12 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 	if err := startPrometheus(ctx, st); err != nil {
 		return err
 	}
+	slackEnv, err := upSlack(ctx, st, binDir)
+	if err != nil {
+		return err
+	}
 	if _, err := st.Spawn("worker", filepath.Join(binDir, "worker"), nil,
-		[]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv}); err != nil {
+		append([]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv}, slackEnv...)); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, "http://"+workerAddr+"/readyz", time.Minute); err != nil {
@@ -224,7 +231,7 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 }
 
 // demo starts the sample release and follows it to the end with the demo approvers.
-func demo(ctx context.Context, manifest, policy string, fault bool) error {
+func demo(ctx context.Context, stack devstack.Stack, manifest, policy string, fault bool) error {
 	in, err := release.Load(manifest, policy, checks.Validate)
 	if err != nil {
 		return err
@@ -253,7 +260,13 @@ func demo(ctx context.Context, manifest, policy string, fault bool) error {
 			measured <- d
 		}()
 	}
-	st, err := devstack.Follow(ctx, c, in, os.Stdout, true)
+	out := &devstack.LockedWriter{W: os.Stdout}
+	approvers, stopApprovers, err := slackApprovers(stack, in, out)
+	if err != nil {
+		return err
+	}
+	defer stopApprovers()
+	st, err := devstack.FollowWith(ctx, c, in, out, approvers.Round)
 	if err != nil {
 		return err
 	}
@@ -272,4 +285,24 @@ func demo(ctx context.Context, manifest, policy string, fault bool) error {
 		return fmt.Errorf("release ended %s: %s", st.State, st.Reason)
 	}
 	return nil
+}
+
+// upSlack starts the Slack stand-in; the worker gets its URL and the stack's signing secret.
+func upSlack(ctx context.Context, st devstack.Stack, binDir string) ([]string, error) {
+	cfg, err := st.StartSlack(ctx, filepath.Join(binDir, "devstack"))
+	if err != nil {
+		return nil, err
+	}
+	policy, _ := filepath.Abs("deployments/examples/demo/policy.yaml")
+	fmt.Printf("slack stand-in (slacktest) on %s, channel %s\n", cfg.APIURL, cfg.Channel)
+	return cfg.WorkerEnv(policy, uiBase), nil
+}
+
+// slackApprovers are the demo's approvers, clicking in the stand-in's channel.
+func slackApprovers(st devstack.Stack, in release.Input, out *devstack.LockedWriter) (*devstack.SlackApprovers, func(), error) {
+	cfg, err := st.Slack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return devstack.NewSlackApprovers(cfg, "http://"+workerAddr+"/slack/interactions", in, out)
 }
