@@ -94,10 +94,8 @@ func (s *stack) writeContractRelease(c *contractChains, version, impl string) (m
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	ps := string(p) + fmt.Sprintf(`chains:
-  - {name: testnet, role: testnet, chainId: 31337, rpc: "%s", confirmations: 2}
-  - {name: mainnet, role: mainnet, chainId: 31338, rpc: "%s", confirmations: 2}
-`, c.testnet.RPC, c.mainnet.RPC)
+	ps := strings.Replace(string(p), "http://127.0.0.1:8545", c.testnet.RPC, 1)
+	ps = strings.Replace(ps, "http://127.0.0.1:8546", c.mainnet.RPC, 1)
 	if err := os.WriteFile(manifest, []byte(ms), 0o644); err != nil {
 		s.t.Fatal(err)
 	}

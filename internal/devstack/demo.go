@@ -64,6 +64,13 @@ func Progress(w io.Writer, prev, cur release.Status) {
 	if prev.State != cur.State {
 		fmt.Fprintf(w, "%s   state %s %s\n", ts, cur.State, cur.Reason)
 	}
+	for _, d := range cur.Contracts[min(len(prev.Contracts), len(cur.Contracts)):] {
+		fmt.Fprintf(w, "%s   contract %s %s on %s: %s %s, tx %s, block %d, %d confirmations, code %s", ts, d.Op, d.Contract, d.Chain, d.Kind, d.Address, d.TxHash, d.Block, d.Confirmations, d.CodeHash)
+		if d.Implementation != "" {
+			fmt.Fprintf(w, ", implementation %s", d.Implementation)
+		}
+		fmt.Fprintln(w)
+	}
 	for i, g := range cur.Gates {
 		var pg release.GateStatus
 		if i < len(prev.Gates) {

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/checks"
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
@@ -82,10 +84,11 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	case "slack":
 		return devstack.ServeSlack(ctx, *slackURLFile)
-	case "demo":
-		return demo(ctx, st, *manifest, *policy, false)
-	case "demo-rollback":
-		return demo(ctx, st, *manifest, *policy, true)
+	case "demo", "demo-rollback":
+		if err := baseline(ctx, st, *manifest, *policy); err != nil {
+			return err
+		}
+		return demo(ctx, st, *manifest, *policy, cmd == "demo-rollback")
 	}
 	return fmt.Errorf("unknown command %q (want up, down or demo)", cmd)
 }
@@ -133,7 +136,7 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 		return err
 	}
 	if _, err := st.Spawn("worker", filepath.Join(binDir, "worker"), nil,
-		append([]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv}, slackEnv...)); err != nil {
+		append([]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv, "SHIPGATE_CHAIN_DATA=" + chainData(st)}, slackEnv...)); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, "http://"+workerAddr+"/readyz", time.Minute); err != nil {
@@ -146,6 +149,43 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 // deployerFunds is what the deployer holds on each dev chain: enough for thousands of demo
 // deployments at dev gas prices.
 var deployerFunds = new(big.Int).Mul(big.NewInt(1000), big.NewInt(params.Ether))
+
+// chainData is the worker's contract nonce store and deployment records (SHIPGATE_CHAIN_DATA).
+func chainData(st devstack.Stack) string {
+	d, _ := filepath.Abs(filepath.Join(st.Dir, "chain"))
+	return d
+}
+
+// baseline runs, once per fresh stack, the release that put v1 of the demo's counter on both
+// chains (release-v1.yaml next to the manifest): the demo release upgrades it to v2, and a
+// rollback returns it to v1. Its initialize(owner, …) gets the stack's generated deployer.
+func baseline(ctx context.Context, st devstack.Stack, manifest, policy string) error {
+	m, err := release.Load(manifest, policy, checks.Validate)
+	if err != nil || len(m.Manifest.Contracts) == 0 {
+		return err
+	}
+	done := true
+	for _, c := range devstack.DevChains {
+		if _, err := os.Stat(filepath.Join(chainData(st), "records", strconv.FormatUint(c.ChainID, 10), m.Manifest.Contracts[0].Name+".json")); err != nil {
+			done = false
+		}
+	}
+	if done {
+		return nil
+	}
+	key, _, err := devstack.DeployerKey(filepath.Join(st.Dir, "deployer.key"))
+	if err != nil {
+		return err
+	}
+	fmt.Println("first demo on this stack: release demo 1.3.0 deploys v1 of the counter and its proxy on both chains")
+	return runDemo(ctx, st, filepath.Join(filepath.Dir(manifest), "release-v1.yaml"), policy, false, func(in *release.Input) {
+		for i := range in.Manifest.Contracts {
+			if p := in.Manifest.Contracts[i].Proxy; p != nil && len(p.InitArgs) > 0 {
+				p.InitArgs[0] = key.Address.Hex()
+			}
+		}
+	})
+}
 
 // startChains starts the dev profile's testnet and mainnet (geth --dev, data in
 // .data/chains/), makes sure the stack's deployer key exists (.data/deployer.key, created at
@@ -232,8 +272,18 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 
 // demo starts the sample release and follows it to the end with the demo approvers.
 func demo(ctx context.Context, stack devstack.Stack, manifest, policy string, fault bool) error {
+	return runDemo(ctx, stack, manifest, policy, fault, nil)
+}
+
+func runDemo(ctx context.Context, stack devstack.Stack, manifest, policy string, fault bool, edit func(*release.Input)) error {
 	in, err := release.Load(manifest, policy, checks.Validate)
 	if err != nil {
+		return err
+	}
+	if edit != nil {
+		edit(&in)
+	}
+	if err := chain.CheckContracts(manifest, in.Manifest.Contracts); err != nil {
 		return err
 	}
 	in.StartedBy = "demo"
