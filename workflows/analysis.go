@@ -55,8 +55,12 @@ func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.A
 	}); err != nil {
 		return release.AnalysisOutcome{}, err
 	}
+	perRun := intervalsPerRun
+	if in.IntervalsPerRun > 0 {
+		perRun = in.IntervalsPerRun
+	}
 	for n := 0; ; n++ {
-		if n == intervalsPerRun || (watching && workflow.GetInfo(ctx).GetCurrentHistoryLength() > historySafetyLimit) {
+		if n == perRun || (watching && workflow.GetInfo(ctx).GetCurrentHistoryLength() > historySafetyLimit) {
 			a.drainNotices(ctx)
 			return release.AnalysisOutcome{}, workflow.NewContinueAsNewError(ctx, AnalysisWorkflow, a.in)
 		}
