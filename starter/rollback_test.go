@@ -81,7 +81,7 @@ func TestFaultyCanaryRolledBackAutomatically(t *testing.T) {
 			analysisAudit = e
 		}
 	}
-	if len(analysisAudit.Evidence) != 2 || !strings.Contains(analysisAudit.Evidence[0], "error-rate: ") || !strings.Contains(analysisAudit.Evidence[0], "timeline pass×") {
+	if len(analysisAudit.Evidence) != 2 || !strings.Contains(analysisAudit.Evidence[0], "error-rate: ") || !strings.Contains(analysisAudit.Evidence[0], "fail×1; canary ") {
 		t.Fatalf("the canary analysis's audit entry lacks its intervals in compact form: %+v", analysisAudit)
 	}
 	if !strings.Contains(st.Reason, "query: ") {
@@ -122,5 +122,6 @@ func (s *stack) checkLiveAnalysis(ctx context.Context, c client.Client, id strin
 			return fmt.Errorf("status lacks %q:\n%s", want, human)
 		}
 	}
+	s.t.Logf("status while the canary is watched:\n%s", human)
 	return nil
 }
