@@ -123,6 +123,7 @@ var noticeIcons = map[string]string{
 	release.NoticeRollback: ":rewind:",
 	release.NoticeAbort:    ":stop_sign:",
 	release.NoticeDone:     ":checkered_flag:",
+	release.NoticeAnalysis: ":bar_chart:",
 }
 
 // noticeMessage is one notice as a thread reply. Notices carry only text, so they are shown

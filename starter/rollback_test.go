@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -39,6 +40,12 @@ func TestFaultyCanaryRolledBackAutomatically(t *testing.T) {
 	}
 	took := make(chan time.Duration, 1)
 	go func() {
+		defer close(took)
+		// while the canary is watched, status shows the analysis child's live view; then the fault
+		if err := s.checkLiveAnalysis(ctx, c, in.Manifest.ID()); err != nil {
+			t.Error(err)
+			return
+		}
 		d, err := devstack.BreakCanary(ctx, c, in.Manifest.ID(), s.demoURL, io.Discard)
 		if err != nil {
 			t.Error(err)
@@ -68,5 +75,53 @@ func TestFaultyCanaryRolledBackAutomatically(t *testing.T) {
 			t.Fatalf("a person acted on the rollback path: %+v", a)
 		}
 	}
+	var analysisAudit release.AuditEntry
+	for _, e := range st.Audit {
+		if e.Action == "analysis" && e.Target == release.WindowCanaryWatch {
+			analysisAudit = e
+		}
+	}
+	if len(analysisAudit.Evidence) != 2 || !strings.Contains(analysisAudit.Evidence[0], "error-rate: ") || !strings.Contains(analysisAudit.Evidence[0], "fail×1; canary ") {
+		t.Fatalf("the canary analysis's audit entry lacks its intervals in compact form: %+v", analysisAudit)
+	}
+	if !strings.Contains(st.Reason, "query: ") {
+		t.Fatalf("reason %q lacks the failing query", st.Reason)
+	}
 	t.Logf("fault → canary at 0 %%: %s", <-took)
+}
+
+// checkLiveAnalysis waits until the canary analysis has measured two intervals, then checks
+// that status (the JSON and the human view) shows its latest verdicts, queries and intervals.
+func (s *stack) checkLiveAnalysis(ctx context.Context, c client.Client, id string) error {
+	var a release.AnalysisOutcome
+	for {
+		st, err := control.Status(ctx, c, id)
+		if err == nil && len(st.Analyses) > 0 && st.Analyses[0].Action == "running" && st.Analyses[0].Intervals >= 2 {
+			a = st.Analyses[0]
+			break
+		}
+		if st.State.Final() {
+			return fmt.Errorf("release ended %s before its canary was measured", st.State)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no measured canary interval in status: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if len(a.Metrics) != 2 || a.Metrics[0].Last == nil || !strings.Contains(a.Metrics[0].Last.Query, `version="1.4.0"`) ||
+		a.Metrics[0].Last.Threshold == nil || len(a.Recent) < 2 {
+		return fmt.Errorf("live analysis in status lacks verdicts, queries or intervals: %+v", a)
+	}
+	human, errOut, code := s.cli("status", id)
+	if code != 0 {
+		return fmt.Errorf("status: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"ANALYSIS", "canary-watch running", "error-rate pass: canary", `query: (sum(rate(http_requests_total{service="demo",version="1.4.0"`, "→ continue"} {
+		if !strings.Contains(human, want) {
+			return fmt.Errorf("status lacks %q:\n%s", want, human)
+		}
+	}
+	s.t.Logf("status while the canary is watched:\n%s", human)
+	return nil
 }

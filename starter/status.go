@@ -108,6 +108,7 @@ func printStatus(w io.Writer, st release.Status) {
 		}
 		fmt.Fprintf(w, "  issue #%d %s %q (%s)\n", is.N, is.Severity, is.Title, state)
 	}
+	printAnalyses(w, st.Analyses)
 	from := max(0, len(st.Audit)-8)
 	fmt.Fprintln(w, "\nRECENT AUDIT")
 	for _, a := range st.Audit[from:] {
@@ -131,6 +132,27 @@ func printContracts(tw io.Writer, st release.Status) {
 		fmt.Fprintf(tw, "\nROLLBACK PLAN\t%s to %s (recorded %s)\n", st.RollbackPlan.Environment, st.RollbackPlan.TargetVersion, st.RollbackPlan.RecordedAt.Local().Format(time.RFC3339))
 		for _, c := range st.RollbackPlan.Contracts {
 			fmt.Fprintf(tw, "\t%s\n", c)
+		}
+	}
+}
+
+// printAnalyses shows each analysis with the latest verdict of every metric (rule, values,
+// threshold, rendered query) and, while it runs, its last few intervals.
+func printAnalyses(w io.Writer, as []release.AnalysisOutcome) {
+	if len(as) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nANALYSIS")
+	for _, a := range as {
+		fmt.Fprintf(w, "  %s %s after %d intervals: %s\n", a.Step, a.Action, a.Intervals, a.Reason)
+		for _, m := range a.Metrics {
+			if m.Last == nil {
+				continue
+			}
+			fmt.Fprintf(w, "    %s\n      %s\n", m.Last.Evidence(), m.TimelineString())
+		}
+		for _, r := range a.Recent[max(0, len(a.Recent)-3):] {
+			fmt.Fprintf(w, "    %s\n", r)
 		}
 	}
 }

@@ -11,63 +11,178 @@ import (
 	"github.com/shipgate/shipgate/internal/release"
 )
 
-// intervalsPerRun bounds one run of AnalysisWorkflow: about 11 events an interval keeps every
-// run near 4,500 events, under the 10,000 budget, however long the watch.
+// intervalsPerRun bounds one run of AnalysisWorkflow. An interval costs 11 events (a timer,
+// one activity, three workflow tasks; measured on the dev server), whether the interval's
+// activity watches alerts (alertWatchVersion) or not, so a run of 400 stays near 4,400 events:
+// under half the 10,000 budget, leaving room for notices, however long the watch.
 const intervalsPerRun = 400
+
+// historySafetyLimit continues as new early should a run grow past it anyway (many notices).
+const historySafetyLimit = 8000
+
+// recentIntervals bounds the compact interval log the child keeps for status.
+const recentIntervals = 30
+
+// alertWatchVersion: each interval's activity starts with the interval's timer and watches
+// the SLO alerts while the timer runs, so a firing alert rolls back before the interval ends;
+// failing verdicts are notified; the run keeps a compact interval log for status.
+const alertWatchVersion = "analysis-alert-watch"
 
 // AnalysisWorkflow measures one canary watch or production bake every interval and decides:
 // promote (after Min, when the run is promote-eligible), rollback (a failure budget is spent
 // or an SLO alert fired) or pause (inconclusive or error budget spent, or Max reached without
 // a passing run: never a silent pass). It continues as new to keep its history small.
 func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.AnalysisOutcome, error) {
+	watching := workflow.GetVersion(ctx, alertWatchVersion, workflow.DefaultVersion, 1) == 1
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: max(in.Interval, 30*time.Second),
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 2},
 	})
-	out := func(action, reason string) release.AnalysisOutcome {
-		return release.AnalysisOutcome{Step: in.Step, Action: action, Reason: reason, Intervals: in.Run.Intervals, Summary: in.Summary}
+	if watching {
+		actx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			// the activity lasts the interval; a lost worker shows within the heartbeat timeout
+			StartToCloseTimeout: in.Interval + 30*time.Second,
+			HeartbeatTimeout:    30 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, InitialInterval: time.Second},
+			Summary:             in.Step + " analysis: alerts watched, metrics measured",
+		})
 	}
+	a := &analysisRun{in: in, id: workflow.GetInfo(ctx).WorkflowExecution.ID}
 	if err := workflow.SetQueryHandler(ctx, release.QueryStatus, func() (release.AnalysisOutcome, error) {
-		return out("running", in.Run.Decision.Reason), nil
+		o := a.outcome("running", a.in.Run.Decision.Reason)
+		o.Recent = a.in.Recent
+		return o, nil
 	}); err != nil {
 		return release.AnalysisOutcome{}, err
 	}
+	perRun := intervalsPerRun
+	if in.IntervalsPerRun > 0 {
+		perRun = in.IntervalsPerRun
+	}
 	for n := 0; ; n++ {
-		if n == intervalsPerRun {
-			return release.AnalysisOutcome{}, workflow.NewContinueAsNewError(ctx, AnalysisWorkflow, in)
+		if n == perRun || (watching && workflow.GetInfo(ctx).GetCurrentHistoryLength() > historySafetyLimit) {
+			a.drainNotices(ctx)
+			return release.AnalysisOutcome{}, workflow.NewContinueAsNewError(ctx, AnalysisWorkflow, a.in)
 		}
-		elapsed := workflow.Now(ctx).Sub(in.StartedAt)
-		if elapsed >= in.Max {
-			if in.Run.Decision.Action == analysis.PromoteEligible {
-				return out("promote", in.Run.Decision.Reason), nil
+		elapsed := workflow.Now(ctx).Sub(a.in.StartedAt)
+		if elapsed >= a.in.Max {
+			a.drainNotices(ctx)
+			if a.in.Run.Decision.Action == analysis.PromoteEligible {
+				return a.outcome("promote", a.in.Run.Decision.Reason), nil
 			}
-			return out("pause", fmt.Sprintf("the watch ended after %s without a passing run: %s", in.Max, in.Run.Decision.Reason)), nil
+			return a.outcome("pause", fmt.Sprintf("the watch ended after %s without a passing run: %s", a.in.Max, a.in.Run.Decision.Reason)), nil
 		}
-		timer := workflow.NewTimerWithOptions(ctx, in.Interval, workflow.TimerOptions{
-			Summary: fmt.Sprintf("%s analysis: interval %d", in.Step, in.Run.Intervals+1)})
-		if err := timer.Get(ctx, nil); err != nil {
+		timer := workflow.NewTimerWithOptions(ctx, a.in.Interval, workflow.TimerOptions{
+			Summary: fmt.Sprintf("%s analysis: interval %d", a.in.Step, a.in.Run.Intervals+1)})
+		req := release.AnalyzeRequest{Spec: a.in.Spec, Vars: a.in.Vars, Run: a.in.Run}
+		if watching {
+			// measured when the timer fires, or as soon as an alert fires before that
+			req.Until = workflow.Now(ctx).Add(a.in.Interval)
+		} else if err := timer.Get(ctx, nil); err != nil {
 			return release.AnalysisOutcome{}, err
 		}
 		var res release.AnalyzeResult
-		err := workflow.ExecuteActivity(actx, release.ActivityAnalyze, release.AnalyzeRequest{Spec: in.Spec, Vars: in.Vars, Run: in.Run}).Get(ctx, &res)
+		err := workflow.ExecuteActivity(actx, release.ActivityAnalyze, req).Get(ctx, &res)
 		if err != nil {
 			// the measurement itself failed: count it as an interval in error, never as a pass
-			res.Run = in.Run
+			res.Run = a.in.Run
 			res.Decision = res.Run.Record(analysis.IntervalResult{AlertsError: err.Error()})
 			res.Summary = []string{"measurement failed: " + err.Error()}
-		}
-		in.Run, in.Summary = res.Run, res.Summary
-		switch res.Decision.Action {
-		case analysis.Rollback:
-			return out("rollback", res.Decision.Reason), nil
-		case analysis.Pause, analysis.Errored:
-			return out("pause", res.Decision.Reason), nil
-		case analysis.PromoteEligible:
-			if workflow.Now(ctx).Sub(in.StartedAt) >= in.Min {
-				return out("promote", res.Decision.Reason), nil
+			if watching {
+				rec := analysis.NewIntervalRecord(res.Run.Intervals, workflow.Now(ctx), analysis.IntervalResult{AlertsError: err.Error()}, res.Decision)
+				res.Record = &rec
 			}
 		}
+		before := a.in.Run
+		a.in.Run, a.in.Summary = res.Run, res.Summary
+		if watching {
+			a.log(res.Record)
+			a.notifyFailures(ctx, before, res.Decision)
+		}
+		switch res.Decision.Action {
+		case analysis.Rollback:
+			// no wait for earlier notices here: traffic goes back first
+			return a.outcome("rollback", res.Decision.Reason), nil
+		case analysis.Pause, analysis.Errored:
+			a.drainNotices(ctx)
+			return a.outcome("pause", res.Decision.Reason), nil
+		}
+		if watching {
+			// the interval's clock: it has fired already unless an activity attempt ended early
+			if err := timer.Get(ctx, nil); err != nil {
+				return release.AnalysisOutcome{}, err
+			}
+		}
+		if res.Decision.Action == analysis.PromoteEligible && workflow.Now(ctx).Sub(a.in.StartedAt) >= a.in.Min {
+			a.drainNotices(ctx)
+			return a.outcome("promote", res.Decision.Reason), nil
+		}
 	}
+}
+
+// analysisRun is the state of one run of AnalysisWorkflow.
+type analysisRun struct {
+	in      release.AnalysisInput
+	id      string
+	notices []workflow.Future
+}
+
+func (a *analysisRun) outcome(action, reason string) release.AnalysisOutcome {
+	return release.AnalysisOutcome{Step: a.in.Step, Action: action, Reason: reason, Intervals: a.in.Run.Intervals,
+		Summary: a.in.Summary, WorkflowID: a.id, Metrics: a.in.Run.Metrics}
+}
+
+// log keeps the latest intervals in compact form for status; older ones stay in the history.
+func (a *analysisRun) log(rec *analysis.IntervalRecord) {
+	if rec == nil {
+		return
+	}
+	a.in.Recent = append(a.in.Recent, *rec)
+	if n := len(a.in.Recent); n > recentIntervals {
+		a.in.Recent = append([]analysis.IntervalRecord(nil), a.in.Recent[n-recentIntervals:]...)
+	}
+}
+
+// notifyFailures tells the release's followers of each failing verdict that did not end the
+// run (an ending one is in the parent's rollback or pause notice): every failure of a deciding
+// metric, since each spends budget, and a dry-run metric's first failure after other outcomes.
+// Notices run alongside the next interval; a run waits for them before it ends.
+func (a *analysisRun) notifyFailures(ctx workflow.Context, before analysis.Run, d analysis.Decision) {
+	if d.Terminal() {
+		return
+	}
+	for i, m := range a.in.Run.Metrics {
+		if m.Last == nil || m.Last.Outcome != analysis.Fail {
+			continue
+		}
+		if m.DryRun && i < len(before.Metrics) && before.Metrics[i].Last != nil && before.Metrics[i].Last.Outcome == analysis.Fail {
+			continue
+		}
+		budget := fmt.Sprintf("failure %d of %d allowed", m.Failures, m.FailureLimit)
+		if m.DryRun {
+			budget = "dry run, not deciding"
+		}
+		n := release.Notice{ReleaseID: a.in.ReleaseID, Channel: a.in.Channel, Kind: release.NoticeAnalysis, At: workflow.Now(ctx),
+			Key:  fmt.Sprintf("%s/notice/%d/%s", a.id, a.in.Run.Intervals, m.Name),
+			Text: fmt.Sprintf("%s %s, %s analysis, interval %d: %s (%s)", a.in.Vars.Service, a.in.Vars.Version, a.in.Step, a.in.Run.Intervals, m.Last.Evidence(), budget)}
+		nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 30 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
+			Summary:             "notify: " + release.NoticeAnalysis,
+		})
+		a.notices = append(a.notices, workflow.ExecuteActivity(nctx, release.ActivityNotify, n))
+	}
+}
+
+// drainNotices waits for the notices sent, so none is lost when the run ends; a failed one is
+// logged and never fails the analysis.
+func (a *analysisRun) drainNotices(ctx workflow.Context) {
+	for _, f := range a.notices {
+		if err := f.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("analysis notice failed", "error", err)
+		}
+	}
+	a.notices = nil
 }
 
 // startAnalysis runs the analysis of the window just opened as a child workflow; its outcome
@@ -83,25 +198,33 @@ func (w *rel) startAnalysis(ctx workflow.Context, window string, min, maxD time.
 		StartedAt: workflow.Now(ctx), Run: analysis.NewRun(*p.Analysis, int(min/interval)),
 		Vars: analysis.Vars{Service: w.st.Service, Version: w.st.Version, BaselineVersion: w.st.Previous,
 			Stage: string(w.st.Stage), Interval: p.Analysis.Interval},
+		Channel: w.in.Manifest.Channel,
 	}
-	w.st.Analyses = append(w.st.Analyses, release.AnalysisOutcome{Step: window, Action: "running",
+	if in.Channel == "" {
+		in.Channel = p.Channel
+	}
+	childID := w.st.ID + "/analysis/" + window
+	// status shows the running child's own view: internal/control queries it by this id
+	w.st.Analyses = append(w.st.Analyses, release.AnalysisOutcome{Step: window, Action: "running", WorkflowID: childID,
 		Reason: fmt.Sprintf("every %s, promotion after %s at the earliest", interval, min)})
 	w.publish(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:    w.st.ID + "/analysis/" + window,
+			WorkflowID:    childID,
 			StaticSummary: fmt.Sprintf("%s %s: %s analysis", w.st.Service, w.st.Version, window),
 		})
 		var out release.AnalysisOutcome
 		if err := workflow.ExecuteChildWorkflow(cctx, release.WorkflowAnalysis, in).Get(ctx, &out); err != nil {
-			out = release.AnalysisOutcome{Step: window, Action: "pause", Reason: "the analysis could not run: " + err.Error()}
+			out = release.AnalysisOutcome{Step: window, Action: "pause", WorkflowID: childID, Reason: "the analysis could not run: " + err.Error()}
 		}
 		w.onAnalysis(ctx, out)
 	})
 }
 
 // onAnalysis acts on an analysis outcome: a failure rolls back at once (or pauses, when the
-// policy says so for this stage), with nobody to wait for.
+// policy says so for this stage), with nobody to wait for. The audit gets the outcome with one
+// line per metric covering every interval (counts, timeline, value range, last evidence); the
+// rollback's reason, and so its notice, carries the failing metric, its values and query.
 func (w *rel) onAnalysis(ctx workflow.Context, out release.AnalysisOutcome) {
 	if w.stop != nil || w.base.Final() {
 		return
@@ -111,8 +234,12 @@ func (w *rel) onAnalysis(ctx workflow.Context, out release.AnalysisOutcome) {
 			w.st.Analyses[i] = out
 		}
 	}
+	evidence := out.Evidence()
+	if len(evidence) == 0 {
+		evidence = out.Summary // a child from before alertWatchVersion
+	}
 	entry := release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "analysis",
-		Target: out.Step, Accepted: out.Action == "promote", Reason: out.Action + ": " + out.Reason, Evidence: out.Summary}
+		Target: out.Step, Accepted: out.Action == "promote", Reason: out.Action + ": " + out.Reason, Evidence: evidence}
 	w.audit(ctx, entry)
 	action := out.Action
 	if action == "rollback" && w.in.Policy.FailureAction(w.st.Stage) == "pause" {
@@ -127,7 +254,7 @@ func (w *rel) onAnalysis(ctx workflow.Context, out release.AnalysisOutcome) {
 		w.st.Paused = true
 		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: release.SignalPause,
 			Target: out.Step, Accepted: true, Reason: "analysis needs a person: " + out.Reason + " (resume accepts it; rollback or abort do not)"})
-		w.notify(ctx, release.NoticeGate, fmt.Sprintf("%s %s paused: analysis of %s: %s", w.st.Service, w.st.Version, out.Step, out.Reason))
+		w.notify(ctx, release.NoticeAnalysis, fmt.Sprintf("%s %s paused: analysis of %s: %s", w.st.Service, w.st.Version, out.Step, out.Reason))
 	}
 	w.publish(ctx)
 }

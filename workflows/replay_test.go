@@ -9,7 +9,9 @@ import (
 
 // TestReplayRecordedHistories replays every recorded history against today's workflow code: a
 // change that alters commands without workflow.GetVersion fails here, before it breaks running
-// releases. Record a new history with SHIPGATE_RECORD_HISTORY=<name>.json go test ./starter/.
+// releases. Record a new history with SHIPGATE_RECORD_HISTORY=<name>.json go test ./starter/;
+// analysis-*.json are runs of the AnalysisWorkflow child, recorded with
+// SHIPGATE_RECORD_ANALYSIS_HISTORY=analysis-<name>.json go test -run TestAnalysisOnDevServer ./workflows/.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
 	if err != nil {
@@ -22,6 +24,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
+			r.RegisterWorkflowWithOptions(AnalysisWorkflow, AnalysisRegisterOptions())
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replaying %s: %v", f, err)
 			}

@@ -50,6 +50,13 @@ type MetricState struct {
 	Errors            int      `json:"errors"`
 	ConsecutiveErrors int      `json:"consecutiveErrors"`
 	Last              *Verdict `json:"last,omitempty"`
+	// Timeline is every recorded outcome, run-length encoded ("error" for failed
+	// measurements); Earlier counts the oldest intervals dropped to keep it bounded.
+	Timeline []Span `json:"timeline,omitempty"`
+	Earlier  int    `json:"earlier,omitempty"`
+	// Low and High are the range of the canary's worst value per interval over the run.
+	Low  *float64 `json:"low,omitempty"`
+	High *float64 `json:"high,omitempty"`
 }
 
 // Run is the aggregate state of one analysis (a canary watch or a production step). It is plain
@@ -116,6 +123,7 @@ func find(vs []Verdict, name string) Verdict {
 
 func (s *MetricState) record(v Verdict) {
 	s.Last = &v
+	s.track(v)
 	if v.Outcome == Inconclusive && v.Error {
 		s.Errors++
 		s.ConsecutiveErrors++
@@ -134,7 +142,7 @@ func (s *MetricState) record(v Verdict) {
 
 func (r *Run) decide(alerts []string) Decision {
 	if len(alerts) > 0 {
-		return Decision{Rollback, "SLO alert firing: " + strings.Join(alerts, ", ")}
+		return Decision{Rollback, "SLO alert firing: " + strings.Join(alerts, "; ")}
 	}
 	deciding := func(yield func(MetricState) bool) {
 		for _, m := range r.Metrics {
@@ -182,5 +190,5 @@ func lastRule(m MetricState) string {
 	if m.Last == nil {
 		return ""
 	}
-	return m.Last.Rule
+	return m.Last.Details()
 }

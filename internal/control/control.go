@@ -35,14 +35,44 @@ func Start(ctx context.Context, c client.Client, in release.Input, conflict enum
 	}, "ReleaseWorkflow", in)
 }
 
-// Status queries a release's status.
+// Status queries a release's status, with each running analysis replaced by the analysis
+// child's own view (latest verdict per metric, recent intervals): the release workflow hears
+// from its analyses only when they end, since a signal per interval would overrun its history.
 func Status(ctx context.Context, c client.Client, id string) (release.Status, error) {
 	v, err := c.QueryWorkflow(ctx, id, "", release.QueryStatus)
 	if err != nil {
 		return release.Status{}, fmt.Errorf("release %s: %w", id, err)
 	}
 	var st release.Status
-	return st, v.Get(&st)
+	if err := v.Get(&st); err != nil {
+		return release.Status{}, err
+	}
+	for i, a := range st.Analyses {
+		if a.Action != "running" || a.WorkflowID == "" {
+			continue
+		}
+		if live, ok := analysisStatus(ctx, c, a.WorkflowID); ok && live.Action == "running" {
+			live.Step = a.Step
+			st.Analyses[i] = live
+		}
+	}
+	return st, nil
+}
+
+// analysisStatus asks a running analysis child for its view. It is best effort: a child that
+// has just ended or not yet started leaves the release's own entry in place.
+func analysisStatus(ctx context.Context, c client.Client, id string) (release.AnalysisOutcome, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, err := c.QueryWorkflow(ctx, id, "", release.QueryStatus)
+	if err != nil {
+		return release.AnalysisOutcome{}, false
+	}
+	var out release.AnalysisOutcome
+	if err := v.Get(&out); err != nil {
+		return release.AnalysisOutcome{}, false
+	}
+	return out, true
 }
 
 // Send signals a command and waits until the audit log holds the workflow's verdict on it: the

@@ -8,7 +8,8 @@ import (
 	"github.com/shipgate/shipgate/internal/analysis/promtest"
 )
 
-// The embedded stack's Prometheus config and SLO rules must be what Prometheus accepts.
+// The embedded stack's Prometheus config and SLO rules must be what Prometheus accepts, and
+// the rules must fire (and stay quiet) as their unit tests say.
 func TestPrometheusConfigAndRulesAreValid(t *testing.T) {
 	promtool, err := promtest.Binary("promtool")
 	if err != nil {
@@ -22,6 +23,7 @@ func TestPrometheusConfigAndRulesAreValid(t *testing.T) {
 	for _, args := range [][]string{
 		{"check", "config", filepath.Join(dir, "prometheus.yml")},
 		{"check", "rules", filepath.Join(dir, "rules", "slo.yml")},
+		{"test", "rules", filepath.Join(dir, "rules", "slo_test.yml")},
 	} {
 		if out, err := exec.Command(promtool, args...).CombinedOutput(); err != nil {
 			t.Errorf("promtool %v: %v\n%s", args, err, out)

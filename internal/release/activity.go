@@ -20,11 +20,13 @@ const (
 	WorkflowAnalysis      = "AnalysisWorkflow"
 )
 
-// AnalyzeRequest measures one interval of an analysis and folds it into the run.
+// AnalyzeRequest measures one interval of an analysis and folds it into the run. With Until
+// set, the activity first watches the SLO alerts until then and returns at once when one fires.
 type AnalyzeRequest struct {
-	Spec analysis.Spec `json:"spec"`
-	Vars analysis.Vars `json:"vars"`
-	Run  analysis.Run  `json:"run"`
+	Spec  analysis.Spec `json:"spec"`
+	Vars  analysis.Vars `json:"vars"`
+	Run   analysis.Run  `json:"run"`
+	Until time.Time     `json:"until,omitzero"`
 }
 
 // AnalyzeResult is the run after the interval, its decision, and a compact line per metric.
@@ -32,6 +34,8 @@ type AnalyzeResult struct {
 	Run      analysis.Run      `json:"run"`
 	Decision analysis.Decision `json:"decision"`
 	Summary  []string          `json:"summary"`
+	// Record is the interval in compact form for the analysis's log.
+	Record *analysis.IntervalRecord `json:"record,omitempty"`
 }
 
 // AnalysisInput starts (or continues as new) the analysis of one stage or step.
@@ -46,15 +50,39 @@ type AnalysisInput struct {
 	StartedAt time.Time     `json:"startedAt"`
 	Run       analysis.Run  `json:"run"`
 	Summary   []string      `json:"summary,omitempty"`
+	// Recent is the analysis's log of the latest intervals, carried through continue-as-new.
+	Recent []analysis.IntervalRecord `json:"recent,omitempty"`
+	// Channel is where the release's notices go (the manifest's or the policy's).
+	Channel string `json:"channel,omitempty"`
+	// IntervalsPerRun is how many intervals a run measures before it continues as new; zero
+	// means the workflow's default (400). Tests shorten it to see several runs quickly.
+	IntervalsPerRun int `json:"intervalsPerRun,omitempty"`
 }
 
-// AnalysisOutcome is how an analysis ended: promote, rollback or pause, and why.
+// AnalysisOutcome is how an analysis ended (promote, rollback or pause, and why) or, while it
+// runs ("running"), where it is: the child's status query answers one.
 type AnalysisOutcome struct {
 	Step      string   `json:"step"`
 	Action    string   `json:"action"`
 	Reason    string   `json:"reason"`
 	Intervals int      `json:"intervals"`
 	Summary   []string `json:"summary,omitempty"`
+	// WorkflowID is the analysis child's, whose status query has the live view.
+	WorkflowID string `json:"workflowId,omitempty"`
+	// Metrics holds each metric's budgets, counts, timeline and latest verdict (with its
+	// rendered query, values, threshold and rule).
+	Metrics []analysis.MetricState `json:"metrics,omitempty"`
+	// Recent is the compact log of the latest intervals (the running child's view only).
+	Recent []analysis.IntervalRecord `json:"recent,omitempty"`
+}
+
+// Evidence is the outcome's audit evidence: one line per metric covering every interval.
+func (o AnalysisOutcome) Evidence() []string {
+	var out []string
+	for _, m := range o.Metrics {
+		out = append(out, m.Summary())
+	}
+	return out
 }
 
 // Check outcomes an automated check reports.
@@ -104,6 +132,8 @@ const (
 	NoticeRollback = "rollback"
 	NoticeAbort    = "abort"
 	NoticeDone     = "done"
+	// NoticeAnalysis: a failing verdict, or an analysis that needs a person.
+	NoticeAnalysis = "analysis"
 )
 
 // Notice is a notification for people following a release (Slack thread, or the log).

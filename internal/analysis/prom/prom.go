@@ -138,6 +138,23 @@ func (c *Client) MeasureAll(ctx context.Context, spec analysis.Spec, vars analys
 }
 
 func (c *Client) firingFor(ctx context.Context, tmpl map[string]string, vars analysis.Vars) ([]string, error) {
+	match, err := AlertMatch(tmpl, vars)
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := c.FiringAlerts(ctx, match)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, a := range alerts {
+		names = append(names, a.String())
+	}
+	return names, nil
+}
+
+// AlertMatch renders the policy's alert label templates with vars.
+func AlertMatch(tmpl map[string]string, vars analysis.Vars) (map[string]string, error) {
 	match := map[string]string{}
 	for k, t := range tmpl {
 		v, err := analysis.Render(t, vars.Map())
@@ -146,15 +163,19 @@ func (c *Client) firingFor(ctx context.Context, tmpl map[string]string, vars ana
 		}
 		match[k] = v
 	}
-	alerts, err := c.FiringAlerts(ctx, match)
-	if err != nil {
-		return nil, err
+	return match, nil
+}
+
+// String is the alert's name and labels, as a person reads them in a reason:
+// ShipgateHighErrorRate{service="demo", severity="page"}.
+func (a Alert) String() string {
+	ls := model.LabelSet{}
+	for k, v := range a.Labels {
+		if k != model.AlertNameLabel {
+			ls[model.LabelName(k)] = model.LabelValue(v)
+		}
 	}
-	var names []string
-	for _, a := range alerts {
-		names = append(names, a.Name)
-	}
-	return names, nil
+	return a.Name + ls.String()
 }
 
 // Measure renders m's queries with vars, queries Prometheus at t and judges the result.
@@ -219,4 +240,30 @@ func (c *Client) observe(ctx context.Context, m analysis.Metric, vars analysis.V
 	}
 	o.BaselineSamples, o.Err = c.Range(ctx, o.BaselineQuery, start, t, time.Duration(step))
 	return o
+}
+
+// WatchAlerts polls the alerts API every interval until an alert matching match fires or until
+// passes, and returns the firing alerts (none when until passed quietly). A failed poll does not
+// end the watch, since Prometheus may come back within the interval: afterPoll hears of every
+// poll with its error (nil on success), for heartbeats and counts. It returns ctx's error when
+// ctx ends first.
+func (c *Client) WatchAlerts(ctx context.Context, match map[string]string, until time.Time, every time.Duration, afterPoll func(error)) ([]Alert, error) {
+	for {
+		firing, err := c.FiringAlerts(ctx, match)
+		if afterPoll != nil {
+			afterPoll(err)
+		}
+		if len(firing) > 0 {
+			return firing, nil
+		}
+		wait := min(every, time.Until(until))
+		if wait <= 0 {
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }

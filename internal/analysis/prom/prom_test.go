@@ -142,6 +142,42 @@ func TestAgainstPrometheus(t *testing.T) {
 		}
 	})
 
+	t.Run("alert watch returns as soon as an alert fires, with its labels", func(t *testing.T) {
+		polls := 0
+		begin := time.Now()
+		alerts, err := e.client.WatchAlerts(ctx, map[string]string{"service": "bad"}, begin.Add(time.Minute), 100*time.Millisecond, func(error) { polls++ })
+		if err != nil || len(alerts) == 0 {
+			t.Fatalf("watch = %v, %v; want the firing alert", alerts, err)
+		}
+		if time.Since(begin) > 10*time.Second || polls != 1 {
+			t.Fatalf("watch took %s and %d polls for an alert already firing", time.Since(begin), polls)
+		}
+		if got := alerts[0].String(); !strings.HasPrefix(got, "ShipgateHighErrorRate{") || !strings.Contains(got, `service="bad"`) || strings.Contains(got, "alertname") {
+			t.Fatalf("alert string %q, want name and labels", got)
+		}
+		res := e.client.MeasureAll(ctx, e.spec, vars("bad"), time.Now())
+		if len(res.FiringAlerts) == 0 || !strings.Contains(res.FiringAlerts[0], `severity="page"`) {
+			t.Fatalf("firing alerts %v: want labels in each", res.FiringAlerts)
+		}
+	})
+
+	t.Run("alert watch on a quiet service lasts until the deadline", func(t *testing.T) {
+		polls := 0
+		begin := time.Now()
+		alerts, err := e.client.WatchAlerts(ctx, map[string]string{"service": "demo"}, begin.Add(1500*time.Millisecond), 200*time.Millisecond, func(err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			polls++
+		})
+		if err != nil || len(alerts) != 0 {
+			t.Fatalf("watch = %v, %v; want none", alerts, err)
+		}
+		if took := time.Since(begin); took < 1500*time.Millisecond || polls < 5 {
+			t.Fatalf("watch ended after %s and %d polls, want the whole 1.5 s polled every 200 ms", took, polls)
+		}
+	})
+
 	t.Run("slower canary fails the Mann-Whitney comparison", func(t *testing.T) {
 		latency := analysis.Metric{
 			Name:          "p99-vs-baseline",
@@ -227,6 +263,16 @@ func TestPrometheusStoppedMidRun(t *testing.T) {
 	}
 	if d.Action != analysis.Errored {
 		t.Fatalf("decision = %+v, want error", d)
+	}
+	// the alert watch outlives the outage: it reports each failed poll and ends at its deadline
+	var failed int
+	alerts, err := e.client.WatchAlerts(ctx, map[string]string{"service": "bad"}, time.Now().Add(time.Second), 200*time.Millisecond, func(err error) {
+		if err != nil {
+			failed++
+		}
+	})
+	if err != nil || len(alerts) != 0 || failed < 3 {
+		t.Fatalf("watch with Prometheus down = %v, %v after %d failed polls", alerts, err, failed)
 	}
 	t.Log(d.Reason)
 }
