@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/shipgate/shipgate/activities"
+	"github.com/shipgate/shipgate/internal/analysis"
 	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/release"
 )
@@ -256,4 +257,40 @@ func TestContractsWrongChainIDIsAHardError(t *testing.T) {
 	require.Equal(t, release.StateFailed, res.State)
 	require.Contains(t, res.Reason, "31339")
 	require.Equal(t, uint64(0), c.nonce(t, "sim://testnet"))
+}
+
+// A canary whose analysis fails is rolled back with no one on the path, and the proxy the
+// canary switched (upgradeAt: canary) goes back to the implementation it ran before.
+func TestAutomaticRollbackRevertsTheCanarysProxy(t *testing.T) {
+	c := newSimChains(t)
+	require.Equal(t, release.StateSucceeded, c.contractRelease(t, "1.0.0", "CounterV1", demoArtifacts).run().State)
+	proxy := ""
+	h := c.contractRelease(t, "2.0.0", "CounterV2", demoArtifacts)
+	withAnalysis("")(&h.in.Manifest, &h.in.Policy)
+	h.in.Policy.Contracts.UpgradeAt = release.StageCanary
+	h.act.verdict = func(v analysis.Vars, interval int) analysis.Outcome {
+		if v.Stage == string(release.StageCanary) && interval > 60 {
+			return analysis.Fail
+		}
+		return analysis.Pass
+	}
+	var during release.Status
+	h.at(14*24*time.Hour+30*time.Minute, func() {
+		during = h.status()
+		up := contractsOf(during, "mainnet", release.OpUpgrade)
+		require.Len(t, up, 1, "the canary switched the proxy")
+		proxy = up[0].Address
+	})
+	res := h.run()
+	require.Equal(t, release.StateRolledBack, res.State)
+	require.Equal(t, release.StageCanary, res.Stage)
+	require.Contains(t, res.Reason, "analysis of canary-watch failed")
+	st := h.status()
+	rev := contractsOf(st, "mainnet", release.OpRevert)
+	require.Len(t, rev, 1)
+	prev := strings.TrimPrefix(during.RollbackPlan.Contracts[1], "Counter on mainnet: proxy "+proxy+" back to implementation ")
+	prev = strings.Fields(prev)[0]
+	require.Equal(t, prev, rev[0].Implementation)
+	require.Equal(t, prev, c.implementation(t, "sim://mainnet", proxy), "the proxy runs v1 again")
+	require.Len(t, contractsOf(st, "testnet", release.OpRevert), 1)
 }

@@ -7,11 +7,15 @@ import (
 	"github.com/shipgate/shipgate/internal/release"
 )
 
-// The documented examples must stay valid against the default policy and the real catalogue.
+// The documented examples must stay valid against their policies and the real catalogue.
 func TestDocumentedExamplesValidate(t *testing.T) {
+	if _, err := release.Load(filepath.Join("..", "..", "deployments", "examples", "production", "release.yaml"), "", Validate); err == nil {
+		t.Error("a release with contracts validated against the default policy, which has no chains")
+	}
 	for _, ex := range []struct{ manifest, policy string }{
-		{"production/release.yaml", ""},
+		{"production/release.yaml", "production/policy.yaml"},
 		{"demo/release.yaml", "demo/policy.yaml"},
+		{"demo/release-v1.yaml", "demo/policy.yaml"},
 	} {
 		policy := ex.policy
 		if policy != "" {

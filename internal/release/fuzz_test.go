@@ -10,6 +10,7 @@ import (
 func FuzzParseManifest(f *testing.F) {
 	f.Add([]byte(goodManifest))
 	f.Add([]byte("service: a\nversion: 1.0.0\npreviousVersion: 0.9.0\nauthor: x\ncontracts:\n  - {name: Token, artifact: out/Token.json, proxy: {kind: uups}}\nchanges: {contracts: true}\n"))
+	f.Add([]byte("service: a\nversion: 1.0.0\npreviousVersion: 0.9.0\nauthor: x\nchanges: {contracts: true}\ncontracts:\n  - name: Counter\n    artifact: a/standard-output.json\n    contractName: CounterV1\n    args: [\"1\", \"[1,2]\"]\n    proxy: {kind: transparent, initializer: initialize, initArgs: [\"0x01\"], artifact: a/p.json, contractName: ERC1967Proxy}\n"))
 	f.Add([]byte("{"))
 	f.Add([]byte("service: [a, b]"))
 	f.Add([]byte("evidence: {x: []}"))
