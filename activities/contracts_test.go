@@ -1,0 +1,65 @@
+package activities
+
+import (
+	"context"
+	"math/big"
+	"path/filepath"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+// The policy's EIP-1559 caps bound what the node suggests; without caps the suggestion stands.
+func TestSignAppliesFeeCaps(t *testing.T) {
+	priv, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := chain.NewKey("DEPLOYER", priv)
+	sim := simulated.NewBackend(types.GenesisAlloc{key.Address: {Balance: new(big.Int).Mul(big.NewInt(10), big.NewInt(params.Ether))}})
+	defer sim.Close()
+	dir := t.TempDir()
+	c := &Contracts{
+		Nonces:  &chain.NonceStore{Dir: filepath.Join(dir, "nonces")},
+		Records: &chain.RecordStore{Dir: filepath.Join(dir, "records")},
+		Dial:    func(context.Context, string, uint64) (chain.Backend, error) { return sim.Client(), nil },
+		Key:     func(string) (*chain.Key, error) { return key, nil },
+	}
+	art, _ := filepath.Abs(filepath.Join("..", "deployments", "examples", "demo", "contracts", "artifacts", "standard-output.json"))
+	sign := func(op string, ch release.Chain) *types.Transaction {
+		t.Helper()
+		s, err := c.Sign(context.Background(), release.ContractTx{Chain: ch, OpKey: op, Op: release.OpDeploy,
+			Contract: release.Contract{Name: "Counter", Artifact: art, ContractName: "CounterV1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx := new(types.Transaction)
+		if err := tx.UnmarshalBinary(hexutil.MustDecode(s.Raw)); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	free := sign("uncapped", release.Chain{Name: "sim", ChainID: 1337})
+	capGwei := 0.5 // below the simulated chain's suggested fee cap (2 × base fee + tip)
+	wantCap := big.NewInt(int64(capGwei * params.GWei))
+	if free.GasFeeCap().Cmp(wantCap) <= 0 {
+		t.Fatalf("uncapped fee cap %s is not above the test's cap %s: the test could not fail", free.GasFeeCap(), wantCap)
+	}
+	capped := sign("capped", release.Chain{Name: "sim", ChainID: 1337, MaxFeeGwei: capGwei, MaxTipGwei: 0.1})
+	if capped.GasFeeCap().Cmp(wantCap) != 0 {
+		t.Errorf("fee cap %s, want the policy's %s", capped.GasFeeCap(), wantCap)
+	}
+	if capped.GasTipCap().Cmp(big.NewInt(int64(0.1*params.GWei))) > 0 {
+		t.Errorf("tip cap %s above the policy's 0.1 gwei", capped.GasTipCap())
+	}
+	if capped.Nonce() != free.Nonce()+1 {
+		t.Errorf("nonces %d then %d: each operation gets its own", free.Nonce(), capped.Nonce())
+	}
+}
