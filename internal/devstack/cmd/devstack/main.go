@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -85,10 +84,14 @@ func run(ctx context.Context, args []string) error {
 	case "slack":
 		return devstack.ServeSlack(ctx, *slackURLFile)
 	case "demo", "demo-rollback":
-		if err := baseline(ctx, st, *manifest, *policy); err != nil {
+		contract := "Counter"
+		if cmd == "demo-rollback" {
+			contract = "CounterRollbackDemo"
+		}
+		if err := baseline(ctx, st, *manifest, *policy, contract); err != nil {
 			return err
 		}
-		return demo(ctx, st, *manifest, *policy, cmd == "demo-rollback")
+		return runDemo(ctx, st, *manifest, *policy, cmd == "demo-rollback", renamed(contract))
 	}
 	return fmt.Errorf("unknown command %q (want up, down or demo)", cmd)
 }
@@ -156,29 +159,42 @@ func chainData(st devstack.Stack) string {
 	return d
 }
 
-// baseline runs, once per fresh stack, the release that put v1 of the demo's counter on both
-// chains (release-v1.yaml next to the manifest): the demo release upgrades it to v2, and a
-// rollback returns it to v1. Its initialize(owner, …) gets the stack's generated deployer.
-func baseline(ctx context.Context, st devstack.Stack, manifest, policy string) error {
-	m, err := release.Load(manifest, policy, checks.Validate)
-	if err != nil || len(m.Manifest.Contracts) == 0 {
-		return err
-	}
-	done := true
+// deployed reports whether the deployment records know the contract on every dev chain.
+func deployed(st devstack.Stack, contract string) bool {
+	rs := chain.RecordStore{Dir: filepath.Join(chainData(st), "records")}
 	for _, c := range devstack.DevChains {
-		if _, err := os.Stat(filepath.Join(chainData(st), "records", strconv.FormatUint(c.ChainID, 10), m.Manifest.Contracts[0].Name+".json")); err != nil {
-			done = false
+		if _, err := rs.Latest(c.ChainID, contract); err != nil {
+			return false
 		}
 	}
-	if done {
+	return true
+}
+
+// renamed gives the release's contracts another record name: demo:rollback keeps its own
+// counter, which every run leaves on v1 again, so each run shows the proxy going back to v1.
+func renamed(name string) func(*release.Input) {
+	return func(in *release.Input) {
+		for i := range in.Manifest.Contracts {
+			in.Manifest.Contracts[i].Name = name
+		}
+	}
+}
+
+// baseline runs, once per stack and counter, the release that puts v1 of the demo's counter
+// and its proxy on both chains (release-v1.yaml next to the manifest): the demo release
+// upgrades it to v2, and a rollback returns it to v1. Its initialize(owner, …) gets the
+// stack's generated deployer.
+func baseline(ctx context.Context, st devstack.Stack, manifest, policy, contract string) error {
+	if deployed(st, contract) {
 		return nil
 	}
 	key, _, err := devstack.DeployerKey(filepath.Join(st.Dir, "deployer.key"))
 	if err != nil {
 		return err
 	}
-	fmt.Println("first demo on this stack: release demo 1.3.0 deploys v1 of the counter and its proxy on both chains")
+	fmt.Printf("%s is not on the chains yet: release demo 1.3.0 deploys v1 and its proxy on both\n", contract)
 	return runDemo(ctx, st, filepath.Join(filepath.Dir(manifest), "release-v1.yaml"), policy, false, func(in *release.Input) {
+		renamed(contract)(in)
 		for i := range in.Manifest.Contracts {
 			if p := in.Manifest.Contracts[i].Proxy; p != nil && len(p.InitArgs) > 0 {
 				p.InitArgs[0] = key.Address.Hex()
@@ -271,10 +287,6 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 }
 
 // demo starts the sample release and follows it to the end with the demo approvers.
-func demo(ctx context.Context, stack devstack.Stack, manifest, policy string, fault bool) error {
-	return runDemo(ctx, stack, manifest, policy, fault, nil)
-}
-
 func runDemo(ctx context.Context, stack devstack.Stack, manifest, policy string, fault bool, edit func(*release.Input)) error {
 	in, err := release.Load(manifest, policy, checks.Validate)
 	if err != nil {
