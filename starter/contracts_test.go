@@ -186,5 +186,9 @@ func TestContractDeployExactlyOnceAcrossWorkerCrashes(t *testing.T) {
 			t.Errorf("deployment not verified and confirmed: %+v", d)
 		}
 	}
+	if name := os.Getenv("SHIPGATE_RECORD_CONTRACTS_HISTORY"); name != "" {
+		t.Setenv("SHIPGATE_RECORD_HISTORY", name)
+	}
+	recordHistory(t, cl, id)
 	t.Logf("transactions per release with 3 worker crashes: testnet %d, mainnet %d", c.sent(t, c.testnet), c.sent(t, c.mainnet))
 }
