@@ -52,6 +52,9 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 	}); err != nil {
 		return release.Result{}, err
 	}
+	if err := w.setDecideHandler(ctx); err != nil {
+		return release.Result{}, err
+	}
 	workflow.Go(ctx, w.listen)
 	w.audit(ctx, release.AuditEntry{Actor: in.StartedBy, Channel: release.ChannelCLI, Action: "start",
 		Target: w.st.ID, Accepted: true, Reason: "policy " + in.PolicyDigest})

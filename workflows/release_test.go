@@ -508,3 +508,43 @@ func TestSignalsAfterTheEndAreRefused(t *testing.T) {
 	require.Equal(t, 100.0, st.TrafficPercent)
 	require.Empty(t, st.WaitingFor)
 }
+
+// The decide update applies a command exactly as its signal would and answers with the
+// verdict; a name that is no signal is rejected before it reaches history.
+func TestDecideUpdateAnswersWithTheVerdict(t *testing.T) {
+	h := newHarness(t, nil)
+	got := map[string]release.AuditEntry{}
+	var rejected error
+	update := func(key, signal string, cmd release.Command) {
+		h.env.UpdateWorkflow(release.UpdateDecide, key, &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { rejected = err },
+			OnComplete: func(v any, err error) {
+				require.NoError(t, err)
+				got[key] = v.(release.AuditEntry)
+			},
+		}, release.Decide{Signal: signal, Command: cmd})
+	}
+	h.at(time.Second, func() {
+		update("bob", release.SignalApprove, release.Command{Actor: "bob", Channel: release.ChannelSlack, Check: "peer-review"})
+		update("mallory", release.SignalApprove, release.Command{Actor: "mallory", Channel: release.ChannelCLI, Check: "peer-review"})
+		update("nothing", "launch-missiles", release.Command{Actor: "rm-ada", Channel: release.ChannelCLI})
+	})
+	var st release.Status
+	h.at(time.Minute, func() {
+		st = h.status()
+		h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "end of test"})
+	})
+	require.Equal(t, release.StateAborted, h.run().State)
+	require.True(t, got["bob"].Accepted, "%+v", got["bob"])
+	require.Equal(t, "approve", got["bob"].Action)
+	require.False(t, got["mallory"].Accepted)
+	require.Contains(t, got["mallory"].Reason, "not a member")
+	require.ErrorContains(t, rejected, "unknown signal")
+	require.NotContains(t, got, "nothing")
+	require.Len(t, st.Gates[0].Checks[5].Approvals, 1)
+	require.Equal(t, "bob", st.Gates[0].Checks[5].Approvals[0].Actor)
+	for _, e := range st.Audit {
+		require.NotEqual(t, "launch-missiles", e.Action)
+	}
+}

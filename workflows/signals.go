@@ -27,12 +27,30 @@ func (w *rel) listen(ctx workflow.Context) {
 }
 
 // handle applies one command; every attempt, accepted or refused, lands in the audit log.
-func (w *rel) handle(ctx workflow.Context, name string, cmd release.Command) {
+func (w *rel) handle(ctx workflow.Context, name string, cmd release.Command) release.AuditEntry {
 	entry := release.AuditEntry{Actor: cmd.Actor, Channel: cmd.Channel, Action: name, Target: commandTarget(name, cmd)}
 	reason, ok := w.apply(ctx, name, cmd)
 	entry.Accepted, entry.Reason = ok, reason
 	w.audit(ctx, entry)
 	w.publish(ctx)
+	return w.st.Audit[len(w.st.Audit)-1]
+}
+
+// setDecideHandler lets a caller send any signal's command as an update and get the verdict
+// back in the same call, instead of signalling and polling the status for it. An update that
+// names no signal is rejected by the validator and leaves no trace in history; every other
+// attempt is audited exactly as the signal would be.
+func (w *rel) setDecideHandler(ctx workflow.Context) error {
+	return workflow.SetUpdateHandlerWithOptions(ctx, release.UpdateDecide,
+		func(ctx workflow.Context, d release.Decide) (release.AuditEntry, error) {
+			return w.handle(ctx, d.Signal, d.Command), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d release.Decide) error {
+			if !slices.Contains(release.Signals, d.Signal) {
+				return fmt.Errorf("unknown signal %q (want one of %s)", d.Signal, strings.Join(release.Signals, ", "))
+			}
+			return nil
+		}})
 }
 
 func (w *rel) apply(ctx workflow.Context, name string, cmd release.Command) (string, bool) {

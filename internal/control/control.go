@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -75,9 +76,29 @@ func analysisStatus(ctx context.Context, c client.Client, id string) (release.An
 	return out, true
 }
 
-// Send signals a command and waits until the audit log holds the workflow's verdict on it: the
-// workflow, not the client, checks membership and separation of duties.
+// Send delivers a command and returns the workflow's verdict on it (its audit entry): the
+// workflow, not the client, checks membership and separation of duties. It is an update, so
+// the verdict comes back in the same call.
 func Send(ctx context.Context, c client.Client, id, signal string, cmd release.Command) (release.AuditEntry, error) {
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: release.UpdateDecide, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{release.Decide{Signal: signal, Command: cmd}},
+	})
+	if err == nil {
+		var e release.AuditEntry
+		if err = h.Get(ctx, &e); err == nil {
+			return e, nil
+		}
+	}
+	// Releases started before the decide update (their workers know no such handler) take the
+	// signal, and the verdict is read back from the audit log.
+	if !strings.Contains(err.Error(), "unknown update") {
+		return release.AuditEntry{}, fmt.Errorf("release %s: %s: %w", id, signal, err)
+	}
+	return sendSignal(ctx, c, id, signal, cmd)
+}
+
+func sendSignal(ctx context.Context, c client.Client, id, signal string, cmd release.Command) (release.AuditEntry, error) {
 	before, err := Status(ctx, c, id)
 	if err != nil {
 		return release.AuditEntry{}, err

@@ -15,6 +15,9 @@ const (
 	SignalResolveIssue = "resolve-issue"
 	SignalBreakGlass   = "break-glass"
 	QueryStatus        = "status"
+	// UpdateDecide carries any signal's command as an update (Decide) and answers with the
+	// workflow's verdict (the audit entry), so a caller learns at once whether it was accepted.
+	UpdateDecide = "decide"
 
 	TaskQueue = "shipgate"
 )
@@ -43,6 +46,12 @@ type Command struct {
 	Title       string `json:"title,omitempty"`       // report-issue
 	Issue       int    `json:"issue,omitempty"`       // resolve-issue
 	Fingerprint string `json:"fingerprint,omitempty"` // what the approver saw (Slack)
+}
+
+// Decide is the update form of a signal: its name and command.
+type Decide struct {
+	Signal  string  `json:"signal"`
+	Command Command `json:"command"`
 }
 
 // Input starts a release workflow. It carries no secrets: keys and tokens stay in the worker.
