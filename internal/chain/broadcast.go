@@ -140,7 +140,7 @@ func WaitConfirmed(ctx context.Context, b Backend, raw []byte, opt WaitOptions) 
 func pollOnce(ctx context.Context, b Backend, tx *types.Transaction, raw []byte, want uint64, p *WaitProgress, errABI *abi.ABI) (bool, *Confirmed, error) {
 	hash := tx.Hash()
 	rcpt, err := b.TransactionReceipt(ctx, hash)
-	if isIndexing(err) {
+	if IsIndexing(err) {
 		p.State = "indexing"
 		return false, nil, nil
 	}
@@ -149,7 +149,7 @@ func pollOnce(ctx context.Context, b Backend, tx *types.Transaction, raw []byte,
 		if _, _, terr := b.TransactionByHash(ctx, hash); terr == nil {
 			p.State, p.Note = "pending", feeNote(ctx, b, tx)
 			return false, nil, nil
-		} else if isIndexing(terr) {
+		} else if IsIndexing(terr) {
 			p.State = "indexing"
 			return false, nil, nil
 		} else if !errors.Is(terr, ethereum.NotFound) {
@@ -217,9 +217,9 @@ func revertReason(ctx context.Context, b Backend, tx *types.Transaction, rcpt *t
 	return withRevertReason(err, errABI).Error()
 }
 
-// isIndexing reports the node's "transaction indexing is in progress": it cannot answer yet
+// IsIndexing reports the node's "transaction indexing is in progress": it cannot answer yet
 // whether a transaction is known, so the only safe move is to ask again later.
-func isIndexing(err error) bool {
+func IsIndexing(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "indexing is in progress")
 }
 

@@ -345,7 +345,7 @@ func TestDroppedTransactionIsRebroadcast(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.sim.Rollback() // empties the pool: the node forgot the transaction
-	if _, _, err := c.client.TransactionByHash(ctx, s.Hash); !errors.Is(err, ethereum.NotFound) && !isIndexing(err) {
+	if _, _, err := c.client.TransactionByHash(ctx, s.Hash); !errors.Is(err, ethereum.NotFound) && !IsIndexing(err) {
 		t.Fatalf("transaction still known after rollback: %v", err)
 	}
 	var states []string

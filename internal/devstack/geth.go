@@ -264,7 +264,7 @@ func FundFromDev(ctx context.Context, rpcURL string, to common.Address, amount *
 			return true, nil
 		case err == nil:
 			return true, fmt.Errorf("funding tx %s reverted", hash.Hex())
-		case !errors.Is(err, ethereum.NotFound):
+		case !errors.Is(err, ethereum.NotFound) && !chain.IsIndexing(err):
 			return true, fmt.Errorf("funding tx %s: %w", hash.Hex(), err)
 		}
 		select {
