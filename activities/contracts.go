@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,7 +45,7 @@ type Contracts struct {
 	// "broadcast" (sent, before the result reaches history) or "confirm" (while waiting).
 	// Set from SHIPGATE_TEST_CRASH_AT; never in production.
 	CrashAt string
-	crashed bool
+	crashed atomic.Bool
 }
 
 func (c *Contracts) dial(ctx context.Context, ch release.Chain) (chain.Backend, error) {
@@ -67,8 +68,7 @@ func (c *Contracts) dial(ctx context.Context, ch release.Chain) (chain.Backend, 
 }
 
 func (c *Contracts) crash(point string) {
-	if c.CrashAt == point && !c.crashed {
-		c.crashed = true
+	if c.CrashAt == point && c.crashed.CompareAndSwap(false, true) {
 		if c.Log != nil {
 			c.Log.Warn("test crash point reached: SIGKILL", zap.String("point", point))
 			_ = c.Log.Sync()
@@ -78,7 +78,7 @@ func (c *Contracts) crash(point string) {
 	}
 }
 
-// artifacts loads the contract's artifact (and, when the release deploys its proxy, the proxy's).
+// loadArtifact loads one contract of an artifact file; a bad artifact is not retried.
 func loadArtifact(path, name string) (*chain.Artifact, error) {
 	a, err := chain.LoadArtifact(path, name)
 	if err != nil {
@@ -238,8 +238,7 @@ func txRequest(req release.ContractTx) (chain.TxRequest, error) {
 		if err != nil {
 			return out, err
 		}
-		args := ct.Args
-		if out.Data, err = a.DeployData(args); err != nil {
+		if out.Data, err = a.DeployData(ct.Args); err != nil {
 			return bad(err)
 		}
 		out.ErrorABI = &a.ABI
@@ -257,11 +256,7 @@ func txRequest(req release.ContractTx) (chain.TxRequest, error) {
 				return bad(err)
 			}
 		}
-		proxyName := ct.Proxy.ContractName
-		if proxyName == "" {
-			proxyName = "ERC1967Proxy"
-		}
-		pa, err := loadArtifact(ct.Proxy.Artifact, proxyName)
+		pa, err := loadArtifact(ct.Proxy.Artifact, ct.Proxy.ArtifactContract())
 		if err != nil {
 			return out, err
 		}
@@ -415,10 +410,7 @@ func (c *Contracts) Record(ctx context.Context, step release.ContractTxStep) (re
 			rec.Kind, rec.Contract = chain.KindImplementation, implRecord(ct.Name)
 		}
 		if tx.Op == release.OpDeployProxy {
-			name, path, rec.Kind, rec.Contract = ct.Proxy.ContractName, ct.Proxy.Artifact, chain.KindProxy, ct.Name
-			if name == "" {
-				name = "ERC1967Proxy"
-			}
+			name, path, rec.Kind, rec.Contract = ct.Proxy.ArtifactContract(), ct.Proxy.Artifact, chain.KindProxy, ct.Name
 		}
 		a, err := loadArtifact(path, name)
 		if err != nil {

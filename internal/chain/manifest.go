@@ -43,10 +43,7 @@ func CheckContracts(manifestFile string, contracts []release.Contract) error {
 			add(f+".artifact", fmt.Errorf("%s has no storage layout: an upgradeable contract's layout is checked on every upgrade; compile with storageLayout output", a.Name))
 		}
 		if p.Artifact != "" {
-			name := p.ContractName
-			if name == "" {
-				name = "ERC1967Proxy"
-			}
+			name := p.ArtifactContract()
 			pa, err := LoadArtifact(p.Artifact, name)
 			if err != nil {
 				add(f+".proxy.artifact", err)

@@ -56,6 +56,15 @@ type Proxy struct {
 	ContractName string `yaml:"contractName,omitempty" json:"contractName,omitempty"`
 }
 
+// ArtifactContract is the proxy's contract name inside its artifact file; default
+// ERC1967Proxy, OpenZeppelin's.
+func (p Proxy) ArtifactContract() string {
+	if p.ContractName != "" {
+		return p.ContractName
+	}
+	return "ERC1967Proxy"
+}
+
 // ArtifactContract is the contract's name inside its artifact file.
 func (c Contract) ArtifactContract() string {
 	if c.ContractName != "" {
