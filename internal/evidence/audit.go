@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,8 +36,10 @@ var auditParams = map[string]paramSpec{
 	"minReports": {kind: kindPositiveInt, doc: "least number of reports from distinct firms; default 2"},
 }
 
-// Audit finding severities and statuses.
+// Audit report fields, finding fields, severities and statuses.
 var (
+	auditFields        = []string{"firm", "date", "reportURL", "findings"}
+	auditFindingFields = []string{"id", "severity", "status", "justification"}
 	auditSeverities = []string{"critical", "high", "medium", "low", "info"}
 	auditStatuses   = []string{"fixed", "acknowledged", "open"}
 )
@@ -59,19 +63,23 @@ type AuditReport struct {
 
 // ParseAudit parses and validates one audit report.
 func ParseAudit(data []byte) (AuditReport, error) {
+	data, err := evidenceText(data)
+	if err != nil {
+		return AuditReport{}, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return AuditReport{}, posErrorf(1, 0, "empty audit report")
 		}
-		return AuditReport{}, posErrorf(0, 0, "invalid YAML: %v", err)
+		return AuditReport{}, yamlError(err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		line := extra.Line
 		if err != nil {
-			return AuditReport{}, posErrorf(0, 0, "invalid YAML: %v", err)
+			return AuditReport{}, yamlError(err)
 		}
 		return AuditReport{}, posErrorf(line, 0, "more than one YAML document: one file holds one report")
 	}
@@ -86,6 +94,9 @@ func ParseAudit(data []byte) (AuditReport, error) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
+		if !slices.Contains(auditFields, k.Value) {
+			return AuditReport{}, posErrorf(k.Line, k.Column, "unknown field (want %s)", strings.Join(auditFields, ", "))
+		}
 		if seen[k.Value] {
 			return AuditReport{}, posErrorf(k.Line, k.Column, "field %s given twice", k.Value)
 		}
@@ -98,26 +109,24 @@ func ParseAudit(data []byte) (AuditReport, error) {
 			var s string
 			if s, err = scalarString(v, "date"); err == nil {
 				if rep.Date, err = time.Parse(time.DateOnly, s); err != nil {
-					err = posErrorf(v.Line, v.Column, "field date: %q is not a date YYYY-MM-DD", s)
+					err = posErrorf(v.Line, v.Column, "field date is not a date YYYY-MM-DD")
 				}
 			}
 		case "reportURL":
 			if rep.ReportURL, err = scalarString(v, "reportURL"); err == nil {
 				u, perr := url.Parse(rep.ReportURL)
 				if perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-					err = posErrorf(v.Line, v.Column, "field reportURL: %q is not an http(s) URL", rep.ReportURL)
+					err = posErrorf(v.Line, v.Column, "field reportURL is not an http(s) URL")
 				}
 			}
 		case "findings":
 			rep.Findings, err = auditFindings(v)
-		default:
-			err = posErrorf(k.Line, k.Column, "unknown field %q (want firm, date, reportURL, findings)", k.Value)
 		}
 		if err != nil {
 			return AuditReport{}, err
 		}
 	}
-	for _, f := range []string{"firm", "date", "reportURL", "findings"} {
+	for _, f := range auditFields {
 		if !seen[f] {
 			return AuditReport{}, posErrorf(root.Line, root.Column, "field %s is missing", f)
 		}
@@ -139,6 +148,9 @@ func auditFindings(v *yaml.Node) ([]AuditFinding, error) {
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(item.Content); i += 2 {
 			k, val := item.Content[i], item.Content[i+1]
+			if !slices.Contains(auditFindingFields, k.Value) {
+				return nil, posErrorf(k.Line, k.Column, "findings[%d]: unknown field (want %s)", n, strings.Join(auditFindingFields, ", "))
+			}
 			if seen[k.Value] {
 				return nil, posErrorf(k.Line, k.Column, "findings[%d]: field %s given twice", n, k.Value)
 			}
@@ -155,8 +167,6 @@ func auditFindings(v *yaml.Node) ([]AuditFinding, error) {
 			case "justification":
 				f.Justification, err = scalarString(val, field)
 				f.Justification = strings.TrimSpace(f.Justification)
-			default:
-				err = posErrorf(k.Line, k.Column, "findings[%d]: unknown field %q (want id, severity, status, justification)", n, k.Value)
 			}
 			if err != nil {
 				return nil, err
@@ -168,12 +178,30 @@ func auditFindings(v *yaml.Node) ([]AuditFinding, error) {
 			}
 		}
 		if first, dup := ids[f.ID]; dup {
-			return nil, posErrorf(item.Line, item.Column, "findings[%d]: id %s already used at line %d", n, f.ID, first)
+			return nil, posErrorf(item.Line, item.Column, "findings[%d]: its id is already used at line %d", n, first)
 		}
 		ids[f.ID] = item.Line
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// yamlError rewrites a YAML library error without echoing the file: its line, and its words
+// only when they quote nothing (messages such as an unknown anchor's quote the document).
+func yamlError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, after, ok := strings.Cut(rest, ": "); ok {
+			if n, convErr := strconv.Atoi(num); convErr == nil {
+				line, msg = n, after
+			}
+		}
+	}
+	if strings.ContainsAny(msg, "'\"`%") || strings.Contains(msg, "\n") {
+		msg = "malformed YAML"
+	}
+	return posErrorf(line, 0, "invalid YAML: %s", msg)
 }
 
 // scalarString reads a non-empty string scalar (justification may be empty).
@@ -197,7 +225,7 @@ func scalarEnum(v *yaml.Node, field string, allowed []string) (string, error) {
 			return s, nil
 		}
 	}
-	return "", posErrorf(v.Line, v.Column, "field %s: %q is not one of %s", field, s, strings.Join(allowed, ", "))
+	return "", posErrorf(v.Line, v.Column, "field %s is not one of %s", field, strings.Join(allowed, ", "))
 }
 
 func evalAudit(in Input, p params) Result {

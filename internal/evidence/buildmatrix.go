@@ -28,7 +28,11 @@ type PlatformResult struct {
 
 // ParseBuildMatrix parses a build matrix file in either form.
 func ParseBuildMatrix(data []byte) ([]PlatformResult, error) {
-	trimmed := bytes.TrimSpace(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
+	data, err := evidenceText(data)
+	if err != nil {
+		return nil, err
+	}
+	trimmed := bytes.TrimSpace(data)
 	if bytes.HasPrefix(trimmed, []byte("<")) {
 		rep, err := ParseJUnit(data)
 		if err != nil {
@@ -38,7 +42,7 @@ func ParseBuildMatrix(data []byte) ([]PlatformResult, error) {
 		var walk func([]JUnitSuite)
 		walk = func(suites []JUnitSuite) {
 			for _, s := range suites {
-				r := JUnitReport{Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Skipped: s.Skipped, Failed: s.Failed}
+				r := s.report()
 				out = append(out, PlatformResult{Platform: s.Name, Green: r.Failures+r.Errors == 0, Detail: junitSummary(r, 100)})
 				walk(s.Suites)
 			}

@@ -48,6 +48,10 @@ type goBlock struct {
 
 // ParseCoverage parses one coverage file. format is "auto" (or "") or one of the Format names.
 func ParseCoverage(data []byte, format string) (Coverage, error) {
+	data, err := evidenceText(data)
+	if err != nil {
+		return Coverage{}, err
+	}
 	if format == "" || format == "auto" {
 		format = detectCoverageFormat(data)
 		if format == "" {
@@ -55,7 +59,6 @@ func ParseCoverage(data []byte, format string) (Coverage, error) {
 		}
 	}
 	var c Coverage
-	var err error
 	switch format {
 	case FormatGoCover:
 		c, err = parseGoCover(data)
@@ -75,7 +78,7 @@ func ParseCoverage(data []byte, format string) (Coverage, error) {
 }
 
 func detectCoverageFormat(data []byte) string {
-	trimmed := bytes.TrimSpace(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
+	trimmed := bytes.TrimSpace(data)
 	switch {
 	case bytes.HasPrefix(trimmed, []byte("mode:")):
 		return FormatGoCover
@@ -175,9 +178,6 @@ func parseGoCover(data []byte) (Coverage, error) {
 	for sc.Scan() {
 		lineNo++
 		line := strings.TrimSpace(sc.Text())
-		if lineNo == 1 {
-			line = strings.TrimPrefix(line, "\ufeff")
-		}
 		if line == "" {
 			continue
 		}
@@ -185,7 +185,7 @@ func parseGoCover(data []byte) (Coverage, error) {
 			m = strings.TrimSpace(m)
 			switch {
 			case m != "set" && m != "count" && m != "atomic":
-				return Coverage{}, posErrorf(lineNo, 0, "mode %q is not set, count or atomic", m)
+				return Coverage{}, posErrorf(lineNo, 0, "mode is not set, count or atomic")
 			case mode != "" && m != mode:
 				return Coverage{}, posErrorf(lineNo, 0, "mode %s differs from the earlier mode %s", m, mode)
 			}
@@ -214,24 +214,24 @@ func parseGoCover(data []byte) (Coverage, error) {
 func parseGoCoverBlock(line string) (key string, stmts, count int64, err error) {
 	fields := strings.Fields(line)
 	if len(fields) < 3 {
-		return "", 0, 0, fmt.Errorf("want \"file:start,end statements count\", got %q", line)
+		return "", 0, 0, errors.New("want \"file:start,end statements count\"")
 	}
 	n := len(fields)
 	key = strings.Join(fields[:n-2], " ")
 	colon := strings.LastIndexByte(key, ':')
 	if colon <= 0 {
-		return "", 0, 0, fmt.Errorf("block %q has no file name", key)
+		return "", 0, 0, errors.New("block has no file name")
 	}
 	if err := checkGoCoverRange(key[colon+1:]); err != nil {
-		return "", 0, 0, fmt.Errorf("block %q: %v", key, err)
+		return "", 0, 0, fmt.Errorf("block range %v", err)
 	}
 	stmts, err = strconv.ParseInt(fields[n-2], 10, 64)
 	if err != nil || stmts < 0 {
-		return "", 0, 0, fmt.Errorf("statement count %q is not a whole number", fields[n-2])
+		return "", 0, 0, errors.New("statement count is not a whole number")
 	}
 	count, err = strconv.ParseInt(fields[n-1], 10, 64)
 	if err != nil || count < 0 {
-		return "", 0, 0, fmt.Errorf("execution count %q is not a whole number", fields[n-1])
+		return "", 0, 0, errors.New("execution count is not a whole number")
 	}
 	return key, stmts, count, nil
 }
@@ -240,18 +240,18 @@ func parseGoCoverBlock(line string) (key string, stmts, count int64, err error) 
 func checkGoCoverRange(r string) error {
 	start, end, ok := strings.Cut(r, ",")
 	if !ok {
-		return errors.New("range has no comma")
+		return errors.New("has no comma")
 	}
 	for _, pos := range []string{start, end} {
 		l, col, ok := strings.Cut(pos, ".")
 		if !ok {
-			return fmt.Errorf("position %q is not line.column", pos)
+			return errors.New("has a position that is not line.column")
 		}
 		if _, err := strconv.ParseUint(l, 10, 32); err != nil {
-			return fmt.Errorf("position %q is not line.column", pos)
+			return errors.New("has a position that is not line.column")
 		}
 		if _, err := strconv.ParseUint(col, 10, 32); err != nil {
-			return fmt.Errorf("position %q is not line.column", pos)
+			return errors.New("has a position that is not line.column")
 		}
 	}
 	return nil
@@ -280,7 +280,7 @@ func parseLCOV(data []byte) (Coverage, error) {
 			return nil
 		}
 		if lh > lf && lf >= 0 {
-			return posErrorf(lhLine, 0, "LH:%d is more than LF:%d for %s", lh, lf, sf)
+			return posErrorf(lhLine, 0, "LH (lines hit) is more than LF (lines found) in the record that starts at line %d", recordsStart)
 		}
 		if !sawDA && lf >= 0 {
 			c.lcovFixed[1] += lf
@@ -293,10 +293,8 @@ func parseLCOV(data []byte) (Coverage, error) {
 	for sc.Scan() {
 		lineNo++
 		line := strings.TrimSpace(sc.Text())
-		if lineNo == 1 {
-			line = strings.TrimPrefix(line, "\ufeff")
-		}
-		if line == "" {
+		// lcov 2.x writes "#" comment lines (lcov --comment) and reads them back.
+		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		if line == "end_of_record" {
@@ -310,7 +308,7 @@ func parseLCOV(data []byte) (Coverage, error) {
 		}
 		key, val, ok := strings.Cut(line, ":")
 		if !ok {
-			return Coverage{}, posErrorf(lineNo, 0, "want KEY:VALUE, got %q", truncate(line, 40))
+			return Coverage{}, posErrorf(lineNo, 0, "want KEY:VALUE")
 		}
 		switch key {
 		case "SF":
@@ -333,19 +331,19 @@ func parseLCOV(data []byte) (Coverage, error) {
 			case "DA":
 				parts := strings.Split(val, ",")
 				if len(parts) < 2 {
-					return Coverage{}, posErrorf(lineNo, 0, "DA:%s: want line,hits", val)
+					return Coverage{}, posErrorf(lineNo, 0, "DA: want line,hits")
 				}
 				ln, err1 := strconv.ParseInt(parts[0], 10, 64)
 				hits, err2 := strconv.ParseInt(parts[1], 10, 64)
 				if err1 != nil || err2 != nil || ln < 0 || hits < 0 {
-					return Coverage{}, posErrorf(lineNo, 0, "DA:%s: line and hits must be whole numbers", val)
+					return Coverage{}, posErrorf(lineNo, 0, "DA: line and hits must be whole numbers")
 				}
 				sawDA = true
 				recordLines[ln] = recordLines[ln] || hits > 0
 			case "LF", "LH":
 				n, err := strconv.ParseInt(val, 10, 64)
 				if err != nil || n < 0 {
-					return Coverage{}, posErrorf(lineNo, 0, "%s:%s is not a whole number", key, val)
+					return Coverage{}, posErrorf(lineNo, 0, "%s is not a whole number", key)
 				}
 				if key == "LF" {
 					lf = n
@@ -359,7 +357,7 @@ func parseLCOV(data []byte) (Coverage, error) {
 		return Coverage{}, posErrorf(lineNo+1, 0, "%v", err)
 	}
 	if inRecord {
-		return Coverage{}, posErrorf(recordsStart, 0, "record for %s has no end_of_record", sf)
+		return Coverage{}, posErrorf(recordsStart, 0, "the record that starts here has no end_of_record")
 	}
 	if records == 0 {
 		return Coverage{}, posErrorf(1, 0, "no SF: records: not an LCOV tracefile")
@@ -370,7 +368,7 @@ func parseLCOV(data []byte) (Coverage, error) {
 // parseCobertura reads the root <coverage> element's lines-covered/lines-valid (preferred:
 // exact counts) or line-rate, and checks the rest of the document is well-formed XML.
 func parseCobertura(data []byte) (Coverage, error) {
-	dec := xml.NewDecoder(bytes.NewReader(data))
+	dec := xmlDecoder(data)
 	var c Coverage
 	seenRoot := false
 	for {
@@ -388,7 +386,7 @@ func parseCobertura(data []byte) (Coverage, error) {
 		seenRoot = true
 		line, col := dec.InputPos()
 		if start.Name.Local != "coverage" {
-			return Coverage{}, posErrorf(line, col, "root element is <%s>, want Cobertura's <coverage>", start.Name.Local)
+			return Coverage{}, posErrorf(line, col, "root element is not Cobertura's <coverage>")
 		}
 		if c, err = coberturaRoot(start, line); err != nil {
 			return Coverage{}, err
@@ -411,7 +409,7 @@ func coberturaRoot(start xml.StartElement, line int) (Coverage, error) {
 		v, err1 := strconv.ParseInt(valid, 10, 64)
 		cv, err2 := strconv.ParseInt(covered, 10, 64)
 		if err1 != nil || err2 != nil || v < 0 || cv < 0 || cv > v {
-			return Coverage{}, posErrorf(line, 0, "<coverage lines-covered=%q lines-valid=%q>: want whole numbers with covered ≤ valid", covered, valid)
+			return Coverage{}, posErrorf(line, 0, "<coverage> lines-covered and lines-valid: want whole numbers with covered ≤ valid")
 		}
 		c := Coverage{Covered: cv, Total: v}
 		if v > 0 {
@@ -425,7 +423,7 @@ func coberturaRoot(start xml.StartElement, line int) (Coverage, error) {
 	}
 	r, err := strconv.ParseFloat(rate, 64)
 	if err != nil || !(r >= 0 && r <= 1) {
-		return Coverage{}, posErrorf(line, 0, "<coverage line-rate=%q>: want a number from 0 to 1", rate)
+		return Coverage{}, posErrorf(line, 0, "<coverage> line-rate: want a number from 0 to 1")
 	}
 	return Coverage{RateOnly: true, Percent: r * 100}, nil
 }

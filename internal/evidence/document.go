@@ -74,10 +74,14 @@ func evalDocument(in Input, _ params) Result {
 	}
 	var names []string
 	for _, f := range in.Files {
-		if len(bytes.TrimSpace(f.Data)) == 0 {
+		text, err := evidenceText(f.Data)
+		if err != nil {
+			return fileError(f, err)
+		}
+		if len(bytes.TrimSpace(text)) == 0 {
 			return failf("%s is empty", f.Name)
 		}
-		if !NamesVersion(f.Data, in.Version) {
+		if !NamesVersion(text, in.Version) {
 			return failf("%s does not name version %s", f.Name, in.Version)
 		}
 		names = append(names, baseName(f.Name))

@@ -71,6 +71,10 @@ type govulnMessage struct {
 
 // ParseGovulncheck parses a govulncheck -json stream.
 func ParseGovulncheck(data []byte) (GovulnReport, error) {
+	data, err := evidenceText(data)
+	if err != nil {
+		return GovulnReport{}, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var rep GovulnReport
 	sawConfig := false
@@ -99,7 +103,7 @@ func ParseGovulncheck(data []byte) (GovulnReport, error) {
 				return GovulnReport{}, posErrorf(l, c, "finding has no osv id")
 			}
 			if len(f.Trace) == 0 || f.Trace[0].Module == "" {
-				return GovulnReport{}, posErrorf(l, c, "finding %s has no trace with a module", f.OSV)
+				return GovulnReport{}, posErrorf(l, c, "finding has no trace with a module")
 			}
 			top := f.Trace[0]
 			v := Vuln{ID: f.OSV, Level: VulnRequired, Module: top.Module, Version: top.Version, FixedVersion: f.FixedVersion}

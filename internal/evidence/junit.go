@@ -11,15 +11,42 @@ import (
 	"strings"
 )
 
-// JUnit XML as written by gotestsum, Maven Surefire, pytest, mocha-junit-reporter and
-// Playwright: a <testsuites> root holding <testsuite> elements, or a bare <testsuite>.
-// Suites may nest. Counts come from the <testcase> elements; when a suite's own attributes
-// claim more tests, failures, errors or skips than its test cases show (a package that failed
-// to build, a crashed fork), the larger number wins, so evidence can only look worse.
+// JUnit XML as written by gotestsum, Maven Surefire, pytest, mocha-junit-reporter,
+// Playwright, xUnit.net and CTest: a <testsuites> root holding <testsuite> elements, or a bare
+// <testsuite>. Suites may nest.
+//
+// Counts come from the <testcase> elements, as Jenkins counts them. A suite's count
+// attributes are summaries that tools get wrong (a wrapper claiming 186 tests around 3,
+// Surefire counting rerun attempts), so they may only add what cannot pass: skipped tests
+// beyond the suite's test cases, and, for a suite that holds no test case at all (a package
+// that did not build, a crashed fork), the failures and errors it claims. The tests
+// attribute never adds a test.
+//
+// A test case is failed with a <failure> or <error> child, skipped with a <skipped> child or
+// a status or result attribute that says it did not run (status="disabled", gtest's
+// status="notrun", result="suppressed"…), else passed. Surefire's <flakyFailure> and
+// <flakyError> record failed attempts of a test that then passed: it is flaky, a pass unless
+// the param flaky is "fail" (Jenkins counts it passed). <rerunFailure> and <rerunError>
+// record the reruns of a test that failed every time, which counts once, as failed.
 
 var junitParams = map[string]paramSpec{
 	"minPassRate": {kind: kindPercent, doc: "least percentage of executed (not skipped) tests that pass; default 100"},
 	"reports":     {kind: kindList, doc: "names that must each match a file's base name (e.g. chromium,firefox) and be green"},
+	"flaky":       {kind: kindEnum, values: []string{flakyPass, flakyFail}, doc: "whether a test that passed on a rerun (Surefire's flakyFailure) counts as passed or failed; default pass, as Jenkins counts it"},
+}
+
+// Values of the param flaky.
+const (
+	flakyPass = "pass"
+	flakyFail = "fail"
+)
+
+// notRun are the values of a test case's status or result attribute, lower-cased, that say
+// it did not run: JUnit 5 and CTest's disabled, gtest's notrun and suppressed, and the
+// words other reporters use for the same.
+var notRun = map[string]bool{
+	"disabled": true, "notrun": true, "not run": true, "not_run": true, "skipped": true, "skip": true,
+	"ignored": true, "suppressed": true, "pending": true,
 }
 
 // JUnitSuite is one <testsuite> with counts that include its nested suites.
@@ -31,8 +58,12 @@ type JUnitSuite struct {
 	Failures int
 	Errors   int
 	Skipped  int
+	Flaky    int      // passed after failed attempts; included in Tests, not in Failures
 	Failed   []string // names of test cases with a <failure> or <error>, in file order
+	FlakyOK  []string // names of the flaky test cases, in file order
 	Suites   []JUnitSuite
+
+	cases int // <testcase> elements in the suite and its nested suites
 }
 
 // JUnitReport is one JUnit XML file.
@@ -41,7 +72,9 @@ type JUnitReport struct {
 	Failures int
 	Errors   int
 	Skipped  int
+	Flaky    int
 	Failed   []string
+	FlakyOK  []string
 	Suites   []JUnitSuite // the top-level suites
 }
 
@@ -64,8 +97,21 @@ func (r *JUnitReport) add(o JUnitReport) {
 	r.Failures += o.Failures
 	r.Errors += o.Errors
 	r.Skipped += o.Skipped
+	r.Flaky += o.Flaky
 	r.Failed = append(r.Failed, o.Failed...)
+	r.FlakyOK = append(r.FlakyOK, o.FlakyOK...)
 	r.Suites = append(r.Suites, o.Suites...)
+}
+
+// flakyFailed is r with its flaky tests counted as failures, for the param flaky: fail.
+func (r JUnitReport) flakyFailed() JUnitReport {
+	r.Failures += r.Flaky
+	r.Failed = append(append([]string(nil), r.Failed...), r.FlakyOK...)
+	return r
+}
+
+func (s JUnitSuite) report() JUnitReport {
+	return JUnitReport{Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Skipped: s.Skipped, Flaky: s.Flaky, Failed: s.Failed, FlakyOK: s.FlakyOK}
 }
 
 // maxSuiteDepth bounds nesting so a hostile file cannot exhaust the stack.
@@ -78,7 +124,11 @@ type junitParser struct {
 
 // ParseJUnit parses one JUnit XML document.
 func ParseJUnit(data []byte) (JUnitReport, error) {
-	p := &junitParser{dec: xml.NewDecoder(bytes.NewReader(data)), data: data}
+	data, err := evidenceText(data)
+	if err != nil {
+		return JUnitReport{}, err
+	}
+	p := &junitParser{dec: xmlDecoder(data), data: data}
 	var rep JUnitReport
 	seenRoot := false
 	for {
@@ -102,7 +152,7 @@ func ParseJUnit(data []byte) (JUnitReport, error) {
 		}
 		line, col := p.pos()
 		if seenRoot {
-			return JUnitReport{}, posErrorf(line, col, "second root element <%s>", start.Name.Local)
+			return JUnitReport{}, posErrorf(line, col, "second root element")
 		}
 		seenRoot = true
 		switch start.Name.Local {
@@ -111,15 +161,17 @@ func ParseJUnit(data []byte) (JUnitReport, error) {
 			if err != nil {
 				return JUnitReport{}, err
 			}
-			rep = JUnitReport{Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Skipped: s.Skipped, Failed: s.Failed, Suites: []JUnitSuite{s}}
+			rep = s.report()
+			rep.Suites = []JUnitSuite{s}
 		case "testsuites":
 			s, err := p.suite(start, line, 1)
 			if err != nil {
 				return JUnitReport{}, err
 			}
-			rep = JUnitReport{Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Skipped: s.Skipped, Failed: s.Failed, Suites: s.Suites}
+			rep = s.report()
+			rep.Suites = s.Suites
 		default:
-			return JUnitReport{}, posErrorf(line, col, "root element is <%s>, want <testsuites> or <testsuite>", start.Name.Local)
+			return JUnitReport{}, posErrorf(line, col, "root element is not <testsuites> or <testsuite>: not a JUnit XML report")
 		}
 	}
 	if !seenRoot {
@@ -137,31 +189,33 @@ func (p *junitParser) suite(start xml.StartElement, line, depth int) (JUnitSuite
 		return JUnitSuite{}, posErrorf(line, 0, "test suites nested deeper than %d", maxSuiteDepth)
 	}
 	s := JUnitSuite{Line: line}
-	var attrs [4]int // tests, failures, errors, skipped as the element claims them
+	var failuresAttr, errorsAttr, skippedAttr int // as the element claims them
 	for _, a := range start.Attr {
-		idx := -1
+		var n *int
 		switch a.Name.Local {
 		case "name":
 			s.Name = a.Value
 		case "hostname":
 			s.Hostname = a.Value
-		case "tests":
-			idx = 0
 		case "failures":
-			idx = 1
+			n = &failuresAttr
 		case "errors":
-			idx = 2
-		case "skipped", "skips":
-			idx = 3
+			n = &errorsAttr
+		case "skipped", "skips", "disabled":
+			n = &skippedAttr
+		case "tests":
+			// Read only to refuse a malformed file: it never adds a test.
+			var ignored int
+			n = &ignored
 		}
-		if idx < 0 || strings.TrimSpace(a.Value) == "" {
+		if n == nil || strings.TrimSpace(a.Value) == "" {
 			continue
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(a.Value))
-		if err != nil || n < 0 {
-			return JUnitSuite{}, posErrorf(line, 0, "<%s> attribute %s=%q is not a whole number", start.Name.Local, a.Name.Local, a.Value)
+		v, err := strconv.Atoi(strings.TrimSpace(a.Value))
+		if err != nil || v < 0 {
+			return JUnitSuite{}, posErrorf(line, 0, "attribute %s of a <%s> is not a whole number", a.Name.Local, start.Name.Local)
 		}
-		attrs[idx] = n
+		*n += v
 	}
 	for {
 		tok, err := p.dec.Token()
@@ -170,13 +224,7 @@ func (p *junitParser) suite(start xml.StartElement, line, depth int) (JUnitSuite
 		}
 		switch t := tok.(type) {
 		case xml.EndElement:
-			s.Tests = max(s.Tests, attrs[0])
-			s.Failures = max(s.Failures, attrs[1])
-			s.Errors = max(s.Errors, attrs[2])
-			s.Skipped = max(s.Skipped, attrs[3])
-			// A suite that claims failures without test cases (a package that did not
-			// build) still counts them as tests, so they weigh in the pass rate.
-			s.Tests = max(s.Tests, s.Failures+s.Errors+s.Skipped)
+			p.claimed(&s, failuresAttr, errorsAttr, skippedAttr)
 			return s, nil
 		case xml.StartElement:
 			l, _ := p.pos()
@@ -190,7 +238,10 @@ func (p *junitParser) suite(start xml.StartElement, line, depth int) (JUnitSuite
 				s.Failures += child.Failures
 				s.Errors += child.Errors
 				s.Skipped += child.Skipped
+				s.Flaky += child.Flaky
+				s.cases += child.cases
 				s.Failed = append(s.Failed, child.Failed...)
+				s.FlakyOK = append(s.FlakyOK, child.FlakyOK...)
 				s.Suites = append(s.Suites, child)
 			case "testcase":
 				if err := p.testcase(t, &s); err != nil {
@@ -205,19 +256,48 @@ func (p *junitParser) suite(start xml.StartElement, line, depth int) (JUnitSuite
 	}
 }
 
-// testcase reads one <testcase> and adds it to s. A <failure> or <error> child fails it;
-// Surefire's <flakyFailure>/<rerunFailure> record retries and do not count on their own.
+// claimed adds to s what its count attributes claim beyond its test cases and cannot pass
+// (the rule is in the comment at the top of this file).
+func (p *junitParser) claimed(s *JUnitSuite, failures, errs, skipped int) {
+	if extra := skipped - s.Skipped; extra > 0 {
+		s.Tests += extra
+		s.Skipped += extra
+	}
+	if s.cases > 0 {
+		return
+	}
+	extraF, extraE := max(failures-s.Failures, 0), max(errs-s.Errors, 0)
+	if extraF+extraE == 0 {
+		return
+	}
+	s.Tests += extraF + extraE
+	s.Failures += extraF
+	s.Errors += extraE
+	name := s.Name
+	if name == "" {
+		name = "(unnamed suite)"
+	}
+	s.Failed = append(s.Failed, name+" (counted by the suite, no test case)")
+}
+
+// testcase reads one <testcase> and adds it to s.
 func (p *junitParser) testcase(start xml.StartElement, s *JUnitSuite) error {
 	name := ""
+	var skipped bool
 	for _, a := range start.Attr {
-		if a.Name.Local == "name" {
+		switch a.Name.Local {
+		case "name":
 			name = a.Value
+		case "status", "result":
+			if notRun[strings.ToLower(strings.TrimSpace(a.Value))] {
+				skipped = true
+			}
 		}
 	}
 	if name == "" {
 		name = "(unnamed test)"
 	}
-	var failed, errored, skipped bool
+	var failed, errored, flaky bool
 	for {
 		tok, err := p.dec.Token()
 		if err != nil {
@@ -226,6 +306,7 @@ func (p *junitParser) testcase(start xml.StartElement, s *JUnitSuite) error {
 		switch t := tok.(type) {
 		case xml.EndElement:
 			s.Tests++
+			s.cases++
 			switch {
 			case failed:
 				s.Failures++
@@ -235,6 +316,9 @@ func (p *junitParser) testcase(start xml.StartElement, s *JUnitSuite) error {
 				s.Failed = append(s.Failed, name)
 			case skipped:
 				s.Skipped++
+			case flaky:
+				s.Flaky++
+				s.FlakyOK = append(s.FlakyOK, name)
 			}
 			return nil
 		case xml.StartElement:
@@ -245,6 +329,8 @@ func (p *junitParser) testcase(start xml.StartElement, s *JUnitSuite) error {
 				errored = true
 			case "skipped":
 				skipped = true
+			case "flakyFailure", "flakyError":
+				flaky = true
 			}
 			if err := p.dec.Skip(); err != nil {
 				return xmlError(p.dec, p.data, unexpectedEOF(err))
@@ -269,6 +355,9 @@ func evalJUnit(in Input, p params) Result {
 		r, err := ParseJUnit(f.Data)
 		if err != nil {
 			return fileError(f, err)
+		}
+		if p.str("flaky", flakyPass) == flakyFail {
+			r = r.flakyFailed()
 		}
 		reports[i] = r
 		total.add(r)
@@ -305,10 +394,14 @@ func junitGreen(r JUnitReport, minRate float64) bool {
 }
 
 // junitSummary is e.g. "412 tests, 0 failed, 3 skipped (100.0 % pass)" or, when below the
-// threshold, "... (99.5 % pass < 100 %): TestA, TestB".
+// threshold, "... (99.5 % pass < 100 %): TestA, TestB"; flaky tests are counted after the
+// skipped ones, "1 flaky", whether the policy let them pass or not.
 func junitSummary(r JUnitReport, minRate float64) string {
 	failed := r.Failures + r.Errors
 	s := fmt.Sprintf("%s, %d failed, %d skipped", plural(r.Tests, "test"), failed, r.Skipped)
+	if r.Flaky > 0 {
+		s += fmt.Sprintf(", %d flaky", r.Flaky)
+	}
 	if r.Executed() == 0 {
 		return s + " (no tests executed)"
 	}

@@ -51,6 +51,10 @@ func (s K6Summary) FailedThresholds() []string {
 
 // ParseK6Summary parses a k6 --summary-export file.
 func ParseK6Summary(data []byte) (K6Summary, error) {
+	data, err := evidenceText(data)
+	if err != nil {
+		return K6Summary{}, err
+	}
 	var raw struct {
 		Metrics map[string]map[string]json.RawMessage `json:"metrics"`
 	}

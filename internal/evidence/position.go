@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 )
 
 // PosError is a parse failure at a place in one evidence file. Line and Column are 1-based;
@@ -45,6 +47,11 @@ func lineCol(data []byte, offset int64) (int, int) {
 	return line, col
 }
 
+// Error messages never repeat bytes of the file they could not parse (a rule of the
+// project: the worker echoes nothing from a file it could not read, which may be anything
+// from a secret to terminal escapes). They say where and what was expected. The messages of
+// encoding/json and encoding/xml quote the input, so jsonError and xmlError rewrite them.
+
 // jsonError gives a JSON decoding error the position the decoder knows of.
 func jsonError(data []byte, err error, fallbackOffset int64) error {
 	var syn *json.SyntaxError
@@ -53,21 +60,54 @@ func jsonError(data []byte, err error, fallbackOffset int64) error {
 	case errors.As(err, &syn):
 		// Offset counts the bytes read, the offending one included.
 		l, c := lineCol(data, max(syn.Offset-1, 0))
-		return posErrorf(l, c, "invalid JSON: %v", err)
+		switch msg := syn.Error(); {
+		case strings.Contains(msg, "unexpected end of JSON input"):
+			return posErrorf(l, c, "JSON ends early")
+		case strings.Contains(msg, "after top-level value"):
+			return posErrorf(l, c, "invalid JSON: unexpected data after the value")
+		}
+		return posErrorf(l, c, "invalid JSON: unexpected character")
 	case errors.As(err, &typ):
 		l, c := lineCol(data, typ.Offset)
+		// Field is the path of struct fields (our schema's names, not the file's keys);
+		// Value starts with the JSON kind and may go on with the value itself.
 		field := typ.Field
 		if field == "" {
 			field = "value"
 		}
-		return posErrorf(l, c, "field %s: JSON %s where %s was expected", field, typ.Value, typ.Type)
+		kind, _, _ := strings.Cut(typ.Value, " ")
+		return posErrorf(l, c, "field %s: JSON %s where %s was expected", field, kind, jsonKind(typ.Type))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		l, c := lineCol(data, int64(len(data)))
 		return posErrorf(l, c, "JSON ends early")
 	default:
 		l, c := lineCol(data, fallbackOffset)
-		return posErrorf(l, c, "invalid JSON: %v", err)
+		return posErrorf(l, c, "invalid JSON")
 	}
+}
+
+// jsonKind names what a Go type decodes from, in JSON's words (never the Go type's name).
+func jsonKind(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "another value"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another value"
 }
 
 // xmlError gives an XML decoding error its line.
@@ -77,8 +117,39 @@ func xmlError(dec *xml.Decoder, data []byte, err error) error {
 		if syn.Msg == "unexpected EOF" {
 			return posErrorf(syn.Line, 0, "invalid XML: the document ends before its elements are closed")
 		}
-		return posErrorf(syn.Line, 0, "invalid XML: %s", syn.Msg)
+		return posErrorf(syn.Line, 0, "invalid XML: %s", xmlReason(syn.Msg))
 	}
 	l, c := lineCol(data, dec.InputOffset())
-	return posErrorf(l, c, "invalid XML: %v", err)
+	switch {
+	case errors.Is(err, errUnsupportedCharset):
+		return posErrorf(1, 0, "the XML declaration names an encoding other than UTF-8, ISO-8859-1, windows-1252 or US-ASCII")
+	case strings.Contains(err.Error(), "unsupported version"):
+		return posErrorf(1, 0, "invalid XML: the XML declaration's version is not 1.0")
+	}
+	return posErrorf(l, c, "invalid XML")
+}
+
+// xmlReason rewrites an encoding/xml syntax error without the names and characters it quotes.
+func xmlReason(msg string) string {
+	for _, r := range []struct{ prefix, reason string }{
+		{"unexpected end element", "an end tag closes no open element"},
+		{"element <", "an element is closed by the end tag of another"},
+		{"invalid characters between </", "invalid characters in an end tag"},
+		{"invalid character entity", "an undefined or malformed entity (only the five predefined XML entities and character references are read)"},
+		{"illegal character code", "a character XML does not allow"},
+		{"invalid UTF-8", "invalid UTF-8 (declare the encoding the file is in)"},
+		{"invalid XML name", "an invalid XML name"},
+	} {
+		if strings.HasPrefix(msg, r.prefix) {
+			return r.reason
+		}
+	}
+	// The remaining messages are fixed words that may end in a quoted piece of markup.
+	if i := strings.IndexAny(msg, "<&\"'"); i >= 0 {
+		msg = msg[:i]
+	}
+	if msg = strings.TrimSpace(msg); msg == "" {
+		return "malformed markup"
+	}
+	return msg
 }

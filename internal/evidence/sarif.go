@@ -3,6 +3,7 @@ package evidence
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,8 +15,12 @@ import (
 // has level none (it is not a problem), else the rule's defaultConfiguration.level, else
 // "warning" (SARIF §3.27.10). Its security severity is the "security-severity" property of
 // the result or else of its rule (as CodeQL, gosec and Semgrep write it): critical ≥ 9.0,
-// high ≥ 7.0. Suppressed results (a suppression with status accepted or none given) are
-// counted apart and do not fail the check.
+// high ≥ 7.0. Tools that write it as a word (Semgrep: "CRITICAL", "HIGH", "MEDIUM", "LOW")
+// get the lowest score of that CVSS band (sarifSeverityWords); anything else that is not a
+// number from 0 to 10 makes the log unreadable, so it can never pass a threshold. Suppressed
+// results (a suppression with status accepted or none given) and results whose
+// baselineState is "absent" (present in the baseline, gone from this run: fixed) are counted
+// apart and do not fail the check.
 //
 // Params and defaults (a count param takes a whole number or "unlimited"):
 //
@@ -51,6 +56,7 @@ type SARIFReport struct {
 	Critical   int
 	High       int
 	Suppressed int
+	Absent     int // results the baseline had that this run no longer finds
 	Findings   []SARIFFinding
 }
 
@@ -62,6 +68,7 @@ func (r *SARIFReport) add(o SARIFReport) {
 	r.Critical += o.Critical
 	r.High += o.High
 	r.Suppressed += o.Suppressed
+	r.Absent += o.Absent
 	r.Findings = append(r.Findings, o.Findings...)
 }
 
@@ -121,11 +128,16 @@ type sarifResult struct {
 	Suppressions []struct {
 		Status string `json:"status"`
 	} `json:"suppressions"`
-	Properties sarifProps `json:"properties"`
+	BaselineState string     `json:"baselineState"`
+	Properties    sarifProps `json:"properties"`
 }
 
 // ParseSARIF parses one SARIF 2.1.0 log.
 func ParseSARIF(data []byte) (SARIFReport, error) {
+	data, err := evidenceText(data)
+	if err != nil {
+		return SARIFReport{}, err
+	}
 	var log sarifLog
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&log); err != nil {
@@ -138,7 +150,7 @@ func ParseSARIF(data []byte) (SARIFReport, error) {
 	case log.Version == nil:
 		return SARIFReport{}, posErrorf(1, 1, "no \"version\": not a SARIF log")
 	case *log.Version != "2.1.0":
-		return SARIFReport{}, posErrorf(1, 1, "SARIF version %q, want 2.1.0", *log.Version)
+		return SARIFReport{}, posErrorf(1, 1, "SARIF version is not 2.1.0")
 	case log.Runs == nil:
 		return SARIFReport{}, posErrorf(1, 1, "no \"runs\" array: not a SARIF log")
 	}
@@ -152,6 +164,10 @@ func ParseSARIF(data []byte) (SARIFReport, error) {
 			f, err := sarifFinding(run, res)
 			if err != nil {
 				return SARIFReport{}, fmt.Errorf("runs[%d].results[%d]: %v", i, j, err)
+			}
+			if res.BaselineState == "absent" {
+				rep.Absent++
+				continue
 			}
 			if suppressed(res) {
 				rep.Suppressed++
@@ -201,7 +217,7 @@ func sarifFinding(run sarifRun, res sarifResult) (SARIFFinding, error) {
 	switch f.Level {
 	case "error", "warning", "note", "none":
 	default:
-		return f, fmt.Errorf("level %q is not error, warning, note or none", f.Level)
+		return f, errors.New("level is not error, warning, note or none")
 	}
 	sev, ok, err := res.Properties.severity()
 	if err == nil && !ok && rule != nil {
@@ -258,7 +274,19 @@ func findRule(run sarifRun, res sarifResult) *sarifRule {
 	return nil
 }
 
-// severity reads "security-severity", which tools write as a string ("9.8") or a number.
+// sarifSeverityWords are the words tools write for security-severity, lower-cased, each
+// with the lowest score of its CVSS v3 band, so a word is never read as less severe than it
+// says.
+var sarifSeverityWords = map[string]float64{
+	"critical": 9.0,
+	"high":     7.0,
+	"medium":   4.0, "moderate": 4.0,
+	"low":  0.1,
+	"info": 0, "informational": 0, "none": 0,
+}
+
+// severity reads "security-severity", which tools write as a string ("9.8" or "HIGH") or a
+// number.
 func (p sarifProps) severity() (float64, bool, error) {
 	raw, ok := p["security-severity"]
 	if !ok {
@@ -272,9 +300,12 @@ func (p sarifProps) severity() (float64, bool, error) {
 	if s == "" {
 		return 0, false, nil
 	}
+	if f, ok := sarifSeverityWords[strings.ToLower(s)]; ok {
+		return f, true, nil
+	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 || f > 10 {
-		return 0, false, fmt.Errorf("security-severity %s is not a number from 0 to 10", raw)
+	if err != nil || !(f >= 0 && f <= 10) {
+		return 0, false, errors.New("security-severity is neither a number from 0 to 10 nor critical, high, medium, low or none")
 	}
 	return f, true, nil
 }
@@ -342,6 +373,9 @@ func evalSARIF(in Input, p params) Result {
 		plural(rep.Notes, "note"), rep.Critical, rep.High)
 	if rep.Suppressed > 0 {
 		summary += fmt.Sprintf("; %d suppressed", rep.Suppressed)
+	}
+	if rep.Absent > 0 {
+		summary += fmt.Sprintf("; %d fixed since the baseline", rep.Absent)
 	}
 	if len(rep.Tools) > 0 {
 		summary += " (" + strings.Join(uniq(rep.Tools), ", ") + ")"
