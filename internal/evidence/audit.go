@@ -40,8 +40,8 @@ var auditParams = map[string]paramSpec{
 var (
 	auditFields        = []string{"firm", "date", "reportURL", "findings"}
 	auditFindingFields = []string{"id", "severity", "status", "justification"}
-	auditSeverities = []string{"critical", "high", "medium", "low", "info"}
-	auditStatuses   = []string{"fixed", "acknowledged", "open"}
+	auditSeverities    = []string{"critical", "high", "medium", "low", "info"}
+	auditStatuses      = []string{"fixed", "acknowledged", "open"}
 )
 
 // AuditFinding is one finding of an audit report.
