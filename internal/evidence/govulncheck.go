@@ -6,15 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 )
 
 // govulncheck -json writes a stream of JSON objects, each with one of the keys config,
-// progress, SBOM, osv or finding. A finding's trace starts at the vulnerable symbol: when
-// its first frame names a function, the code calls it (reachable); with only a package it
-// is imported; with only a module it is required. govulncheck reports an OSV at each level
-// it reaches, so the deepest level per OSV decides.
+// progress, SBOM, osv or finding (or, after jq -s, a JSON array of them). A finding's trace
+// starts at the vulnerable symbol: when its first frame names a function, the code calls it
+// (reachable); with only a package it is imported; with only a module it is required.
+// govulncheck reports an OSV at each level it reaches, so the deepest level per OSV decides.
+//
+// How deep a scan looks is in the config message, and a coarser scan must never read as a
+// clean one (govulnScope has the rule):
+//   - scan_level "symbol" (the default; older govulncheck wrote none): as above.
+//   - scan_level "package" (-scan package): an imported vulnerable package may be called or
+//     not, so a package-level finding fails the check.
+//   - scan_level "module" (-scan module): a required vulnerable module may be called or not,
+//     so a module-level finding fails the check.
+//   - scan_mode "query" (-mode query module@version): the code is not scanned at all; the
+//     OSV entries it prints are the queried modules' vulnerabilities. Any fails the check, and
+//     a query without them is refused: it says nothing about the release's code.
 
 var govulnParams = map[string]paramSpec{
 	"failUnreachable": {kind: kindBool, doc: "also fail on vulnerabilities in imported packages that the code does not call; default false"},
@@ -29,6 +41,16 @@ const (
 
 var vulnRank = map[string]int{VulnRequired: 1, VulnImported: 2, VulnReachable: 3}
 
+// Scan levels and modes as the config message names them.
+const (
+	ScanSymbol  = "symbol"
+	ScanPackage = "package"
+	ScanModule  = "module"
+	ModeSource  = "source"
+	ModeBinary  = "binary"
+	ModeQuery   = "query"
+)
+
 // Vuln is one OSV entry the scan found, at the deepest level it reached.
 type Vuln struct {
 	ID           string
@@ -42,8 +64,10 @@ type Vuln struct {
 // GovulnReport is one govulncheck -json stream.
 type GovulnReport struct {
 	ScannerVersion string
-	ScanLevel      string
-	Vulns          []Vuln // sorted by ID
+	ScanLevel      string   // ScanSymbol, ScanPackage or ScanModule
+	ScanMode       string   // ModeSource, ModeBinary or ModeQuery
+	Vulns          []Vuln   // sorted by ID
+	Queried        []string // -mode query: the OSV ids of the queried modules, sorted
 }
 
 type govulnMessage struct {
@@ -52,6 +76,7 @@ type govulnMessage struct {
 		ScannerName     string `json:"scanner_name"`
 		ScannerVersion  string `json:"scanner_version"`
 		ScanLevel       string `json:"scan_level"`
+		ScanMode        string `json:"scan_mode"`
 	} `json:"config"`
 	OSV *struct {
 		ID string `json:"id"`
@@ -69,31 +94,73 @@ type govulnMessage struct {
 	} `json:"finding"`
 }
 
-// ParseGovulncheck parses a govulncheck -json stream.
+// ParseGovulncheck parses a govulncheck -json stream, or the JSON array jq -s makes of one.
 func ParseGovulncheck(data []byte) (GovulnReport, error) {
 	data, err := evidenceText(data)
 	if err != nil {
 		return GovulnReport{}, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
+	inArray := bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("["))
+	if inArray {
+		if _, err := dec.Token(); err != nil {
+			return GovulnReport{}, jsonError(data, err, 0)
+		}
+	}
 	var rep GovulnReport
 	sawConfig := false
 	byID := map[string]*Vuln{}
+	queried := map[string]bool{}
 	for {
 		start := dec.InputOffset()
+		if inArray && !dec.More() {
+			if _, err := dec.Token(); err != nil {
+				return GovulnReport{}, jsonError(data, err, start)
+			}
+			if err := jsonTrailing(dec, data); err != nil {
+				return GovulnReport{}, err
+			}
+			break
+		}
 		var msg govulnMessage
 		err := dec.Decode(&msg)
 		if errors.Is(err, io.EOF) {
+			if inArray {
+				return GovulnReport{}, jsonError(data, io.ErrUnexpectedEOF, start)
+			}
 			break
 		}
 		if err != nil {
 			return GovulnReport{}, jsonError(data, err, start)
 		}
-		l, c := lineCol(data, start+int64(len(data[start:])-len(bytes.TrimLeft(data[start:], " \t\r\n"))))
+		l, c := lineCol(data, start+int64(len(data[start:])-len(bytes.TrimLeft(data[start:], " \t\r\n,"))))
 		switch {
 		case msg.Config != nil:
+			if sawConfig {
+				return GovulnReport{}, posErrorf(l, c, "second config message: one file holds one scan")
+			}
 			sawConfig = true
-			rep.ScannerVersion, rep.ScanLevel = msg.Config.ScannerVersion, msg.Config.ScanLevel
+			rep.ScannerVersion, rep.ScanLevel, rep.ScanMode = msg.Config.ScannerVersion, msg.Config.ScanLevel, msg.Config.ScanMode
+			if rep.ScanLevel == "" {
+				rep.ScanLevel = ScanSymbol // govulncheck before -scan existed scanned symbols only
+			}
+			if rep.ScanMode == "" {
+				rep.ScanMode = ModeSource
+			}
+			switch {
+			case rep.ScanLevel != ScanSymbol && rep.ScanLevel != ScanPackage && rep.ScanLevel != ScanModule:
+				return GovulnReport{}, posErrorf(l, c, "config scan_level is not symbol, package or module")
+			case rep.ScanMode != ModeSource && rep.ScanMode != ModeBinary && rep.ScanMode != ModeQuery:
+				return GovulnReport{}, posErrorf(l, c, "config scan_mode is not source, binary or query (for -mode extract, scan the extracted blob with -mode binary)")
+			}
+		case msg.OSV != nil:
+			if !sawConfig {
+				return GovulnReport{}, posErrorf(l, c, "osv entry before the config message")
+			}
+			if msg.OSV.ID == "" {
+				return GovulnReport{}, posErrorf(l, c, "osv entry has no id")
+			}
+			queried[msg.OSV.ID] = true
 		case msg.Finding != nil:
 			if !sawConfig {
 				return GovulnReport{}, posErrorf(l, c, "finding before the config message")
@@ -130,15 +197,51 @@ func ParseGovulncheck(data []byte) (GovulnReport, error) {
 		rep.Vulns = append(rep.Vulns, *v)
 	}
 	sort.Slice(rep.Vulns, func(i, j int) bool { return rep.Vulns[i].ID < rep.Vulns[j].ID })
+	if rep.ScanMode == ModeQuery {
+		for id := range queried {
+			rep.Queried = append(rep.Queried, id)
+		}
+		sort.Strings(rep.Queried)
+	}
 	return rep, nil
 }
 
+// govulnScope is the rule for what a finding means at a scan's depth: whether it is
+// reachable, imported only, required only (both pass unless the policy says otherwise), or
+// undecided — a coarser scan cannot tell whether the code calls it, so it fails.
+func govulnScope(scanLevel, vulnLevel string) string {
+	switch {
+	case vulnLevel == VulnReachable:
+		return "reachable"
+	case scanLevel == ScanModule, vulnLevel == VulnImported && scanLevel == ScanPackage:
+		return "undecided"
+	case vulnLevel == VulnImported:
+		return "imported"
+	}
+	return "required"
+}
+
 func evalGovulncheck(in Input, p params) Result {
-	var reachable, imported, required []string
+	var reachable, undecided, imported, required, queried, coarse []string
 	for _, f := range in.Files {
 		r, err := ParseGovulncheck(f.Data)
 		if err != nil {
 			return fileError(f, err)
+		}
+		if r.ScanMode == ModeQuery {
+			if len(r.Queried) == 0 && len(r.Vulns) == 0 {
+				return errorf("%s: a govulncheck -mode query run looks up named module versions, not the release's code: run govulncheck -json ./... in the module", f.Name)
+			}
+			queried = append(queried, r.Queried...)
+			for _, v := range r.Vulns {
+				if !slices.Contains(r.Queried, v.ID) {
+					queried = append(queried, v.ID)
+				}
+			}
+			continue
+		}
+		if r.ScanLevel != ScanSymbol {
+			coarse = append(coarse, "-scan "+r.ScanLevel)
 		}
 		for _, v := range r.Vulns {
 			desc := fmt.Sprintf("%s (%s@%s", v.ID, v.Module, v.Version)
@@ -146,10 +249,12 @@ func evalGovulncheck(in Input, p params) Result {
 				desc += ", fixed in " + v.FixedVersion
 			}
 			desc += ")"
-			switch v.Level {
-			case VulnReachable:
+			switch govulnScope(r.ScanLevel, v.Level) {
+			case "reachable":
 				reachable = append(reachable, desc+" via "+v.Symbol)
-			case VulnImported:
+			case "undecided":
+				undecided = append(undecided, desc)
+			case "imported":
 				imported = append(imported, desc)
 			default:
 				required = append(required, v.ID)
@@ -167,15 +272,34 @@ func evalGovulncheck(in Input, p params) Result {
 	if len(notes) > 0 {
 		tail = "; " + strings.Join(notes, "; ")
 	}
+	var problems []string
+	if len(reachable) > 0 {
+		problems = append(problems, fmt.Sprintf("%d reachable %s: %s", len(reachable), vulnWord(len(reachable)), listNames(reachable, 3)))
+	}
+	if len(undecided) > 0 {
+		problems = append(problems, fmt.Sprintf("%d %s that a %s scan cannot tell reachable or not: %s; run govulncheck at the default -scan symbol to tell",
+			len(undecided), vulnWord(len(undecided)), strings.Join(uniq(coarse), "/"), listNames(undecided, 3)))
+	}
+	if len(queried) > 0 {
+		queried = uniq(queried)
+		problems = append(problems, fmt.Sprintf("%d known %s in the queried modules (-mode query does not scan the code): %s", len(queried), vulnWord(len(queried)), listNames(queried, 3)))
+	}
 	switch {
-	case len(reachable) > 0:
-		word := "vulnerabilities"
-		if len(reachable) == 1 {
-			word = "vulnerability"
-		}
-		return failf("%d reachable %s: %s%s", len(reachable), word, listNames(reachable, 3), tail)
+	case len(problems) > 0:
+		return failf("%s%s", strings.Join(problems, "; "), tail)
 	case len(imported) > 0 && p.bool("failUnreachable"):
 		return failf("no reachable vulnerabilities, but failUnreachable is set%s", tail)
+	case slices.Contains(coarse, "-scan "+ScanModule):
+		return passf("no vulnerable module required (%s)%s", strings.Join(uniq(coarse), ", "), tail)
+	case len(coarse) > 0:
+		return passf("no vulnerable package imported (%s)%s", strings.Join(uniq(coarse), ", "), tail)
 	}
 	return passf("no reachable vulnerabilities%s", tail)
+}
+
+func vulnWord(n int) string {
+	if n == 1 {
+		return "vulnerability"
+	}
+	return "vulnerabilities"
 }

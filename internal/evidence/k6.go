@@ -3,24 +3,36 @@ package evidence
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
 
-// k6's --summary-export JSON: {"metrics": {name: {stats…, "thresholds": {expr: bool}}}, …}.
-// Trend stats are keyed as k6 prints them ("avg", "med", "p(90)", "p(95)"; "p(99)" only when
-// the run asked for it with --summary-trend-stats). A Rate metric such as http_req_failed has
-// "value" (the fraction of true samples: for http_req_failed, failed requests). In this
-// format a threshold's boolean is true when the threshold FAILED (a long-standing k6 quirk
-// kept for compatibility), so any true fails the check.
+// k6 writes its end-of-test summary as JSON two ways, and both are read:
+//
+//   - --summary-export: {"metrics": {name: {stats…, "thresholds": {expr: bool}}}, …}. A
+//     threshold's boolean is true when the threshold FAILED (a long-standing k6 quirk kept
+//     for compatibility). A Rate metric such as http_req_failed has "value", the fraction
+//     of true samples (for http_req_failed, failed requests).
+//   - handleSummary(data) returning JSON.stringify(data): {"metrics": {name: {"type",
+//     "contains", "values": {stats…}, "thresholds": {expr: {"ok": bool}}}}, …}, where ok is
+//     true when the threshold passed, and a Rate metric's fraction is values.rate.
+//
+// Trend stats are keyed as k6 prints them ("avg", "med", "p(90)", "p(95)"). k6 exports only
+// the stats it was asked for, by default avg, min, med, max, p(90) and p(95): a policy that
+// sets maxP99Ms needs the run to ask for p(99) with k6TrendStatsFlag.
 //
 // Params: maxP95Ms, maxP99Ms (milliseconds; no limit unless set) and maxFailRate (fraction
 // of failed requests from 0 to 1; default 0.01, k6's usual "rate<0.01").
 
+// k6TrendStatsFlag is the k6 run option that exports every stat the check can judge.
+const k6TrendStatsFlag = `--summary-trend-stats "avg,min,med,max,p(90),p(95),p(99)"`
+
 var k6Params = map[string]paramSpec{
 	"maxP95Ms":    {kind: kindMillis, doc: "largest http_req_duration p(95) in ms; no limit unless set"},
-	"maxP99Ms":    {kind: kindMillis, doc: "largest http_req_duration p(99) in ms; no limit unless set (needs --summary-trend-stats with p(99))"},
+	"maxP99Ms":    {kind: kindMillis, doc: "largest http_req_duration p(99) in ms; no limit unless set; k6 exports p(99) only when run with " + k6TrendStatsFlag},
 	"maxFailRate": {kind: kindFraction, doc: "largest http_req_failed rate (0–1); default 0.01"},
 }
 
@@ -31,8 +43,9 @@ type K6Summary struct {
 
 // K6Metric is one metric's stats (keyed as k6 writes them) and thresholds.
 type K6Metric struct {
-	Stats      map[string]float64
-	Thresholds map[string]bool // true = the threshold failed
+	Type       string             // handleSummary's metric type (trend, rate, counter, gauge); "" in --summary-export
+	Stats      map[string]float64 // a Rate metric's fraction is under "value" in both forms
+	Thresholds map[string]bool    // true = the threshold failed
 }
 
 // FailedThresholds lists "metric: expression" for every failed threshold, sorted.
@@ -49,44 +62,191 @@ func (s K6Summary) FailedThresholds() []string {
 	return out
 }
 
-// ParseK6Summary parses a k6 --summary-export file.
+// k6Reader walks a summary with a token decoder, in file order, so that an error is the
+// same on every run and gives the position of the value, not the file's own words.
+type k6Reader struct {
+	dec  *json.Decoder
+	data []byte
+}
+
+// at is the position of the next value: after the white space, colon or comma before it.
+func (r *k6Reader) at() *PosError {
+	off := r.dec.InputOffset()
+	rest := r.data[off:]
+	off += int64(len(rest) - len(bytes.TrimLeft(rest, " \t\r\n:,")))
+	l, c := lineCol(r.data, off)
+	return &PosError{Line: l, Column: c}
+}
+
+func (r *k6Reader) fail(pos *PosError, reason string) error {
+	pos.Reason = reason
+	return pos
+}
+
+// object reads the '{' that opens an object, or fails with what the value should be.
+func (r *k6Reader) object(what string) error {
+	pos := r.at()
+	tok, err := r.dec.Token()
+	if err != nil {
+		return r.tokenError(pos, err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return r.fail(pos, what+": want a JSON object")
+	}
+	return nil
+}
+
+// key reads the next key of an open object; ok is false at its closing '}'.
+func (r *k6Reader) key() (string, bool, error) {
+	pos := r.at()
+	if !r.dec.More() {
+		if _, err := r.dec.Token(); err != nil {
+			return "", false, r.tokenError(pos, err)
+		}
+		return "", false, nil
+	}
+	tok, err := r.dec.Token()
+	if err != nil {
+		return "", false, r.tokenError(pos, err)
+	}
+	return tok.(string), true, nil // encoding/json returns object keys as strings
+}
+
+// tokenError places a failed Token at the value it was reading: Token reports offsets
+// differently from Decode, so the position taken before the call is the one to give.
+func (r *k6Reader) tokenError(pos *PosError, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		l, c := lineCol(r.data, int64(len(r.data)))
+		return posErrorf(l, c, "JSON ends early")
+	}
+	return r.fail(pos, "invalid JSON: unexpected character")
+}
+
+// value decodes the next value into v, or fails with reason at its position.
+func (r *k6Reader) value(v any, reason string) error {
+	pos := r.at()
+	if err := r.dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return jsonError(r.data, err, r.dec.InputOffset())
+		}
+		return r.fail(pos, reason)
+	}
+	return nil
+}
+
+// ParseK6Summary parses a k6 --summary-export file or handleSummary's JSON.
 func ParseK6Summary(data []byte) (K6Summary, error) {
 	data, err := evidenceText(data)
 	if err != nil {
 		return K6Summary{}, err
 	}
-	var raw struct {
-		Metrics map[string]map[string]json.RawMessage `json:"metrics"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&raw); err != nil {
-		return K6Summary{}, jsonError(data, err, dec.InputOffset())
-	}
-	if err := jsonTrailing(dec, data); err != nil {
+	r := &k6Reader{dec: json.NewDecoder(bytes.NewReader(data)), data: data}
+	if err := r.object("the summary"); err != nil {
 		return K6Summary{}, err
 	}
-	if raw.Metrics == nil {
-		return K6Summary{}, posErrorf(1, 1, "no \"metrics\" object: not a k6 --summary-export file")
-	}
-	s := K6Summary{Metrics: map[string]K6Metric{}}
-	for name, fields := range raw.Metrics {
-		m := K6Metric{Stats: map[string]float64{}, Thresholds: map[string]bool{}}
-		for key, val := range fields {
-			if key == "thresholds" {
-				if err := json.Unmarshal(val, &m.Thresholds); err != nil {
-					return K6Summary{}, fmt.Errorf("metrics.%s.thresholds: want an object of booleans: %v", name, err)
-				}
-				continue
-			}
-			var f float64
-			if err := json.Unmarshal(val, &f); err != nil {
-				return K6Summary{}, fmt.Errorf("metrics.%s.%s: want a number, got %s", name, key, truncate(string(val), 30))
-			}
-			m.Stats[key] = f
+	var s K6Summary
+	for {
+		key, ok, err := r.key()
+		if err != nil {
+			return K6Summary{}, err
 		}
-		s.Metrics[name] = m
+		if !ok {
+			break
+		}
+		if key != "metrics" {
+			if err := r.value(new(json.RawMessage), "invalid JSON"); err != nil {
+				return K6Summary{}, err
+			}
+			continue
+		}
+		if s.Metrics, err = r.metrics(); err != nil {
+			return K6Summary{}, err
+		}
+	}
+	if err := jsonTrailing(r.dec, data); err != nil {
+		return K6Summary{}, err
+	}
+	if s.Metrics == nil {
+		return K6Summary{}, posErrorf(1, 1, "no \"metrics\" object: not a k6 --summary-export or handleSummary JSON file")
 	}
 	return s, nil
+}
+
+func (r *k6Reader) metrics() (map[string]K6Metric, error) {
+	if err := r.object("metrics"); err != nil {
+		return nil, err
+	}
+	out := map[string]K6Metric{}
+	for {
+		name, ok, err := r.key()
+		if err != nil || !ok {
+			return out, err
+		}
+		if err := r.object("a metric"); err != nil {
+			return nil, err
+		}
+		m := K6Metric{Stats: map[string]float64{}, Thresholds: map[string]bool{}}
+		for {
+			field, ok, err := r.key()
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				break
+			}
+			switch field {
+			case "type":
+				err = r.value(&m.Type, "a metric's type: want a string")
+			case "contains":
+				err = r.value(new(string), "a metric's contains: want a string")
+			case "values": // handleSummary
+				err = r.value(&m.Stats, "a metric's values: want an object of numbers")
+			case "thresholds":
+				err = r.thresholds(&m)
+			default: // --summary-export
+				var f float64
+				if err = r.value(&f, "a metric's stat: want a number"); err == nil {
+					m.Stats[field] = f
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if rate, ok := m.Stats["rate"]; ok && m.Type == "rate" {
+			if _, has := m.Stats["value"]; !has {
+				m.Stats["value"] = rate
+			}
+		}
+		out[name] = m
+	}
+}
+
+// thresholds reads either form: true = failed (--summary-export) or {"ok": true} = passed
+// (handleSummary).
+func (r *k6Reader) thresholds(m *K6Metric) error {
+	const reason = "a metric's thresholds: want an object of true/false (--summary-export) or of {\"ok\": true/false} (handleSummary)"
+	var raw map[string]json.RawMessage
+	pos := r.at()
+	if err := r.value(&raw, reason); err != nil {
+		return err
+	}
+	for expr, v := range raw {
+		var failed bool
+		var obj struct {
+			OK *bool `json:"ok"`
+		}
+		switch {
+		case json.Unmarshal(v, &failed) == nil:
+		case json.Unmarshal(v, &obj) == nil && obj.OK != nil:
+			failed = !*obj.OK
+		default:
+			return r.fail(pos, reason)
+		}
+		m.Thresholds[expr] = failed
+	}
+	return nil
 }
 
 func evalK6(in Input, p params) Result {
@@ -106,7 +266,8 @@ func evalK6(in Input, p params) Result {
 			v, ok := dur.Stats[lim.stat]
 			switch {
 			case set && !ok:
-				return errorf("%s: http_req_duration has no %s (run k6 with --summary-trend-stats including it)", f.Name, lim.stat)
+				return errorf("%s: http_req_duration has no %s, which the policy's %s needs: k6 exports only the trend stats it is asked for (by default up to p(95)); run k6 with %s",
+					f.Name, lim.stat, lim.param, k6TrendStatsFlag)
 			case ok && set && v > limit:
 				problems = append(problems, fmt.Sprintf("%shttp_req_duration %s %.1f ms > %s ms", prefix, lim.stat, v, trimFloat(limit)))
 			case ok:

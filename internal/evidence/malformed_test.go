@@ -110,8 +110,8 @@ func TestMalformed(t *testing.T) {
 		{"audit", "empty firm", strings.Replace(goodAudit, "firm: Acme", "firm: \"\"", 1), "line 1, column 7: field firm is empty"},
 		// k6
 		{"k6", "no metrics", "{\"root_group\": {}}", "no \"metrics\" object"},
-		{"k6", "bad stat", "{\"metrics\": {\"http_req_duration\": {\"p(95)\": \"fast\"}}}", "metrics.http_req_duration.p(95): want a number"},
-		{"k6", "bad thresholds", "{\"metrics\": {\"http_req_duration\": {\"thresholds\": {\"p(95)<1\": \"ok\"}}}}", "metrics.http_req_duration.thresholds: want an object of booleans"},
+		{"k6", "bad stat", "{\"metrics\": {\"http_req_duration\": {\"p(95)\": \"fast\"}}}", "line 1, column 45: a metric's stat: want a number"},
+		{"k6", "bad thresholds", "{\"metrics\": {\"http_req_duration\": {\"thresholds\": {\"p(95)<1\": \"ok\"}}}}", "line 1, column 50: a metric's thresholds: want an object of true/false"},
 		{"k6", "broken", "{\"metrics\": {\n\"x\": }", "line 2, column 6: invalid JSON"},
 		// buildmatrix
 		{"buildmatrix", "object", "{\"linux/amd64\": \"success\"}", "JSON object where"},
