@@ -45,11 +45,13 @@ func checkConsistent(t *testing.T, typ string, params map[string]string, data []
 
 func FuzzJUnit(f *testing.F) {
 	addSeeds(f, "junit", []string{".xml"}, "<testsuite/>", "<testsuites><testsuite tests=\"3\" failures=\"5\"/></testsuites>",
-		"<testsuite><testcase name=\"a\"><failure/><skipped/></testcase></testsuite>")
+		"<testsuite><testcase name=\"a\"><failure/><skipped/></testcase></testsuite>",
+		"\xef\xbb\xbf<testsuite tests=\"3\" failures=\"2\"><testcase name=\"a\" status=\"disabled\"><flakyFailure/></testcase></testsuite>",
+		"<?xml version=\"1.0\" encoding=\"windows-1252\"?><testsuite><testcase name=\"\x80\"/></testsuite>")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseJUnit(data)
 		if err == nil {
-			if r.Passed() > r.Executed() || r.Executed() > r.Tests || r.Failures < 0 || r.Skipped < 0 {
+			if r.Passed() > r.Executed() || r.Executed() > r.Tests || r.Failures < 0 || r.Skipped < 0 || r.Flaky > r.Tests || len(r.FlakyOK) != r.Flaky {
 				t.Fatalf("inconsistent counts %+v", r)
 			}
 			if rate := r.PassRate(); rate < 0 || rate > 100 {
@@ -61,7 +63,7 @@ func FuzzJUnit(f *testing.F) {
 }
 
 func FuzzCoverage(f *testing.F) {
-	addSeeds(f, "coverage", []string{".out", ".lcov", ".xml"}, "mode: set\na.go:1.1,2.2 1 1\n", "SF:a\nDA:1,1\nLF:1\nLH:1\nend_of_record\n",
+	addSeeds(f, "coverage", []string{".out", ".lcov", ".xml"}, "mode: set\na.go:1.1,2.2 1 1\n", "SF:a\nDA:1,1\nLF:1\nLH:1\nend_of_record\n", "#c\nSF:a\n# c\nDA:1,0\nend_of_record\n",
 		"<coverage line-rate=\"0.5\"/>")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseCoverage(data, "auto")
@@ -86,7 +88,8 @@ func FuzzSARIF(f *testing.F) {
 }
 
 func FuzzGovulncheck(f *testing.F) {
-	addSeeds(f, "govulncheck", []string{".json"}, `{"config":{}}{"finding":{"osv":"G","trace":[{"module":"m","function":"F"}]}}`)
+	addSeeds(f, "govulncheck", []string{".json"}, `{"config":{}}{"finding":{"osv":"G","trace":[{"module":"m","function":"F"}]}}`,
+		`[{"config":{"scan_level":"module"}},{"finding":{"osv":"G","trace":[{"module":"m"}]}}]`, `{"config":{"scan_mode":"query"}}{"osv":{"id":"G"}}`)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseGovulncheck(data)
 		if err == nil {
@@ -112,7 +115,8 @@ func FuzzAudit(f *testing.F) {
 }
 
 func FuzzK6(f *testing.F) {
-	addSeeds(f, "k6", []string{".json"}, `{"metrics":{"http_req_duration":{"p(95)":1},"http_req_failed":{"value":0}}}`)
+	addSeeds(f, "k6", []string{".json"}, `{"metrics":{"http_req_duration":{"p(95)":1},"http_req_failed":{"value":0}}}`,
+		`{"metrics":{"http_req_duration":{"type":"trend","values":{"p(95)":1},"thresholds":{"p(95)<2":{"ok":true}}},"http_req_failed":{"type":"rate","values":{"rate":0}}}}`)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, err := ParseK6Summary(data)
 		checkConsistent(t, "k6", map[string]string{"maxP95Ms": "100"}, data, err)

@@ -115,6 +115,9 @@ func ParseGovulncheck(data []byte) (GovulnReport, error) {
 		start := dec.InputOffset()
 		if inArray && !dec.More() {
 			if _, err := dec.Token(); err != nil {
+				if errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
 				return GovulnReport{}, jsonError(data, err, start)
 			}
 			if err := jsonTrailing(dec, data); err != nil {
@@ -130,10 +133,14 @@ func ParseGovulncheck(data []byte) (GovulnReport, error) {
 			}
 			break
 		}
+		l, c := lineCol(data, start+int64(len(data[start:])-len(bytes.TrimLeft(data[start:], " \t\r\n,"))))
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field == "" {
+			return GovulnReport{}, posErrorf(l, c, "a message is not a JSON object")
+		}
 		if err != nil {
 			return GovulnReport{}, jsonError(data, err, start)
 		}
-		l, c := lineCol(data, start+int64(len(data[start:])-len(bytes.TrimLeft(data[start:], " \t\r\n,"))))
 		switch {
 		case msg.Config != nil:
 			if sawConfig {
