@@ -428,13 +428,6 @@ func coberturaRoot(start xml.StartElement, line int) (Coverage, error) {
 	return Coverage{RateOnly: true, Percent: r * 100}, nil
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
 func evalCoverage(in Input, p params) Result {
 	format := p.str("format", "auto")
 	minPct := p.float("min", 80)

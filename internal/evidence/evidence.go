@@ -9,7 +9,7 @@
 //
 // Check types and params (defaults in brackets; every type also takes maxBytes [50 MiB]):
 //
-//	junit        minPassRate [100], reports [none]
+//	junit        minPassRate [100], reports [none], flaky [pass]: pass | fail
 //	coverage     min [80], format [auto]: gocover | lcov | cobertura
 //	sarif        maxErrors [0], maxWarnings [0], maxNotes [unlimited], maxCritical [0], maxHigh [0]
 //	govulncheck  failUnreachable [false]
