@@ -170,6 +170,10 @@ func TestFixtures(t *testing.T) {
 			[]string{"http_req_failed 27.50 % > 1 %", "k6 thresholds failed: http_req_duration p(99)<0.001, http_req_failed rate<0.01"}},
 		{"k6 latency over the policy", "k6", map[string]string{"maxP95Ms": "10"}, []string{"k6/pass.json"}, "", Fail,
 			[]string{"http_req_duration p(95) 30.8 ms > 10 ms"}},
+		{"k6 handleSummary JSON", "k6", map[string]string{"maxP95Ms": "300", "maxP99Ms": "800"}, []string{"k6/handle-summary.json"}, "", Pass,
+			[]string{"p(95) 52.3 ms, p(99) 454.9 ms, failed 0.00 %; all k6 thresholds passed"}},
+		{"k6 handleSummary JSON over the policy", "k6", map[string]string{"maxP99Ms": "100"}, []string{"k6/handle-summary.json"}, "", Fail,
+			[]string{"http_req_duration p(99) 454.9 ms > 100 ms"}},
 		{"k6 without p(99)", "k6", map[string]string{"maxP99Ms": "100"}, []string{"k6/default-stats.json"}, "", Error,
 			[]string{"has no p(99)", "--summary-trend-stats"}},
 
