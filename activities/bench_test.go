@@ -11,13 +11,13 @@ import (
 // each evidence file, digest it, parse it and judge it (sequentially; the workflow runs them in
 // parallel).
 func BenchmarkDemoG1Checks(b *testing.B) {
-	in, err := release.Load(demoEvidence(b, "../release.yaml"), demoEvidence(b, "../policy.yaml"), func(release.CheckKind, string, map[string]string) error { return nil })
+	in, pol, err := release.Load(demoEvidence(b, "../release.yaml"), demoEvidence(b, "../../../policies/demo.yaml"), func(release.CheckKind, string, map[string]string) error { return nil })
 	if err != nil {
 		b.Fatal(err)
 	}
 	g := &Gates{}
 	var reqs []release.CheckRequest
-	for _, c := range in.Policy.Gates[0].Checks {
+	for _, c := range pol.Gates[0].Checks {
 		if c.Kind == release.KindEvidence {
 			reqs = append(reqs, release.CheckRequest{Gate: "G1", Check: c, Evidence: in.Manifest.Evidence[c.Name], Version: in.Manifest.Version})
 		}

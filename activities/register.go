@@ -15,6 +15,11 @@ func Register(w worker.ActivityRegistry, g *Gates, t *Traffic, n *Notify) {
 	w.RegisterActivityWithOptions(n.SignoffMessage, activity.RegisterOptions{Name: release.ActivitySignoffMessage})
 }
 
+// RegisterPolicies registers the activity that hands releases the worker's policies.
+func RegisterPolicies(w worker.ActivityRegistry, p *Policies) {
+	w.RegisterActivityWithOptions(p.LoadPolicy, activity.RegisterOptions{Name: release.ActivityLoadPolicy})
+}
+
 // RegisterAnalysis registers the canary analysis activity.
 func RegisterAnalysis(w worker.ActivityRegistry, a *Analysis) {
 	w.RegisterActivityWithOptions(a.AnalyzeInterval, activity.RegisterOptions{Name: release.ActivityAnalyze})

@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/shipgate/shipgate/internal/chain"
-	"github.com/shipgate/shipgate/internal/checks"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/release"
 )
@@ -76,7 +75,7 @@ func (c *contractChains) sent(t *testing.T, ch *devstack.Chain) uint64 {
 // a DemoProxy) on the two chains.
 func (s *stack) writeContractRelease(c *contractChains, version, impl string) (manifest, policy string) {
 	s.t.Helper()
-	manifest, policy = s.writeRelease("3s")
+	manifest, policy = s.writeRelease("3s", "http://127.0.0.1:8545", c.testnet.RPC, "http://127.0.0.1:8546", c.mainnet.RPC)
 	art := filepath.Join(s.root, "deployments/examples/demo/contracts/artifacts/standard-output.json")
 	m, err := os.ReadFile(manifest)
 	if err != nil {
@@ -90,16 +89,7 @@ func (s *stack) writeContractRelease(c *contractChains, version, impl string) (m
     contractName: %[2]s
     proxy: {kind: uups, initializer: initialize, initArgs: ["%[3]s", "5"], artifact: %[1]s, contractName: DemoProxy}
 `, art, impl, c.key.Address.Hex())
-	p, err := os.ReadFile(policy)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	ps := strings.Replace(string(p), "http://127.0.0.1:8545", c.testnet.RPC, 1)
-	ps = strings.Replace(ps, "http://127.0.0.1:8546", c.mainnet.RPC, 1)
 	if err := os.WriteFile(manifest, []byte(ms), 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.WriteFile(policy, []byte(ps), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
 	return manifest, policy
@@ -137,10 +127,7 @@ func TestContractDeployExactlyOnceAcrossWorkerCrashes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	in, err := release.Load(manifest, policy, checks.Validate)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := s.load(manifest, policy)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	type ended struct {
@@ -149,7 +136,7 @@ func TestContractDeployExactlyOnceAcrossWorkerCrashes(t *testing.T) {
 	}
 	done := make(chan ended, 1)
 	go func() { // the demo approvers, while the worker crashes and comes back
-		st, err := devstack.Follow(ctx, cl, in, io.Discard, true)
+		st, err := devstack.Follow(ctx, cl, r, io.Discard, true)
 		done <- ended{st, err}
 	}()
 	s.waitWorkerDies("sign", 2*time.Minute)

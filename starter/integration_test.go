@@ -19,8 +19,12 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/shipgate/shipgate/internal/analysis/promtest"
+	"github.com/shipgate/shipgate/internal/checks"
+	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
+	"github.com/shipgate/shipgate/internal/devstack/people"
+	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -39,6 +43,9 @@ type stack struct {
 	workerEnv []string
 	// chainData is the worker's nonce store and deployment records, kept across restarts.
 	chainData string
+	// keys are the test people's keys; policyDir is the worker's policy directory.
+	keys      *people.Keyring
+	policyDir string
 }
 
 func buildBinaries(t testing.TB, root string) string {
@@ -58,7 +65,8 @@ func newStack(t testing.TB) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, root: root, bin: buildBinaries(t, root), chainData: t.TempDir()}
+	s := &stack{t: t, root: root, bin: buildBinaries(t, root), chainData: t.TempDir(),
+		keys: &people.Keyring{Dir: t.TempDir()}, policyDir: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s.temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{})
@@ -103,7 +111,7 @@ func (s *stack) startWorker() {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(filepath.Join(s.bin, "worker"))
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+addr, "SHIPGATE_PROMETHEUS_URL="+s.promURL,
-		"SHIPGATE_CHAIN_DATA="+s.chainData)
+		"SHIPGATE_CHAIN_DATA="+s.chainData, policies.EnvDir+"="+s.policyDir, policies.EnvAllowDev+"=true")
 	cmd.Env = append(cmd.Env, s.workerEnv...)
 	s.workerLog = &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = s.workerLog, s.workerLog
@@ -149,11 +157,28 @@ func (s *stack) killWorker() {
 	_ = s.worker.Wait()
 }
 
-// cli runs the starter binary; it returns stdout, stderr and the exit code.
+// cli runs the starter binary as the person --as names, with their key (SHIPGATE_SSH_KEY); it
+// returns stdout, stderr and the exit code.
 func (s *stack) cli(args ...string) (string, string, int) {
 	s.t.Helper()
+	as := "rm-ada"
+	for i, a := range args {
+		if a == "--as" && i+1 < len(args) {
+			as = args[i+1]
+		}
+	}
+	key, err := s.keys.KeyFile(as)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return s.cliWithKey(key, args...)
+}
+
+// cliWithKey runs the starter binary signing with the key file given.
+func (s *stack) cliWithKey(key string, args ...string) (string, string, int) {
+	s.t.Helper()
 	cmd := exec.Command(filepath.Join(s.bin, "starter"), args...)
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address)
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, control.EnvKey+"="+key, "SSH_AUTH_SOCK=")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -199,11 +224,34 @@ func (s *stack) waitFor(id, what string, timeout time.Duration, ok func(release.
 	}
 }
 
-// writeRelease writes a dev policy with short windows and the demo manifest into a temp dir.
-func (s *stack) writeRelease(soak string) (manifest, policy string) {
+// putPolicy puts a policy on the worker as name, with the test people's keys enrolled.
+func (s *stack) putPolicy(name, text string) {
+	s.t.Helper()
+	src := s.t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, name+".yaml"), []byte(text), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.keys.RenderPolicies(src, s.policyDir); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// load is a release of the manifest under the worker's policy name, driven by the test people.
+func (s *stack) load(manifest, policy string) devstack.Release {
+	s.t.Helper()
+	in, pol, err := release.Load(manifest, filepath.Join(s.policyDir, policy+".yaml"), checks.Validate)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return devstack.Release{In: in, Policy: pol, Keys: s.keys}
+}
+
+// writeRelease puts the demo's dev policy with short windows on the worker (as "demo", edited
+// by edits, each an old → new replacement) and writes the demo manifest into a temp dir.
+func (s *stack) writeRelease(soak string, edits ...string) (manifest, policy string) {
 	s.t.Helper()
 	dir := s.t.TempDir()
-	pol, err := os.ReadFile(filepath.Join(s.root, "deployments/examples/demo/policy.yaml"))
+	pol, err := os.ReadFile(filepath.Join(s.root, "deployments/policies/demo.yaml"))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -211,7 +259,14 @@ func (s *stack) writeRelease(soak string) (manifest, policy string) {
 	p = strings.Replace(p, "testnetSoak: 20s", "testnetSoak: "+soak, 1)
 	p = strings.Replace(p, "canaryWatchMin: 10s", "canaryWatchMin: 2s", 1)
 	p = strings.ReplaceAll(p, "bake: 5s", "bake: 1s")
-	policy = filepath.Join(dir, "policy.yaml")
+	for i := 0; i+1 < len(edits); i += 2 {
+		if !strings.Contains(p, edits[i]) {
+			s.t.Fatalf("demo policy has no %q to edit", edits[i])
+		}
+		p = strings.Replace(p, edits[i], edits[i+1], 1)
+	}
+	policy = "demo"
+	s.putPolicy(policy, p)
 	manifest = filepath.Join(dir, "release.yaml")
 	m, err := os.ReadFile(filepath.Join(s.root, "deployments/examples/demo/release.yaml"))
 	if err != nil {
@@ -222,9 +277,6 @@ func (s *stack) writeRelease(soak string) (manifest, policy string) {
 	ms = strings.Replace(ms, "contracts: true", "contracts: false", 1)
 	ms = strings.ReplaceAll(ms, "[evidence/", "["+filepath.Join(s.root, "deployments/examples/demo/evidence")+"/")
 	ms = strings.ReplaceAll(ms, "[docs/", "["+filepath.Join(s.root, "deployments/examples/demo/docs")+"/")
-	if err := os.WriteFile(policy, []byte(p), 0o644); err != nil {
-		s.t.Fatal(err)
-	}
 	if err := os.WriteFile(manifest, []byte(ms), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
@@ -242,11 +294,11 @@ func TestReleaseThroughCLIAgainstDevServer(t *testing.T) {
 		t.Fatalf("invalid manifest: exit %d %s", code, errOut)
 	}
 
-	id := strings.TrimSpace(s.mustCLI("start", "-f", manifest, "--policy", policy))
+	id := strings.TrimSpace(s.mustCLI("start", "-f", manifest, "--policy", policy, "--as", "rm-ada"))
 	if id != "release/demo/1.4.0" {
 		t.Fatalf("start printed %q", id)
 	}
-	if _, errOut, code := s.cli("start", "-f", manifest, "--policy", policy); code == 0 || !strings.Contains(errOut, "already running") {
+	if _, errOut, code := s.cli("start", "-f", manifest, "--policy", policy, "--as", "rm-ada"); code == 0 || !strings.Contains(errOut, "already running") {
 		t.Fatalf("second start: exit %d %s", code, errOut)
 	}
 	s.waitFor(id, "G1 waiting", 30*time.Second, func(st release.Status) bool { return st.Gates[0].State == release.GateWaiting })

@@ -20,17 +20,27 @@ import (
 
 const usage = `usage: starter COMMAND [ARGS]
 
-  start -f MANIFEST [--policy POLICY] [--wait]      start a release; prints its workflow id
+  start -f MANIFEST [--policy NAME] [--as ACTOR] [--wait]
+                                                    start a release under one of the worker's
+                                                    policies (default "default"); prints its id
   status ID [--json] [--watch]                      where a release is and what it waits for
   list [--stage S] [--state S]                      releases, newest first
   approve ID --check CHECK --as ACTOR [--comment TEXT]
   reject ID --check CHECK --as ACTOR --reason TEXT
+  clear-rejection ID --check CHECK --as ACTOR --reason TEXT
+                                                    lift a rejection (its author, or a release
+                                                    manager who is not the release's author)
   pause|resume ID --as ACTOR [--reason TEXT]
   recheck ID --as ACTOR [--gate GATE]
   abort|rollback ID --as ACTOR --reason TEXT
   report-issue ID --as ACTOR --severity critical|high|medium|low --title TEXT
   resolve-issue ID --as ACTOR --issue N
   break-glass ID --as ACTOR --window NAME --reason TEXT
+
+Every command that acts is signed with your SSH key (the ssh-keygen -Y sign format, namespace
+"shipgate"): --key FILE (a private key, or the .pub of a key held by ssh-agent; env
+SHIPGATE_SSH_KEY), or ssh-agent's only key. The policy lists each member's sshKeys; --as names
+the member whose key signs.
 
 Temporal connection: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS settings.
 `
@@ -69,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.status(ctx, rest)
 	case "list":
 		err = cli.list(ctx, rest)
-	case "approve", "reject", "pause", "resume", "recheck", "abort", "rollback", "report-issue", "resolve-issue", "break-glass":
+	case "approve", "reject", "clear-rejection", "pause", "resume", "recheck", "abort", "rollback", "report-issue", "resolve-issue", "break-glass":
 		err = cli.signal(ctx, cmd, rest)
 	default:
 		fmt.Fprintf(stderr, "starter: unknown command %q\n\n%s", cmd, usage)

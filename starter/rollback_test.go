@@ -11,7 +11,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/shipgate/shipgate/internal/checks"
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/release"
@@ -21,13 +20,10 @@ import (
 // signal, approval or person on the path.
 func TestFaultyCanaryRolledBackAutomatically(t *testing.T) {
 	s := newStack(t)
-	manifest, policy := s.writeRelease("3s")
-	in, err := release.Load(manifest, policy, checks.Validate)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.Policy.Windows.CanaryWatchMin = release.Duration(30 * time.Second) // room for the fault to show
-	in.Policy.Windows.CanaryWatchMax = release.Duration(40 * time.Second)
+	// room for the fault to show in the canary watch
+	manifest, policy := s.writeRelease("3s", "canaryWatchMin: 2s", "canaryWatchMin: 30s") // the demo's max is 40s
+	r := s.load(manifest, policy)
+	in := r.In
 	c, err := client.Dial(client.Options{HostPort: s.temporal.Address, Logger: quietLogger{}})
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +31,7 @@ func TestFaultyCanaryRolledBackAutomatically(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := control.Start(ctx, c, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+	if err := r.Start(ctx, c, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
 		t.Fatal(err)
 	}
 	took := make(chan time.Duration, 1)
@@ -52,7 +48,7 @@ func TestFaultyCanaryRolledBackAutomatically(t *testing.T) {
 		}
 		took <- d
 	}()
-	st, err := devstack.Follow(ctx, c, in, io.Discard, true)
+	st, err := devstack.Follow(ctx, c, r, io.Discard, true)
 	if err != nil {
 		t.Fatal(err)
 	}

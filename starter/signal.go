@@ -15,14 +15,15 @@ import (
 func (c *cli) signal(ctx context.Context, name string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var cmd release.Command
-	fs.StringVar(&cmd.Actor, "as", "", "who acts (a policy member's id, email or Slack id)")
+	fs.StringVar(&cmd.Actor, "as", "", "who acts: your member id in the policy; your key must be one of its sshKeys")
+	key := keyFlag(fs)
 	required := []string{"as"}
 	switch name {
 	case release.SignalApprove:
 		fs.StringVar(&cmd.Check, "check", "", "the signoff check")
 		fs.StringVar(&cmd.Comment, "comment", "", "a comment for the audit log")
 		required = append(required, "check")
-	case release.SignalReject:
+	case release.SignalReject, release.SignalClearRejection:
 		fs.StringVar(&cmd.Check, "check", "", "the signoff check")
 		fs.StringVar(&cmd.Reason, "reason", "", "why")
 		required = append(required, "check", "reason")
@@ -60,12 +61,15 @@ func (c *cli) signal(ctx context.Context, name string, args []string) error {
 		return &exitError{code: 2, msg: fmt.Sprintf("report-issue: --severity must be critical, high, medium or low (got %q)", cmd.Severity)}
 	}
 	cmd.Channel = release.ChannelCLI
-
+	signer, err := control.LoadSigner(*key)
+	if err != nil {
+		return &exitError{code: 1, msg: name + ": " + err.Error()}
+	}
 	cl, err := c.connect(ctx)
 	if err != nil {
 		return err
 	}
-	entry, err := control.Send(ctx, cl, id, name, cmd)
+	entry, err := control.Send(ctx, cl, signer, id, name, cmd)
 	if err != nil {
 		return err
 	}

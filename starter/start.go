@@ -5,12 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/shipgate/shipgate/internal/chain"
-	"github.com/shipgate/shipgate/internal/checks"
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/release"
 )
@@ -18,38 +18,49 @@ import (
 func (c *cli) start(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("start", flag.ContinueOnError)
 	manifestPath := fs.String("f", "", "the release manifest (release.yaml)")
-	policyPath := fs.String("policy", "", "the policy (policy.yaml); the built-in default when empty")
+	policy := fs.String("policy", release.DefaultPolicyName, "the name of one of the worker's policies")
 	wait := fs.Bool("wait", false, "wait until the release ends and print how")
-	as := fs.String("as", "", "who starts the release (default $USER)")
+	as := fs.String("as", "", "who starts the release: your member id in the policy (default $USER)")
+	key := keyFlag(fs)
 	if _, err := parse(fs, args, false); err != nil {
 		return err
 	}
 	if *manifestPath == "" {
 		return &exitError{code: 2, msg: "start: -f MANIFEST is required"}
 	}
-	in, err := release.Load(*manifestPath, *policyPath, checks.Validate)
+	if !release.ValidPolicyName(*policy) {
+		return &exitError{code: 2, msg: fmt.Sprintf("start: --policy %q: name one of the worker's policies (lower-case letters, digits, dashes); the platform team keeps policy files on the worker", *policy)}
+	}
+	m, err := release.LoadRelease(*manifestPath)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
-	if err := chain.CheckContracts(*manifestPath, in.Manifest.Contracts); err != nil {
+	if err := chain.CheckContracts(*manifestPath, m.Contracts); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
-	in.StartedBy = *as
-	if in.StartedBy == "" {
-		in.StartedBy = envOr("USER", "unknown")
+	actor := *as
+	if actor == "" {
+		actor = envOr("USER", "unknown")
+	}
+	signer, err := control.LoadSigner(*key)
+	if err != nil {
+		return &exitError{code: 1, msg: "start: " + err.Error()}
 	}
 	cl, err := c.connect(ctx)
 	if err != nil {
 		return err
 	}
-	id := in.Manifest.ID()
-	run, err := control.Start(ctx, cl, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL)
+	id := m.ID()
+	run, err := control.Start(ctx, cl, signer, actor, release.Input{Manifest: *m, PolicyName: *policy}, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL)
 	if err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
 			return &exitError{code: 1, msg: fmt.Sprintf("start: release %s is already running", id)}
 		}
 		return err
+	}
+	if err := control.Admitted(ctx, cl, run); err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("start %s: %v", id, err)}
 	}
 	fmt.Fprintln(c.out, id)
 	if !*wait {
@@ -64,4 +75,9 @@ func (c *cli) start(ctx context.Context, args []string) error {
 		return &exitError{code: 3}
 	}
 	return nil
+}
+
+// keyFlag is the --key flag every command that signs takes.
+func keyFlag(fs *flag.FlagSet) *string {
+	return fs.String("key", os.Getenv(control.EnvKey), "your SSH key: a private key file, or the .pub of a key in ssh-agent (env "+control.EnvKey+"; default: ssh-agent's only key)")
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/shipgate/shipgate/activities"
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/searchattr"
 	"github.com/shipgate/shipgate/internal/slackapp"
@@ -60,6 +61,16 @@ func run() error {
 	}
 	defer func() { _ = log.Sync() }()
 	metrics := telemetry.NewMetrics()
+
+	// The policies this worker runs: a release names one, never brings its own.
+	store, err := policies.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := store.CheckAll(); err != nil {
+		log.Warn("some policies cannot be used: releases naming them are refused", zap.Error(err))
+	}
+	log.Info("policies", zap.String("dir", store.Dir), zap.Strings("names", store.Names()), zap.Bool("allowDev", store.AllowDev))
 
 	// Slack is optional: with none of its variables set nothing changes; a partial or
 	// malformed configuration stops the worker before it takes any task.
@@ -106,7 +117,11 @@ func run() error {
 	var sl *slackbridge.Worker
 	socketErr := make(chan error, 1)
 	if slackOn {
-		if sl, err = slackbridge.NewWorker(c, slackEnv, os.Getenv(slackbridge.EnvPolicy), log); err != nil {
+		key, err := slackbridge.LoadBridgeKey(os.Getenv(slackbridge.EnvBridgeKey))
+		if err != nil {
+			return err
+		}
+		if sl, err = slackbridge.NewWorker(c, slackEnv, os.Getenv(slackbridge.EnvPolicy), key, log); err != nil {
 			return err
 		}
 		notify.Slack, notify.Channel = sl.Poster, slackEnv.Channel
@@ -121,6 +136,7 @@ func run() error {
 	w := worker.New(c, release.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
 	w.RegisterWorkflowWithOptions(workflows.AnalysisWorkflow, workflows.AnalysisRegisterOptions())
+	activities.RegisterPolicies(w, &activities.Policies{Store: store})
 	activities.RegisterAnalysis(w, &activities.Analysis{PrometheusURL: *promURL, HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: metrics})
 	httpClient := &http.Client{Timeout: 30 * time.Second}
 	activities.RegisterContracts(w, &activities.Contracts{Log: log,

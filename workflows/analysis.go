@@ -188,7 +188,7 @@ func (a *analysisRun) drainNotices(ctx workflow.Context) {
 // startAnalysis runs the analysis of the window just opened as a child workflow; its outcome
 // comes back through onAnalysis. Policies without analysis change nothing (no version marker).
 func (w *rel) startAnalysis(ctx workflow.Context, window string, min, maxD time.Duration) {
-	p := &w.in.Policy
+	p := w.pol
 	if p.Analysis == nil || workflow.GetVersion(ctx, "canary-analysis", workflow.DefaultVersion, 1) != 1 {
 		return
 	}
@@ -242,7 +242,7 @@ func (w *rel) onAnalysis(ctx workflow.Context, out release.AnalysisOutcome) {
 		Target: out.Step, Accepted: out.Action == "promote", Reason: out.Action + ": " + out.Reason, Evidence: evidence}
 	w.audit(ctx, entry)
 	action := out.Action
-	if action == "rollback" && w.in.Policy.FailureAction(w.st.Stage) == "pause" {
+	if action == "rollback" && w.pol.FailureAction(w.st.Stage) == "pause" {
 		action = "pause"
 	}
 	switch action {

@@ -79,7 +79,7 @@ func (w *rel) contractsCanary(ctx workflow.Context) error {
 	if err := w.deployImplementations(ctx, "mainnet", plan); err != nil {
 		return err
 	}
-	if w.in.Policy.Contracts.UpgradeAt == release.StageCanary {
+	if w.pol.Contracts.UpgradeAt == release.StageCanary {
 		return w.switchProxies(ctx, "mainnet")
 	}
 	return nil
@@ -88,7 +88,7 @@ func (w *rel) contractsCanary(ctx workflow.Context) error {
 // contractsProduction switches mainnet proxies before the first production step moves
 // traffic, unless the canary did.
 func (w *rel) contractsProduction(ctx workflow.Context) error {
-	if w.in.Policy.Contracts.UpgradeAt == release.StageCanary || !w.contractsOn(ctx) {
+	if w.pol.Contracts.UpgradeAt == release.StageCanary || !w.contractsOn(ctx) {
 		return nil
 	}
 	return w.switchProxies(ctx, "mainnet")
@@ -105,7 +105,7 @@ func short(d string) string {
 }
 
 func (w *rel) planContracts(ctx workflow.Context, role string) (release.ContractsPlan, error) {
-	ch, _ := w.in.Policy.ChainFor(role) // ValidateRelease guarantees both chains
+	ch, _ := w.pol.ChainFor(role) // ValidateRelease guarantees both chains
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, InitialInterval: 2 * time.Second},
@@ -133,7 +133,7 @@ func (w *rel) planContracts(ctx workflow.Context, role string) (release.Contract
 
 // deployImplementations deploys every contract (an implementation, for a proxy) on a chain.
 func (w *rel) deployImplementations(ctx workflow.Context, role string, plan release.ContractsPlan) error {
-	ch, _ := w.in.Policy.ChainFor(role)
+	ch, _ := w.pol.ChainFor(role)
 	for _, ct := range w.in.Manifest.Contracts {
 		d, err := w.contractTx(ctx, ch, release.ContractTx{Op: release.OpDeploy, Contract: ct}, false)
 		if err != nil {
@@ -147,7 +147,7 @@ func (w *rel) deployImplementations(ctx workflow.Context, role string, plan rele
 // switchProxies points every proxy of a chain at this release's implementation, deploying
 // the proxy on the first release. The implementation it ran before is the rollback target.
 func (w *rel) switchProxies(ctx workflow.Context, role string) error {
-	ch, _ := w.in.Policy.ChainFor(role)
+	ch, _ := w.pol.ChainFor(role)
 	for i, ct := range w.in.Manifest.Contracts {
 		if ct.Proxy == nil {
 			continue

@@ -252,7 +252,7 @@ func TestContractsChangedAfterTestnetRefusedAtCanary(t *testing.T) {
 func TestContractsWrongChainIDIsAHardError(t *testing.T) {
 	c := newSimChains(t)
 	h := c.contractRelease(t, "1.0.0", "CounterV1", demoArtifacts)
-	h.in.Policy.Chains[0].ChainID = 31339
+	h.pol.Chains[0].ChainID = 31339
 	res := h.run()
 	require.Equal(t, release.StateFailed, res.State)
 	require.Contains(t, res.Reason, "31339")
@@ -266,8 +266,8 @@ func TestAutomaticRollbackRevertsTheCanarysProxy(t *testing.T) {
 	require.Equal(t, release.StateSucceeded, c.contractRelease(t, "1.0.0", "CounterV1", demoArtifacts).run().State)
 	proxy := ""
 	h := c.contractRelease(t, "2.0.0", "CounterV2", demoArtifacts)
-	withAnalysis("")(&h.in.Manifest, &h.in.Policy)
-	h.in.Policy.Contracts.UpgradeAt = release.StageCanary
+	withAnalysis("")(&h.in.Manifest, h.pol)
+	h.pol.Contracts.UpgradeAt = release.StageCanary
 	h.act.verdict = func(v analysis.Vars, interval int) analysis.Outcome {
 		if v.Stage == string(release.StageCanary) && interval > 60 {
 			return analysis.Fail

@@ -23,6 +23,27 @@ func (w *rel) runGate(ctx workflow.Context, gi int) {
 		w.publish(ctx)
 		w.runAutomated(ctx, gi, attempt)
 		w.updateGate(ctx, gi)
+		w.awaitGate(ctx, gi)
+		if w.stop != nil || gs.State == release.GatePassed {
+			return
+		}
+		for ci := range gs.Checks {
+			// Before signed commands, a recheck also cleared rejections (kept for replay).
+			if cs := &gs.Checks[ci]; cs.State == release.CheckRejected && !w.signed {
+				cs.State, cs.Detail = release.CheckPending, "rejection cleared by recheck"
+				if len(cs.Approvals) >= cs.Needed {
+					cs.State = release.CheckPassed
+				}
+			}
+		}
+	}
+}
+
+// awaitGate waits until the gate passes (and says so) or, once blocked, until a recheck asks
+// for its automated checks again; a rejection cleared meanwhile sends it back to waiting.
+func (w *rel) awaitGate(ctx workflow.Context, gi int) {
+	gs := &w.st.Gates[gi]
+	for {
 		_ = workflow.Await(ctx, func() bool {
 			return w.stop != nil || gs.State == release.GatePassed || gs.State == release.GateBlocked
 		})
@@ -37,17 +58,11 @@ func (w *rel) runGate(ctx workflow.Context, gi int) {
 		}
 		w.notify(ctx, release.NoticeGate, fmt.Sprintf("gate %s %s blocked: %s — waiting for recheck or abort", gs.ID, gs.Name, w.gateProblems(gi)))
 		seen := w.rechecks[gs.ID]
-		_ = workflow.Await(ctx, func() bool { return w.stop != nil || w.rechecks[gs.ID] != seen })
-		if w.stop != nil {
+		_ = workflow.Await(ctx, func() bool {
+			return w.stop != nil || w.rechecks[gs.ID] != seen || (w.signed && gs.State != release.GateBlocked)
+		})
+		if w.stop != nil || w.rechecks[gs.ID] != seen {
 			return
-		}
-		for ci := range gs.Checks {
-			if cs := &gs.Checks[ci]; cs.State == release.CheckRejected {
-				cs.State, cs.Detail = release.CheckPending, "rejection cleared by recheck"
-				if len(cs.Approvals) >= cs.Needed {
-					cs.State = release.CheckPassed
-				}
-			}
 		}
 	}
 }
@@ -55,7 +70,7 @@ func (w *rel) runGate(ctx workflow.Context, gi int) {
 // runAutomated runs every applicable evidence and probe check of the gate as activities, in
 // parallel, and records their results.
 func (w *rel) runAutomated(ctx workflow.Context, gi int, attempt int) {
-	g := &w.in.Policy.Gates[gi]
+	g := w.pol.Gates[gi]
 	gs := &w.st.Gates[gi]
 	type pending struct {
 		ci  int

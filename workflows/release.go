@@ -23,12 +23,30 @@ var (
 // WorkflowName is the registered name of ReleaseWorkflow.
 const WorkflowName = "ReleaseWorkflow"
 
-// rel is one running release: its input, its status (the single source of truth the status
-// query answers from) and the requests signals have left for the main flow.
+// versionSignedCommands (recorded history v8-signed-commands): the release obtains its policy
+// from the worker, verifies its signed start and every command's signature, and keeps
+// separation of duties (recheck never clears a rejection). Histories without the marker run
+// as before: policy from the input, commands by claimed actor.
+const versionSignedCommands = "signed-commands"
+
+// rel is one running release: its input, its policy, its status (the single source of truth
+// the status query answers from) and the requests signals have left for the main flow.
 type rel struct {
-	in         release.Input
+	in release.Input
+	// pol is the policy the release runs under: the worker's, as recorded when the release
+	// started (the input's own, for releases started before platform-owned policies).
+	pol        *release.Policy
 	st         release.Status
 	belowFloor map[string]time.Duration
+	// signed is set for releases started since commands are signed and policies come from the
+	// worker (versionSignedCommands); older histories replay without it.
+	signed bool
+	// nonces are the nonces of the commands accepted within CommandMaxAge: a replayed
+	// command is refused.
+	nonces map[string]time.Time
+	// forged counts the unauthenticated commands written to the audit log; past
+	// forgedAuditCap they are refused before they reach history (signals.go).
+	forged int
 	// stop is set by abort or rollback (or, later, a failed analysis); the main flow acts on it.
 	stop *release.AuditEntry
 	// rechecks counts recheck requests per gate id; a blocked gate waits for its count to change.
@@ -46,7 +64,21 @@ type rel struct {
 
 // ReleaseWorkflow carries one release through every stage of its policy.
 func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, error) {
-	w := newRel(ctx, in)
+	m := in.Manifest
+	w := &rel{
+		in:       in,
+		rechecks: map[string]int{},
+		base:     release.StateRunning,
+		runKey:   workflow.GetInfo(ctx).FirstRunID,
+		glass:    map[string]bool{},
+		nonces:   map[string]time.Time{},
+		st: release.Status{
+			ID: m.ID(), Service: m.Service, Version: m.Version, Previous: m.PreviousVersion,
+			Author: m.Author, Stage: release.StageDevelopment, State: release.StateRunning,
+			Issues: []release.Issue{}, Audit: []release.AuditEntry{},
+		},
+	}
+	w.signed = workflow.GetVersion(ctx, versionSignedCommands, workflow.DefaultVersion, 1) >= 1
 	if err := workflow.SetQueryHandler(ctx, release.QueryStatus, func() (release.Status, error) {
 		return w.st, nil
 	}); err != nil {
@@ -56,28 +88,26 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 		return release.Result{}, err
 	}
 	workflow.Go(ctx, w.listen)
-	w.audit(ctx, release.AuditEntry{Actor: in.StartedBy, Channel: release.ChannelCLI, Action: "start",
-		Target: w.st.ID, Accepted: true, Reason: "policy " + in.PolicyDigest})
-	w.publish(ctx)
+	if !w.signed {
+		w.pol = in.Policy
+		w.init(ctx, in.PolicyDigest)
+		w.audit(ctx, release.AuditEntry{Actor: in.StartedBy, Channel: release.ChannelCLI, Action: "start",
+			Target: w.st.ID, Accepted: true, Reason: "policy " + in.PolicyDigest})
+		w.publish(ctx)
+		return w.run(ctx)
+	}
+	if res, refused := w.admit(ctx); refused {
+		return res, nil
+	}
 	return w.run(ctx)
 }
 
-func newRel(ctx workflow.Context, in release.Input) *rel {
-	m := in.Manifest
-	w := &rel{
-		in:         in,
-		belowFloor: in.Policy.BelowFloor(),
-		rechecks:   map[string]int{},
-		base:       release.StateRunning,
-		runKey:     workflow.GetInfo(ctx).FirstRunID,
-		glass:      map[string]bool{},
-		st: release.Status{
-			ID: m.ID(), Service: m.Service, Version: m.Version, Previous: m.PreviousVersion,
-			Author: m.Author, Stage: release.StageDevelopment, State: release.StateRunning,
-			PolicyDigest: in.PolicyDigest, Issues: []release.Issue{}, Audit: []release.AuditEntry{},
-		},
-	}
-	for _, g := range in.Policy.Gates {
+// init builds the status from the policy: every gate and check, every window.
+func (w *rel) init(ctx workflow.Context, digest string) {
+	m := w.in.Manifest
+	w.belowFloor = w.pol.BelowFloor()
+	w.st.PolicyDigest = digest
+	for _, g := range w.pol.Gates {
 		gs := release.GateStatus{ID: g.ID, Name: g.Name, Before: g.Before, State: release.GatePending}
 		for _, c := range g.Checks {
 			cs := release.CheckStatus{Name: c.Name, Kind: c.Kind, Type: c.Type, State: release.CheckPending,
@@ -94,12 +124,11 @@ func newRel(ctx workflow.Context, in release.Input) *rel {
 		}
 		w.st.Gates = append(w.st.Gates, gs)
 	}
-	w.st.Windows = append(w.st.Windows, w.plannedWindow(release.WindowTestnetSoak, in.Policy.Windows.TestnetSoak))
-	w.st.Windows = append(w.st.Windows, w.plannedWindow(release.WindowCanaryWatch, in.Policy.Windows.CanaryWatchMin))
-	for _, s := range in.Policy.Rollout.Steps {
+	w.st.Windows = append(w.st.Windows, w.plannedWindow(release.WindowTestnetSoak, w.pol.Windows.TestnetSoak))
+	w.st.Windows = append(w.st.Windows, w.plannedWindow(release.WindowCanaryWatch, w.pol.Windows.CanaryWatchMin))
+	for _, s := range w.pol.Rollout.Steps {
 		w.st.Windows = append(w.st.Windows, w.plannedWindow(release.StepWindow(s.Percent), s.Bake))
 	}
-	return w
 }
 
 // run walks the stages. Each stage does its work, then waits until the gates placed before the
@@ -110,8 +139,8 @@ func (w *rel) run(ctx workflow.Context) (release.Result, error) {
 		if w.stop != nil {
 			return w.finishStop(ctx)
 		}
-		for i := range w.in.Policy.Gates {
-			if w.in.Policy.Gates[i].Before == stage.Next() {
+		for i := range w.pol.Gates {
+			if w.pol.Gates[i].Before == stage.Next() {
 				gi := i
 				workflow.Go(ctx, func(gctx workflow.Context) { w.runGate(gctx, gi) })
 			}
@@ -214,22 +243,22 @@ func (w *rel) runCanary(ctx workflow.Context) error {
 		return err
 	}
 	w.recordRollbackPlan(ctx)
-	if err := w.setTraffic(ctx, w.prodEnv(), w.in.Policy.Canary.Percent, "canary"); err != nil {
+	if err := w.setTraffic(ctx, w.prodEnv(), w.pol.Canary.Percent, "canary"); err != nil {
 		return err
 	}
 	w.openWindow(ctx, release.WindowCanaryWatch)
 	ws := w.window(release.WindowCanaryWatch)
-	w.startAnalysis(ctx, release.WindowCanaryWatch, ws.EndsAt.Sub(ws.StartedAt), w.in.Policy.Windows.CanaryWatchMax.D())
+	w.startAnalysis(ctx, release.WindowCanaryWatch, ws.EndsAt.Sub(ws.StartedAt), w.pol.Windows.CanaryWatchMax.D())
 	return nil
 }
 
 // runProduction walks the rollout steps, each baking before the next.
 func (w *rel) runProduction(ctx workflow.Context) error {
-	for i, s := range w.in.Policy.Rollout.Steps {
+	for i, s := range w.pol.Rollout.Steps {
 		if i > 0 {
 			// the previous step's window must be over (and nothing paused) before traffic grows
 			if err := workflow.Await(ctx, func() bool {
-				prev := release.StepWindow(w.in.Policy.Rollout.Steps[i-1].Percent)
+				prev := release.StepWindow(w.pol.Rollout.Steps[i-1].Percent)
 				return w.stop != nil || (w.windowOver(prev) && w.analysisOK(prev) && !w.st.Paused)
 			}); err != nil {
 				return err
@@ -276,7 +305,7 @@ func (w *rel) setTraffic(ctx workflow.Context, env string, percent float64, step
 }
 
 func (w *rel) trafficRequest(env string, percent float64, step string) release.TrafficRequest {
-	return release.TrafficRequest{Backend: w.in.Policy.Traffic, Service: w.st.Service, Version: w.st.Version,
+	return release.TrafficRequest{Backend: w.pol.Traffic, Service: w.st.Service, Version: w.st.Version,
 		PreviousVersion: w.st.Previous, Environment: env, Percent: percent, IdempotencyKey: w.st.ID + "/" + w.runKey + "/" + step}
 }
 

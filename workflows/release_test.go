@@ -12,10 +12,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/shipgate/shipgate/internal/analysis"
+	"github.com/shipgate/shipgate/internal/control"
+	"github.com/shipgate/shipgate/internal/devstack/people"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -23,10 +27,16 @@ import (
 // catalogue of types is tested where it lives.
 func anyType(release.CheckKind, string, map[string]string) error { return nil }
 
-func testInput(t testing.TB, edit func(*release.Manifest, *release.Policy)) release.Input {
+// testKeys are the test people's keys, shared by every test (an ed25519 key per person).
+var testKeys people.Keyring
+
+// testInput is a release of the default policy's people, and the policy the test worker hands
+// out for it, with every member's key and the Slack-bridge key enrolled.
+func testInput(t testing.TB, edit func(*release.Manifest, *release.Policy)) (release.Input, *release.Policy) {
 	t.Helper()
 	p, err := release.DefaultPolicy(anyType)
 	require.NoError(t, err)
+	require.NoError(t, testKeys.Enroll(p))
 	m := release.Manifest{Service: "payments", Version: "2.0.0", PreviousVersion: "1.9.0", Author: "alice",
 		Changes: release.Flags{Major: true, Contracts: true, UserFacing: true}, Evidence: map[string][]string{}}
 	for _, g := range p.Gates {
@@ -39,7 +49,7 @@ func testInput(t testing.TB, edit func(*release.Manifest, *release.Policy)) rele
 	if edit != nil {
 		edit(&m, p)
 	}
-	return release.Input{Manifest: m, Policy: *p, PolicyDigest: p.Digest(), StartedBy: "rm-ada"}
+	return release.Input{Manifest: m, PolicyName: release.DefaultPolicyName}, p
 }
 
 // fakeActivities stand in for the real ones: the real ones have their own integration tests.
@@ -122,6 +132,13 @@ type harness struct {
 	env *testsuite.TestWorkflowEnvironment
 	act *fakeActivities
 	in  release.Input
+	// pol is the policy the test worker hands the release (LoadPolicy)
+	pol *release.Policy
+	// starter signs the start (default rm-ada); unsigned starts none
+	starter  string
+	unsigned bool
+	// run0 runs after the start is signed, before the release starts (to tamper with it)
+	run0 func()
 }
 
 func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *harness {
@@ -136,7 +153,30 @@ func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *ha
 	env.RegisterActivityWithOptions(act.SignoffMessage, activity.RegisterOptions{Name: release.ActivitySignoffMessage})
 	env.RegisterWorkflowWithOptions(AnalysisWorkflow, AnalysisRegisterOptions())
 	env.RegisterActivityWithOptions(act.AnalyzeInterval, activity.RegisterOptions{Name: release.ActivityAnalyze})
-	return &harness{t: t, env: env, act: act, in: testInput(t, edit)}
+	h := &harness{t: t, env: env, act: act, starter: "rm-ada"}
+	h.in, h.pol = testInput(t, edit)
+	env.RegisterActivityWithOptions(func(_ context.Context, req release.PolicyRequest) (release.PolicyResult, error) {
+		if req.Name != release.DefaultPolicyName {
+			return release.PolicyResult{}, temporal.NewNonRetryableApplicationError("no policy "+req.Name, "PolicyRefused", nil)
+		}
+		return release.PolicyResult{Name: req.Name, Policy: *h.pol, Digest: h.pol.Digest()}, nil
+	}, activity.RegisterOptions{Name: release.ActivityLoadPolicy})
+	return h
+}
+
+// testRunID is the run id the test environment gives every workflow.
+const testRunID = "default-test-run-id"
+
+// sign signs cmd for action as the test people do: a Slack command with the bridge key, any
+// other with the actor's own key (a key of the ring, whether or not the policy lists it).
+func (h *harness) sign(action string, cmd *release.Command, b release.Binding) {
+	id := cmd.Actor
+	if cmd.Channel == release.ChannelSlack {
+		id = people.BridgeID
+	} else if m, ok := h.pol.Resolve(cmd.Actor); ok {
+		id = m.ID
+	}
+	require.NoError(h.t, control.Sign(testKeys.MustSigner(id), action, cmd, b, h.env.Now()))
 }
 
 func (h *harness) status() release.Status {
@@ -147,11 +187,18 @@ func (h *harness) status() release.Status {
 	return st
 }
 
+// signal sends a signed command as a signal (command() as the decide update).
 func (h *harness) signal(name string, cmd release.Command) {
+	h.env.SignalWorkflow(name, h.signed(name, cmd))
+}
+
+// signed is cmd signed for this release's run, on the CLI channel unless it names another.
+func (h *harness) signed(name string, cmd release.Command) release.Command {
 	if cmd.Channel == "" {
 		cmd.Channel = release.ChannelCLI
 	}
-	h.env.SignalWorkflow(name, cmd)
+	h.sign(name, &cmd, release.Binding{Release: h.in.Manifest.ID(), Run: testRunID})
+	return cmd
 }
 
 // at runs f after d of workflow time.
@@ -168,9 +215,9 @@ func (h *harness) approveOpen() {
 			if c.Kind != release.KindSignoff || c.State != release.CheckPending {
 				continue
 			}
-			_, pc := h.in.Policy.FindCheck(c.Name)
+			_, pc := h.pol.FindCheck(c.Name)
 			n := len(c.Approvals)
-			for _, m := range h.in.Policy.Groups[pc.Group].Members {
+			for _, m := range h.pol.Groups[pc.Group].Members {
 				if n >= c.Needed {
 					break
 				}
@@ -201,6 +248,15 @@ func (h *harness) approveEvery(step, span time.Duration) {
 }
 
 func (h *harness) run() release.Result {
+	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: h.in.Manifest.ID()})
+	if !h.unsigned && h.in.Start == nil {
+		start := release.Command{Actor: h.starter, Channel: release.ChannelCLI, Policy: h.in.PolicyName, Manifest: release.ManifestDigest(&h.in.Manifest)}
+		h.sign(release.ActionStart, &start, release.Binding{Release: h.in.Manifest.ID()})
+		h.in.Start = &start
+	}
+	if h.run0 != nil {
+		h.run0()
+	}
 	h.env.ExecuteWorkflow(ReleaseWorkflow, h.in)
 	require.True(h.t, h.env.IsWorkflowCompleted())
 	require.NoError(h.t, h.env.GetWorkflowError())
@@ -256,7 +312,7 @@ func TestSignoffRefusalsAreAudited(t *testing.T) {
 	// while in development: G1 is open, G2 is not
 	refuse(time.Second, release.SignalApprove, release.Command{Actor: "mallory", Check: "peer-review"})
 	refuse(2*time.Second, release.SignalApprove, release.Command{Actor: "alice", Check: "peer-review"})
-	refuse(3*time.Second, release.SignalApprove, release.Command{Actor: "alice@example.com", Check: "peer-review"})
+	refuse(3*time.Second, release.SignalApprove, release.Command{Actor: "alice@example.com", Check: "peer-review"}) // an alias of alice's, signed with her key
 	refuse(4*time.Second, release.SignalApprove, release.Command{Actor: "bob", Check: "peer-review"})
 	refuse(5*time.Second, release.SignalApprove, release.Command{Actor: "U0BOB0005", Channel: release.ChannelSlack, Check: "peer-review"})
 	refuse(6*time.Second, release.SignalApprove, release.Command{Actor: "bob", Check: "no-such-check"})
@@ -275,9 +331,8 @@ func TestSignoffRefusalsAreAudited(t *testing.T) {
 	require.Equal(t, release.StateAborted, res.State)
 
 	cases := []struct{ action, target, reason string }{
-		{"approve", "peer-review", "mallory is not a member of group reviewers"},
+		{"approve", "peer-review", `"mallory" is not a member of the release's policy`},
 		{"approve", "peer-review", "alice is the author"},
-		{"approve", "peer-review", "alice@example.com is the author"},
 		{"approve", "peer-review", "bob already approved"},
 		{"approve", "no-such-check", "unknown check"},
 		{"approve", "security-checklist", "wrong stage"},
@@ -299,23 +354,70 @@ func TestSignoffRefusalsAreAudited(t *testing.T) {
 	require.Equal(t, release.StageDevelopment, st.Stage)
 }
 
-func TestRejectionBlocksUntilRecheck(t *testing.T) {
+// A rejection stands until the person who made it, or a release manager who is not the
+// author, clears it with a reason: a recheck (which the author may ask for) only re-runs the
+// automated checks, and an approval on file never passes a check over a standing rejection.
+func TestRejectionStandsUntilClearedByRejecterOrReleaseManager(t *testing.T) {
 	h := newHarness(t, nil)
 	h.at(time.Second, func() {
+		h.signal(release.SignalApprove, release.Command{Actor: "carol", Check: "peer-review"})
 		h.signal(release.SignalReject, release.Command{Actor: "bob", Check: "peer-review", Reason: "missing tests"})
 	})
-	var blocked release.Status
+	var afterRecheck, blocked release.Status
 	h.at(time.Hour, func() {
-		blocked = h.status()
-		h.signal(release.SignalRecheck, release.Command{Actor: "rm-ada", Gate: "G1"})
+		h.signal(release.SignalRecheck, release.Command{Actor: "alice", Gate: "G1"})
+		h.signal(release.SignalClearRejection, release.Command{Actor: "alice", Check: "peer-review", Reason: "I fixed it"})
+		h.signal(release.SignalClearRejection, release.Command{Actor: "carol", Check: "peer-review", Reason: "looks fine to me"})
+		h.signal(release.SignalApprove, release.Command{Actor: "dan", Check: "peer-review"}) // not a reviewer
+		h.signal(release.SignalClearRejection, release.Command{Actor: "bob", Check: "peer-review"})
 	})
-	h.approveEvery(2*time.Hour, 10*time.Hour)
+	h.at(2*time.Hour, func() { afterRecheck = h.status() })
+	h.at(3*time.Hour, func() {
+		blocked = h.status()
+		h.signal(release.SignalClearRejection, release.Command{Actor: "bob", Check: "peer-review", Reason: "tests added in build 7"})
+	})
+	h.approveEvery(4*time.Hour, 30*time.Hour)
 	res := h.run()
 	require.Equal(t, release.StateSucceeded, res.State)
-	require.Equal(t, release.StateBlocked, blocked.State)
-	require.Equal(t, release.GateBlocked, blocked.Gates[0].State)
+	require.Equal(t, release.StateBlocked, afterRecheck.State, "a recheck never clears a rejection")
+	require.Equal(t, release.CheckRejected, afterRecheck.Gates[0].Checks[5].State)
+	require.Equal(t, "bob", afterRecheck.Gates[0].Checks[5].RejectedBy)
 	require.Equal(t, release.StageDevelopment, blocked.Stage)
 	require.Contains(t, blocked.Gates[0].Checks[5].Detail, "missing tests")
+	st := h.status()
+	for _, c := range []struct{ action, reason string }{
+		{"clear-rejection", "alice is the author of the release and may not clear a rejection"},
+		{"clear-rejection", "only bob, who rejected peer-review, or a release manager may clear"},
+		{"clear-rejection", "needs a reason"},
+	} {
+		require.True(t, h.auditHas(st, c.action, "peer-review", false, c.reason), "no refused %s %q", c.action, c.reason)
+	}
+	require.True(t, h.auditHas(st, "recheck", "G1", true, "rechecking G1"))
+	require.True(t, h.auditHas(st, "clear-rejection", "peer-review", true, "tests added in build 7"))
+	require.Equal(t, 2, len(st.Gates[0].Checks[5].Approvals))
+}
+
+// With an approval on file, a rejection still blocks: the check does not pass over it, and
+// no further approval is taken until it is cleared.
+func TestApprovalOnFileNeverPassesOverARejection(t *testing.T) {
+	var st release.Status
+	h := newHarness(t, nil)
+	h.at(time.Second, func() {
+		h.signal(release.SignalApprove, release.Command{Actor: "carol", Check: "peer-review"})
+		h.signal(release.SignalReject, release.Command{Actor: "bob", Check: "peer-review", Reason: "missing tests"})
+	})
+	h.at(time.Minute, func() {
+		h.signal(release.SignalApprove, release.Command{Actor: "carol", Check: "peer-review"})
+		h.signal(release.SignalRecheck, release.Command{Actor: "rm-ada"})
+	})
+	h.at(time.Hour, func() {
+		st = h.status()
+		h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "end of test"})
+	})
+	require.Equal(t, release.StateAborted, h.run().State)
+	require.Equal(t, release.CheckRejected, st.Gates[0].Checks[5].State)
+	require.Equal(t, release.GateBlocked, st.Gates[0].State)
+	require.Len(t, st.Gates[0].Checks[5].Approvals, 1)
 }
 
 func TestFailedCheckBlocksAndRecheckReadsNewEvidence(t *testing.T) {
@@ -414,8 +516,8 @@ func TestCriticalIssueDuringSoakBlocksPromotion(t *testing.T) {
 	h := newHarness(t, nil)
 	h.approveEvery(time.Minute, 30*time.Minute)
 	h.at(3*24*time.Hour, func() {
-		h.signal(release.SignalReportIssue, release.Command{Actor: "bounty-hunter-7", Severity: "critical", Title: "reentrancy in withdraw"})
-		h.signal(release.SignalReportIssue, release.Command{Actor: "tester", Severity: "low", Title: "typo"})
+		h.signal(release.SignalReportIssue, release.Command{Actor: "grace", Severity: "critical", Title: "reentrancy in withdraw"})
+		h.signal(release.SignalReportIssue, release.Command{Actor: "heidi", Severity: "low", Title: "typo"})
 	})
 	var held release.Status
 	h.at(15*24*time.Hour, func() { held = h.status() })
@@ -526,9 +628,9 @@ func TestDecideUpdateAnswersWithTheVerdict(t *testing.T) {
 		}, release.Decide{Signal: signal, Command: cmd})
 	}
 	h.at(time.Second, func() {
-		update("bob", release.SignalApprove, release.Command{Actor: "bob", Channel: release.ChannelSlack, Check: "peer-review"})
-		update("mallory", release.SignalApprove, release.Command{Actor: "mallory", Channel: release.ChannelCLI, Check: "peer-review"})
-		update("nothing", "launch-missiles", release.Command{Actor: "rm-ada", Channel: release.ChannelCLI})
+		update("bob", release.SignalApprove, h.signed(release.SignalApprove, release.Command{Actor: "U0BOB0005", Channel: release.ChannelSlack, Check: "peer-review"}))
+		update("mallory", release.SignalApprove, h.signed(release.SignalApprove, release.Command{Actor: "mallory", Channel: release.ChannelCLI, Check: "peer-review"}))
+		update("nothing", "launch-missiles", h.signed("launch-missiles", release.Command{Actor: "rm-ada", Channel: release.ChannelCLI}))
 	})
 	var st release.Status
 	h.at(time.Minute, func() {
@@ -540,6 +642,7 @@ func TestDecideUpdateAnswersWithTheVerdict(t *testing.T) {
 	require.Equal(t, "approve", got["bob"].Action)
 	require.False(t, got["mallory"].Accepted)
 	require.Contains(t, got["mallory"].Reason, "not a member")
+	require.Equal(t, "unproven:mallory", got["mallory"].Actor)
 	require.ErrorContains(t, rejected, "unknown signal")
 	require.NotContains(t, got, "nothing")
 	require.Len(t, st.Gates[0].Checks[5].Approvals, 1)

@@ -26,20 +26,94 @@ func (w *rel) listen(ctx workflow.Context) {
 	}
 }
 
-// handle applies one command; every attempt, accepted or refused, lands in the audit log.
+// forgedAuditCap is how many unauthenticated commands a release writes to its audit log
+// (and so to its history). Past it they are refused in the update validator, before they
+// reach history, and only the worker log and shipgate_commands_refused_total see them: a
+// stream of forgeries cannot grow a release's history without bound.
+const forgedAuditCap = 20
+
+// handle applies one command; every attempt, accepted or refused, lands in the audit log (an
+// unauthenticated one only up to forgedAuditCap).
 func (w *rel) handle(ctx workflow.Context, name string, cmd release.Command) release.AuditEntry {
 	entry := release.AuditEntry{Actor: cmd.Actor, Channel: cmd.Channel, Action: name, Target: commandTarget(name, cmd)}
+	if w.signed {
+		who, aerr := w.authenticate(ctx, name, cmd)
+		if aerr != nil {
+			return w.refuseUnauthenticated(ctx, name, cmd, entry, aerr)
+		}
+		w.remember(ctx, cmd)
+		// From here on the actor is the member the signature proved, never an alias.
+		cmd.Actor, entry.Actor = who.ID, who.ID
+	}
 	reason, ok := w.apply(ctx, name, cmd)
 	entry.Accepted, entry.Reason = ok, reason
+	if !ok && w.signed {
+		w.countRefusal(ctx, name, cmd.Actor, release.RefusedDenied, reason)
+	}
 	w.audit(ctx, entry)
 	w.publish(ctx)
 	return w.st.Audit[len(w.st.Audit)-1]
 }
 
+// authenticate proves who sent the command (release.Policy.Authenticate) and that it was not
+// accepted before. It changes nothing: the update validator calls it too.
+func (w *rel) authenticate(ctx workflow.Context, name string, cmd release.Command) (release.Member, *release.AuthError) {
+	if w.pol == nil {
+		return release.Member{}, &release.AuthError{Reason: release.RefusedDenied, Detail: "the release has not started yet"}
+	}
+	info := workflow.GetInfo(ctx)
+	who, aerr := w.pol.Authenticate(name, cmd, release.Binding{Release: w.st.ID, Run: info.WorkflowExecution.RunID}, workflow.Now(ctx))
+	if aerr != nil {
+		return release.Member{}, aerr
+	}
+	if _, seen := w.nonces[cmd.Nonce]; seen {
+		return release.Member{}, &release.AuthError{Reason: release.RefusedReplayed, Detail: "this command was already received (replayed nonce)"}
+	}
+	return who, nil
+}
+
+// remember keeps an accepted command's nonce for as long as the command could be valid, and
+// forgets the nonces of commands that have expired since.
+func (w *rel) remember(ctx workflow.Context, cmd release.Command) {
+	now := workflow.Now(ctx)
+	for n, at := range w.nonces { // deleting in any order leaves the same set
+		if now.Sub(at) > release.CommandMaxAge {
+			delete(w.nonces, n)
+		}
+	}
+	w.nonces[cmd.Nonce] = cmd.IssuedAt
+}
+
+// refuseUnauthenticated audits a command whose sender is not proven, under the claimed name,
+// while the release has audited fewer than forgedAuditCap of them.
+func (w *rel) refuseUnauthenticated(ctx workflow.Context, name string, cmd release.Command, entry release.AuditEntry, aerr *release.AuthError) release.AuditEntry {
+	w.countRefusal(ctx, name, cmd.Actor, aerr.Reason, aerr.Detail)
+	entry.Actor = "unproven:" + cmd.Actor
+	entry.Reason = aerr.Error()
+	if w.forged >= forgedAuditCap {
+		return entry
+	}
+	w.forged++
+	if w.forged == forgedAuditCap {
+		entry.Reason += fmt.Sprintf(" (the %dth unauthenticated command: later ones are refused before they reach the release's history; see the worker log and shipgate_commands_refused_total)", forgedAuditCap)
+	}
+	w.audit(ctx, entry)
+	w.publish(ctx)
+	return entry
+}
+
+// countRefusal makes a refused command visible outside the release: the worker log and
+// shipgate_commands_refused_total{reason}.
+func (w *rel) countRefusal(ctx workflow.Context, action, actor, reason, detail string) {
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"reason": reason}).Counter("shipgate_commands_refused_total").Inc(1)
+	workflow.GetLogger(ctx).Warn("command refused", "release", w.st.ID, "action", action, "claimedActor", actor, "reason", reason, "detail", detail)
+}
+
 // setDecideHandler lets a caller send any signal's command as an update and get the verdict
 // back in the same call, instead of signalling and polling the status for it. An update that
-// names no signal is rejected by the validator and leaves no trace in history; every other
-// attempt is audited exactly as the signal would be.
+// names no signal is rejected by the validator and leaves no trace in history, and so is an
+// unauthenticated one once forgedAuditCap of them are in the audit log; every other attempt is
+// audited exactly as the signal would be.
 func (w *rel) setDecideHandler(ctx workflow.Context) error {
 	return workflow.SetUpdateHandlerWithOptions(ctx, release.UpdateDecide,
 		func(ctx workflow.Context, d release.Decide) (release.AuditEntry, error) {
@@ -48,6 +122,12 @@ func (w *rel) setDecideHandler(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, d release.Decide) error {
 			if !slices.Contains(release.Signals, d.Signal) {
 				return fmt.Errorf("unknown signal %q (want one of %s)", d.Signal, strings.Join(release.Signals, ", "))
+			}
+			if w.signed && w.forged >= forgedAuditCap {
+				if _, aerr := w.authenticate(ctx, d.Signal, d.Command); aerr != nil {
+					w.countRefusal(ctx, d.Signal, d.Command.Actor, aerr.Reason, aerr.Detail)
+					return aerr
+				}
 			}
 			return nil
 		}})
@@ -97,13 +177,15 @@ func (w *rel) apply(ctx workflow.Context, name string, cmd release.Command) (str
 		return w.resolveIssue(ctx, cmd)
 	case release.SignalBreakGlass:
 		return w.breakGlass(ctx, cmd)
+	case release.SignalClearRejection:
+		return w.clearRejection(ctx, cmd)
 	}
 	return "refused: unknown signal " + name, false
 }
 
 func commandTarget(name string, cmd release.Command) string {
 	switch name {
-	case release.SignalApprove, release.SignalReject:
+	case release.SignalApprove, release.SignalReject, release.SignalClearRejection:
 		return cmd.Check
 	case release.SignalRecheck:
 		return cmd.Gate
@@ -119,8 +201,8 @@ func commandTarget(name string, cmd release.Command) string {
 
 // signoff finds a signoff check the actor may decide on now, or says why not.
 func (w *rel) signoff(cmd release.Command) (gi, ci int, reason string) {
-	for gi := range w.in.Policy.Gates {
-		g := &w.in.Policy.Gates[gi]
+	for gi := range w.pol.Gates {
+		g := w.pol.Gates[gi]
 		for ci := range g.Checks {
 			if g.Checks[ci].Name != cmd.Check {
 				continue
@@ -135,7 +217,7 @@ func (w *rel) signoff(cmd release.Command) (gi, ci int, reason string) {
 				return 0, 0, fmt.Sprintf("refused: wrong stage: gate %s opens when the release reaches the stage before %s (now %s)", g.ID, g.Before, w.st.Stage)
 			case gs.State == release.GatePassed:
 				return 0, 0, fmt.Sprintf("refused: gate %s has already passed", g.ID)
-			case !w.in.Policy.InGroup(c.Group, cmd.Actor):
+			case !w.pol.InGroup(c.Group, cmd.Actor):
 				return 0, 0, fmt.Sprintf("refused: %s is not a member of group %s", cmd.Actor, c.Group)
 			case w.isAuthor(cmd.Actor):
 				return 0, 0, fmt.Sprintf("refused: %s is the author of the release and may not sign off on it", cmd.Actor)
@@ -154,7 +236,7 @@ func (w *rel) approve(ctx workflow.Context, cmd release.Command) (string, bool) 
 		return reason, false
 	}
 	cs := &w.st.Gates[gi].Checks[ci]
-	who, _ := w.in.Policy.Resolve(cmd.Actor)
+	who, _ := w.pol.Resolve(cmd.Actor)
 	for _, a := range cs.Approvals {
 		if a.Actor == who.ID {
 			return fmt.Sprintf("refused: %s already approved %s", who.ID, cs.Name), false
@@ -162,6 +244,9 @@ func (w *rel) approve(ctx workflow.Context, cmd release.Command) (string, bool) 
 	}
 	if cs.State == release.CheckPassed {
 		return fmt.Sprintf("refused: %s already has its %d approvals", cs.Name, cs.Needed), false
+	}
+	if w.signed && cs.State == release.CheckRejected {
+		return fmt.Sprintf("refused: %s stands rejected by %s: the rejection must be cleared first (clear-rejection)", cs.Name, cs.RejectedBy), false
 	}
 	cs.Approvals = append(cs.Approvals, release.Approval{Actor: who.ID, Channel: cmd.Channel, At: workflow.Now(ctx), Comment: cmd.Comment})
 	if len(cs.Approvals) >= cs.Needed && cs.State != release.CheckRejected {
@@ -181,12 +266,59 @@ func (w *rel) reject(cmd release.Command) (string, bool) {
 		return reason, false
 	}
 	cs := &w.st.Gates[gi].Checks[ci]
-	who, _ := w.in.Policy.Resolve(cmd.Actor)
+	who, _ := w.pol.Resolve(cmd.Actor)
 	cs.State, cs.Detail = release.CheckRejected, fmt.Sprintf("rejected by %s: %s", who.ID, cmd.Reason)
+	if w.signed {
+		cs.RejectedBy = who.ID
+	}
 	w.st.Gates[gi].State = release.GateBlocked
 	return cmd.Reason, true
 }
 
+// clearRejection lifts a standing rejection of a signoff check: the person who rejected may
+// withdraw it, and a release manager who is not the author may overrule it, with a reason.
+// The author never can, under any identity. The check then counts its approvals again.
+func (w *rel) clearRejection(ctx workflow.Context, cmd release.Command) (string, bool) {
+	if strings.TrimSpace(cmd.Reason) == "" {
+		return "refused: clearing a rejection needs a reason", false
+	}
+	gi, ci := w.findCheck(cmd.Check)
+	if gi < 0 {
+		return fmt.Sprintf("refused: unknown check %q", cmd.Check), false
+	}
+	cs := &w.st.Gates[gi].Checks[ci]
+	switch {
+	case cs.State != release.CheckRejected:
+		return fmt.Sprintf("refused: %s is not rejected", cs.Name), false
+	case w.isAuthor(cmd.Actor):
+		return fmt.Sprintf("refused: %s is the author of the release and may not clear a rejection", cmd.Actor), false
+	case cmd.Actor != cs.RejectedBy && !w.pol.InGroup(w.pol.Roles.ReleaseManagers, cmd.Actor):
+		return fmt.Sprintf("refused: only %s, who rejected %s, or a release manager may clear the rejection", cs.RejectedBy, cs.Name), false
+	}
+	cs.State, cs.RejectedBy = release.CheckPending, ""
+	cs.Detail = fmt.Sprintf("rejection cleared by %s: %s; %d of %d approvals", cmd.Actor, cmd.Reason, len(cs.Approvals), cs.Needed)
+	if len(cs.Approvals) >= cs.Needed {
+		cs.State = release.CheckPassed
+	}
+	w.st.Gates[gi].State = release.GateRunning // updateGate derives it again from the checks
+	w.updateGate(ctx, gi)
+	return cmd.Reason, true
+}
+
+// findCheck returns the gate and check index of the named check in the status, or -1.
+func (w *rel) findCheck(name string) (int, int) {
+	for gi := range w.st.Gates {
+		for ci := range w.st.Gates[gi].Checks {
+			if w.st.Gates[gi].Checks[ci].Name == name {
+				return gi, ci
+			}
+		}
+	}
+	return -1, -1
+}
+
+// recheck re-runs the automated checks of blocked gates (new evidence). It never clears a
+// human rejection (clear-rejection does), so the author may ask for it.
 func (w *rel) recheck(cmd release.Command) (string, bool) {
 	if r, ok := w.mayOperate(cmd.Actor); !ok && !w.isAuthor(cmd.Actor) {
 		return r, false
@@ -261,8 +393,11 @@ func (w *rel) resolveIssue(ctx workflow.Context, cmd release.Command) (string, b
 // breakGlass records one release manager's request to end a window now; the second distinct
 // release manager makes it take effect.
 func (w *rel) breakGlass(ctx workflow.Context, cmd release.Command) (string, bool) {
-	if !w.in.Policy.InGroup(w.in.Policy.Roles.ReleaseManagers, cmd.Actor) {
-		return fmt.Sprintf("refused: only release managers (group %s) may break glass", w.in.Policy.Roles.ReleaseManagers), false
+	if !w.pol.InGroup(w.pol.Roles.ReleaseManagers, cmd.Actor) {
+		return fmt.Sprintf("refused: only release managers (group %s) may break glass", w.pol.Roles.ReleaseManagers), false
+	}
+	if w.signed && w.isAuthor(cmd.Actor) {
+		return fmt.Sprintf("refused: %s is the author of the release and never counts toward break-glass", cmd.Actor), false
 	}
 	if strings.TrimSpace(cmd.Reason) == "" {
 		return "refused: break-glass needs a reason", false
@@ -278,7 +413,7 @@ func (w *rel) breakGlass(ctx workflow.Context, cmd release.Command) (string, boo
 	if w.windowOver(cmd.Window) {
 		return fmt.Sprintf("refused: window %s is already over", cmd.Window), false
 	}
-	who, _ := w.in.Policy.Resolve(cmd.Actor)
+	who, _ := w.pol.Resolve(cmd.Actor)
 	var others []string
 	for _, b := range w.st.BreakGlass {
 		if b.Window == cmd.Window {
@@ -299,7 +434,7 @@ func (w *rel) breakGlass(ctx workflow.Context, cmd release.Command) (string, boo
 
 // mayOperate says whether the actor is a release manager or an operator.
 func (w *rel) mayOperate(actor string) (string, bool) {
-	p := &w.in.Policy
+	p := w.pol
 	if p.InGroup(p.Roles.ReleaseManagers, actor) {
 		return "", true
 	}
@@ -317,7 +452,7 @@ func (w *rel) isAuthor(actor string) bool {
 	if actor == author {
 		return true
 	}
-	a, okA := w.in.Policy.Resolve(author)
-	b, okB := w.in.Policy.Resolve(actor)
+	a, okA := w.pol.Resolve(author)
+	b, okB := w.pol.Resolve(actor)
 	return okA && okB && a.ID == b.ID
 }

@@ -21,7 +21,7 @@ func (w *rel) followSignoffs(ctx workflow.Context, gi int) {
 	if workflow.GetVersion(ctx, signoffMessagesChange, workflow.DefaultVersion, 1) < 1 {
 		return
 	}
-	for ci, c := range w.in.Policy.Gates[gi].Checks {
+	for ci, c := range w.pol.Gates[gi].Checks {
 		if c.Kind != release.KindSignoff || w.st.Gates[gi].Checks[ci].State == release.CheckSkipped {
 			continue
 		}
@@ -77,11 +77,11 @@ func (w *rel) signoffMessage(gi, ci int, posted bool) (m release.SignoffMessage,
 	if !ending && (gs.State == release.GatePending || gs.State == release.GateRunning) {
 		return m, false, false
 	}
-	m = release.BuildSignoffMessage(&w.in.Policy, w.in.Manifest.Author, &w.st, gi, ci)
+	m = release.BuildSignoffMessage(w.pol, w.in.Manifest.Author, &w.st, gi, ci)
 	m.Key = fmt.Sprintf("%s/%s/signoff/%s", w.st.ID, w.runKey, m.Check)
 	m.Channel = w.in.Manifest.Channel
 	if m.Channel == "" {
-		m.Channel = w.in.Policy.Channel
+		m.Channel = w.pol.Channel
 	}
 	if ending && m.Result == "" {
 		m.Result, m.ResultNote = release.SignoffWithdrawn, w.endNote()

@@ -103,6 +103,7 @@ func TestSignoffMessageShowsRefusalsRejectionAndRecheck(t *testing.T) {
 	h.at(3*time.Second, func() {
 		blocked = h.status()
 		h.signal(release.SignalRecheck, release.Command{Actor: "rm-ada", Gate: "G1"})
+		h.signal(release.SignalClearRejection, release.Command{Actor: "rm-ada", Check: "peer-review", Reason: "fee path tests added"})
 	})
 	var staleFP string
 	h.at(4*time.Second, func() {
@@ -150,7 +151,7 @@ func TestSignoffMessageShowsRefusalsRejectionAndRecheck(t *testing.T) {
 	}
 	// only G1 ever opened
 	for check := range h.act.messagesByCheck() {
-		g, _ := h.in.Policy.FindCheck(check)
+		g, _ := h.pol.FindCheck(check)
 		require.Equal(t, "G1", g.ID, "message for %s", check)
 	}
 }

@@ -26,7 +26,7 @@ func (w *rel) noticeCtx(ctx workflow.Context, kind string) (workflow.Context, re
 	})
 	channel := w.in.Manifest.Channel
 	if channel == "" {
-		channel = w.in.Policy.Channel
+		channel = w.pol.Channel
 	}
 	n := release.Notice{ReleaseID: w.st.ID, Channel: channel, Kind: kind, At: workflow.Now(ctx)}
 	n.Key = fmt.Sprintf("%s/notice/%d", w.st.ID, len(w.st.Audit))

@@ -9,19 +9,24 @@ import (
 
 // The documented examples must stay valid against their policies and the real catalogue.
 func TestDocumentedExamplesValidate(t *testing.T) {
-	if _, err := release.Load(filepath.Join("..", "..", "deployments", "examples", "production", "release.yaml"), "", Validate); err == nil {
+	deployments := filepath.Join("..", "..", "deployments")
+	m, err := release.LoadManifest(filepath.Join(deployments, "examples", "production", "release.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := release.DefaultPolicy(Validate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := release.ValidateRelease("release.yaml", m, p); err == nil {
 		t.Error("a release with contracts validated against the default policy, which has no chains")
 	}
 	for _, ex := range []struct{ manifest, policy string }{
-		{"production/release.yaml", "production/policy.yaml"},
-		{"demo/release.yaml", "demo/policy.yaml"},
-		{"demo/release-v1.yaml", "demo/policy.yaml"},
+		{"examples/production/release.yaml", "examples/production/policy.yaml"},
+		{"examples/demo/release.yaml", "policies/demo.yaml"},
+		{"examples/demo/release-v1.yaml", "policies/demo.yaml"},
 	} {
-		policy := ex.policy
-		if policy != "" {
-			policy = filepath.Join("..", "..", "deployments", "examples", policy)
-		}
-		if _, err := release.Load(filepath.Join("..", "..", "deployments", "examples", ex.manifest), policy, Validate); err != nil {
+		if _, _, err := release.Load(filepath.Join(deployments, ex.manifest), filepath.Join(deployments, ex.policy), Validate); err != nil {
 			t.Errorf("%s: %v", ex.manifest, err)
 		}
 	}

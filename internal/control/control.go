@@ -4,6 +4,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -12,21 +13,31 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/shipgate/shipgate/internal/release"
 )
 
-// Start starts a release workflow from a loaded input, with its search attributes set from
-// the first event on, so `list` finds it at once.
-func Start(ctx context.Context, c client.Client, in release.Input, conflict enumspb.WorkflowIdConflictPolicy) (client.WorkflowRun, error) {
+// Start starts a release workflow from a loaded input, signed by actor with signer, with its
+// search attributes set from the first event on, so `list` finds it at once. The signed
+// start binds the release, the manifest and the policy name; the workflow checks it.
+func Start(ctx context.Context, c client.Client, signer ssh.Signer, actor string, in release.Input, conflict enumspb.WorkflowIdConflictPolicy) (client.WorkflowRun, error) {
 	m := in.Manifest
+	if in.PolicyName == "" {
+		in.PolicyName = release.DefaultPolicyName
+	}
+	start := release.Command{Actor: actor, Channel: release.ChannelCLI, Policy: in.PolicyName, Manifest: release.ManifestDigest(&m)}
+	if err := Sign(signer, release.ActionStart, &start, release.Binding{Release: m.ID()}, time.Now()); err != nil {
+		return nil, err
+	}
+	in.Start = &start
 	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       m.ID(),
 		TaskQueue:                release.TaskQueue,
 		WorkflowIDConflictPolicy: conflict,
 		// without this the SDK quietly returns the running release instead of refusing
 		WorkflowExecutionErrorWhenAlreadyStarted: conflict == enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		StaticSummary:                            fmt.Sprintf("%s %s (from %s) by %s", m.Service, m.Version, m.PreviousVersion, m.Author),
+		StaticSummary:                            fmt.Sprintf("%s %s (from %s) by %s, policy %s", m.Service, m.Version, m.PreviousVersion, m.Author, in.PolicyName),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			temporal.NewSearchAttributeKeyKeyword("ReleaseService").ValueSet(m.Service),
 			temporal.NewSearchAttributeKeyKeyword("ReleaseVersion").ValueSet(m.Version),
@@ -34,6 +45,29 @@ func Start(ctx context.Context, c client.Client, in release.Input, conflict enum
 			temporal.NewSearchAttributeKeyKeyword("ReleaseState").ValueSet(string(release.StateRunning)),
 		),
 	}, "ReleaseWorkflow", in)
+}
+
+// Admitted waits until the release has been admitted (policy obtained, start verified, input
+// valid) and returns nil, or returns the workflow's reason for refusing it.
+func Admitted(ctx context.Context, c client.Client, run client.WorkflowRun) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for delay := 10 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
+		st, err := Status(ctx, c, run.GetID())
+		if err == nil && st.State == release.StateFailed {
+			return errors.New(st.Reason)
+		}
+		if err == nil && len(st.Gates) > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("release %s: not admitted after 30 s (is a worker running?)", run.GetID())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
 }
 
 // Status queries a release's status, with each running analysis replaced by the analysis
@@ -76,12 +110,21 @@ func analysisStatus(ctx context.Context, c client.Client, id string) (release.An
 	return out, true
 }
 
-// Send delivers a command and returns the workflow's verdict on it (its audit entry): the
-// workflow, not the client, checks membership and separation of duties. It is an update, so
-// the verdict comes back in the same call.
-func Send(ctx context.Context, c client.Client, id, signal string, cmd release.Command) (release.AuditEntry, error) {
+// Send signs a command with signer and delivers it, and returns the workflow's verdict on it
+// (its audit entry): the workflow, not the client, verifies the signature and checks
+// membership and separation of duties. It is an update, so the verdict comes back in the same
+// call; a command the workflow refuses before it reaches history comes back refused too.
+func Send(ctx context.Context, c client.Client, signer ssh.Signer, id, signal string, cmd release.Command) (release.AuditEntry, error) {
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return release.AuditEntry{}, fmt.Errorf("release %s: %w", id, err)
+	}
+	run := d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	if err := Sign(signer, signal, &cmd, release.Binding{Release: id, Run: run}, time.Now()); err != nil {
+		return release.AuditEntry{}, err
+	}
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: id, UpdateName: release.UpdateDecide, WaitForStage: client.WorkflowUpdateStageCompleted,
+		WorkflowID: id, RunID: run, UpdateName: release.UpdateDecide, WaitForStage: client.WorkflowUpdateStageCompleted,
 		Args: []any{release.Decide{Signal: signal, Command: cmd}},
 	})
 	if err == nil {
@@ -89,6 +132,11 @@ func Send(ctx context.Context, c client.Client, id, signal string, cmd release.C
 		if err = h.Get(ctx, &e); err == nil {
 			return e, nil
 		}
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && strings.HasPrefix(app.Message(), "refused: ") {
+		// refused by the update's validator: never written to the release's history
+		return release.AuditEntry{Actor: cmd.Actor, Channel: cmd.Channel, Action: signal, Reason: app.Message()}, nil
 	}
 	// Releases started before the decide update (their workers know no such handler) take the
 	// signal, and the verdict is read back from the audit log.

@@ -6,15 +6,49 @@ import (
 	"io"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/shipgate/shipgate/internal/control"
+	"github.com/shipgate/shipgate/internal/devstack/people"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
-// Approvers sign off like people do: through the approve signal, as policy members who are
-// not the author and have not approved yet. It returns what it sent, for the progress log.
-func Approvers(ctx context.Context, c client.Client, in release.Input, st release.Status, sent map[string]bool) ([]string, error) {
+// Release is a release the stack's people drive: its input, the policy the worker hands it
+// (the same file, keys enrolled) and the people's keys.
+type Release struct {
+	In     release.Input
+	Policy *release.Policy
+	Keys   *people.Keyring
+}
+
+// Start starts the release, signed by starter (a release manager of its policy), and waits
+// until the workflow has admitted it.
+func (r Release) Start(ctx context.Context, c client.Client, starter string, conflict enumspb.WorkflowIdConflictPolicy) error {
+	key, err := r.Keys.Signer(starter)
+	if err != nil {
+		return err
+	}
+	run, err := control.Start(ctx, c, key, starter, r.In, conflict)
+	if err != nil {
+		return err
+	}
+	return control.Admitted(ctx, c, run)
+}
+
+// Send signs a command with its actor's key and returns the workflow's verdict.
+func (r Release) Send(ctx context.Context, c client.Client, signal string, cmd release.Command) (release.AuditEntry, error) {
+	key, err := r.Keys.Signer(cmd.Actor)
+	if err != nil {
+		return release.AuditEntry{}, err
+	}
+	return control.Send(ctx, c, key, r.In.Manifest.ID(), signal, cmd)
+}
+
+// Approvers sign off like people do: through the CLI's signed approve, as policy members who
+// are not the author and have not approved yet. It returns what it sent, for the progress log.
+func Approvers(ctx context.Context, c client.Client, r Release, st release.Status, sent map[string]bool) ([]string, error) {
+	in, pol := r.In, r.Policy
 	var did []string
 	for _, g := range st.Gates {
 		if g.State == release.GatePending || g.State == release.GatePassed {
@@ -24,17 +58,17 @@ func Approvers(ctx context.Context, c client.Client, in release.Input, st releas
 			if ch.Kind != release.KindSignoff || ch.State != release.CheckPending {
 				continue
 			}
-			_, pc := in.Policy.FindCheck(ch.Name)
-			for _, m := range in.Policy.Groups[pc.Group].Members {
+			_, pc := pol.FindCheck(ch.Name)
+			for _, m := range pol.Groups[pc.Group].Members {
 				key := ch.Name + "/" + m.ID
 				if m.ID == in.Manifest.Author || sent[key] {
 					continue
 				}
-				if countSent(sent, ch.Name, in.Policy.Groups[pc.Group].Members) >= ch.Needed {
+				if countSent(sent, ch.Name, pol.Groups[pc.Group].Members) >= ch.Needed {
 					break
 				}
 				cmd := release.Command{Actor: m.ID, Channel: release.ChannelCLI, Check: ch.Name, Comment: "demo approver"}
-				if err := c.SignalWorkflow(ctx, st.ID, "", release.SignalApprove, cmd); err != nil {
+				if _, err := r.Send(ctx, c, release.SignalApprove, cmd); err != nil {
 					return did, err
 				}
 				sent[key] = true
@@ -113,21 +147,21 @@ type Approve func(ctx context.Context, st release.Status) ([]string, error)
 
 // Follow polls a release until it ends, printing progress and running the demo approvers
 // (through the approve signal) when approve is set.
-func Follow(ctx context.Context, c client.Client, in release.Input, out io.Writer, approve bool) (release.Status, error) {
+func Follow(ctx context.Context, c client.Client, r Release, out io.Writer, approve bool) (release.Status, error) {
 	var fn Approve
 	if approve {
 		sent := map[string]bool{}
-		fn = func(ctx context.Context, st release.Status) ([]string, error) { return Approvers(ctx, c, in, st, sent) }
+		fn = func(ctx context.Context, st release.Status) ([]string, error) { return Approvers(ctx, c, r, st, sent) }
 	}
-	return FollowWith(ctx, c, in, out, fn)
+	return FollowWith(ctx, c, r.In.Manifest.ID(), out, fn)
 }
 
 // FollowWith is Follow with the approvers given (nil: none), e.g. SlackApprovers.Round.
-func FollowWith(ctx context.Context, c client.Client, in release.Input, out io.Writer, approve Approve) (release.Status, error) {
+func FollowWith(ctx context.Context, c client.Client, id string, out io.Writer, approve Approve) (release.Status, error) {
 	var prev release.Status
 	var lastErr string
 	for {
-		st, err := control.Status(ctx, c, in.Manifest.ID())
+		st, err := control.Status(ctx, c, id)
 		if err != nil {
 			// a query needs a worker: while it restarts, say so and keep following
 			if ctx.Err() != nil {

@@ -48,10 +48,11 @@ type SlackConfig struct {
 	Channel       string
 }
 
-// WorkerEnv is the worker's Slack environment: the stand-in's URL, the stack's secret, and the
-// policy whose members map Slack ids to people.
-func (c SlackConfig) WorkerEnv(policy, uiBase string) []string {
+// WorkerEnv is the worker's Slack environment: the stand-in's URL, the stack's secret, the
+// policy whose members map Slack ids to people, and the Slack-bridge key clicks are signed with.
+func (c SlackConfig) WorkerEnv(policy, bridgeKey, uiBase string) []string {
 	return []string{
+		"SHIPGATE_SLACK_BRIDGE_KEY=" + bridgeKey,
 		slackapp.EnvBotToken + "=" + slackBotToken,
 		slackapp.EnvSigningSecret + "=" + c.SigningSecret,
 		slackapp.EnvChannel + "=" + c.Channel,

@@ -31,6 +31,7 @@ type SlackApprovers struct {
 	channel  string
 	delivery slackws.Delivery
 	in       release.Input
+	pol      *release.Policy
 	out      *LockedWriter
 	replyURL string
 	shown    map[string]string // message ts → what was last printed
@@ -52,13 +53,14 @@ func (l *LockedWriter) Write(p []byte) (int, error) {
 
 // NewSlackApprovers connects the demo approvers to the stand-in and to the worker's
 // interaction endpoint; stop ends their reply listener.
-func NewSlackApprovers(cfg SlackConfig, interactionsURL string, in release.Input, out *LockedWriter) (a *SlackApprovers, stop func(), err error) {
+func NewSlackApprovers(cfg SlackConfig, interactionsURL string, r Release, out *LockedWriter) (a *SlackApprovers, stop func(), err error) {
+	in := r.In
 	a = &SlackApprovers{
 		api: slack.New(slackBotToken, slack.OptionAPIURL(cfg.APIURL)), channel: cfg.Channel,
 		delivery: slackws.Delivery{Endpoint: interactionsURL, SigningSecret: cfg.SigningSecret, HTTP: &http.Client{Timeout: 5 * time.Second}},
-		in:       in, out: out, shown: map[string]string{}, clicked: map[string]bool{}, names: map[string]string{},
+		in:       in, pol: r.Policy, out: out, shown: map[string]string{}, clicked: map[string]bool{}, names: map[string]string{},
 	}
-	for _, g := range in.Policy.Groups {
+	for _, g := range r.Policy.Groups {
 		for _, m := range g.Members {
 			if m.Slack != "" {
 				a.names[m.Slack] = m.ID
@@ -137,13 +139,13 @@ func (a *SlackApprovers) approve(ctx context.Context, st release.Status, m slack
 			}
 		}
 	}
-	_, pc := a.in.Policy.FindCheck(check)
+	_, pc := a.pol.FindCheck(check)
 	if pc == nil || cs.State != release.CheckPending {
 		return nil, nil
 	}
 	var did []string
 	need := cs.Needed - len(cs.Approvals)
-	for _, mem := range a.in.Policy.Groups[pc.Group].Members {
+	for _, mem := range a.pol.Groups[pc.Group].Members {
 		key := check + "/" + mem.ID + "/" + v.Fingerprint
 		if need <= 0 {
 			break

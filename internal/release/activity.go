@@ -17,6 +17,7 @@ const (
 	ActivitySetTraffic    = "SetTraffic"
 	ActivityNotify        = "Notify"
 	ActivityAnalyze       = "AnalyzeInterval"
+	ActivityLoadPolicy    = "LoadPolicy"
 	WorkflowAnalysis      = "AnalysisWorkflow"
 )
 

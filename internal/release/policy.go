@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -33,8 +34,10 @@ const (
 	KindSignoff  CheckKind = "signoff"
 )
 
-// Policy is owned by the platform team (policy.yaml). The starter resolves and validates it and
-// passes it to the workflow as input, with its digest: a running release never changes policy.
+// Policy is owned by the platform team (policy.yaml). The worker loads the policies it runs
+// from a directory its operator configures; a release names one, and the workflow obtains it
+// from the worker and records it with its digest: a running release never changes policy, and
+// no caller can hand in a weaker one.
 type Policy struct {
 	Profile string           `yaml:"profile" json:"profile"`
 	Channel string           `yaml:"channel,omitempty" json:"channel,omitempty"` // default Slack channel
@@ -55,6 +58,10 @@ type Policy struct {
 	// (default: traffic back to the previous version at once, no human wait) or pause (freeze
 	// for a person, for changes such as a non-reversible migration).
 	OnFailure map[Stage]string `yaml:"onFailure,omitempty" json:"onFailure,omitempty"`
+	// SlackBridgeKeys are the public halves of the keys shipgate workers sign Slack clicks
+	// with, after verifying Slack's own request signature: a command that says it came from
+	// Slack is accepted only when one of these keys signed it.
+	SlackBridgeKeys []string `yaml:"slackBridgeKeys,omitempty" json:"slackBridgeKeys,omitempty"`
 }
 
 // FailureAction is what a failed analysis does in stage s: "rollback" or "pause".
@@ -84,6 +91,8 @@ type Roles struct {
 	ReleaseManagers string `yaml:"releaseManagers" json:"releaseManagers"`
 	// Operators (e.g. on-call) may also pause, abort and roll back.
 	Operators []string `yaml:"operators,omitempty" json:"operators,omitempty"`
+	// Starters may start a release under this policy; empty: the release managers.
+	Starters []string `yaml:"starters,omitempty" json:"starters,omitempty"`
 }
 
 // Group is a set of people who may sign off.
@@ -97,6 +106,9 @@ type Member struct {
 	Name  string `yaml:"name,omitempty" json:"name,omitempty"`
 	Email string `yaml:"email,omitempty" json:"email,omitempty"`
 	Slack string `yaml:"slack,omitempty" json:"slack,omitempty"` // Slack user id, e.g. U012AB3CD
+	// SSHKeys are the member's public keys in authorized_keys form ("ssh-ed25519 AAAA… comment"):
+	// every command the member sends through the CLI is signed with one of them.
+	SSHKeys []string `yaml:"sshKeys,omitempty" json:"sshKeys,omitempty"`
 }
 
 // Gate is a quality gate: all its applicable checks must pass before the release enters Before.
@@ -303,6 +315,7 @@ func (p *Policy) validate(v *validator, types CheckTypes) {
 		v.addf("profile", "must be production or dev (got %q)", p.Profile)
 	}
 	p.validateGroups(v)
+	p.validateKeys(v)
 	p.validateGates(v, types)
 	p.validateWindows(v)
 	p.validateTraffic(v)
@@ -362,6 +375,11 @@ func (p *Policy) validateGroups(v *validator) {
 	for i, g := range p.Roles.Operators {
 		if _, ok := p.Groups[g]; !ok {
 			v.addf(fmt.Sprintf("roles.operators[%d]", i), "group %q is not defined in groups", g)
+		}
+	}
+	for i, g := range p.Roles.Starters {
+		if _, ok := p.Groups[g]; !ok {
+			v.addf(fmt.Sprintf("roles.starters[%d]", i), "group %q is not defined in groups", g)
 		}
 	}
 }
@@ -536,8 +554,12 @@ func (p *Policy) BelowFloor() map[string]time.Duration {
 }
 
 // Digest is the sha256 of the policy's canonical JSON: recorded with every release.
-func (p *Policy) Digest() string {
-	b, _ := json.Marshal(p) // struct and map keys marshal in a fixed order
+func (p *Policy) Digest() string { return digestJSON(p) }
+
+// digestJSON is "sha256:" and the hex sha256 of v's JSON; struct fields and map keys marshal
+// in a fixed order, so equal values have equal digests.
+func digestJSON(v any) string {
+	b, _ := json.Marshal(v)
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
@@ -632,28 +654,49 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// Load reads and validates everything a release needs before anything starts: the manifest,
-// the policy (the built-in default when policyPath is empty), and the two against each other.
-// Relative evidence paths are made absolute against the manifest's directory.
-func Load(manifestPath, policyPath string, types CheckTypes) (Input, error) {
+// DefaultPolicyName is the name of the policy a release runs under when it names none.
+const DefaultPolicyName = "default"
+
+// ValidPolicyName reports whether name can name a worker policy (the file NAME.yaml in the
+// worker's policy directory): lower-case letters, digits and dashes, so it is never a path.
+func ValidPolicyName(name string) bool { return nameRE.MatchString(name) }
+
+// PolicyNameOf is the name a policy file is known by on a worker: its base name without .yaml.
+func PolicyNameOf(path string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".yaml"), ".yml")
+}
+
+// LoadRelease reads and validates the manifest a release manager starts a release with;
+// relative evidence paths are made absolute against the manifest's directory. The policy is
+// the worker's: the workflow validates the manifest against it again.
+func LoadRelease(manifestPath string) (*Manifest, error) {
 	m, err := LoadManifest(manifestPath)
 	if err != nil {
-		return Input{}, err
-	}
-	var p *Policy
-	if policyPath == "" {
-		p, err = DefaultPolicy(types)
-	} else {
-		p, err = LoadPolicy(policyPath, types)
-	}
-	if err != nil {
-		return Input{}, err
-	}
-	if err := ValidateRelease(manifestPath, m, p); err != nil {
-		return Input{}, err
+		return nil, err
 	}
 	if err := m.ResolveEvidence(manifestPath); err != nil {
-		return Input{}, err
+		return nil, err
 	}
-	return Input{Manifest: *m, Policy: *p, PolicyDigest: p.Digest()}, nil
+	return m, nil
+}
+
+// Load reads a manifest and a policy file a caller holds (the embedded stack's policy
+// directory, tests) and validates them against each other, as the workflow will: it returns
+// the input naming the policy by its file name, and the policy.
+func Load(manifestPath, policyPath string, types CheckTypes) (Input, *Policy, error) {
+	m, err := LoadManifest(manifestPath)
+	if err != nil {
+		return Input{}, nil, err
+	}
+	p, err := LoadPolicy(policyPath, types)
+	if err != nil {
+		return Input{}, nil, err
+	}
+	if err := ValidateRelease(manifestPath, m, p); err != nil {
+		return Input{}, nil, err
+	}
+	if err := m.ResolveEvidence(manifestPath); err != nil {
+		return Input{}, nil, err
+	}
+	return Input{Manifest: *m, PolicyName: PolicyNameOf(policyPath)}, p, nil
 }

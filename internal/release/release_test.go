@@ -228,17 +228,17 @@ traffic: {backend: webhook, url: "http://127.0.0.1:1/v1/traffic"}
 	if err := os.WriteFile(policy, []byte(pol), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	in, err := Load(manifest, policy, anyType)
+	in, _, err := Load(manifest, policy, anyType)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := in.Manifest.Evidence["unit-coverage"][0]; got != filepath.Join(dir, "cover.out") {
 		t.Fatalf("evidence path %s", got)
 	}
-	if in.PolicyDigest == "" {
-		t.Fatal("no digest")
+	if in.PolicyName != "policy" {
+		t.Fatalf("policy name %q", in.PolicyName)
 	}
-	if _, err := Load(filepath.Join(dir, "missing.yaml"), policy, anyType); err == nil {
+	if _, _, err := Load(filepath.Join(dir, "missing.yaml"), policy, anyType); err == nil {
 		t.Fatal("missing manifest accepted")
 	}
 }

@@ -14,7 +14,10 @@ const (
 	SignalReportIssue  = "report-issue"
 	SignalResolveIssue = "resolve-issue"
 	SignalBreakGlass   = "break-glass"
-	QueryStatus        = "status"
+	// SignalClearRejection lifts a signoff rejection: only the person who rejected, or a
+	// release manager who is not the author, with a reason. recheck never does.
+	SignalClearRejection = "clear-rejection"
+	QueryStatus          = "status"
 	// UpdateDecide carries any signal's command as an update (Decide) and answers with the
 	// workflow's verdict (the audit entry), so a caller learns at once whether it was accepted.
 	UpdateDecide = "decide"
@@ -24,7 +27,7 @@ const (
 
 // Signals lists every signal the workflow accepts.
 var Signals = []string{SignalApprove, SignalReject, SignalPause, SignalResume, SignalRecheck,
-	SignalAbort, SignalRollback, SignalReportIssue, SignalResolveIssue, SignalBreakGlass}
+	SignalAbort, SignalRollback, SignalReportIssue, SignalResolveIssue, SignalBreakGlass, SignalClearRejection}
 
 // Channels a signal can come by.
 const (
@@ -37,15 +40,27 @@ const (
 type Command struct {
 	Actor       string `json:"actor"`
 	Channel     string `json:"channel"`
-	Check       string `json:"check,omitempty"`       // approve, reject
+	Check       string `json:"check,omitempty"`       // approve, reject, clear-rejection
 	Gate        string `json:"gate,omitempty"`        // recheck (empty: every blocked gate)
 	Window      string `json:"window,omitempty"`      // break-glass
-	Reason      string `json:"reason,omitempty"`      // reject, abort, rollback, break-glass, pause
+	Reason      string `json:"reason,omitempty"`      // reject, clear-rejection, abort, rollback, break-glass, pause
 	Comment     string `json:"comment,omitempty"`     // approve
 	Severity    string `json:"severity,omitempty"`    // report-issue
 	Title       string `json:"title,omitempty"`       // report-issue
 	Issue       int    `json:"issue,omitempty"`       // resolve-issue
 	Fingerprint string `json:"fingerprint,omitempty"` // what the approver saw (Slack)
+
+	// Start only: the worker policy the release runs under and the manifest's digest.
+	Policy   string `json:"policy,omitempty"`
+	Manifest string `json:"manifest,omitempty"`
+
+	// Proof (auth.go): the release and run the command is addressed to, when and with which
+	// nonce it was issued, and the SSH signature over its Statement.
+	Release   string    `json:"release,omitempty"`
+	Run       string    `json:"run,omitempty"`
+	IssuedAt  time.Time `json:"issuedAt,omitzero"`
+	Nonce     string    `json:"nonce,omitempty"`
+	Signature string    `json:"signature,omitempty"`
 }
 
 // Decide is the update form of a signal: its name and command.
@@ -54,12 +69,33 @@ type Decide struct {
 	Command Command `json:"command"`
 }
 
-// Input starts a release workflow. It carries no secrets: keys and tokens stay in the worker.
+// Input starts a release workflow. It carries no secrets (keys and tokens stay in the worker)
+// and no policy: it names one of the worker's (PolicyName), and the workflow obtains it from
+// the worker and records it with its digest. Start is the signed start command; the workflow
+// refuses to run without one from a member the policy lets start releases.
 type Input struct {
-	Manifest     Manifest `json:"manifest"`
-	Policy       Policy   `json:"policy"`
-	PolicyDigest string   `json:"policyDigest"`
-	StartedBy    string   `json:"startedBy"`
+	Manifest   Manifest `json:"manifest"`
+	PolicyName string   `json:"policyName,omitempty"`
+	Start      *Command `json:"start,omitempty"`
+
+	// Policy, PolicyDigest and StartedBy are how releases started before platform-owned
+	// policies carried them; such histories still replay. A new release that carries a
+	// policy is refused.
+	Policy       *Policy `json:"policy,omitempty"`
+	PolicyDigest string  `json:"policyDigest,omitempty"`
+	StartedBy    string  `json:"startedBy,omitempty"`
+}
+
+// PolicyRequest asks the worker for one of its policies by name.
+type PolicyRequest struct {
+	Name string `json:"name"`
+}
+
+// PolicyResult is a worker policy, validated by the worker, with the digest it computed.
+type PolicyResult struct {
+	Name   string `json:"name"`
+	Policy Policy `json:"policy"`
+	Digest string `json:"digest"`
 }
 
 // Result is how a release ended.
@@ -92,8 +128,11 @@ type Status struct {
 	Issues       []Issue              `json:"issues"`
 	Audit        []AuditEntry         `json:"audit"`
 	PolicyDigest string               `json:"policyDigest"`
-	Paused       bool                 `json:"paused"`
-	BreakGlass   []BreakGlassRec      `json:"breakGlass,omitempty"`
+	// PolicyName is the worker policy the release runs under (empty for releases started
+	// before platform-owned policies).
+	PolicyName string          `json:"policyName,omitempty"`
+	Paused     bool            `json:"paused"`
+	BreakGlass []BreakGlassRec `json:"breakGlass,omitempty"`
 	// Analyses are the canary and production-step analyses: running ones say so, finished ones
 	// carry their decision and the last verdict of every metric.
 	Analyses []AnalysisOutcome `json:"analyses,omitempty"`
@@ -141,6 +180,9 @@ type CheckStatus struct {
 	Approvals []Approval       `json:"approvals"`
 	Evidence  []EvidenceDigest `json:"evidence,omitempty"`
 	Attempt   int              `json:"attempt,omitempty"`
+	// RejectedBy is the member whose rejection stands; only they, or a release manager who
+	// is not the author, may clear it.
+	RejectedBy string `json:"rejectedBy,omitempty"`
 }
 
 // Approval is one person's approval of a signoff check.

@@ -6,23 +6,26 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/client"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/slackapp"
 )
 
-// Decider delivers Slack decisions to release workflows: a signal with channel "slack",
-// then the workflow's verdict from its audit log. It holds no state; any number of workers
-// may run one.
+// Decider delivers Slack decisions to release workflows as commands with channel "slack",
+// signed with the worker's Slack-bridge key: the handler has verified Slack's request
+// signature, and the bridge key is how the workflow knows a worker did. It holds no state
+// but the key; any number of workers may run one with the same key.
 type Decider struct {
 	Client client.Client
+	Key    ssh.Signer
 }
 
 var _ slackapp.Decider = (*Decider)(nil)
 
-// NewDecider returns a Decider over c.
-func NewDecider(c client.Client) *Decider { return &Decider{Client: c} }
+// NewDecider returns a Decider over c signing with key.
+func NewDecider(c client.Client, key ssh.Signer) *Decider { return &Decider{Client: c, Key: key} }
 
 // Decide signals the decision and waits for the workflow's verdict. The workflow, not the
 // bridge, checks group membership, the author rule and the fingerprint; every attempt lands
@@ -39,14 +42,16 @@ func (d *Decider) Decide(ctx context.Context, dec slackapp.Decision) (slackapp.O
 	}
 	// The button's fingerprint is the workflow's own: it is passed on as clicked, and the
 	// workflow refuses (and records) a click on evidence that has changed since.
+	// The actor is the Slack user id Slack vouched for: the release's own policy, not this
+	// worker's identity map, says which member that is.
 	cmd := release.Command{
-		Actor: dec.Actor, Channel: release.ChannelSlack, Check: dec.Check,
+		Actor: dec.SlackUserID, Channel: release.ChannelSlack, Check: dec.Check,
 		Reason: dec.Reason, Fingerprint: dec.Fingerprint,
 	}
 	if signal == release.SignalApprove {
 		cmd.Comment = "approved in Slack"
 	}
-	e, err := control.Send(ctx, d.Client, dec.ReleaseID, signal, cmd)
+	e, err := control.Send(ctx, d.Client, d.Key, dec.ReleaseID, signal, cmd)
 	if err != nil {
 		return slackapp.Outcome{}, err
 	}

@@ -3,11 +3,13 @@ package slackbridge
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/shipgate/shipgate/internal/slackapp"
 )
@@ -27,9 +29,31 @@ type Worker struct {
 	Handler *slackapp.Handler
 }
 
-// NewWorker builds the Slack side from a loaded environment (slackapp.LoadEnv) and the
-// policy file whose groups name the approvers' Slack ids (EnvPolicy; "" for the default).
-func NewWorker(c client.Client, env slackapp.Env, policyPath string, log *zap.Logger) (*Worker, error) {
+// EnvBridgeKey names the worker's Slack-bridge key file (an OpenSSH private key): clicks whose
+// Slack signature the worker verified are signed with it, and policies list its public half
+// in slackBridgeKeys. It is a secret of the worker, like the signing secret.
+const EnvBridgeKey = "SHIPGATE_SLACK_BRIDGE_KEY"
+
+// LoadBridgeKey reads the Slack-bridge key from path; errors never show the file's bytes.
+func LoadBridgeKey(path string) (ssh.Signer, error) {
+	if path == "" {
+		return nil, fmt.Errorf("slack: %s is not set: the worker signs verified clicks with its Slack-bridge key (ssh-keygen -t ed25519 -N '' -f FILE; list FILE.pub in the policy's slackBridgeKeys)", EnvBridgeKey)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("slack: %s: %w", EnvBridgeKey, err)
+	}
+	key, err := ssh.ParsePrivateKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("slack: %s: %s is not an unencrypted OpenSSH private key", EnvBridgeKey, path)
+	}
+	return key, nil
+}
+
+// NewWorker builds the Slack side from a loaded environment (slackapp.LoadEnv), the policy
+// file whose groups name the approvers' Slack ids (EnvPolicy; "" for the default) and the
+// Slack-bridge key.
+func NewWorker(c client.Client, env slackapp.Env, policyPath string, key ssh.Signer, log *zap.Logger) (*Worker, error) {
 	ids, err := LoadIdentities(policyPath)
 	if err != nil {
 		return nil, err
@@ -44,7 +68,7 @@ func NewWorker(c client.Client, env slackapp.Env, policyPath string, log *zap.Lo
 	api := slack.New(env.BotToken, opts...)
 	h, err := slackapp.NewHandler(slackapp.HandlerConfig{
 		SigningSecret: env.SigningSecret,
-		Decider:       NewDecider(c),
+		Decider:       NewDecider(c, key),
 		Identities:    ids,
 		Views:         api,
 		Logger:        log,

@@ -30,6 +30,8 @@ import (
 	"github.com/shipgate/shipgate/internal/checks"
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
+	"github.com/shipgate/shipgate/internal/devstack/people"
+	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -56,7 +58,7 @@ func run(ctx context.Context, args []string) error {
 	dataDir := fs.String("data", ".data", "state directory: logs, pid files, the Temporal database")
 	binDir := fs.String("bin", ".bin", "where the stack's binaries are built")
 	manifest := fs.String("f", "deployments/examples/demo/release.yaml", "demo: the release manifest")
-	policy := fs.String("policy", "deployments/examples/demo/policy.yaml", "demo: the policy")
+	policy := fs.String("policy", "demo", "demo: the name of the worker policy (deployments/policies/NAME.yaml)")
 	slackURLFile := fs.String("url-file", "", "slack: where the Slack stand-in writes its Web API URL")
 	if len(args) == 0 {
 		return errors.New("usage: devstack up|down|demo [flags]")
@@ -66,6 +68,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	st := devstack.Stack{Dir: *dataDir}
+	keys := stackKeys(st)
 	switch cmd {
 	case "up":
 		return up(ctx, st, *binDir)
@@ -88,10 +91,10 @@ func run(ctx context.Context, args []string) error {
 		if cmd == "demo-rollback" {
 			contract = "CounterRollbackDemo"
 		}
-		if err := baseline(ctx, st, *manifest, *policy, contract); err != nil {
+		if err := baseline(ctx, st, keys, *manifest, *policy, contract); err != nil {
 			return err
 		}
-		return runDemo(ctx, st, *manifest, *policy, cmd == "demo-rollback", renamed(contract))
+		return runDemo(ctx, st, keys, *manifest, *policy, cmd == "demo-rollback", renamed(contract))
 	}
 	return fmt.Errorf("unknown command %q (want up, down or demo)", cmd)
 }
@@ -138,8 +141,16 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 	if err != nil {
 		return err
 	}
+	// The worker runs the repository's policies (deployments/policies/), with the demo people's
+	// keys enrolled, and allows the demo's dev profile.
+	keys := stackKeys(st)
+	if err := keys.RenderPolicies(policySource, policyDir(st)); err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
+	fmt.Printf("policies from %s, the demo people's keys in %s\n", policySource, keys.Dir)
 	if _, err := st.Spawn("worker", filepath.Join(binDir, "worker"), nil,
-		append([]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv, "SHIPGATE_CHAIN_DATA=" + chainData(st)}, slackEnv...)); err != nil {
+		append([]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv, "SHIPGATE_CHAIN_DATA=" + chainData(st),
+			policies.EnvDir + "=" + policyDir(st), policies.EnvAllowDev + "=true"}, slackEnv...)); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, "http://"+workerAddr+"/readyz", time.Minute); err != nil {
@@ -147,6 +158,22 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 	}
 	fmt.Printf("worker ready (metrics http://%s/metrics); logs in %s\n", workerAddr, filepath.Join(st.Dir, "logs"))
 	return nil
+}
+
+// policySource is the repository's policy directory: the embedded stack's worker runs these
+// policies; a person trying shipgate out edits them (and lists their own key under sshKeys).
+const policySource = "deployments/policies"
+
+// policyDir is the worker's copy of policySource with the demo people's keys enrolled.
+func policyDir(st devstack.Stack) string {
+	d, _ := filepath.Abs(filepath.Join(st.Dir, "policies"))
+	return d
+}
+
+// stackKeys are the demo people's keys and the Slack-bridge key, made at the first `up`.
+func stackKeys(st devstack.Stack) *people.Keyring {
+	d, _ := filepath.Abs(filepath.Join(st.Dir, "keys"))
+	return &people.Keyring{Dir: d}
 }
 
 // deployerFunds is what the deployer holds on each dev chain: enough for thousands of demo
@@ -184,7 +211,7 @@ func renamed(name string) func(*release.Input) {
 // and its proxy on both chains (release-v1.yaml next to the manifest): the demo release
 // upgrades it to v2, and a rollback returns it to v1. Its initialize(owner, …) gets the
 // stack's generated deployer.
-func baseline(ctx context.Context, st devstack.Stack, manifest, policy, contract string) error {
+func baseline(ctx context.Context, st devstack.Stack, keys *people.Keyring, manifest, policy, contract string) error {
 	if deployed(st, contract) {
 		return nil
 	}
@@ -193,7 +220,7 @@ func baseline(ctx context.Context, st devstack.Stack, manifest, policy, contract
 		return err
 	}
 	fmt.Printf("%s is not on the chains yet: release demo 1.3.0 deploys v1 and its proxy on both\n", contract)
-	return runDemo(ctx, st, filepath.Join(filepath.Dir(manifest), "release-v1.yaml"), policy, false, func(in *release.Input) {
+	return runDemo(ctx, st, keys, filepath.Join(filepath.Dir(manifest), "release-v1.yaml"), policy, false, func(in *release.Input) {
 		renamed(contract)(in)
 		for i := range in.Manifest.Contracts {
 			if p := in.Manifest.Contracts[i].Proxy; p != nil && len(p.InitArgs) > 0 {
@@ -287,8 +314,8 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 }
 
 // demo starts the sample release and follows it to the end with the demo approvers.
-func runDemo(ctx context.Context, stack devstack.Stack, manifest, policy string, fault bool, edit func(*release.Input)) error {
-	in, err := release.Load(manifest, policy, checks.Validate)
+func runDemo(ctx context.Context, stack devstack.Stack, keys *people.Keyring, manifest, policy string, fault bool, edit func(*release.Input)) error {
+	in, pol, err := release.Load(manifest, filepath.Join(policyDir(stack), policy+".yaml"), checks.Validate)
 	if err != nil {
 		return err
 	}
@@ -298,15 +325,16 @@ func runDemo(ctx context.Context, stack devstack.Stack, manifest, policy string,
 	if err := chain.CheckContracts(manifest, in.Manifest.Contracts); err != nil {
 		return err
 	}
-	in.StartedBy = "demo"
+	r := devstack.Release{In: in, Policy: pol, Keys: keys}
 	c, err := client.DialContext(ctx, client.Options{HostPort: temporalAddr})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	id := in.Manifest.ID()
-	// A demo run replaces a demo release left running by an earlier, interrupted run.
-	if _, err := control.Start(ctx, c, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING); err != nil {
+	// A demo run replaces a demo release left running by an earlier, interrupted run. Ada, a
+	// release manager, starts it with her key.
+	if err := r.Start(ctx, c, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING); err != nil {
 		return err
 	}
 	link := control.UILink(uiBase, "default", id)
@@ -323,18 +351,18 @@ func runDemo(ctx context.Context, stack devstack.Stack, manifest, policy string,
 		}()
 	}
 	out := &devstack.LockedWriter{W: os.Stdout}
-	approvers, stopApprovers, err := slackApprovers(stack, in, out)
+	approvers, stopApprovers, err := slackApprovers(stack, r, out)
 	if err != nil {
 		return err
 	}
 	defer stopApprovers()
-	st, err := devstack.FollowWith(ctx, c, in, out, approvers.Round)
+	st, err := devstack.FollowWith(ctx, c, id, out, approvers.Round)
 	if err != nil {
 		return err
 	}
 	if fault {
 		d := <-measured
-		fmt.Printf("\nfault injected → canary traffic 0 %%: %s (analysis interval %s)\n", d.Round(time.Millisecond), in.Policy.AnalysisInterval())
+		fmt.Printf("\nfault injected → canary traffic 0 %%: %s (analysis interval %s)\n", d.Round(time.Millisecond), pol.AnalysisInterval())
 		if st.State != release.StateRolledBack {
 			return fmt.Errorf("release ended %s, want rolled_back: %s", st.State, st.Reason)
 		}
@@ -355,16 +383,19 @@ func upSlack(ctx context.Context, st devstack.Stack, binDir string) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	policy, _ := filepath.Abs("deployments/examples/demo/policy.yaml")
+	bridge, err := stackKeys(st).KeyFile(people.BridgeID)
+	if err != nil {
+		return nil, err
+	}
 	fmt.Printf("slack stand-in (slacktest) on %s, channel %s\n", cfg.APIURL, cfg.Channel)
-	return cfg.WorkerEnv(policy, uiBase), nil
+	return cfg.WorkerEnv(filepath.Join(policyDir(st), "demo.yaml"), bridge, uiBase), nil
 }
 
 // slackApprovers are the demo's approvers, clicking in the stand-in's channel.
-func slackApprovers(st devstack.Stack, in release.Input, out *devstack.LockedWriter) (*devstack.SlackApprovers, func(), error) {
+func slackApprovers(st devstack.Stack, r devstack.Release, out *devstack.LockedWriter) (*devstack.SlackApprovers, func(), error) {
 	cfg, err := st.Slack()
 	if err != nil {
 		return nil, nil, err
 	}
-	return devstack.NewSlackApprovers(cfg, "http://"+workerAddr+"/slack/interactions", in, out)
+	return devstack.NewSlackApprovers(cfg, "http://"+workerAddr+"/slack/interactions", r, out)
 }
