@@ -17,7 +17,7 @@ import (
 // it reaches, so the deepest level per OSV decides.
 
 var govulnParams = map[string]paramSpec{
-	"failUnreachable": {kind: kindBool, doc: "also fail on vulnerabilities in imported packages that the code does not call; default false"},
+	"failUnreachable": {kind: kindBool, def: "false", stricter: Higher, doc: "also fail on vulnerabilities in imported packages that the code does not call; default false"},
 }
 
 // Vulnerability levels, from least to most severe.

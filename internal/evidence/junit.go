@@ -18,8 +18,8 @@ import (
 // to build, a crashed fork), the larger number wins, so evidence can only look worse.
 
 var junitParams = map[string]paramSpec{
-	"minPassRate": {kind: kindPercent, doc: "least percentage of executed (not skipped) tests that pass; default 100"},
-	"reports":     {kind: kindList, doc: "names that must each match a file's base name (e.g. chromium,firefox) and be green"},
+	"minPassRate": {kind: kindPercent, def: "100", stricter: Higher, doc: "least percentage of executed (not skipped) tests that pass; default 100"},
+	"reports":     {kind: kindList, stricter: Superset, doc: "names that must each match a file's base name (e.g. chromium,firefox) and be green"},
 }
 
 // JUnitSuite is one <testsuite> with counts that include its nested suites.
@@ -262,7 +262,7 @@ func unexpectedEOF(err error) error {
 }
 
 func evalJUnit(in Input, p params) Result {
-	minRate := p.float("minPassRate", 100)
+	minRate := p.float("minPassRate")
 	reports := make([]JUnitReport, len(in.Files))
 	var total JUnitReport
 	for i, f := range in.Files {
