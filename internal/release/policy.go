@@ -308,6 +308,7 @@ func (p *Policy) validate(v *validator, types CheckTypes) {
 	p.validateTraffic(v)
 	p.validateChains(v)
 	p.validateAnalysis(v)
+	p.validateFloors(v)
 }
 
 func (p *Policy) validateAnalysis(v *validator) {
@@ -520,7 +521,9 @@ func (p *Policy) validateChains(v *validator) {
 }
 
 // BelowFloor lists the production windows this policy sets below the seed's numbers; the
-// workflow holds each at the floor unless two release managers break glass for it.
+// workflow holds each at the floor unless two release managers break glass for it. Since
+// validation enforces the floors (floors.go) it is empty for every valid production policy;
+// it stays because the workflow calls it, and replaying releases started before then needs it.
 func (p *Policy) BelowFloor() map[string]time.Duration {
 	out := map[string]time.Duration{}
 	if p.Profile != ProfileProduction {
