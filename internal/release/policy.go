@@ -159,9 +159,13 @@ type Step struct {
 type Traffic struct {
 	Backend string `yaml:"backend" json:"backend"` // webhook
 	URL     string `yaml:"url,omitempty" json:"url,omitempty"`
-	// TokenEnv names the worker environment variable holding the bearer token: the token
-	// itself never enters the policy, the workflow input or its history.
-	TokenEnv string `yaml:"tokenEnv,omitempty" json:"tokenEnv,omitempty"`
+	// TokenSecret names the bearer token among the worker's secrets: the worker reads it from
+	// SHIPGATE_SECRET_<NAME> (SecretEnv) only; the token itself never enters the policy, the
+	// workflow input or its history.
+	TokenSecret string `yaml:"tokenSecret,omitempty" json:"tokenSecret,omitempty"`
+	// TokenEnv named any worker variable (a deployer key too) to send to URL: refused by
+	// validation, kept only to say what to write instead; never in the workflow input.
+	TokenEnv string `yaml:"tokenEnv,omitempty" json:"-"`
 }
 
 // Chain is a blockchain the contracts are deployed to.
@@ -477,9 +481,7 @@ func (p *Policy) validateTraffic(v *validator) {
 	default:
 		v.addf("traffic.backend", "must be webhook (got %q)", p.Traffic.Backend)
 	}
-	if p.Traffic.TokenEnv != "" && !regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`).MatchString(p.Traffic.TokenEnv) {
-		v.addf("traffic.tokenEnv", "must name an environment variable, not hold a token (got a value that is not A-Z0-9_)")
-	}
+	p.validateTrafficToken(v)
 }
 
 func (p *Policy) validateChains(v *validator) {

@@ -97,7 +97,9 @@ func TestPolicyErrorsNameFileLineFieldReason(t *testing.T) {
 		{"bad condition", "when: [major]", "when: [huge]", []string{`unknown condition "huge"`}},
 		{"bad duration", "testnetSoak: 14d", "testnetSoak: 2weeks", []string{"invalid duration"}},
 		{"last step not 100", "{percent: 100, bake: 24h}", "{percent: 90, bake: 24h}", []string{"the last step must be 100"}},
-		{"token in policy", "url: http://127.0.0.1:8090/v1/traffic", "url: http://127.0.0.1:8090/v1/traffic\n  tokenEnv: abc-123", []string{"traffic.tokenEnv", "must name an environment variable"}},
+		{"token in policy", "url: http://127.0.0.1:8090/v1/traffic", "url: http://127.0.0.1:8090/v1/traffic\n  tokenSecret: abc-123", []string{"traffic.tokenSecret: must name a secret"}},
+		{"any variable as token", "url: http://127.0.0.1:8090/v1/traffic", "url: http://127.0.0.1:8090/v1/traffic\n  tokenEnv: SHIPGATE_KEY_DEPLOYER", []string{"traffic.tokenEnv: is refused", "write tokenSecret: NAME"}},
+		{"variable as secret", "url: http://127.0.0.1:8090/v1/traffic", "url: http://127.0.0.1:8090/v1/traffic\n  tokenSecret: SHIPGATE_KEY_DEPLOYER", []string{"traffic.tokenSecret: names a variable, not a secret"}},
 		{"duplicate check", "name: lint,", "name: unit-coverage,", []string{`check "unit-coverage" is defined twice`}},
 	}
 	for _, c := range cases {
