@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
 	"github.com/shipgate/shipgate/internal/release"
@@ -169,20 +171,70 @@ func TestSetTrafficOnTheDemoService(t *testing.T) {
 	}
 }
 
-func TestSetTrafficTokenComesFromTheWorkerEnvironment(t *testing.T) {
+func TestSetTrafficTokenComesFromTheWorkerSecretNamespace(t *testing.T) {
 	var auth string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { auth = r.Header.Get("Authorization") }))
 	defer srv.Close()
-	env := map[string]string{"DEPLOY_TOKEN": "t0ken"}
+	env := map[string]string{"SHIPGATE_SECRET_DEPLOY_TOKEN": "t0ken", "DEPLOY_TOKEN": "wrong"}
 	tr := &Traffic{Getenv: func(k string) string { return env[k] }}
-	req := release.TrafficRequest{Backend: release.Traffic{Backend: "webhook", URL: srv.URL, TokenEnv: "DEPLOY_TOKEN"}, Percent: 5, IdempotencyKey: "k"}
+	req := release.TrafficRequest{Backend: release.Traffic{Backend: "webhook", URL: srv.URL, TokenSecret: "DEPLOY_TOKEN"}, Percent: 5, IdempotencyKey: "k"}
 	if err := setTraffic(tr, req); err != nil || auth != "Bearer t0ken" {
 		t.Fatalf("err %v auth %q", err, auth)
 	}
-	delete(env, "DEPLOY_TOKEN")
+	delete(env, "SHIPGATE_SECRET_DEPLOY_TOKEN")
 	err := setTraffic(tr, req)
-	if err == nil || !strings.Contains(err.Error(), "DEPLOY_TOKEN is not set") {
+	if err == nil || !strings.Contains(err.Error(), "SHIPGATE_SECRET_DEPLOY_TOKEN is not set") || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("missing token: %v", err)
+	}
+}
+
+// However a policy (or a forged workflow input) names the deployer key, the traffic activity
+// never sends it: only SHIPGATE_SECRET_<NAME> is ever read.
+func TestSetTrafficNeverSendsAChainKey(t *testing.T) {
+	const key = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+	var auths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auths = append(auths, r.Header.Get("Authorization"))
+	}))
+	defer srv.Close()
+	env := map[string]string{}
+	for _, prefix := range []string{chain.EnvKeyHex, chain.EnvKeystoreFile, chain.EnvKeystorePass} {
+		env[prefix+"DEPLOYER"] = key
+		if strings.HasPrefix(release.EnvSecretPrefix, prefix) || strings.HasPrefix(prefix, release.EnvSecretPrefix) {
+			t.Fatalf("the secret namespace %s overlaps the chain keys' %s", release.EnvSecretPrefix, prefix)
+		}
+	}
+	var read []string
+	tr := &Traffic{Getenv: func(k string) string { read = append(read, k); return env[k] }}
+	for _, cfg := range []release.Traffic{
+		{TokenEnv: "SHIPGATE_KEY_DEPLOYER"},
+		{TokenEnv: "SHIPGATE_KEYSTORE_PASS_DEPLOYER"},
+		{TokenSecret: "SHIPGATE_KEY_DEPLOYER"},
+		{TokenSecret: "KEY_DEPLOYER"},
+		{TokenSecret: "../KEY_DEPLOYER"},
+		{TokenSecret: "shipgate_key_deployer"},
+		{TokenSecret: "DEPLOYER"},
+	} {
+		cfg.Backend, cfg.URL = "webhook", srv.URL
+		err := setTraffic(tr, release.TrafficRequest{Backend: cfg, Percent: 5, IdempotencyKey: "k"})
+		if err != nil && strings.Contains(err.Error(), key[2:]) {
+			t.Fatalf("%+v: the error carries the key: %v", cfg, err)
+		}
+	}
+	for _, a := range auths {
+		if strings.Contains(a, key[2:]) {
+			t.Fatalf("the deployer key was sent: %q", a)
+		}
+	}
+	for _, k := range read {
+		if !strings.HasPrefix(k, release.EnvSecretPrefix) {
+			t.Fatalf("the activity read %s, outside the secret namespace", k)
+		}
+	}
+	// the old field does not even travel in the workflow input
+	b, _ := json.Marshal(release.Traffic{Backend: "webhook", TokenEnv: "SHIPGATE_KEY_DEPLOYER"})
+	if strings.Contains(string(b), "SHIPGATE_KEY") {
+		t.Fatalf("tokenEnv in the input: %s", b)
 	}
 }
 

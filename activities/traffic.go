@@ -18,7 +18,8 @@ import (
 type Traffic struct {
 	HTTP    *http.Client
 	Metrics *telemetry.Metrics
-	// Getenv reads the backend's token by the name the policy gives; os.Getenv by default.
+	// Getenv reads the backend's token from the worker's secret namespace
+	// (release.SecretEnv: SHIPGATE_SECRET_<NAME> only); os.Getenv by default.
 	Getenv func(string) string
 }
 
@@ -50,17 +51,33 @@ func (t *Traffic) SetTraffic(ctx context.Context, req release.TrafficRequest) er
 func (t *Traffic) backend(cfg release.Traffic) (traffic.Backend, error) {
 	switch cfg.Backend {
 	case "webhook":
-		getenv := t.Getenv
-		if getenv == nil {
-			getenv = os.Getenv
-		}
-		var token string
-		if cfg.TokenEnv != "" {
-			if token = getenv(cfg.TokenEnv); token == "" {
-				return nil, fmt.Errorf("traffic backend token: environment variable %s is not set on the worker", cfg.TokenEnv)
-			}
+		token, err := t.token(cfg)
+		if err != nil {
+			return nil, err
 		}
 		return &traffic.Webhook{URL: cfg.URL, Token: token, Client: t.HTTP}, nil
 	}
 	return nil, fmt.Errorf("unknown traffic backend %q", cfg.Backend)
+}
+
+// token reads the backend's bearer token from the secret the policy names, and from nowhere
+// else: the input may be forged, so the name is checked here again, and a policy's old
+// tokenEnv (any variable, a deployer key too) is never read. Errors name no value.
+func (t *Traffic) token(cfg release.Traffic) (string, error) {
+	if cfg.TokenSecret == "" {
+		return "", nil
+	}
+	env, err := release.SecretEnv(cfg.TokenSecret)
+	if err != nil {
+		return "", fmt.Errorf("traffic backend token: tokenSecret %w", err)
+	}
+	getenv := t.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	token := getenv(env)
+	if token == "" {
+		return "", fmt.Errorf("traffic backend token: %s is not set on the worker", env)
+	}
+	return token, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/shipgate/shipgate/internal/evidence"
+	"github.com/shipgate/shipgate/internal/probe"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -22,3 +23,18 @@ func Validate(kind release.CheckKind, typ string, params map[string]string) erro
 }
 
 var _ release.CheckTypes = Validate
+
+// Floor is a release.ParamFloor for the types shipgate knows: each param's catalogue says
+// which way it is stricter (evidence.AtLeastAsStrict, probe.AtLeastAsStrict).
+func Floor(kind release.CheckKind, typ, param, seed, got string) error {
+	switch kind {
+	case release.KindEvidence:
+		return evidence.AtLeastAsStrict(typ, param, seed, got)
+	case release.KindProbe:
+		return probe.AtLeastAsStrict(typ, param, seed, got)
+	}
+	return fmt.Errorf("check kind %q takes no params", kind)
+}
+
+// Linking the catalogue in gives release's production floors the params' directions.
+func init() { release.RegisterParamFloor(Floor) }

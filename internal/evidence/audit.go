@@ -33,7 +33,7 @@ import (
 // every reportURL must be reachable.
 
 var auditParams = map[string]paramSpec{
-	"minReports": {kind: kindPositiveInt, doc: "least number of reports from distinct firms; default 2"},
+	"minReports": {kind: kindPositiveInt, def: "2", stricter: Higher, doc: "least number of reports from distinct firms; default 2"},
 }
 
 // Audit report fields, finding fields, severities and statuses.
@@ -229,7 +229,7 @@ func scalarEnum(v *yaml.Node, field string, allowed []string) (string, error) {
 }
 
 func evalAudit(in Input, p params) Result {
-	minReports := p.int("minReports", 2)
+	minReports := p.int("minReports")
 	firms := map[string]bool{}
 	var names []string
 	var openHigh, openMedium, unjustified, unreachable []string

@@ -16,7 +16,7 @@ import (
 // in the param platforms (comma-separated) must appear and every entry for it be green.
 
 var buildMatrixParams = map[string]paramSpec{
-	"platforms": {kind: kindList, doc: "required: comma-separated platforms that must be green, e.g. linux/amd64,darwin/arm64"},
+	"platforms": {kind: kindList, stricter: Superset, doc: "required: comma-separated platforms that must be green, e.g. linux/amd64,darwin/arm64"},
 }
 
 // PlatformResult is one platform's build outcome.

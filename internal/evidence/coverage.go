@@ -19,8 +19,8 @@ const (
 )
 
 var coverageParams = map[string]paramSpec{
-	"format": {kind: kindEnum, values: []string{"auto", FormatGoCover, FormatLCOV, FormatCobertura}, doc: "evidence format; default auto-detect"},
-	"min":    {kind: kindPercent, doc: "least coverage in percent; default 80"},
+	"format": {kind: kindEnum, def: "auto", stricter: AnyValue, values: []string{"auto", FormatGoCover, FormatLCOV, FormatCobertura}, doc: "evidence format; default auto-detect"},
+	"min":    {kind: kindPercent, def: "80", stricter: Higher, doc: "least coverage in percent; default 80"},
 }
 
 // Coverage is the coverage one or more files report. Go profiles count statements, LCOV and
@@ -429,8 +429,8 @@ func coberturaRoot(start xml.StartElement, line int) (Coverage, error) {
 }
 
 func evalCoverage(in Input, p params) Result {
-	format := p.str("format", "auto")
-	minPct := p.float("min", 80)
+	format := p.str("format")
+	minPct := p.float("min")
 	covs := make([]Coverage, len(in.Files))
 	for i, f := range in.Files {
 		c, err := ParseCoverage(f.Data, format)

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -71,7 +72,7 @@ type checkType struct {
 
 // commonParams apply to every check type.
 var commonParams = map[string]paramSpec{
-	"maxBytes": {kind: kindPositiveInt, doc: "largest evidence file accepted, in bytes (at most 50 MiB)"},
+	"maxBytes": {kind: kindPositiveInt, def: strconv.Itoa(DefaultMaxBytes), stricter: AnyValue, doc: "largest evidence file accepted, in bytes (at most 50 MiB)"},
 }
 
 var checkTypes = map[string]checkType{
@@ -143,7 +144,7 @@ func Evaluate(in Input) (res Result) {
 	if len(in.Files) == 0 {
 		return errorf("no evidence files for %s check", in.Type)
 	}
-	limit := p.int("maxBytes", DefaultMaxBytes)
+	limit := p.int("maxBytes")
 	for _, f := range in.Files {
 		if len(f.Data) > limit {
 			return errorf("%s: %d bytes is over the %d-byte evidence limit", f.Name, len(f.Data), limit)

@@ -29,7 +29,7 @@ import (
 //     a query without them is refused: it says nothing about the release's code.
 
 var govulnParams = map[string]paramSpec{
-	"failUnreachable": {kind: kindBool, doc: "also fail on vulnerabilities in imported packages that the code does not call; default false"},
+	"failUnreachable": {kind: kindBool, def: "false", stricter: Higher, doc: "also fail on vulnerabilities in imported packages that the code does not call; default false"},
 }
 
 // Vulnerability levels, from least to most severe.

@@ -30,9 +30,10 @@ import (
 // record the reruns of a test that failed every time, which counts once, as failed.
 
 var junitParams = map[string]paramSpec{
-	"minPassRate": {kind: kindPercent, doc: "least percentage of executed (not skipped) tests that pass; default 100"},
-	"reports":     {kind: kindList, doc: "names that must each match a file's base name (e.g. chromium,firefox) and be green"},
-	"flaky":       {kind: kindEnum, values: []string{flakyPass, flakyFail}, doc: "whether a test that passed on a rerun (Surefire's flakyFailure) counts as passed or failed; default pass, as Jenkins counts it"},
+	"minPassRate": {kind: kindPercent, def: "100", stricter: Higher, doc: "least percentage of executed (not skipped) tests that pass; default 100"},
+	"reports":     {kind: kindList, stricter: Superset, doc: "names that must each match a file's base name (e.g. chromium,firefox) and be green"},
+	// the seed counts flaky passes (the default, and the less strict value): any value is as strict
+	"flaky": {kind: kindEnum, values: []string{flakyPass, flakyFail}, def: flakyPass, stricter: AnyValue, doc: "whether a test that passed on a rerun (Surefire's flakyFailure) counts as passed or failed; default pass, as Jenkins counts it"},
 }
 
 // Values of the param flaky.
@@ -348,7 +349,7 @@ func unexpectedEOF(err error) error {
 }
 
 func evalJUnit(in Input, p params) Result {
-	minRate := p.float("minPassRate", 100)
+	minRate := p.float("minPassRate")
 	reports := make([]JUnitReport, len(in.Files))
 	var total JUnitReport
 	for i, f := range in.Files {
@@ -356,7 +357,7 @@ func evalJUnit(in Input, p params) Result {
 		if err != nil {
 			return fileError(f, err)
 		}
-		if p.str("flaky", flakyPass) == flakyFail {
+		if p.str("flaky") == flakyFail {
 			r = r.flakyFailed()
 		}
 		reports[i] = r

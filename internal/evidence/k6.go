@@ -31,9 +31,9 @@ import (
 const k6TrendStatsFlag = `--summary-trend-stats "avg,min,med,max,p(90),p(95),p(99)"`
 
 var k6Params = map[string]paramSpec{
-	"maxP95Ms":    {kind: kindMillis, doc: "largest http_req_duration p(95) in ms; no limit unless set"},
-	"maxP99Ms":    {kind: kindMillis, doc: "largest http_req_duration p(99) in ms; no limit unless set; k6 exports p(99) only when run with " + k6TrendStatsFlag},
-	"maxFailRate": {kind: kindFraction, doc: "largest http_req_failed rate (0–1); default 0.01"},
+	"maxP95Ms":    {kind: kindMillis, stricter: Lower, doc: "largest http_req_duration p(95) in ms; no limit unless set"},
+	"maxP99Ms":    {kind: kindMillis, stricter: Lower, doc: "largest http_req_duration p(99) in ms; no limit unless set; k6 exports p(99) only when run with " + k6TrendStatsFlag},
+	"maxFailRate": {kind: kindFraction, def: "0.01", stricter: Lower, doc: "largest http_req_failed rate (0–1); default 0.01"},
 }
 
 // K6Summary is what the check reads from a summary export.
@@ -282,7 +282,7 @@ func evalK6(in Input, p params) Result {
 		if !ok {
 			return errorf("%s: http_req_failed has no \"value\"", f.Name)
 		}
-		if maxRate := p.float("maxFailRate", 0.01); rate > maxRate {
+		if maxRate := p.float("maxFailRate"); rate > maxRate {
 			problems = append(problems, fmt.Sprintf("%shttp_req_failed %.2f %% > %s %%", prefix, rate*100, trimFloat(maxRate*100)))
 		} else {
 			summary = append(summary, fmt.Sprintf("%sfailed %.2f %%", prefix, rate*100))

@@ -25,13 +25,18 @@ const (
 type paramSpec struct {
 	kind   paramKind
 	values []string // for kindEnum
-	doc    string
+	// def is the value an absent param takes, as a policy would write it; empty: no limit.
+	def string
+	// stricter is the way a value makes the check harder to pass (strictness.go).
+	stricter Stricter
+	doc      string
 }
 
 // unlimited is how a kindCount param that has no limit is stored.
 const unlimited = -1
 
-// params holds validated values; absent params are absent, and callers give the default.
+// params holds validated values; an absent param holds its spec's default, or is absent when
+// it has none (no limit).
 type params struct {
 	nums  map[string]float64
 	lists map[string][]string
@@ -57,10 +62,40 @@ func parseParams(checkType string, ct checkType, raw map[string]string) (params,
 			return p, fmt.Errorf("%s check: param %s: %w", checkType, name, err)
 		}
 	}
+	if err := p.setDefaults(ct); err != nil {
+		return p, fmt.Errorf("%s check: %w", checkType, err)
+	}
 	if n, ok := p.nums["maxBytes"]; ok && n > DefaultMaxBytes {
 		return p, fmt.Errorf("%s check: param maxBytes: %.0f is over the %d-byte ceiling; it may only lower the limit", checkType, n, DefaultMaxBytes)
 	}
 	return p, nil
+}
+
+// setDefaults gives every absent param that has a default its default.
+func (p params) setDefaults(ct checkType) error {
+	for _, specs := range []map[string]paramSpec{ct.params, commonParams} {
+		for name, spec := range specs {
+			if _, set := p.has(name); set || spec.def == "" {
+				continue
+			}
+			if err := p.set(name, spec, spec.def); err != nil {
+				return fmt.Errorf("default of param %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// has reports whether the param holds a value, given or default.
+func (p params) has(name string) (any, bool) {
+	if v, ok := p.nums[name]; ok {
+		return v, true
+	}
+	if v, ok := p.lists[name]; ok {
+		return v, true
+	}
+	v, ok := p.strs[name]
+	return v, ok
 }
 
 func paramNames(ct checkType) []string {
@@ -140,12 +175,8 @@ func (p params) set(name string, spec paramSpec, v string) error {
 	return nil
 }
 
-func (p params) float(name string, def float64) float64 {
-	if f, ok := p.nums[name]; ok {
-		return f
-	}
-	return def
-}
+// float returns a number param that has a default.
+func (p params) float(name string) float64 { return p.nums[name] }
 
 // optFloat returns the param and whether the policy set it.
 func (p params) optFloat(name string) (float64, bool) {
@@ -153,20 +184,12 @@ func (p params) optFloat(name string) (float64, bool) {
 	return f, ok
 }
 
-func (p params) int(name string, def int) int {
-	if f, ok := p.nums[name]; ok {
-		return int(f)
-	}
-	return def
-}
+// int returns a whole-number param that has a default.
+func (p params) int(name string) int { return int(p.nums[name]) }
 
 func (p params) bool(name string) bool { return p.nums[name] == 1 }
 
 func (p params) list(name string) []string { return p.lists[name] }
 
-func (p params) str(name, def string) string {
-	if s, ok := p.strs[name]; ok {
-		return s
-	}
-	return def
-}
+// str returns an enum param that has a default.
+func (p params) str(name string) string { return p.strs[name] }

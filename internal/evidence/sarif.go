@@ -30,11 +30,11 @@ import (
 //	maxCritical  0          results with security-severity ≥ 9.0
 //	maxHigh      0          results with security-severity ≥ 7.0 and < 9.0
 var sarifParams = map[string]paramSpec{
-	"maxErrors":   {kind: kindCount, doc: "most results at level error; default 0"},
-	"maxWarnings": {kind: kindCount, doc: "most results at level warning; default 0"},
-	"maxNotes":    {kind: kindCount, doc: "most results at level note; default unlimited"},
-	"maxCritical": {kind: kindCount, doc: "most results with security-severity ≥ 9.0; default 0"},
-	"maxHigh":     {kind: kindCount, doc: "most results with security-severity 7.0–8.9; default 0"},
+	"maxErrors":   {kind: kindCount, def: "0", stricter: Lower, doc: "most results at level error; default 0"},
+	"maxWarnings": {kind: kindCount, def: "0", stricter: Lower, doc: "most results at level warning; default 0"},
+	"maxNotes":    {kind: kindCount, def: "unlimited", stricter: Lower, doc: "most results at level note; default unlimited"},
+	"maxCritical": {kind: kindCount, def: "0", stricter: Lower, doc: "most results with security-severity ≥ 9.0; default 0"},
+	"maxHigh":     {kind: kindCount, def: "0", stricter: Lower, doc: "most results with security-severity 7.0–8.9; default 0"},
 }
 
 // SARIFFinding is one unsuppressed result.
@@ -346,18 +346,17 @@ func evalSARIF(in Input, p params) Result {
 		name  string
 		param string
 		n     int
-		def   int
 		match func(SARIFFinding) bool
 	}{
-		{"critical", "maxCritical", rep.Critical, 0, func(f SARIFFinding) bool { return f.Severity >= 9 }},
-		{"high", "maxHigh", rep.High, 0, func(f SARIFFinding) bool { return f.Severity >= 7 && f.Severity < 9 }},
-		{"error", "maxErrors", rep.Errors, 0, func(f SARIFFinding) bool { return f.Level == "error" }},
-		{"warning", "maxWarnings", rep.Warnings, 0, func(f SARIFFinding) bool { return f.Level == "warning" }},
-		{"note", "maxNotes", rep.Notes, unlimited, func(f SARIFFinding) bool { return f.Level == "note" }},
+		{"critical", "maxCritical", rep.Critical, func(f SARIFFinding) bool { return f.Severity >= 9 }},
+		{"high", "maxHigh", rep.High, func(f SARIFFinding) bool { return f.Severity >= 7 && f.Severity < 9 }},
+		{"error", "maxErrors", rep.Errors, func(f SARIFFinding) bool { return f.Level == "error" }},
+		{"warning", "maxWarnings", rep.Warnings, func(f SARIFFinding) bool { return f.Level == "warning" }},
+		{"note", "maxNotes", rep.Notes, func(f SARIFFinding) bool { return f.Level == "note" }},
 	}
 	var over []string
 	for _, l := range limits {
-		limit := p.int(l.param, l.def)
+		limit := p.int(l.param)
 		if limit == unlimited || l.n <= limit {
 			continue
 		}

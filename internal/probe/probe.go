@@ -40,12 +40,19 @@ const (
 	TypeHTTP   = "http"              // `url` answers 2xx, its body containing `contains` if given
 )
 
-// params per type: name → required.
-var types = map[string]map[string]bool{
-	TypeSeries: {"queries": true},
-	TypeRules:  {"labels": false, "names": false},
-	TypeQuery:  {"query": true, "max": false, "min": false},
-	TypeHTTP:   {"url": true, "contains": false},
+// param is one param of a probe type: whether it is required, and which way a value makes
+// the check harder to pass (a production policy may only move the seed's value that way).
+type param struct {
+	required bool
+	stricter evidence.Stricter
+}
+
+// params per type: name → its rule. Queries hold one query a line; names a comma list.
+var types = map[string]map[string]param{
+	TypeSeries: {"queries": {true, evidence.Superset}},
+	TypeRules:  {"labels": {false, evidence.Same}, "names": {false, evidence.Superset}},
+	TypeQuery:  {"query": {true, evidence.Same}, "max": {false, evidence.Lower}, "min": {false, evidence.Higher}},
+	TypeHTTP:   {"url": {true, evidence.Same}, "contains": {false, evidence.Same}},
 }
 
 // DefaultTimeout bounds a probe when the caller's http.Client has no timeout of its own.
@@ -143,7 +150,7 @@ func parse(typ string, raw map[string]string, vars map[string]string) (parsed, e
 		}
 	}
 	for _, name := range sortedKeys(known) {
-		if known[name] && strings.TrimSpace(raw[name]) == "" {
+		if known[name].required && strings.TrimSpace(raw[name]) == "" {
 			return p, fmt.Errorf("%s check: param %s: required", typ, name)
 		}
 	}
@@ -250,7 +257,7 @@ func number(typ, name string, raw map[string]string) (*float64, error) {
 	return &f, nil
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -69,8 +69,8 @@ func FuzzValidateParams(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ, name, value string) {
 		params := map[string]string{name: value}
 		// Fill the other required params so the fuzzed one is reached.
-		for k, req := range types[typ] {
-			if req && k != name {
+		for k, spec := range types[typ] {
+			if spec.required && k != name {
 				params[k] = "up"
 			}
 		}

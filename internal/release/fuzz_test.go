@@ -33,6 +33,10 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte("profile: dev\ngates: []\n"))
 	f.Add([]byte("windows: {testnetSoak: 1d}\n"))
 	f.Add([]byte("groups: {a: {members: [{id: x, email: y}, {id: y}]}}"))
+	// the seed weakened: a lower threshold, a dropped step, a shorter bake, a pausing canary
+	weak := strings.NewReplacer(`min: "80"`, `min: "70"`, "    - {percent: 25, bake: 24h}\n", "",
+		"{percent: 100, bake: 24h}", "{percent: 100, bake: 1h}", "traffic:\n", "onFailure: {canary: pause}\ntraffic:\n")
+	f.Add([]byte(weak.Replace(string(DefaultPolicyYAML()))))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePolicy("policy.yaml", data, knownTypes)
 		if err != nil {
@@ -46,6 +50,9 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 		if p.Profile == ProfileProduction && (p.Canary.Percent < MinCanaryPercent || p.Canary.Percent > MaxCanaryPercent) {
 			t.Fatalf("production canary %g accepted", p.Canary.Percent)
+		}
+		if p.Profile == ProfileProduction && (len(p.BelowFloor()) > 0 || p.Analysis == nil || p.FailureAction(StageCanary) != "rollback") {
+			t.Fatalf("production policy below the floors accepted: %+v", p)
 		}
 		_ = p.Digest()
 	})

@@ -171,9 +171,13 @@ type Step struct {
 type Traffic struct {
 	Backend string `yaml:"backend" json:"backend"` // webhook
 	URL     string `yaml:"url,omitempty" json:"url,omitempty"`
-	// TokenEnv names the worker environment variable holding the bearer token: the token
-	// itself never enters the policy, the workflow input or its history.
-	TokenEnv string `yaml:"tokenEnv,omitempty" json:"tokenEnv,omitempty"`
+	// TokenSecret names the bearer token among the worker's secrets: the worker reads it from
+	// SHIPGATE_SECRET_<NAME> (SecretEnv) only; the token itself never enters the policy, the
+	// workflow input or its history.
+	TokenSecret string `yaml:"tokenSecret,omitempty" json:"tokenSecret,omitempty"`
+	// TokenEnv named any worker variable (a deployer key too) to send to URL: refused by
+	// validation, kept only to say what to write instead; never in the workflow input.
+	TokenEnv string `yaml:"tokenEnv,omitempty" json:"-"`
 }
 
 // Chain is a blockchain the contracts are deployed to.
@@ -321,6 +325,7 @@ func (p *Policy) validate(v *validator, types CheckTypes) {
 	p.validateTraffic(v)
 	p.validateChains(v)
 	p.validateAnalysis(v)
+	p.validateFloors(v)
 }
 
 func (p *Policy) validateAnalysis(v *validator) {
@@ -494,9 +499,7 @@ func (p *Policy) validateTraffic(v *validator) {
 	default:
 		v.addf("traffic.backend", "must be webhook (got %q)", p.Traffic.Backend)
 	}
-	if p.Traffic.TokenEnv != "" && !regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`).MatchString(p.Traffic.TokenEnv) {
-		v.addf("traffic.tokenEnv", "must name an environment variable, not hold a token (got a value that is not A-Z0-9_)")
-	}
+	p.validateTrafficToken(v)
 }
 
 func (p *Policy) validateChains(v *validator) {
@@ -538,7 +541,9 @@ func (p *Policy) validateChains(v *validator) {
 }
 
 // BelowFloor lists the production windows this policy sets below the seed's numbers; the
-// workflow holds each at the floor unless two release managers break glass for it.
+// workflow holds each at the floor unless two release managers break glass for it. Since
+// validation enforces the floors (floors.go) it is empty for every valid production policy;
+// it stays because the workflow calls it, and replaying releases started before then needs it.
 func (p *Policy) BelowFloor() map[string]time.Duration {
 	out := map[string]time.Duration{}
 	if p.Profile != ProfileProduction {

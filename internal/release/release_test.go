@@ -97,7 +97,9 @@ func TestPolicyErrorsNameFileLineFieldReason(t *testing.T) {
 		{"bad condition", "when: [major]", "when: [huge]", []string{`unknown condition "huge"`}},
 		{"bad duration", "testnetSoak: 14d", "testnetSoak: 2weeks", []string{"invalid duration"}},
 		{"last step not 100", "{percent: 100, bake: 24h}", "{percent: 90, bake: 24h}", []string{"the last step must be 100"}},
-		{"token in policy", "url: http://127.0.0.1:8090/v1/traffic", "url: http://127.0.0.1:8090/v1/traffic\n  tokenEnv: abc-123", []string{"traffic.tokenEnv", "must name an environment variable"}},
+		{"token in policy", "url: http://127.0.0.1:8090/v1/traffic", "url: http://127.0.0.1:8090/v1/traffic\n  tokenSecret: abc-123", []string{"traffic.tokenSecret: must name a secret"}},
+		{"any variable as token", "url: http://127.0.0.1:8090/v1/traffic", "url: http://127.0.0.1:8090/v1/traffic\n  tokenEnv: SHIPGATE_KEY_DEPLOYER", []string{"traffic.tokenEnv: is refused", "write tokenSecret: NAME"}},
+		{"variable as secret", "url: http://127.0.0.1:8090/v1/traffic", "url: http://127.0.0.1:8090/v1/traffic\n  tokenSecret: SHIPGATE_KEY_DEPLOYER", []string{"traffic.tokenSecret: names a variable, not a secret"}},
 		{"duplicate check", "name: lint,", "name: unit-coverage,", []string{`check "unit-coverage" is defined twice`}},
 	}
 	for _, c := range cases {
@@ -120,7 +122,9 @@ func TestPolicyErrorsNameFileLineFieldReason(t *testing.T) {
 }
 
 func TestPolicyErrorLinesPointAtTheField(t *testing.T) {
+	// dev: in production the changed type is also a floor error (floors_test.go)
 	src := strings.Replace(string(DefaultPolicyYAML()), "type: k6,", "type: k7,", 1)
+	src = strings.Replace(src, "profile: production", "profile: dev", 1)
 	_, err := ParsePolicy("p.yaml", []byte(src), knownTypes)
 	var es Errors
 	if !errors.As(err, &es) || len(es) != 1 {
@@ -145,12 +149,18 @@ func TestDevProfileRefusedForMainnet(t *testing.T) {
 	}
 }
 
-func TestProductionBelowFloorIsFlagged(t *testing.T) {
+// A production window below the floor is refused when the policy loads; BelowFloor still
+// reports one in a policy that reached the workflow before floors were validated (replays).
+func TestProductionBelowFloorIsRefusedAndFlagged(t *testing.T) {
 	src := strings.Replace(string(DefaultPolicyYAML()), "testnetSoak: 14d", "testnetSoak: 3d", 1)
-	p, err := ParsePolicy("p.yaml", []byte(src), knownTypes)
+	if _, err := ParsePolicy("p.yaml", []byte(src), knownTypes); err == nil || !strings.Contains(err.Error(), "windows.testnetSoak: 3d is below the production floor 14d") {
+		t.Fatalf("got %v", err)
+	}
+	p, err := DefaultPolicy(knownTypes)
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.Windows.TestnetSoak = Duration(3 * 24 * time.Hour)
 	if got := p.BelowFloor(); got[WindowTestnetSoak] != FloorTestnetSoak || len(got) != 1 {
 		t.Fatalf("below floor %v", got)
 	}
