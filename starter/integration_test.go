@@ -46,6 +46,8 @@ type stack struct {
 	// keys are the test people's keys; policyDir is the worker's policy directory.
 	keys      *people.Keyring
 	policyDir string
+	// workerAddr serves the running worker's /metrics.
+	workerAddr string
 }
 
 func buildBinaries(t testing.TB, root string) string {
@@ -109,6 +111,7 @@ func (s *stack) startWorker() {
 		s.t.Fatal(err)
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	s.workerAddr = addr
 	cmd := exec.Command(filepath.Join(s.bin, "worker"))
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+addr, "SHIPGATE_PROMETHEUS_URL="+s.promURL,
 		"SHIPGATE_CHAIN_DATA="+s.chainData, policies.EnvDir+"="+s.policyDir, policies.EnvAllowDev+"=true")

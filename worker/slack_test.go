@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shipgate/shipgate/internal/devstack"
+	"github.com/shipgate/shipgate/internal/devstack/people"
 )
 
 // workerBinary builds this command once per test binary run.
@@ -89,9 +90,14 @@ func TestWorkerSlackMounting(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = temporal.Stop() })
-	policy := filepath.Join(root, "deployments/examples/demo/policy.yaml")
+	policy := filepath.Join(root, "deployments/policies/demo.yaml")
+	bridge, err := (&people.Keyring{Dir: t.TempDir()}).KeyFile(people.BridgeID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	slackEnv := []string{"TEMPORAL_ADDRESS=" + temporal.Address, "SHIPGATE_SLACK_BOT_TOKEN=xoxb-test",
-		"SHIPGATE_SLACK_SIGNING_SECRET=s3cret", "SHIPGATE_SLACK_CHANNEL=C0RELEASES", "SHIPGATE_SLACK_POLICY=" + policy}
+		"SHIPGATE_SLACK_SIGNING_SECRET=s3cret", "SHIPGATE_SLACK_CHANNEL=C0RELEASES", "SHIPGATE_SLACK_POLICY=" + policy,
+		"SHIPGATE_SLACK_BRIDGE_KEY=" + bridge}
 
 	tests := []struct {
 		name string
@@ -124,6 +130,24 @@ func TestWorkerSlackMounting(t *testing.T) {
 			}
 		})
 	}
+	t.Run("no Slack-bridge key stops the worker", func(t *testing.T) {
+		env := append(append([]string(nil), slackEnv...), "SHIPGATE_SLACK_BRIDGE_KEY=")
+		cmd, log, _ := runWorker(t, bin, env...)
+		if err := cmd.Wait(); err == nil || !strings.Contains(log.String(), "SHIPGATE_SLACK_BRIDGE_KEY is not set") {
+			t.Fatalf("exit %v, output %q; want a failure naming SHIPGATE_SLACK_BRIDGE_KEY", err, log)
+		}
+	})
+	t.Run("a Slack-bridge key that is not a key stops the worker, quoting nothing of it", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "bridge")
+		if err := os.WriteFile(bad, []byte("xoxb-not-a-key-SECRETBYTES"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env := append(append([]string(nil), slackEnv...), "SHIPGATE_SLACK_BRIDGE_KEY="+bad)
+		cmd, log, _ := runWorker(t, bin, env...)
+		if err := cmd.Wait(); err == nil || !strings.Contains(log.String(), "is not an unencrypted OpenSSH private key") || strings.Contains(log.String(), "SECRETBYTES") {
+			t.Fatalf("exit %v, output %q", err, log)
+		}
+	})
 	t.Run("missing approver policy stops the worker", func(t *testing.T) {
 		missing := filepath.Join(t.TempDir(), "policy.yaml")
 		env := append(append([]string(nil), slackEnv...), "SHIPGATE_SLACK_POLICY="+missing)

@@ -89,7 +89,7 @@ func (w *rel) remember(ctx workflow.Context, cmd release.Command) {
 func (w *rel) refuseUnauthenticated(ctx workflow.Context, name string, cmd release.Command, entry release.AuditEntry, aerr *release.AuthError) release.AuditEntry {
 	w.countRefusal(ctx, name, cmd.Actor, aerr.Reason, aerr.Detail)
 	entry.Actor = "unproven:" + cmd.Actor
-	entry.Reason = aerr.Error()
+	entry.Reason, entry.At = aerr.Error(), workflow.Now(ctx)
 	if w.forged >= forgedAuditCap {
 		return entry
 	}

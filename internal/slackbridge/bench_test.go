@@ -50,7 +50,7 @@ func BenchmarkConcurrentSlackClicks(b *testing.B) {
 		in := e.in
 		in.Manifest.Version = fmt.Sprintf("1.4.%d", 100+i)
 		id := in.Manifest.ID()
-		if _, err := control.Start(ctx, e.c, in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+		if err := e.release(in).Start(ctx, e.c, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
 			b.Fatal(err)
 		}
 		var msg slack.Message
@@ -69,7 +69,7 @@ func BenchmarkConcurrentSlackClicks(b *testing.B) {
 		a, v := clickAll(b, ctx, e, id, msg)
 		b.StopTimer()
 		acks, visible = append(acks, a...), append(visible, v...)
-		if _, err := control.Send(ctx, e.c, id, release.SignalAbort, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Reason: "benchmark done"}); err != nil {
+		if _, err := e.release(in).Send(ctx, e.c, release.SignalAbort, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Reason: "benchmark done"}); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

@@ -25,6 +25,8 @@ import (
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
+	"github.com/shipgate/shipgate/internal/devstack/people"
+	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/devstack/slackws"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/searchattr"
@@ -43,6 +45,8 @@ const (
 type e2e struct {
 	c        client.Client
 	in       release.Input
+	pol      *release.Policy
+	keys     *people.Keyring
 	ws       *slackws.Workspace
 	sl       *Worker
 	slack    slackws.Delivery
@@ -83,26 +87,34 @@ func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string)
 		t.Fatal(err)
 	}
 	demoDir := filepath.Join(root, "deployments/examples/demo")
-	policy := filepath.Join(demoDir, "policy.yaml")
-	if editPolicy != nil {
-		b, err := os.ReadFile(policy)
-		if err != nil {
-			t.Fatal(err)
-		}
-		policy = filepath.Join(t.TempDir(), "policy.yaml")
-		if err := os.WriteFile(policy, []byte(editPolicy(string(b))), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	// The worker's policy directory: the demo policy (edited), its traffic to this test's demo
+	// service, the test people's keys and the Slack-bridge key enrolled.
+	b, err := os.ReadFile(filepath.Join(root, "deployments/policies/demo.yaml"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	e := &e2e{ws: slackws.Start()}
+	text := strings.Replace(string(b), "http://127.0.0.1:8090/v1/traffic", "http://"+ln.Addr().String()+"/v1/traffic", 1)
+	if editPolicy != nil {
+		text = editPolicy(text)
+	}
+	src, policyDir := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "demo.yaml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := &e2e{ws: slackws.Start(), keys: &people.Keyring{}}
+	if err := e.keys.RenderPolicies(src, policyDir); err != nil {
+		t.Fatal(err)
+	}
+	policy := filepath.Join(policyDir, "demo.yaml")
 	t.Cleanup(e.ws.Close)
 	env := slackapp.Env{BotToken: "xoxb-e2e", SigningSecret: signingSecret, Channel: e2eChannel, APIURL: e.ws.APIURL()}
-	if e.sl, err = NewWorker(c, env, policy, zap.NewNop()); err != nil {
+	if e.sl, err = NewWorker(c, env, policy, e.keys.MustSigner(people.BridgeID), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 
 	w := worker.New(c, release.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
+	activities.RegisterPolicies(w, &activities.Policies{Store: &policies.Store{Dir: policyDir, AllowDev: true}})
 	httpClient := &http.Client{Timeout: 10 * time.Second}
 	activities.Register(w, &activities.Gates{HTTP: httpClient}, &activities.Traffic{HTTP: httpClient},
 		&activities.Notify{Log: zap.NewNop(), Slack: e.sl.Poster, Channel: env.Channel, UIBase: "http://127.0.0.1:8233", Namespace: "default"})
@@ -117,13 +129,10 @@ func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string)
 	t.Cleanup(srv.Close)
 	e.slack = slackws.Delivery{Endpoint: srv.URL + InteractionsPath, SigningSecret: signingSecret}
 
-	in, err := release.Load(filepath.Join(demoDir, "release.yaml"), policy, checks.Validate)
+	in, pol, err := release.Load(filepath.Join(demoDir, "release.yaml"), policy, checks.Validate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Policy.Traffic.URL = "http://" + ln.Addr().String() + "/v1/traffic"
-	in.PolicyDigest = in.Policy.Digest()
-	in.StartedBy = "rm-ada"
 	// A copy of one G3 report, so that the test can produce new evidence for a recheck.
 	report, err := os.ReadFile(in.Manifest.Evidence["regression-suite"][0])
 	if err != nil {
@@ -134,8 +143,13 @@ func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string)
 		t.Fatal(err)
 	}
 	in.Manifest.Evidence["regression-suite"] = []string{e.evidence}
-	e.c, e.in = c, in
+	e.c, e.in, e.pol = c, in, pol
 	return e
+}
+
+// release is in driven by the test people.
+func (e *e2e) release(in release.Input) devstack.Release {
+	return devstack.Release{In: in, Policy: e.pol, Keys: e.keys}
 }
 
 // signoffMessage waits for the workflow's message for check in the channel until ok says it
@@ -243,8 +257,7 @@ func TestSlackSignoffsEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	e := startE2E(t, ctx, nil)
-	id := e.in.Manifest.ID()
-	if _, err := control.Start(ctx, e.c, e.in, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+	if err := e.release(e.in).Start(ctx, e.c, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
 		t.Fatal(err)
 	}
 	request := e.signoffMessage(t, ctx, "peer-review", hasButtons)
@@ -428,8 +441,13 @@ func TestSlackSignoffsEndToEnd(t *testing.T) {
 		}
 		_, _ = f.WriteString("<!-- rerun on the fixed build -->\n")
 		f.Close()
-		if ent, err := control.Send(ctx, e.c, id, release.SignalRecheck, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Gate: "G3"}); err != nil || !ent.Accepted {
+		if ent, err := e.release(e.in).Send(ctx, e.c, release.SignalRecheck, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Gate: "G3"}); err != nil || !ent.Accepted {
 			t.Fatalf("recheck: %+v %v", ent, err)
+		}
+		// a recheck re-runs the automated checks only: grace's rejection stands until she, or a
+		// release manager who is not the author, clears it
+		if ent, err := e.release(e.in).Send(ctx, e.c, release.SignalClearRejection, release.Command{Actor: "grace", Channel: release.ChannelCLI, Check: "qa-validation", Reason: "fixed on the new build"}); err != nil || !ent.Accepted {
+			t.Fatalf("clear-rejection: %+v %v", ent, err)
 		}
 		refreshed := e.signoffMessage(t, ctx, "qa-validation", func(m slack.Message) bool {
 			return hasButtons(m) && fingerprintOf(t, m) != fingerprintOf(t, qa)
@@ -465,7 +483,7 @@ func TestSlackSignoffsEndToEnd(t *testing.T) {
 
 	t.Run("abort withdraws the open requests", func(t *testing.T) {
 		open := e.signoffMessage(t, ctx, "product-signoff", hasButtons)
-		if ent, err := control.Send(ctx, e.c, id, release.SignalAbort, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Reason: "demo over"}); err != nil || !ent.Accepted {
+		if ent, err := e.release(e.in).Send(ctx, e.c, release.SignalAbort, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Reason: "demo over"}); err != nil || !ent.Accepted {
 			t.Fatalf("abort: %+v %v", ent, err)
 		}
 		m := e.signoffMessage(t, ctx, "product-signoff", func(m slack.Message) bool { return strings.Contains(text(m), "Withdrawn") })
