@@ -71,7 +71,7 @@ func printStatus(w io.Writer, st release.Status) {
 	if st.Reason != "" {
 		fmt.Fprintf(w, "  reason: %s\n", st.Reason)
 	}
-	fmt.Fprintf(w, "  traffic: %g %%   policy: %s\n", st.TrafficPercent, st.PolicyDigest)
+	fmt.Fprintf(w, "  traffic: %g %%   policy: %s %s\n", st.TrafficPercent, st.PolicyName, st.PolicyDigest)
 	for _, x := range st.WaitingFor {
 		fmt.Fprintf(w, "  waiting for: %s\n", x)
 	}

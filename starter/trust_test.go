@@ -201,3 +201,27 @@ func grepLines(text, word string) string {
 	}
 	return fmt.Sprint(out)
 }
+
+// BenchmarkForgedCommandFlood sends 10,000 unsigned decide updates to one release on the dev
+// server, 8 at a time, and reports the history events they added and the time they took.
+//
+//	go test -run '^$' -bench ForgedCommandFlood -benchtime 1x ./starter/
+func BenchmarkForgedCommandFlood(b *testing.B) {
+	s := newStack(b)
+	manifest, policy := s.writeRelease("1h")
+	id := strings.TrimSpace(s.mustCLI("start", "-f", manifest, "--policy", policy, "--as", "rm-ada"))
+	c, err := client.Dial(client.Options{HostPort: s.temporal.Address, Logger: quietLogger{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	const n = 10000
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		added, rejected := flood(b, c, id, n)
+		b.ReportMetric(float64(added), "events-added")
+		b.ReportMetric(float64(rejected), "rejected-before-history")
+		b.ReportMetric(float64(time.Since(start).Microseconds())/n, "µs/forged-command")
+	}
+}

@@ -28,13 +28,13 @@ func (w *rel) admit(ctx workflow.Context) (release.Result, bool) {
 	if name == "" {
 		name = release.DefaultPolicyName
 	}
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 		Summary:             "policy " + name + " from the worker",
 	})
 	var pr release.PolicyResult
-	if err := workflow.ExecuteLocalActivity(lctx, release.ActivityLoadPolicy, release.PolicyRequest{Name: name}).Get(ctx, &pr); err != nil {
+	if err := workflow.ExecuteActivity(actx, release.ActivityLoadPolicy, release.PolicyRequest{Name: name}).Get(ctx, &pr); err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) {
 			err = errors.New(app.Message())

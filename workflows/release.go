@@ -47,6 +47,8 @@ type rel struct {
 	// forged counts the unauthenticated commands written to the audit log; past
 	// forgedAuditCap they are refused before they reach history (signals.go).
 	forged int
+	// followers counts the coroutines keeping Slack signoff messages in step (signoffmsg.go).
+	followers int
 	// stop is set by abort or rollback (or, later, a failed analysis); the main flow acts on it.
 	stop *release.AuditEntry
 	// rechecks counts recheck requests per gate id; a blocked gate waits for its count to change.
@@ -99,7 +101,9 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 	if res, refused := w.admit(ctx); refused {
 		return res, nil
 	}
-	return w.run(ctx)
+	res, err := w.run(ctx)
+	w.settleSignoffs(ctx)
+	return res, err
 }
 
 // init builds the status from the policy: every gate and check, every window.

@@ -1,10 +1,17 @@
 package workflows
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/shipgate/shipgate/internal/release"
 )
 
 // TestReplayRecordedHistories replays every recorded history against today's workflow code: a
@@ -12,6 +19,10 @@ import (
 // releases. Record a new history with SHIPGATE_RECORD_HISTORY=<name>.json go test ./starter/;
 // analysis-*.json are runs of the AnalysisWorkflow child, recorded with
 // SHIPGATE_RECORD_ANALYSIS_HISTORY=analysis-<name>.json go test -run TestAnalysisOnDevServer ./workflows/.
+//
+// A release replays as the execution it was: its workflow id (release/<service>/<version>, from
+// its input) and run id, because it checks that it runs under its release's id and that each
+// command was signed for its run.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
 	if err != nil {
@@ -25,9 +36,35 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
 			r.RegisterWorkflowWithOptions(AnalysisWorkflow, AnalysisRegisterOptions())
-			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+			file, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			hist, err := client.HistoryFromJSON(file, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.ReplayWorkflowHistoryWithOptions(nil, hist, worker.ReplayWorkflowHistoryOptions{OriginalExecution: execution(t, hist.GetEvents()[0])}); err != nil {
 				t.Fatalf("replaying %s: %v", f, err)
 			}
 		})
 	}
+}
+
+// execution is the workflow id and run id the history was recorded under, as far as they can
+// be told from its first event: a release's id from its manifest, the run id as recorded.
+func execution(t *testing.T, first *historypb.HistoryEvent) workflow.Execution {
+	t.Helper()
+	attrs := first.GetWorkflowExecutionStartedEventAttributes()
+	ex := workflow.Execution{RunID: attrs.GetOriginalExecutionRunId()}
+	if attrs.GetWorkflowType().GetName() != WorkflowName {
+		return ex
+	}
+	var in release.Input
+	if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
+		t.Fatal(err)
+	}
+	ex.ID = in.Manifest.ID()
+	return ex
 }

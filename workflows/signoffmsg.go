@@ -25,7 +25,21 @@ func (w *rel) followSignoffs(ctx workflow.Context, gi int) {
 		if c.Kind != release.KindSignoff || w.st.Gates[gi].Checks[ci].State == release.CheckSkipped {
 			continue
 		}
-		workflow.Go(ctx, func(ctx workflow.Context) { w.followSignoff(ctx, gi, ci) })
+		w.followers++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { w.followers-- }()
+			w.followSignoff(ctx, gi, ci)
+		})
+	}
+}
+
+// settleSignoffs waits, before the release closes, until every signoff message has shown its
+// last word (withdrawn, rejected…): activities still running when a workflow completes are
+// dropped, and the people in Slack would be left with live buttons. Each follower's last post
+// is bounded by its retry policy. Releases started before signed commands closed without it.
+func (w *rel) settleSignoffs(ctx workflow.Context) {
+	if w.signed {
+		_ = workflow.Await(ctx, func() bool { return w.followers == 0 })
 	}
 }
 
