@@ -73,7 +73,11 @@ func TestAuthenticate(t *testing.T) {
 		reason, says string
 	}{
 		{"unsigned", release.SignalApprove, approve, now, release.RefusedUnsigned, "not signed"},
-		{"not an SSH signature", release.SignalApprove, func() release.Command { c := good; c.Signature = "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n"; return c }(), now, release.RefusedMalformed, "not an armored SSH signature"},
+		{"not an SSH signature", release.SignalApprove, func() release.Command {
+			c := good
+			c.Signature = "-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n"
+			return c
+		}(), now, release.RefusedMalformed, "not an armored SSH signature"},
 		{"flipped bit", release.SignalApprove, wrongNS, now, "", ""},
 		{"another member's key", release.SignalApprove, signed(t, "carol", release.SignalApprove, approve, bind, now), now, release.RefusedUnknownKey, "not one of bob's keys"},
 		{"a key no one listed", release.SignalApprove, signed(t, "mallory", release.SignalApprove, approve, bind, now), now, release.RefusedUnknownKey, "not one of bob's keys"},
