@@ -131,6 +131,13 @@ func TestAttacksAgainstTheRunningStack(t *testing.T) {
 		}
 	}
 
+	// a flood of forged signals: the server takes MaxSignalsPerRelease, then refuses them
+	sigAdded, sigRefused := floodSignals(t, c0(t, s), id, devstack.MaxSignalsPerRelease+100)
+	t.Logf("%d forged signals: %d refused by the server, %d history events added", devstack.MaxSignalsPerRelease+100, sigRefused, sigAdded)
+	if sigRefused < 100 || sigAdded > 4*int64(devstack.MaxSignalsPerRelease) {
+		t.Fatalf("forged signals: %d refused, %d events added", sigRefused, sigAdded)
+	}
+
 	// a flood of forged updates: refused before history past the audit cap
 	c, err := client.Dial(client.Options{HostPort: s.temporal.Address, Logger: quietLogger{}})
 	if err != nil {
@@ -179,6 +186,39 @@ func flood(t testing.TB, c client.Client, id string, n int) (added int64, reject
 	}
 	wg.Wait()
 	return length() - before, refused.Load()
+}
+
+// c0 is a client of the stack's server, closed with the test.
+func c0(t testing.TB, s *stack) client.Client {
+	c, err := client.Dial(client.Options{HostPort: s.temporal.Address, Logger: quietLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// floodSignals sends n unsigned approve signals and returns the history events they added and
+// how many the server refused.
+func floodSignals(t testing.TB, c client.Client, id string, n int) (added, refused int64) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := d.GetWorkflowExecutionInfo().GetHistoryLength()
+	for range n {
+		if err := c.SignalWorkflow(ctx, id, "", release.SignalApprove, release.Command{Actor: "bob", Channel: release.ChannelCLI, Check: "peer-review"}); err != nil {
+			refused++
+		}
+	}
+	time.Sleep(2 * time.Second) // the workflow tasks for the last signals
+	d, err = c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.GetWorkflowExecutionInfo().GetHistoryLength() - before, refused
 }
 
 // temporalCLI runs the real Temporal CLI against the stack's server and returns its output.

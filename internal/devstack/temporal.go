@@ -69,6 +69,16 @@ type Temporal struct {
 	UIURL   string
 }
 
+// ServerLimits are the dynamic config values the stack's Temporal server runs with, as a
+// production cluster should. A signal is written to a workflow's history by the server before
+// any workflow code can refuse it, so forged signals are bounded here: shipgate's CLI and
+// Slack bridge send updates, which a release refuses before history, and no release needs
+// more than a handful of signals.
+var ServerLimits = []string{"--dynamic-config-value", "history.maximumSignalsPerExecution=" + strconv.Itoa(MaxSignalsPerRelease)}
+
+// MaxSignalsPerRelease bounds the signals one release accepts (ServerLimits).
+const MaxSignalsPerRelease = 200
+
 // StartTemporal starts `temporal server start-dev` on loopback and waits until it answers.
 // The search attributes are registered by the worker, as in production.
 func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
@@ -88,6 +98,7 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 	}
 	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(o.Port),
 		"--ui-port", strconv.Itoa(o.UIPort), "--log-level", "warn", "--namespace", "default"}
+	args = append(args, ServerLimits...)
 	if o.DBFile != "" {
 		args = append(args, "--db-filename", o.DBFile)
 	}

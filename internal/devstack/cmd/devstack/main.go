@@ -108,8 +108,8 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 		return err
 	}
 	db, _ := filepath.Abs(filepath.Join(st.Dir, "temporal.db"))
-	if _, err := st.Spawn("temporal", tbin, []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", "7233",
-		"--ui-port", "8233", "--db-filename", db, "--log-level", "warn", "--namespace", "default"}, nil); err != nil {
+	if _, err := st.Spawn("temporal", tbin, append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", "7233",
+		"--ui-port", "8233", "--db-filename", db, "--log-level", "warn", "--namespace", "default"}, devstack.ServerLimits...), nil); err != nil {
 		return err
 	}
 	if err := devstack.WaitTemporal(ctx, temporalAddr, 2*time.Minute); err != nil {
