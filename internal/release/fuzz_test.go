@@ -37,6 +37,12 @@ func FuzzParsePolicy(f *testing.F) {
 	weak := strings.NewReplacer(`min: "80"`, `min: "70"`, "    - {percent: 25, bake: 24h}\n", "",
 		"{percent: 100, bake: 24h}", "{percent: 100, bake: 1h}", "traffic:\n", "onFailure: {canary: pause}\ntraffic:\n")
 	f.Add([]byte(weak.Replace(string(DefaultPolicyYAML()))))
+	// keys: a member's, the Slack bridge's, one shared by two identities, one that is no key
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbzLmfhVD2UPhjl2bJl3Xsp8KEKqTFE1S1XVfkqcAsU bob"
+	keyed := strings.NewReplacer("{id: bob, name: Bob, email: bob@example.com, slack: U0BOB0005}",
+		"{id: bob, name: Bob, email: bob@example.com, slack: U0BOB0005, sshKeys: [\""+key+"\"]}")
+	f.Add([]byte(keyed.Replace(string(DefaultPolicyYAML())) + "slackBridgeKeys: [\"" + key + "\"]\n"))
+	f.Add([]byte(keyed.Replace(string(DefaultPolicyYAML())) + "slackBridgeKeys: [\"ssh-dss AAAA nope\"]\nroles: {starters: [nobody]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePolicy("policy.yaml", data, knownTypes)
 		if err != nil {
@@ -53,6 +59,17 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 		if p.Profile == ProfileProduction && (len(p.BelowFloor()) > 0 || p.Analysis == nil || p.FailureAction(StageCanary) != "rollback") {
 			t.Fatalf("production policy below the floors accepted: %+v", p)
+		}
+		owners := map[string]string{}
+		for _, g := range p.Groups {
+			for _, m := range g.Members {
+				for _, k := range m.SSHKeys {
+					if o, ok := owners[k]; ok && o != m.ID {
+						t.Fatalf("key listed for %s and %s accepted", o, m.ID)
+					}
+					owners[k] = m.ID
+				}
+			}
 		}
 		_ = p.Digest()
 	})
