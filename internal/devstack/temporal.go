@@ -70,11 +70,21 @@ type Temporal struct {
 }
 
 // ServerLimits are the dynamic config values the stack's Temporal server runs with, as a
-// production cluster should. A signal is written to a workflow's history by the server before
-// any workflow code can refuse it, so forged signals are bounded here: shipgate's CLI and
-// Slack bridge send updates, which a release refuses before history, and no release needs
-// more than a handful of signals.
-var ServerLimits = []string{"--dynamic-config-value", "history.maximumSignalsPerExecution=" + strconv.Itoa(MaxSignalsPerRelease)}
+// production cluster should:
+//   - A signal is written to a workflow's history by the server before any workflow code can
+//     refuse it, so forged signals are bounded here: shipgate's CLI and Slack bridge send
+//     updates, which a release refuses before history, and no release needs more than a
+//     handful of signals.
+//   - Ten updates in flight per workflow (the default) makes a burst of Slack clicks on one
+//     message wait for server-side retries with backoff; a release takes its decisions one
+//     workflow task at a time anyway, so more may queue.
+var ServerLimits = []string{
+	"--dynamic-config-value", "history.maximumSignalsPerExecution=" + strconv.Itoa(MaxSignalsPerRelease),
+	"--dynamic-config-value", "history.maxInFlightUpdates=" + strconv.Itoa(MaxInFlightUpdates),
+}
+
+// MaxInFlightUpdates bounds the decide updates one release holds at once (ServerLimits).
+const MaxInFlightUpdates = 100
 
 // MaxSignalsPerRelease bounds the signals one release accepts (ServerLimits).
 const MaxSignalsPerRelease = 200
