@@ -62,7 +62,7 @@ func (w *rel) admit(ctx workflow.Context) (release.Result, bool) {
 		return w.refuseStart(ctx, in.Start, release.RefusedDenied, err.Error())
 	}
 	w.nonces[start.Nonce] = start.IssuedAt
-	w.init(ctx, w.st.PolicyDigest)
+	w.init(w.st.PolicyDigest)
 	w.audit(ctx, release.AuditEntry{Actor: who.ID, Channel: start.Channel, Action: release.ActionStart,
 		Target: w.st.ID, Accepted: true, Reason: fmt.Sprintf("policy %s %s", name, w.st.PolicyDigest)})
 	w.publish(ctx)

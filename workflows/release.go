@@ -92,7 +92,7 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 	workflow.Go(ctx, w.listen)
 	if !w.signed {
 		w.pol = in.Policy
-		w.init(ctx, in.PolicyDigest)
+		w.init(in.PolicyDigest)
 		w.audit(ctx, release.AuditEntry{Actor: in.StartedBy, Channel: release.ChannelCLI, Action: "start",
 			Target: w.st.ID, Accepted: true, Reason: "policy " + in.PolicyDigest})
 		w.publish(ctx)
@@ -107,7 +107,7 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 }
 
 // init builds the status from the policy: every gate and check, every window.
-func (w *rel) init(ctx workflow.Context, digest string) {
+func (w *rel) init(digest string) {
 	m := w.in.Manifest
 	w.belowFloor = w.pol.BelowFloor()
 	w.st.PolicyDigest = digest
