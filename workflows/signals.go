@@ -47,6 +47,9 @@ func (w *rel) handle(ctx workflow.Context, name string, cmd release.Command) rel
 	}
 	reason, ok := w.apply(ctx, name, cmd)
 	entry.Accepted, entry.Reason = ok, reason
+	if gi, ci := w.findCheck(cmd.Check); ok && w.signed && gi >= 0 && (name == release.SignalApprove || name == release.SignalClearRejection) {
+		entry.Detail = w.st.Gates[gi].Checks[ci].Detail
+	}
 	if !ok && w.signed {
 		w.countRefusal(ctx, name, cmd.Actor, release.RefusedDenied, reason)
 	}

@@ -277,4 +277,7 @@ type AuditEntry struct {
 	Accepted bool      `json:"accepted"`
 	Reason   string    `json:"reason,omitempty"`
 	Evidence []string  `json:"evidence,omitempty"` // digests of what a decision read
+	// Detail is the decided check's state after an accepted signoff ("1 of 2 approvals"), so
+	// the decider can tell the person without asking for the whole status.
+	Detail string `json:"detail,omitempty"`
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/release"
@@ -44,6 +45,7 @@ func BenchmarkConcurrentSlackClicks(b *testing.B) {
 	defer cancel()
 	e := startE2E(b, ctx, benchPolicy)
 	var acks, visible []time.Duration
+	wfts := 0
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
@@ -65,9 +67,11 @@ func BenchmarkConcurrentSlackClicks(b *testing.B) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		before := wftCount(b, ctx, e.c, id)
 		b.StartTimer()
 		a, v := clickAll(b, ctx, e, id, msg)
 		b.StopTimer()
+		wfts += wftCount(b, ctx, e.c, id) - before
 		acks, visible = append(acks, a...), append(visible, v...)
 		if _, err := e.release(in).Send(ctx, e.c, release.SignalAbort, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Reason: "benchmark done"}); err != nil {
 			b.Fatal(err)
@@ -80,6 +84,23 @@ func BenchmarkConcurrentSlackClicks(b *testing.B) {
 	b.ReportMetric(pct(acks, 99).Seconds()*1000, "ack-p99-ms")
 	b.ReportMetric(pct(visible, 50).Seconds()*1000, "status-p50-ms")
 	b.ReportMetric(pct(visible, 99).Seconds()*1000, "status-p99-ms")
+	b.ReportMetric(float64(wfts)/float64(b.N), "workflow-tasks/op")
+}
+
+// wftCount is the number of workflow tasks a release has completed so far.
+func wftCount(b *testing.B, ctx context.Context, c client.Client, id string) int {
+	n := 0
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+			n++
+		}
+	}
+	return n
 }
 
 // clickAll fires the 50 clicks at once and watches status until every approval is in it.

@@ -55,24 +55,20 @@ func (d *Decider) Decide(ctx context.Context, dec slackapp.Decision) (slackapp.O
 	if err != nil {
 		return slackapp.Outcome{}, err
 	}
-	return slackapp.Outcome{Accepted: e.Accepted, Message: d.message(ctx, dec, e)}, nil
+	return slackapp.Outcome{Accepted: e.Accepted, Message: d.message(dec, e)}, nil
 }
 
 // message is the clicker's ephemeral answer.
-func (d *Decider) message(ctx context.Context, dec slackapp.Decision, e release.AuditEntry) string {
+func (d *Decider) message(dec slackapp.Decision, e release.AuditEntry) string {
 	if !e.Accepted {
 		return fmt.Sprintf("Not recorded: %s.", strings.TrimPrefix(e.Reason, "refused: "))
 	}
 	if dec.Action == slackapp.ActionNameReject {
-		return fmt.Sprintf("Your rejection of %s was recorded; the gate is blocked until new evidence and a recheck.", dec.Check)
+		return fmt.Sprintf("Your rejection of %s was recorded; the gate is blocked until you or a release manager clear it.", dec.Check)
 	}
 	msg := fmt.Sprintf("Your approval of %s was recorded.", dec.Check)
-	// The progress line is a courtesy: the decision is already recorded, so a failed query
-	// only shortens the message.
-	if st, err := control.Status(ctx, d.Client, dec.ReleaseID); err == nil {
-		if _, cs, ok := find(st, dec.Check); ok && cs.Detail != "" {
-			msg += " " + cs.Name + ": " + cs.Detail + "."
-		}
+	if e.Detail != "" {
+		msg += " " + dec.Check + ": " + e.Detail + "."
 	}
 	return msg
 }
