@@ -169,6 +169,12 @@ func TestSetTrafficOnTheDemoService(t *testing.T) {
 	if !errors.As(err, &appErr) || !appErr.NonRetryable() {
 		t.Fatalf("want a non-retryable error, got %v", err)
 	}
+	// the way back retries the same refusal: a person may fix the backend meanwhile
+	req.Rollback, req.Percent, req.IdempotencyKey = true, 0, "release/other/1.4.0/rollback"
+	err = setTraffic(tr, req)
+	if !errors.As(err, &appErr) || appErr.NonRetryable() || !strings.Contains(err.Error(), "answered 4") {
+		t.Fatalf("want a retryable refusal on the way back, got %v", err)
+	}
 }
 
 func TestSetTrafficTokenComesFromTheWorkerSecretNamespace(t *testing.T) {

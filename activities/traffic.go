@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/telemetry"
@@ -23,15 +25,24 @@ type Traffic struct {
 	Getenv func(string) string
 }
 
-// SetTraffic applies one traffic change; the idempotency key makes retries harmless.
+// heartbeatEvery is how often a traffic activity tells Temporal it is alive while it waits
+// on the backend: well inside the workflow's HeartbeatTimeout, so a dead worker is noticed
+// in seconds and the step retried on another.
+const heartbeatEvery = 2 * time.Second
+
+// SetTraffic applies one traffic change; the idempotency key makes retries harmless. A
+// refusal (4xx) or a configuration error is final for a forward step and retried for the
+// way back (req.Rollback): rolling back must not give up while a person can still fix it.
 func (t *Traffic) SetTraffic(ctx context.Context, req release.TrafficRequest) error {
 	backend, err := t.backend(req.Backend)
 	if err != nil {
-		return nonRetryable(err, "TrafficConfig")
+		return t.permanent(req, err, "TrafficConfig")
 	}
 	change := traffic.Change{Service: req.Service, Version: req.Version, PreviousVersion: req.PreviousVersion,
 		Environment: req.Environment, Percent: req.Percent}
+	stop := heartbeat(ctx)
 	err = backend.Apply(ctx, req.IdempotencyKey, change)
+	stop()
 	result := "ok"
 	if err != nil {
 		result = "error"
@@ -43,9 +54,42 @@ func (t *Traffic) SetTraffic(ctx context.Context, req release.TrafficRequest) er
 		"percent", req.Percent, "key", req.IdempotencyKey, "result", result)
 	var se *traffic.StatusError
 	if errors.As(err, &se) && se.Permanent() {
-		return nonRetryable(err, "TrafficRefused")
+		return t.permanent(req, err, "TrafficRefused")
 	}
 	return err
+}
+
+// permanent is how an error retrying cannot fix is returned: non-retryable for a forward
+// step, retryable for the way back.
+func (t *Traffic) permanent(req release.TrafficRequest, err error, kind string) error {
+	if req.Rollback {
+		return temporal.NewApplicationErrorWithCause(err.Error(), kind, err)
+	}
+	return nonRetryable(err, kind)
+}
+
+// heartbeat records a heartbeat now and every heartbeatEvery until stop is called.
+func heartbeat(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	activity.RecordHeartbeat(ctx)
+	go func() {
+		tick := time.NewTicker(heartbeatEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 func (t *Traffic) backend(cfg release.Traffic) (traffic.Backend, error) {
