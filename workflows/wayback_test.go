@@ -259,3 +259,17 @@ func noticed(h *harness, kind, part string) bool {
 	}
 	return false
 }
+
+// Cancelled before any traffic moved (gates waiting for people, nothing to return): the
+// release ends canceled at once, nothing moved, every coroutine let go.
+func TestCancellationWhileGatesWaitEndsCanceled(t *testing.T) {
+	h := newHarness(t, nil)
+	h.at(time.Hour, func() { h.env.CancelWorkflow() })
+	h.execute()
+	require.True(t, temporal.IsCanceledError(h.env.GetWorkflowError()), "%v", h.env.GetWorkflowError())
+	require.Empty(t, h.act.percents())
+	st := h.status()
+	require.Equal(t, release.StateAborted, st.State)
+	require.Equal(t, release.StageDevelopment, st.Stage)
+	require.True(t, noticed(h, release.NoticeAbort, "canceled in development"))
+}
