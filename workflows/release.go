@@ -69,6 +69,8 @@ type rel struct {
 	// commands received meanwhile, each of which starts the next round at once.
 	goingBack bool
 	retryBack int
+	// backStep is the way back's step under way, in words, for status.
+	backStep string
 }
 
 // ReleaseWorkflow carries one release through every stage of its policy.
@@ -421,8 +423,8 @@ func (w *rel) publish(ctx workflow.Context) {
 	}
 	w.st.WaitingFor = nil
 	switch {
-	case w.goingBack && w.trafficMoved():
-		w.st.WaitingFor = []string{fmt.Sprintf("the way back: all of %s's traffic to %s", w.prodEnv(), w.st.Previous)}
+	case w.backStep != "":
+		w.st.WaitingFor = []string{w.backStep}
 	case !w.st.State.Final():
 		w.st.WaitingFor = w.blockers(w.st.Stage)
 	}

@@ -1,13 +1,16 @@
 package workflows
 
 import (
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -272,4 +275,40 @@ func TestCancellationWhileGatesWaitEndsCanceled(t *testing.T) {
 	require.Equal(t, release.StateAborted, st.State)
 	require.Equal(t, release.StageDevelopment, st.Stage)
 	require.True(t, noticed(h, release.NoticeAbort, "canceled in development"))
+}
+
+// A proxy revert that fails (the deployer key is gone for a while) keeps the release open in
+// rollback_failed, saying which proxy, until the revert goes through.
+func TestProxyRevertFailingStaysOpenUntilItSucceeds(t *testing.T) {
+	c := newSimChains(t)
+	h1 := c.contractRelease(t, "1.0.0", "CounterV1", demoArtifacts)
+	require.Equal(t, release.StateSucceeded, h1.run().State)
+	st1 := h1.status()
+	proxy, implV1 := contractsOf(st1, "mainnet", release.OpDeployProxy)[0].Address, contractsOf(st1, "mainnet", release.OpDeploy)[0].Address
+
+	var keyGone atomic.Bool
+	key := c.act.Key
+	c.act.Key = func(name string) (*chain.Key, error) {
+		if keyGone.Load() {
+			return nil, fmt.Errorf("key %s: keystore unreadable", name)
+		}
+		return key(name)
+	}
+	h := c.contractRelease(t, "2.0.0", "CounterV2", demoArtifacts)
+	h.at(atProd5, func() {
+		keyGone.Store(true)
+		h.signal(release.SignalRollback, release.Command{Actor: "rm-ada", Reason: "wrong balances"})
+	})
+	var failing release.Status
+	h.at(atProd5+time.Hour, func() {
+		failing = h.status()
+		keyGone.Store(false)
+	})
+	res := h.run()
+	require.Equal(t, release.StateRollbackFailed, failing.State)
+	require.Contains(t, failing.Reason, "reverting proxy "+proxy+" of Counter on mainnet to "+implV1+" is failing")
+	require.Contains(t, failing.Reason, "keystore unreadable")
+	require.Equal(t, 0.0, failing.TrafficPercent, "traffic went back first")
+	require.Equal(t, release.StateRolledBack, res.State)
+	require.Equal(t, implV1, c.implementation(t, "sim://mainnet", proxy))
 }

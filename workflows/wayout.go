@@ -75,7 +75,7 @@ func (w *rel) trafficMoved() bool {
 // before versionWayOut gave up on a non-retryable error: that error is returned.
 func (w *rel) wayBack(ctx workflow.Context, why string) (moved bool, err error) {
 	w.goingBack = true
-	defer func() { w.goingBack = false }()
+	defer func() { w.goingBack, w.backStep = false, "" }()
 	if w.trafficMoved() {
 		if err := w.returnTraffic(ctx, why); err != nil {
 			return true, err
@@ -93,52 +93,61 @@ func (w *rel) wayBack(ctx workflow.Context, why string) (moved bool, err error) 
 func (w *rel) returnTraffic(ctx workflow.Context, why string) error {
 	req := w.trafficRequest(w.prodEnv(), 0, "rollback")
 	req.Rollback = w.wayOut
-	wait := rollbackWaitFirst
-	for round := 1; ; round++ {
-		var actx workflow.Context
-		if w.wayOut {
-			actx = trafficOptions(ctx, fmt.Sprintf("rollback: all traffic back to %s (round %d)", w.st.Previous, round), true)
-		} else {
+	what := "rolling back to " + w.st.Previous
+	w.backStep = fmt.Sprintf("the way back: all of %s's traffic to %s", w.prodEnv(), w.st.Previous)
+	err := w.persist(ctx, what, func(round int) error {
+		actx := trafficOptions(ctx, fmt.Sprintf("rollback: all traffic back to %s (round %d)", w.st.Previous, round), true)
+		if !w.wayOut {
 			actx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 				StartToCloseTimeout: time.Minute,
 				RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 0, InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
 				Summary:             fmt.Sprintf("rollback: all traffic back to %s", w.st.Previous),
 			})
 		}
-		err := workflow.ExecuteActivity(actx, release.ActivitySetTraffic, req).Get(ctx, nil)
-		if err == nil {
-			break
-		}
-		if !w.wayOut {
-			return fmt.Errorf("rollback to %s failed: %w", w.st.Previous, err)
-		}
-		seen := w.retryBack
-		w.rollbackFailed(ctx, round, wait, err)
-		retried, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-			Timeout:      wait,
-			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("rollback to %s: round %d failed, next in %s", w.st.Previous, round, wait)},
-		}, func() bool { return w.retryBack != seen })
-		wait = min(2*wait, rollbackWaitMax)
-		if retried {
-			wait = rollbackWaitFirst
-		}
+		return workflow.ExecuteActivity(actx, release.ActivitySetTraffic, req).Get(ctx, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("rollback to %s failed: %w", w.st.Previous, err)
 	}
 	w.afterTraffic(ctx, w.prodEnv(), 0)
 	w.notify(ctx, release.NoticeRollback, fmt.Sprintf("%s %s: traffic back to %s (%s)", w.st.Service, w.st.Version, w.st.Previous, why))
 	return nil
 }
 
+// persist runs one step of the way back, round after round, until it succeeds. After each
+// failed round the release says so (rollbackFailed) and waits, rollbackWaitFirst doubling up
+// to rollbackWaitMax, or until a rollback or abort command asks for the next round now.
+// Releases from before versionWayOut had one round: its error is returned.
+func (w *rel) persist(ctx workflow.Context, what string, step func(round int) error) error {
+	wait := rollbackWaitFirst
+	for round := 1; ; round++ {
+		err := step(round)
+		if err == nil || !w.wayOut {
+			return err
+		}
+		seen := w.retryBack
+		w.rollbackFailed(ctx, what, round, wait, err)
+		retried, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      wait,
+			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("%s: round %d failed, next in %s", what, round, wait)},
+		}, func() bool { return w.retryBack != seen })
+		wait = min(2*wait, rollbackWaitMax)
+		if retried {
+			wait = rollbackWaitFirst
+		}
+	}
+}
+
 // rollbackFailed makes a failing way back loud: state rollback_failed (a search attribute an
 // alert can watch), the reason in words with the percent the backend last confirmed, the
 // counter shipgate_rollback_failures_total, the audit log, and a notice on the first round.
-func (w *rel) rollbackFailed(ctx workflow.Context, round int, wait time.Duration, err error) {
-	reason := fmt.Sprintf("rolling back to %s is failing (round %d, next in %s; rollback or abort retries now): %s; the backend last confirmed %g %% of %s on %s",
-		w.st.Previous, round, wait, cause(err), w.st.TrafficPercent, w.prodEnv(), w.st.Version)
+func (w *rel) rollbackFailed(ctx workflow.Context, what string, round int, wait time.Duration, err error) {
+	reason := fmt.Sprintf("%s is failing (round %d, next in %s; rollback or abort retries now): %s; the backend last confirmed %g %% of %s on %s",
+		what, round, wait, cause(err), w.st.TrafficPercent, w.prodEnv(), w.st.Version)
 	workflow.GetMetricsHandler(ctx).Counter("shipgate_rollback_failures_total").Inc(1)
-	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "rollback-failed",
-		Target: fmt.Sprintf("%s %s 0 %%", w.prodEnv(), w.st.Version), Reason: reason})
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "rollback-failed", Target: what, Reason: reason})
 	if round == 1 {
-		w.notify(ctx, release.NoticeRollback, fmt.Sprintf("%s %s: ROLLBACK FAILING, production still on %s: %s", w.st.Service, w.st.Version, w.st.Version, reason))
+		w.notify(ctx, release.NoticeRollback, fmt.Sprintf("%s %s: ROLLBACK FAILING: %s", w.st.Service, w.st.Version, reason))
 	}
 	w.setState(ctx, release.StateRollbackFailed, reason)
 }
