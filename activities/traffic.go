@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -40,7 +41,10 @@ func (t *Traffic) SetTraffic(ctx context.Context, req release.TrafficRequest) er
 	}
 	change := traffic.Change{Service: req.Service, Version: req.Version, PreviousVersion: req.PreviousVersion,
 		Environment: req.Environment, Percent: req.Percent}
-	stop := heartbeat(ctx)
+	stop := func() {}
+	if activity.IsActivity(ctx) {
+		stop = heartbeat(ctx, heartbeatEvery, func() { activity.RecordHeartbeat(ctx) })
+	}
 	err = backend.Apply(ctx, req.IdempotencyKey, change)
 	stop()
 	result := "ok"
@@ -68,15 +72,14 @@ func (t *Traffic) permanent(req release.TrafficRequest, err error, kind string) 
 	return nonRetryable(err, kind)
 }
 
-// heartbeat records a heartbeat now and every heartbeatEvery until stop is called.
-func heartbeat(ctx context.Context) (stop func()) {
-	if !activity.IsActivity(ctx) {
-		return func() {}
-	}
+// heartbeat calls record now and every interval until stop is called or ctx ends; once stop
+// returns, record is not called again (no heartbeat after the activity's answer).
+func heartbeat(ctx context.Context, every time.Duration, record func()) (stop func()) {
 	done := make(chan struct{})
-	activity.RecordHeartbeat(ctx)
-	go func() {
-		tick := time.NewTicker(heartbeatEvery)
+	var wg sync.WaitGroup
+	record()
+	wg.Go(func() {
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		for {
 			select {
@@ -85,11 +88,11 @@ func heartbeat(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				activity.RecordHeartbeat(ctx)
+				record()
 			}
 		}
-	}()
-	return func() { close(done) }
+	})
+	return sync.OnceFunc(func() { close(done); wg.Wait() })
 }
 
 func (t *Traffic) backend(cfg release.Traffic) (traffic.Backend, error) {
