@@ -366,8 +366,8 @@ func (w *rel) afterTraffic(ctx workflow.Context, env string, percent float64) {
 // finishStop ends the release after abort or rollback (a person's, a failed analysis', a
 // critical issue's): the way back first, in a disconnected context so that it runs even while
 // the workflow is being cancelled.
-func (w *rel) finishStop(ctx workflow.Context) (release.Result, error) {
-	ctx = disconnected(ctx)
+func (w *rel) finishStop(wctx workflow.Context) (release.Result, error) {
+	ctx := disconnected(wctx)
 	stop := *w.stop
 	state := release.StateAborted
 	if stop.Action == release.SignalRollback {
@@ -381,7 +381,7 @@ func (w *rel) finishStop(ctx workflow.Context) (release.Result, error) {
 		return w.fail(ctx, err) // releases from before versionWayOut only
 	}
 	w.setState(ctx, state, reason)
-	return release.Result{State: state, Stage: w.st.Stage, Reason: reason}, nil
+	return release.Result{State: state, Stage: w.st.Stage, Reason: reason}, w.canceledMeanwhile(wctx)
 }
 
 // fail ends a release on an error; since versionWayOut through the way back (failWayBack).

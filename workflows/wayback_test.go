@@ -312,3 +312,33 @@ func TestProxyRevertFailingStaysOpenUntilItSucceeds(t *testing.T) {
 	require.Equal(t, release.StateRolledBack, res.State)
 	require.Equal(t, implV1, c.implementation(t, "sim://mainnet", proxy))
 }
+
+// A cancellation while a rollback is failing does not cut the way back short: the release
+// stays open until traffic is back, then ends canceled.
+func TestCancellationDoesNotCutAFailingRollbackShort(t *testing.T) {
+	h := newHarness(t, nil)
+	h.approveEvery(time.Minute, 30*time.Minute)
+	fixed := false
+	h.act.trafficErr = func(req release.TrafficRequest) error {
+		if req.Rollback && !fixed {
+			return refusedOnTheWayBack("environment locked")
+		}
+		return nil
+	}
+	h.at(atProd25, func() { h.signal(release.SignalRollback, release.Command{Actor: "oc-cy", Reason: "p99 regression"}) })
+	h.at(atProd25+time.Hour, func() { h.env.CancelWorkflow() })
+	var after release.Status
+	h.at(atProd25+2*time.Hour, func() {
+		after = h.status()
+		fixed = true
+	})
+	start := h.env.Now()
+	h.execute()
+	require.True(t, temporal.IsCanceledError(h.env.GetWorkflowError()), "%v", h.env.GetWorkflowError())
+	require.Equal(t, release.StateRollbackFailed, after.State, "still open an hour after the cancellation")
+	require.GreaterOrEqual(t, h.env.Now().Sub(start), atProd25+2*time.Hour)
+	st := h.status()
+	require.Equal(t, release.StateRolledBack, st.State)
+	require.Equal(t, 0.0, st.TrafficPercent)
+	require.True(t, h.auditHas(st, "cancel", "", true, "the way back ran"))
+}

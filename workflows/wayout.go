@@ -178,6 +178,7 @@ func (w *rel) failWayBack(ctx workflow.Context, ferr error) (release.Result, err
 	if ctx.Err() != nil {
 		return w.canceled(ctx)
 	}
+	wctx := ctx
 	ctx = disconnected(ctx)
 	w.stop = &release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "fail", Accepted: true,
 		Reason: ferr.Error(), At: workflow.Now(ctx)}
@@ -196,7 +197,19 @@ func (w *rel) failWayBack(ctx workflow.Context, ferr error) (release.Result, err
 		reason += "; proxies switched by the release reverted"
 	}
 	w.setState(ctx, state, reason)
-	return release.Result{State: state, Stage: w.st.Stage, Reason: reason}, nil
+	return release.Result{State: state, Stage: w.st.Stage, Reason: reason}, w.canceledMeanwhile(wctx)
+}
+
+// canceledMeanwhile is the workflow's cancellation, when one arrived while the way back ran
+// (which it did not cut short): the workflow then ends canceled, as any cancelled release
+// does, its status saying how the way back ended. Releases before versionWayOut ignored it.
+func (w *rel) canceledMeanwhile(wctx workflow.Context) error {
+	if !w.wayOut || wctx.Err() == nil {
+		return nil
+	}
+	w.audit(wctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "cancel", Accepted: true,
+		Reason: "canceled through Temporal while the way back ran: it completed first"})
+	return wctx.Err()
 }
 
 // canceled is a cancellation of the workflow (temporal workflow cancel): an abort by no proven
