@@ -342,3 +342,23 @@ func TestCancellationDoesNotCutAFailingRollbackShort(t *testing.T) {
 	require.Equal(t, 0.0, st.TrafficPercent)
 	require.True(t, h.auditHas(st, "cancel", "", true, "the way back ran"))
 }
+
+// A high issue reported during the canary holds promotion to production until resolved.
+func TestHighIssueInCanaryHoldsPromotion(t *testing.T) {
+	h := newHarness(t, nil)
+	h.approveEvery(time.Minute, 30*time.Minute)
+	h.at(inCanary, func() {
+		h.signal(release.SignalReportIssue, release.Command{Actor: "heidi", Severity: "high", Title: "slow refunds"})
+	})
+	var held release.Status
+	h.at(16*24*time.Hour, func() { held = h.status() })
+	h.at(16*24*time.Hour+time.Hour, func() {
+		h.signal(release.SignalResolveIssue, release.Command{Actor: "rm-bo", Issue: 1, Reason: "fixed in config"})
+	})
+	start := h.env.Now()
+	require.Equal(t, release.StateSucceeded, h.run().State)
+	require.Equal(t, release.StageCanary, held.Stage, "the canary's watch ended at day 15; the issue held it")
+	require.Equal(t, 5.0, held.TrafficPercent)
+	require.Contains(t, held.WaitingFor, "open high issue #1: slow refunds")
+	require.InDelta(t, float64(19*24*time.Hour+time.Hour), float64(h.env.Now().Sub(start)), float64(time.Hour))
+}
