@@ -365,7 +365,7 @@ func (w *rel) afterTraffic(ctx workflow.Context, env string, percent float64) {
 
 // finishStop ends the release after abort or rollback (a person's, a failed analysis', a
 // critical issue's): the way back first, in a disconnected context so that it runs even while
-// the workflow is being cancelled.
+// the workflow is being canceled.
 func (w *rel) finishStop(wctx workflow.Context) (release.Result, error) {
 	ctx := disconnected(wctx)
 	stop := *w.stop

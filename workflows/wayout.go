@@ -67,7 +67,7 @@ func (w *rel) trafficMoved() bool {
 // cancellation): once traffic has moved, all production traffic goes back to the previous
 // version, then every proxy the release switched is pointed back at its previous
 // implementation. Its caller passes a disconnected context, so it runs even while the
-// workflow is being cancelled. why says which way out, for the notice.
+// workflow is being canceled. why says which way out, for the notice.
 //
 // It returns only when the backend confirmed the traffic back: meanwhile the release stays
 // open in state rollback_failed, its reason saying why and at which percent the backend last
@@ -201,7 +201,7 @@ func (w *rel) failWayBack(ctx workflow.Context, ferr error) (release.Result, err
 }
 
 // canceledMeanwhile is the workflow's cancellation, when one arrived while the way back ran
-// (which it did not cut short): the workflow then ends canceled, as any cancelled release
+// (which it did not cut short): the workflow then ends canceled, as any canceled release
 // does, its status saying how the way back ended. Releases before versionWayOut ignored it.
 func (w *rel) canceledMeanwhile(wctx workflow.Context) error {
 	if !w.wayOut || wctx.Err() == nil {
@@ -217,7 +217,7 @@ func (w *rel) canceledMeanwhile(wctx workflow.Context) error {
 func (w *rel) canceled(ctx workflow.Context) (release.Result, error) {
 	dctx := disconnected(ctx)
 	w.stop = &release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "cancel", Accepted: true,
-		Reason: "canceled: the workflow was cancelled through Temporal (no proven actor)", At: workflow.Now(dctx)}
+		Reason: "canceled: the workflow was canceled through Temporal (no proven actor)", At: workflow.Now(dctx)}
 	w.audit(dctx, *w.stop)
 	if !w.trafficMoved() {
 		w.notify(dctx, release.NoticeAbort, fmt.Sprintf("%s %s canceled in %s", w.st.Service, w.st.Version, w.st.Stage))
