@@ -31,9 +31,11 @@ const (
 
 // The way back never gives up. One round is rollbackRoundAttempts attempts, a second apart and
 // doubling; after a failed round the release says so (rollback_failed) and waits before the
-// next, rollbackWaitFirst at first, doubling up to rollbackWaitMax: a round costs about a
-// dozen history events, so a backend down for days stays within the history budget. A
-// rollback or abort command starts the next round at once.
+// next, rollbackWaitFirst at first, doubling up to rollbackWaitMax. A round costs about 11
+// history events (an activity, a timer, their workflow tasks), some 1,100 a day at the
+// longest wait: a backend down for a week stays under 10,000, and Temporal's hard limit
+// (51,200) is some 45 days away, long after the page (ShipgateRollbackFailing) was answered.
+// A rollback or abort command starts the next round at once.
 const (
 	rollbackRoundAttempts = 5
 	rollbackWaitFirst     = 30 * time.Second
