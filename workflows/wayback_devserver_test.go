@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -186,6 +187,12 @@ func TestWayBackOnDevServer(t *testing.T) {
 	failing := s.drive(run, func(st release.Status) bool { return st.State == release.StateRollbackFailed })
 	require.Contains(t, failing.Reason, "environment locked")
 	require.Equal(t, 5.0, failing.TrafficPercent)
+	// the state people filter and alert on says so too
+	desc, err := s.c.DescribeWorkflowExecution(context.Background(), run.GetID(), run.GetRunID())
+	require.NoError(t, err)
+	var state string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["ReleaseState"], &state))
+	require.Equal(t, string(release.StateRollbackFailed), state)
 	s.signal(run, release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "lock released, go"})
 	var res release.Result
 	require.NoError(t, run.Get(context.Background(), &res))
@@ -200,7 +207,7 @@ func TestWayBackOnDevServer(t *testing.T) {
 	run = s.start("2.1.0")
 	s.drive(run, func(st release.Status) bool { return st.Stage == release.StageCanary && st.TrafficPercent > 0 })
 	require.NoError(t, s.c.CancelWorkflow(context.Background(), run.GetID(), run.GetRunID()))
-	err := run.Get(context.Background(), nil)
+	err = run.Get(context.Background(), nil)
 	require.True(t, temporal.IsCanceledError(err), "%v", err)
 	st := s.status(run)
 	require.Equal(t, release.StateAborted, st.State)
