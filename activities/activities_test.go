@@ -12,7 +12,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -169,6 +171,12 @@ func TestSetTrafficOnTheDemoService(t *testing.T) {
 	if !errors.As(err, &appErr) || !appErr.NonRetryable() {
 		t.Fatalf("want a non-retryable error, got %v", err)
 	}
+	// the way back retries the same refusal: a person may fix the backend meanwhile
+	req.Rollback, req.Percent, req.IdempotencyKey = true, 0, "release/other/1.4.0/rollback"
+	err = setTraffic(tr, req)
+	if !errors.As(err, &appErr) || appErr.NonRetryable() || !strings.Contains(err.Error(), "answered 4") {
+		t.Fatalf("want a retryable refusal on the way back, got %v", err)
+	}
 }
 
 func TestSetTrafficTokenComesFromTheWorkerSecretNamespace(t *testing.T) {
@@ -263,5 +271,23 @@ func TestEvaluateCheckRunsProbes(t *testing.T) {
 	req.Check = release.Check{Name: "red", Kind: release.KindProbe, Type: "prometheus-series", Params: map[string]string{"queries": `up{job="{{.Service}}"}`}}
 	if res := evaluate(t, g, req); res.Outcome != release.OutcomeError {
 		t.Fatalf("unreachable prometheus: %+v", res)
+	}
+}
+
+// A traffic change heartbeats while it waits on the backend (SetTraffic runs the backend's
+// call inside heartbeat), so a worker that dies mid-call is noticed within the workflow's
+// heartbeat timeout; once the call is over, the heartbeats stop.
+func TestHeartbeatWhileWaiting(t *testing.T) {
+	var n atomic.Int32
+	stop := heartbeat(context.Background(), 5*time.Millisecond, func() { n.Add(1) })
+	time.Sleep(60 * time.Millisecond)
+	stop()
+	beats := n.Load()
+	if beats < 3 {
+		t.Fatalf("%d heartbeats in 60 ms at one per 5 ms", beats)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n.Load() != beats {
+		t.Fatalf("heartbeats went on after stop: %d, then %d", beats, n.Load())
 	}
 }

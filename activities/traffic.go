@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync"
+	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/telemetry"
@@ -23,15 +26,27 @@ type Traffic struct {
 	Getenv func(string) string
 }
 
-// SetTraffic applies one traffic change; the idempotency key makes retries harmless.
+// heartbeatEvery is how often a traffic activity tells Temporal it is alive while it waits
+// on the backend: well inside the workflow's HeartbeatTimeout, so a dead worker is noticed
+// in seconds and the step retried on another.
+const heartbeatEvery = 2 * time.Second
+
+// SetTraffic applies one traffic change; the idempotency key makes retries harmless. A
+// refusal (4xx) or a configuration error is final for a forward step and retried for the
+// way back (req.Rollback): rolling back must not give up while a person can still fix it.
 func (t *Traffic) SetTraffic(ctx context.Context, req release.TrafficRequest) error {
 	backend, err := t.backend(req.Backend)
 	if err != nil {
-		return nonRetryable(err, "TrafficConfig")
+		return t.permanent(req, err, "TrafficConfig")
 	}
 	change := traffic.Change{Service: req.Service, Version: req.Version, PreviousVersion: req.PreviousVersion,
 		Environment: req.Environment, Percent: req.Percent}
+	stop := func() {}
+	if activity.IsActivity(ctx) {
+		stop = heartbeat(ctx, heartbeatEvery, func() { activity.RecordHeartbeat(ctx) })
+	}
 	err = backend.Apply(ctx, req.IdempotencyKey, change)
+	stop()
 	result := "ok"
 	if err != nil {
 		result = "error"
@@ -43,9 +58,41 @@ func (t *Traffic) SetTraffic(ctx context.Context, req release.TrafficRequest) er
 		"percent", req.Percent, "key", req.IdempotencyKey, "result", result)
 	var se *traffic.StatusError
 	if errors.As(err, &se) && se.Permanent() {
-		return nonRetryable(err, "TrafficRefused")
+		return t.permanent(req, err, "TrafficRefused")
 	}
 	return err
+}
+
+// permanent is how an error retrying cannot fix is returned: non-retryable for a forward
+// step, retryable for the way back.
+func (t *Traffic) permanent(req release.TrafficRequest, err error, kind string) error {
+	if req.Rollback {
+		return temporal.NewApplicationErrorWithCause(err.Error(), kind, err)
+	}
+	return nonRetryable(err, kind)
+}
+
+// heartbeat calls record now and every interval until stop is called or ctx ends; once stop
+// returns, record is not called again (no heartbeat after the activity's answer).
+func heartbeat(ctx context.Context, every time.Duration, record func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	record()
+	wg.Go(func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				record()
+			}
+		}
+	})
+	return sync.OnceFunc(func() { close(done); wg.Wait() })
 }
 
 func (t *Traffic) backend(cfg release.Traffic) (traffic.Backend, error) {

@@ -170,14 +170,22 @@ func (w *rel) switchProxies(ctx workflow.Context, role string) error {
 	return nil
 }
 
-// revertProxies is the on-chain part of a rollback or abort: every proxy this release
-// switched goes back to its previous implementation, newest first, each one transaction
-// under the same exactly-once rules, retried until it succeeds.
+// revertProxies is the on-chain part of the way back: every proxy this release switched goes
+// back to its previous implementation, newest first, each one transaction under the same
+// exactly-once rules (its steps are safe to repeat). Since versionWayOut each revert is
+// retried round after round until it succeeds (persist); before, a non-retryable refusal
+// was notified and the revert left undone.
 func (w *rel) revertProxies(ctx workflow.Context) {
 	for i := len(w.ct.switched) - 1; i >= 0; i-- {
 		s := w.ct.switched[i]
 		tx := release.ContractTx{Op: release.OpRevert, Contract: s.Contract, Proxy: s.Proxy, Implementation: s.Previous}
-		if _, err := w.contractTx(ctx, s.Chain, tx, true); err != nil {
+		what := fmt.Sprintf("reverting proxy %s of %s on %s to %s", s.Proxy, s.Contract.Name, s.Chain.Name, s.Previous)
+		w.backStep = "the way back: " + what
+		err := w.persist(ctx, what, func(int) error {
+			_, err := w.contractTx(ctx, s.Chain, tx, !w.wayOut)
+			return err
+		})
+		if err != nil {
 			// only a non-retryable refusal gets here (e.g. the key is gone): say so loudly
 			w.notify(ctx, release.NoticeRollback, fmt.Sprintf("%s %s: proxy %s of %s on %s NOT reverted to %s: %v",
 				w.st.Service, w.st.Version, s.Proxy, s.Contract.Name, s.Chain.Name, s.Previous, err))

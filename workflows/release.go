@@ -62,6 +62,15 @@ type rel struct {
 	base release.State
 	// ct is what the release deployed on chain and can revert.
 	ct contractsState
+	// wayOut is set for releases started since every way out takes the way back
+	// (versionWayOut); older histories replay without it.
+	wayOut bool
+	// goingBack is set while the way back runs; retryBack counts the rollback and abort
+	// commands received meanwhile, each of which starts the next round at once.
+	goingBack bool
+	retryBack int
+	// backStep is the way back's step under way, in words, for status.
+	backStep string
 }
 
 // ReleaseWorkflow carries one release through every stage of its policy.
@@ -81,6 +90,7 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 		},
 	}
 	w.signed = workflow.GetVersion(ctx, versionSignedCommands, workflow.DefaultVersion, 1) >= 1
+	w.wayOut = workflow.GetVersion(ctx, versionWayOut, workflow.DefaultVersion, 1) >= 1
 	if err := workflow.SetQueryHandler(ctx, release.QueryStatus, func() (release.Status, error) {
 		return w.st, nil
 	}); err != nil {
@@ -218,15 +228,48 @@ func (w *rel) blockers(stage release.Stage) []string {
 			out = append(out, "analysis of "+win.Name)
 		}
 	}
-	if stage == release.StageTestnet {
-		for _, is := range w.st.Issues {
-			if is.Blocking() {
-				out = append(out, fmt.Sprintf("open %s issue #%d: %s", is.Severity, is.N, is.Title))
-			}
-		}
-	}
+	out = append(out, w.issueHolds(stage)...)
 	if w.st.Paused {
 		out = append(out, "paused")
+	}
+	return out
+}
+
+// issueRule is what one open issue does to the release.
+type issueRule struct {
+	rollback bool   // roll back now
+	hold     bool   // hold promotion (and, with traffic on the release, every traffic increase)
+	says     string // the effect in words, for the notice and the audit log
+}
+
+// issueEffect is the one rule for issues, by the stage the release is in:
+//   - testnet: an open critical or high issue holds promotion out of the testnet;
+//   - canary and production (versionWayOut): an open critical issue rolls back at once; an
+//     open high one holds promotion and every further traffic increase until resolved;
+//   - medium and low are recorded and notified, nothing more.
+func (w *rel) issueEffect(is release.Issue, stage release.Stage) issueRule {
+	if is.ResolvedAt != nil {
+		return issueRule{}
+	}
+	live := w.wayOut && stage.TrafficMoves()
+	switch {
+	case live && is.Severity == "critical":
+		return issueRule{rollback: true, hold: true, says: "rolls the release back now"}
+	case live && is.Severity == "high":
+		return issueRule{hold: true, says: "holds promotion and every further traffic increase until resolved"}
+	case is.Blocking():
+		return issueRule{hold: stage == release.StageTestnet, says: "blocks promotion out of testnet until resolved"}
+	}
+	return issueRule{}
+}
+
+// issueHolds lists the open issues that hold the release in stage, in words.
+func (w *rel) issueHolds(stage release.Stage) []string {
+	var out []string
+	for _, is := range w.st.Issues {
+		if w.issueEffect(is, stage).hold {
+			out = append(out, fmt.Sprintf("open %s issue #%d: %s", is.Severity, is.N, is.Title))
+		}
 	}
 	return out
 }
@@ -263,7 +306,8 @@ func (w *rel) runProduction(ctx workflow.Context) error {
 			// the previous step's window must be over (and nothing paused) before traffic grows
 			if err := workflow.Await(ctx, func() bool {
 				prev := release.StepWindow(w.pol.Rollout.Steps[i-1].Percent)
-				return w.stop != nil || (w.windowOver(prev) && w.analysisOK(prev) && !w.st.Paused)
+				return w.stop != nil || (w.windowOver(prev) && w.analysisOK(prev) && !w.st.Paused &&
+					len(w.issueHolds(release.StageProduction)) == 0)
 			}); err != nil {
 				return err
 			}
@@ -296,11 +340,7 @@ func (w *rel) recordRollbackPlan(ctx workflow.Context) {
 // setTraffic deploys the version to env with percent of the traffic, through the backend.
 func (w *rel) setTraffic(ctx workflow.Context, env string, percent float64, step string) error {
 	req := w.trafficRequest(env, percent, step)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, InitialInterval: 2 * time.Second},
-		Summary:             fmt.Sprintf("%s: %s %s → %g %%", step, w.st.Service, w.st.Version, percent),
-	})
+	actx := trafficOptions(ctx, fmt.Sprintf("%s: %s %s → %g %%", step, w.st.Service, w.st.Version, percent), false)
 	if err := workflow.ExecuteActivity(actx, release.ActivitySetTraffic, req).Get(ctx, nil); err != nil {
 		return fmt.Errorf("%s: traffic to %g %% in %s: %w", step, percent, env, err)
 	}
@@ -323,42 +363,32 @@ func (w *rel) afterTraffic(ctx workflow.Context, env string, percent float64) {
 		Target: fmt.Sprintf("%s %s %g %%", env, w.st.Version, percent), Accepted: true})
 }
 
-// finishStop ends the release after abort or rollback; once traffic has moved it returns all
-// of it to the previous version first, retrying until the backend accepts.
-func (w *rel) finishStop(ctx workflow.Context) (release.Result, error) {
+// finishStop ends the release after abort or rollback (a person's, a failed analysis', a
+// critical issue's): the way back first, in a disconnected context so that it runs even while
+// the workflow is being canceled.
+func (w *rel) finishStop(wctx workflow.Context) (release.Result, error) {
+	ctx := disconnected(wctx)
 	stop := *w.stop
 	state := release.StateAborted
 	if stop.Action == release.SignalRollback {
 		state = release.StateRolledBack
 	}
-	if w.st.Stage.TrafficMoves() && w.st.RollbackPlan != nil {
-		// Disconnected: the rollback must run even if the workflow's context is being cancelled.
-		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		actx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{
-			StartToCloseTimeout: time.Minute,
-			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 0, InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
-			Summary:             fmt.Sprintf("rollback: all traffic back to %s", w.st.Previous),
-		})
-		req := w.trafficRequest(w.prodEnv(), 0, "rollback")
-		if err := workflow.ExecuteActivity(actx, release.ActivitySetTraffic, req).Get(dctx, nil); err != nil {
-			return w.fail(ctx, fmt.Errorf("rollback to %s failed: %w", w.st.Previous, err))
-		}
-		w.afterTraffic(ctx, w.prodEnv(), 0)
-		w.notify(ctx, release.NoticeRollback, fmt.Sprintf("%s %s: traffic back to %s (%s by %s: %s)",
-			w.st.Service, w.st.Version, w.st.Previous, stop.Action, stop.Actor, stop.Reason))
-	} else {
+	reason := fmt.Sprintf("%s by %s: %s", stop.Action, stop.Actor, stop.Reason)
+	if !w.trafficMoved() {
 		w.notify(ctx, release.NoticeAbort, fmt.Sprintf("%s %s aborted in %s by %s: %s", w.st.Service, w.st.Version, w.st.Stage, stop.Actor, stop.Reason))
 	}
-	if len(w.ct.switched) > 0 {
-		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		w.revertProxies(dctx)
+	if _, err := w.wayBack(ctx, reason); err != nil {
+		return w.fail(ctx, err) // releases from before versionWayOut only
 	}
-	reason := fmt.Sprintf("%s by %s: %s", stop.Action, stop.Actor, stop.Reason)
 	w.setState(ctx, state, reason)
-	return release.Result{State: state, Stage: w.st.Stage, Reason: reason}, nil
+	return release.Result{State: state, Stage: w.st.Stage, Reason: reason}, w.canceledMeanwhile(wctx)
 }
 
+// fail ends a release on an error; since versionWayOut through the way back (failWayBack).
 func (w *rel) fail(ctx workflow.Context, err error) (release.Result, error) {
+	if w.wayOut {
+		return w.failWayBack(ctx, err)
+	}
 	w.setState(ctx, release.StateFailed, err.Error())
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "fail", Accepted: true, Reason: err.Error()})
 	w.notify(ctx, release.NoticeAbort, fmt.Sprintf("%s %s failed in %s: %v", w.st.Service, w.st.Version, w.st.Stage, err))
@@ -392,7 +422,10 @@ func (w *rel) publish(ctx workflow.Context) {
 		}
 	}
 	w.st.WaitingFor = nil
-	if !w.st.State.Final() {
+	switch {
+	case w.backStep != "":
+		w.st.WaitingFor = []string{w.backStep}
+	case !w.st.State.Final():
 		w.st.WaitingFor = w.blockers(w.st.Stage)
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
@@ -400,7 +433,7 @@ func (w *rel) publish(ctx workflow.Context) {
 
 // effectiveState folds pause and blocked gates into the one state people filter on.
 func (w *rel) effectiveState() release.State {
-	if w.base.Final() {
+	if w.base.Final() || w.base == release.StateRollbackFailed {
 		return w.base
 	}
 	if w.st.Paused {

@@ -67,6 +67,9 @@ type fakeActivities struct {
 	outcome map[string]string // check name → outcome (default pass)
 	// signoffs are the Slack signoff messages posted or updated, in order (signoffmsg_test.go)
 	signoffs []release.SignoffMessage
+	// trafficErr, when set, answers each traffic request first: an error is the backend
+	// failing, and the change is not applied (wayback_test.go)
+	trafficErr func(release.TrafficRequest) error
 }
 
 func (f *fakeActivities) EvaluateCheck(_ context.Context, req release.CheckRequest) (release.CheckResult, error) {
@@ -104,6 +107,11 @@ func (f *fakeActivities) AnalyzeInterval(_ context.Context, req release.AnalyzeR
 func (f *fakeActivities) SetTraffic(_ context.Context, req release.TrafficRequest) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.trafficErr != nil {
+		if err := f.trafficErr(req); err != nil {
+			return err
+		}
+	}
 	f.traffic = append(f.traffic, req)
 	return nil
 }
@@ -252,6 +260,15 @@ func (h *harness) approveEvery(step, span time.Duration) {
 }
 
 func (h *harness) run() release.Result {
+	h.execute()
+	require.NoError(h.t, h.env.GetWorkflowError())
+	var res release.Result
+	require.NoError(h.t, h.env.GetWorkflowResult(&res))
+	return res
+}
+
+// execute signs the start (unless unsigned) and runs the release to its end.
+func (h *harness) execute() {
 	h.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: h.in.Manifest.ID()})
 	if !h.unsigned && h.in.Start == nil {
 		start := release.Command{Actor: h.starter, Channel: release.ChannelCLI, Policy: h.in.PolicyName, Manifest: release.ManifestDigest(&h.in.Manifest)}
@@ -263,10 +280,6 @@ func (h *harness) run() release.Result {
 	}
 	h.env.ExecuteWorkflow(ReleaseWorkflow, h.in)
 	require.True(h.t, h.env.IsWorkflowCompleted())
-	require.NoError(h.t, h.env.GetWorkflowError())
-	var res release.Result
-	require.NoError(h.t, h.env.GetWorkflowResult(&res))
-	return res
 }
 
 func (h *harness) auditHas(st release.Status, action, target string, accepted bool, reasonPart string) bool {

@@ -18,7 +18,9 @@ import (
 // change that alters commands without workflow.GetVersion fails here, before it breaks running
 // releases. Record a new history with SHIPGATE_RECORD_HISTORY=<name>.json go test ./starter/;
 // analysis-*.json are runs of the AnalysisWorkflow child, recorded with
-// SHIPGATE_RECORD_ANALYSIS_HISTORY=analysis-<name>.json go test -run TestAnalysisOnDevServer ./workflows/.
+// SHIPGATE_RECORD_ANALYSIS_HISTORY=analysis-<name>.json go test -run TestAnalysisOnDevServer ./workflows/;
+// v9-way-back-*.json are the way back's failure and cancellation paths, recorded with
+// SHIPGATE_RECORD_WAYBACK_HISTORY=1 go test -run TestWayBackOnDevServer ./workflows/.
 //
 // A release replays as the execution it was: its workflow id (release/<service>/<version>, from
 // its input) and run id, because it checks that it runs under its release's id and that each

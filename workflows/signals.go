@@ -349,6 +349,9 @@ func (w *rel) requestStop(ctx workflow.Context, name string, cmd release.Command
 	if strings.TrimSpace(cmd.Reason) == "" {
 		return "refused: " + name + " needs a reason", false
 	}
+	if w.wayOut && w.goingBack {
+		return w.retryWayBack(cmd)
+	}
 	if w.stop != nil {
 		return "refused: already stopping (" + w.stop.Action + ")", false
 	}
@@ -369,11 +372,20 @@ func (w *rel) reportIssue(ctx workflow.Context, cmd release.Command) (string, bo
 	is := release.Issue{N: len(w.st.Issues) + 1, Severity: cmd.Severity, Title: cmd.Title, ReportedBy: cmd.Actor, ReportedAt: workflow.Now(ctx)}
 	w.st.Issues = append(w.st.Issues, is)
 	msg := fmt.Sprintf("issue #%d (%s) reported by %s: %s", is.N, is.Severity, is.ReportedBy, is.Title)
-	if is.Blocking() {
-		msg += " — blocks promotion out of testnet until resolved"
+	effect := w.issueEffect(is, w.st.Stage)
+	if effect.says != "" {
+		msg += " — " + effect.says
+	}
+	if effect.rollback && w.stop == nil {
+		w.stop = &release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: release.SignalRollback, Accepted: true,
+			Reason: fmt.Sprintf("open critical issue #%d reported by %s: %s", is.N, is.ReportedBy, is.Title), At: workflow.Now(ctx)}
+		w.audit(ctx, *w.stop)
 	}
 	w.notifyAsync(ctx, release.NoticeIssue, msg)
-	return fmt.Sprintf("issue #%d", is.N), true
+	if !w.wayOut {
+		return fmt.Sprintf("issue #%d", is.N), true
+	}
+	return fmt.Sprintf("issue #%d: %s", is.N, effect.says), true
 }
 
 func (w *rel) resolveIssue(ctx workflow.Context, cmd release.Command) (string, bool) {

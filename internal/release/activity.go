@@ -122,6 +122,9 @@ type TrafficRequest struct {
 	Environment     string  `json:"environment"`
 	Percent         float64 `json:"percent"`
 	IdempotencyKey  string  `json:"idempotencyKey"`
+	// Rollback marks the way back: every error, a refusal (4xx) or a configuration error too,
+	// is retried, since a person can fix the backend or the worker while the release waits.
+	Rollback bool `json:"rollback,omitempty"`
 }
 
 // Notice kinds.

@@ -60,6 +60,9 @@ const (
 	StateRolledBack State = "rolled_back"
 	StateAborted    State = "aborted"
 	StateFailed     State = "failed"
+	// StateRollbackFailed: the way back (traffic to the previous version, proxies reverted)
+	// has not completed yet; the release stays open, retrying, and takes rollback and abort.
+	StateRollbackFailed State = "rollback_failed"
 )
 
 // Final reports whether the release has ended.

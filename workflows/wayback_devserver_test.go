@@ -1,0 +1,216 @@
+package workflows
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/shipgate/shipgate/internal/control"
+	"github.com/shipgate/shipgate/internal/devstack"
+	"github.com/shipgate/shipgate/internal/release"
+	"github.com/shipgate/shipgate/internal/searchattr"
+)
+
+// wayBackStack runs ReleaseWorkflow on the Temporal dev server with an in-process worker and
+// the fake activities, so the way back's timers, retries and cancellation run on a real
+// server (and their histories can be recorded for the replay test).
+type wayBackStack struct {
+	t     *testing.T
+	c     client.Client
+	queue string
+	act   *fakeActivities
+	pol   *release.Policy
+}
+
+func newWayBackStack(t *testing.T) *wayBackStack {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tmp.Stop() })
+	c, err := client.Dial(client.Options{HostPort: tmp.Address, Logger: log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	require.NoError(t, searchattr.Ensure(ctx, c, "default"))
+	_, pol := testInput(t, devWindows)
+	s := &wayBackStack{t: t, c: c, queue: "wayback", act: &fakeActivities{outcome: map[string]string{}}, pol: pol}
+	w := worker.New(c, s.queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
+	w.RegisterActivityWithOptions(s.act.EvaluateCheck, activity.RegisterOptions{Name: release.ActivityEvaluateCheck})
+	w.RegisterActivityWithOptions(s.act.SetTraffic, activity.RegisterOptions{Name: release.ActivitySetTraffic})
+	w.RegisterActivityWithOptions(s.act.Notify, activity.RegisterOptions{Name: release.ActivityNotify})
+	w.RegisterActivityWithOptions(s.act.SignoffMessage, activity.RegisterOptions{Name: release.ActivitySignoffMessage})
+	w.RegisterActivityWithOptions(func(_ context.Context, req release.PolicyRequest) (release.PolicyResult, error) {
+		return release.PolicyResult{Name: req.Name, Policy: *s.pol, Digest: s.pol.Digest()}, nil
+	}, activity.RegisterOptions{Name: release.ActivityLoadPolicy})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	return s
+}
+
+// devWindows makes every window a second long: the dev profile allows it.
+func devWindows(m *release.Manifest, p *release.Policy) {
+	p.Profile = release.ProfileDev
+	p.Windows = release.Windows{TestnetSoak: release.Duration(time.Second), CanaryWatchMin: release.Duration(time.Second), CanaryWatchMax: release.Duration(2 * time.Second)}
+	for i := range p.Rollout.Steps {
+		p.Rollout.Steps[i].Bake = release.Duration(time.Second)
+	}
+}
+
+// start starts a release of version, signed by rm-ada.
+func (s *wayBackStack) start(version string) client.WorkflowRun {
+	in, _ := testInput(s.t, func(m *release.Manifest, p *release.Policy) { m.Version = version })
+	start := release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Policy: in.PolicyName, Manifest: release.ManifestDigest(&in.Manifest)}
+	require.NoError(s.t, control.Sign(testKeys.MustSigner("rm-ada"), release.ActionStart, &start, release.Binding{Release: in.Manifest.ID()}, time.Now()))
+	in.Start = &start
+	run, err := s.c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: in.Manifest.ID(), TaskQueue: s.queue}, WorkflowName, in)
+	require.NoError(s.t, err)
+	return run
+}
+
+func (s *wayBackStack) status(run client.WorkflowRun) release.Status {
+	v, err := s.c.QueryWorkflow(context.Background(), run.GetID(), run.GetRunID(), release.QueryStatus)
+	require.NoError(s.t, err)
+	var st release.Status
+	require.NoError(s.t, v.Get(&st))
+	return st
+}
+
+func (s *wayBackStack) signal(run client.WorkflowRun, name string, cmd release.Command) {
+	cmd.Channel = release.ChannelCLI
+	require.NoError(s.t, control.Sign(testKeys.MustSigner(cmd.Actor), name, &cmd, release.Binding{Release: run.GetID(), Run: run.GetRunID()}, time.Now()))
+	require.NoError(s.t, s.c.SignalWorkflow(context.Background(), run.GetID(), run.GetRunID(), name, cmd))
+}
+
+// drive approves every open signoff, as the test people do, until until(status) holds.
+func (s *wayBackStack) drive(run client.WorkflowRun, until func(release.Status) bool) release.Status {
+	approved := map[string]bool{}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		st := s.status(run)
+		if until(st) {
+			return st
+		}
+		require.False(s.t, st.State.Final(), "release ended %s: %s", st.State, st.Reason)
+		require.True(s.t, time.Now().Before(deadline), "release stuck in %s/%s", st.Stage, st.State)
+		for _, g := range st.Gates {
+			if g.State == release.GatePending || g.State == release.GatePassed {
+				continue
+			}
+			for _, c := range g.Checks {
+				if c.Kind != release.KindSignoff || c.State != release.CheckPending {
+					continue
+				}
+				_, pc := s.pol.FindCheck(c.Name)
+				n := len(c.Approvals)
+				for _, m := range s.pol.Groups[pc.Group].Members {
+					if n >= c.Needed {
+						break
+					}
+					if m.ID == "alice" || approved[c.Name+"/"+m.ID] {
+						continue
+					}
+					approved[c.Name+"/"+m.ID] = true
+					s.signal(run, release.SignalApprove, release.Command{Actor: m.ID, Check: c.Name})
+					n++
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// record saves the execution's history for the replay test when
+// SHIPGATE_RECORD_WAYBACK_HISTORY=1, and reports its size.
+func (s *wayBackStack) record(run client.WorkflowRun, name string) {
+	it := s.c.GetWorkflowHistory(context.Background(), run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(s.t, err)
+		hist.Events = append(hist.Events, ev)
+	}
+	s.t.Logf("history of %s: %d events", run.GetID(), len(hist.Events))
+	if os.Getenv("SHIPGATE_RECORD_WAYBACK_HISTORY") == "" {
+		return
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	require.NoError(s.t, err)
+	require.NoError(s.t, os.WriteFile(filepath.Join("testdata", "histories", name), b, 0o644))
+}
+
+// On the dev server: the 25 % step refused, the way back refused too (one round), a person's
+// abort starts the next round at once, traffic back at 0 %, the release rolled_back; then a
+// second release canceled in its canary ends canceled with its traffic back.
+func TestWayBackOnDevServer(t *testing.T) {
+	s := newWayBackStack(t)
+	var mu sync.Mutex
+	var refusedAt, backAt time.Time
+	rollbackFails := rollbackRoundAttempts + 1 // round 1, and the first attempt of round 2
+	s.act.trafficErr = func(req release.TrafficRequest) error {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case strings.HasSuffix(req.IdempotencyKey, "/production-25"):
+			refusedAt = time.Now()
+			return refused("split rejected")
+		case req.Rollback && rollbackFails > 0:
+			rollbackFails--
+			return refusedOnTheWayBack("environment locked")
+		case req.Rollback:
+			backAt = time.Now()
+		}
+		return nil
+	}
+
+	run := s.start("2.0.0")
+	failing := s.drive(run, func(st release.Status) bool { return st.State == release.StateRollbackFailed })
+	require.Contains(t, failing.Reason, "environment locked")
+	require.Equal(t, 5.0, failing.TrafficPercent)
+	// the state people filter and alert on says so too
+	desc, err := s.c.DescribeWorkflowExecution(context.Background(), run.GetID(), run.GetRunID())
+	require.NoError(t, err)
+	var state string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["ReleaseState"], &state))
+	require.Equal(t, string(release.StateRollbackFailed), state)
+	s.signal(run, release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "lock released, go"})
+	var res release.Result
+	require.NoError(t, run.Get(context.Background(), &res))
+	require.Equal(t, release.StateRolledBack, res.State)
+	require.Contains(t, res.Reason, "failed: production-25")
+	mu.Lock()
+	t.Logf("25 %% step refused → traffic back at 0 %%: %s (one failed round of %d attempts, then a person's abort)", backAt.Sub(refusedAt).Round(time.Millisecond), rollbackRoundAttempts)
+	mu.Unlock()
+	require.Less(t, backAt.Sub(refusedAt), rollbackWaitFirst, "the abort started the next round before its wait ended")
+	s.record(run, "v9-way-back-failed-step.json")
+
+	run = s.start("2.1.0")
+	s.drive(run, func(st release.Status) bool { return st.Stage == release.StageCanary && st.TrafficPercent > 0 })
+	require.NoError(t, s.c.CancelWorkflow(context.Background(), run.GetID(), run.GetRunID()))
+	err = run.Get(context.Background(), nil)
+	require.True(t, temporal.IsCanceledError(err), "%v", err)
+	st := s.status(run)
+	require.Equal(t, release.StateAborted, st.State)
+	require.Equal(t, 0.0, st.TrafficPercent)
+	s.record(run, "v9-way-back-canceled.json")
+}
