@@ -56,8 +56,14 @@ func (w *rel) awaitGate(ctx workflow.Context, gi int) {
 			w.notify(ctx, release.NoticeGate, fmt.Sprintf("gate %s %s passed", gs.ID, gs.Name))
 			return
 		}
-		w.notify(ctx, release.NoticeGate, fmt.Sprintf("gate %s %s blocked: %s — waiting for recheck or abort", gs.ID, gs.Name, w.gateProblems(gi)))
+		// A recheck may come while the notice below goes out (an activity): counted from
+		// before it, so it is never lost. Releases before signed commands counted from after
+		// (and could wait for a second recheck); they replay as they ran.
 		seen := w.rechecks[gs.ID]
+		w.notify(ctx, release.NoticeGate, fmt.Sprintf("gate %s %s blocked: %s — waiting for recheck or abort", gs.ID, gs.Name, w.gateProblems(gi)))
+		if !w.signed {
+			seen = w.rechecks[gs.ID]
+		}
 		_ = workflow.Await(ctx, func() bool {
 			return w.stop != nil || w.rechecks[gs.ID] != seen || (w.signed && gs.State != release.GateBlocked)
 		})

@@ -67,6 +67,8 @@ type fakeActivities struct {
 	outcome map[string]string // check name → outcome (default pass)
 	// signoffs are the Slack signoff messages posted or updated, in order (signoffmsg_test.go)
 	signoffs []release.SignoffMessage
+	// onNotify, when set, runs inside the Notify activity before it returns
+	onNotify func(release.Notice)
 	// trafficErr, when set, answers each traffic request first: an error is the backend
 	// failing, and the change is not applied (wayback_test.go)
 	trafficErr func(release.TrafficRequest) error
@@ -118,8 +120,12 @@ func (f *fakeActivities) SetTraffic(_ context.Context, req release.TrafficReques
 
 func (f *fakeActivities) Notify(_ context.Context, n release.Notice) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.notices = append(f.notices, n)
+	hook := f.onNotify
+	f.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
 	return nil
 }
 
@@ -453,6 +459,27 @@ func TestFailedCheckBlocksAndRecheckReadsNewEvidence(t *testing.T) {
 	require.Equal(t, release.StateBlocked, blocked.State)
 	require.Equal(t, release.CheckFailed, blocked.Gates[0].Checks[0].State)
 	require.Contains(t, blocked.WaitingFor[0], "gate G1 Code quality: blocked")
+}
+
+// A recheck that arrives while the "gate blocked" notice is still going out is not lost (it
+// was: the gate then waited for a second recheck, and TestSlackSignoffsEndToEnd failed on a
+// loaded machine whenever the notice was slower than the recheck).
+func TestRecheckDuringTheBlockedNoticeCounts(t *testing.T) {
+	h := newHarness(t, nil)
+	h.act.setOutcome("unit-coverage", release.OutcomeFail)
+	var once sync.Once
+	h.act.onNotify = func(n release.Notice) {
+		if n.Kind == release.NoticeGate && strings.Contains(n.Text, "G1 Code quality blocked") {
+			once.Do(func() {
+				h.act.setOutcome("unit-coverage", release.OutcomePass)
+				h.signal(release.SignalRecheck, release.Command{Actor: "alice", Gate: "G1"})
+			})
+		}
+	}
+	h.approveEvery(time.Minute, 30*time.Minute)
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State, res.Reason)
+	require.True(t, h.auditHas(h.status(), "recheck", "G1", true, "rechecking G1"))
 }
 
 func TestPauseHoldsPromotionButNotTheClock(t *testing.T) {

@@ -164,7 +164,18 @@ func (e *e2e) signoffMessage(t testing.TB, ctx context.Context, check string, ok
 			}
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("no signoff message for %s as wanted; channel has %d messages", check, len(e.ws.Messages(e2eChannel)))
+			// what there is instead, and where the release is, to say why
+			var last string
+			for _, m := range e.ws.Messages(e2eChannel) {
+				if key, _ := m.Metadata.EventPayload[slackapp.MetadataKeyField].(string); m.ThreadTimestamp == "" && strings.HasSuffix(key, "/signoff/"+check) {
+					last = text(m)
+				}
+			}
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			st, err := control.Status(sctx, e.c, e.in.Manifest.ID())
+			t.Fatalf("no signoff message for %s as wanted; channel has %d messages; the last for it:\n%s\nstatus (%v): %s/%s waiting for %v, gates %+v", check,
+				len(e.ws.Messages(e2eChannel)), last, err, st.Stage, st.State, st.WaitingFor, st.Gates)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
