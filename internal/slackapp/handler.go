@@ -356,29 +356,32 @@ func (h *Handler) viewSubmission(cb slack.InteractionCallback) reply {
 func (h *Handler) decide(ctx context.Context, d Decision) {
 	log := h.log.With(zap.String("release", d.ReleaseID), zap.String("check", d.Check),
 		zap.String("action", d.Action), zap.String("actor", d.Actor))
-	cur, err := h.cfg.Decider.CurrentFingerprint(ctx, d.ReleaseID, d.Check)
-	if err != nil {
-		log.Error("querying current fingerprint", zap.Error(err))
-		h.tell(ctx, d.ResponseURL, "shipgate could not reach the release right now; nothing was recorded. Please try again in a minute.")
-		return
-	}
-	if cur == "" {
-		log.Info("click on a closed check ignored")
-		h.tell(ctx, d.ResponseURL, "The release no longer waits for this check, so nothing was recorded.")
-		return
-	}
+	// The workflow judges the click (and records it, refused or not); only a refusal makes
+	// the handler ask what the message should have shown, to tell a stale message or a
+	// closed check apart in words. Asking before every click queued a full status query per
+	// click behind the release's workflow tasks.
 	out, err := h.cfg.Decider.Decide(ctx, d)
 	if err != nil {
 		log.Error("delivering decision", zap.Error(err))
 		h.tell(ctx, d.ResponseURL, "Your decision could not be delivered ("+err.Error()+"); please try again.")
 		return
 	}
-	log.Info("decision delivered", zap.Bool("accepted", out.Accepted), zap.Bool("stale", cur != d.Fingerprint))
 	msg := out.Message
-	switch {
-	case !out.Accepted && cur != d.Fingerprint:
-		msg = "This message was out of date: the evidence for this check changed after it was posted, so nothing was recorded. The message has been refreshed with the current evidence; please review it and decide again."
-	case msg == "":
+	stale := false
+	if !out.Accepted {
+		cur, err := h.cfg.Decider.CurrentFingerprint(ctx, d.ReleaseID, d.Check)
+		switch {
+		case err != nil:
+			log.Warn("querying current fingerprint", zap.Error(err))
+		case cur == "":
+			msg = "The release no longer waits for this check, so nothing was recorded."
+		case cur != d.Fingerprint:
+			stale = true
+			msg = "This message was out of date: the evidence for this check changed after it was posted, so nothing was recorded. The message has been refreshed with the current evidence; please review it and decide again."
+		}
+	}
+	log.Info("decision delivered", zap.Bool("accepted", out.Accepted), zap.Bool("stale", stale))
+	if msg == "" {
 		msg = map[bool]string{true: "Your decision was recorded.", false: "Your decision was not accepted."}[out.Accepted]
 	}
 	h.tell(ctx, d.ResponseURL, msg)

@@ -330,7 +330,7 @@ func TestFingerprintMismatch(t *testing.T) {
 	}{
 		// delivered, so the workflow records the refusal and refreshes the message
 		{"evidence changed", "0123456789abcdef", true, 1, "out of date"},
-		{"check no longer pending", "", false, 0, "no longer waits"},
+		{"check no longer pending", "", true, 1, "no longer waits"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,7 +363,11 @@ func TestDeciderFailuresAreReported(t *testing.T) {
 		decisions int
 		wantReply string
 	}{
-		{"query fails", func(d *recordingDecider) { d.queryErr = errors.New("temporal unavailable") }, 0, "could not reach the release"},
+		// the fingerprint is asked for only to word a refusal; without it the workflow's words stand
+		{"query fails", func(d *recordingDecider) {
+			d.queryErr = errors.New("temporal unavailable")
+			d.outcome = Outcome{Accepted: false, Message: "Not recorded: gate G2 has already passed."}
+		}, 1, "gate G2 has already passed"},
 		{"signal fails", func(d *recordingDecider) { d.decideErr = errors.New("workflow completed") }, 1, "could not be delivered (workflow completed)"},
 		{"workflow refuses", func(d *recordingDecider) {
 			d.outcome = Outcome{Accepted: false, Message: "You authored this release; someone else must approve."}
