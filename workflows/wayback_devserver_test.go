@@ -102,9 +102,10 @@ func (s *wayBackStack) signal(run client.WorkflowRun, name string, cmd release.C
 	require.NoError(s.t, s.c.SignalWorkflow(context.Background(), run.GetID(), run.GetRunID(), name, cmd))
 }
 
-// drive approves every open signoff, as the test people do, until until(status) holds.
+// drive approves every open signoff, as the test people do (devstack.Approvers, signed),
+// until until(status) holds.
 func (s *wayBackStack) drive(run client.WorkflowRun, until func(release.Status) bool) release.Status {
-	approved := map[string]bool{}
+	sent := map[string]bool{}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		st := s.status(run)
@@ -113,29 +114,10 @@ func (s *wayBackStack) drive(run client.WorkflowRun, until func(release.Status) 
 		}
 		require.False(s.t, st.State.Final(), "release ended %s: %s", st.State, st.Reason)
 		require.True(s.t, time.Now().Before(deadline), "release stuck in %s/%s", st.Stage, st.State)
-		for _, g := range st.Gates {
-			if g.State == release.GatePending || g.State == release.GatePassed {
-				continue
-			}
-			for _, c := range g.Checks {
-				if c.Kind != release.KindSignoff || c.State != release.CheckPending {
-					continue
-				}
-				_, pc := s.pol.FindCheck(c.Name)
-				n := len(c.Approvals)
-				for _, m := range s.pol.Groups[pc.Group].Members {
-					if n >= c.Needed {
-						break
-					}
-					if m.ID == "alice" || approved[c.Name+"/"+m.ID] {
-						continue
-					}
-					approved[c.Name+"/"+m.ID] = true
-					s.signal(run, release.SignalApprove, release.Command{Actor: m.ID, Check: c.Name})
-					n++
-				}
-			}
-		}
+		r := devstack.Release{In: release.Input{Manifest: release.Manifest{Service: st.Service, Version: st.Version, Author: st.Author}},
+			Policy: s.pol, Keys: &testKeys}
+		_, err := devstack.Approvers(context.Background(), s.c, r, st, sent)
+		require.NoError(s.t, err)
 		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 )
@@ -90,6 +91,16 @@ func TestNonceStoreFollowsChain(t *testing.T) {
 		}
 		if _, err := Broadcast(ctx, c.client, s.Raw); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// The pool takes a sent transaction in asynchronously: the other tool's nonces count once
+	// the node reports them (bounded wait; it failed now and then on a loaded machine without).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if n, err := c.client.PendingNonceAt(ctx, c.key.Address); err == nil && n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the node never reported pending nonce 3 for the other tool's transactions")
 		}
 	}
 	next, err := SignTx(ctx, c.client, c.key, c.nonces, TxRequest{OpKey: "b", To: &to, Gas: 21000})
