@@ -68,6 +68,10 @@ func (c *cli) status(ctx context.Context, args []string) error {
 // printStatus is the human view: stage and state, what it waits for, gates, windows, audit tail.
 func printStatus(w io.Writer, st release.Status) {
 	fmt.Fprintf(w, "%s  %s → %s  (rollback target %s)\n", st.ID, st.Stage, st.State, st.Previous)
+	if st.Execution != "" {
+		fmt.Fprintf(w, "  ENDED FROM OUTSIDE: the execution was %s while the release was %s in %s; nothing returned its traffic (%g %%) or proxies\n",
+			st.Execution, st.State, st.Stage, st.TrafficPercent)
+	}
 	if st.Reason != "" {
 		fmt.Fprintf(w, "  reason: %s\n", st.Reason)
 	}
@@ -191,6 +195,9 @@ func (c *cli) list(ctx context.Context, args []string) error {
 			var stg, sta string
 			_ = converter.GetDefaultDataConverter().FromPayload(f["ReleaseStage"], &stg)
 			_ = converter.GetDefaultDataConverter().FromPayload(f["ReleaseState"], &sta)
+			if end := control.ExecutionEnd(e.GetStatus()); end != "" {
+				sta = end + " (was " + sta + ")" // the workflow did not end itself: its last state is stale
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), stg, sta, e.GetStartTime().AsTime().Local().Format(time.RFC3339))
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {

@@ -149,6 +149,26 @@ func TestAttacksAgainstTheRunningStack(t *testing.T) {
 	if added > 150 || rejected < 1000-20 {
 		t.Fatalf("1000 forged updates added %d history events (%d rejected)", added, rejected)
 	}
+
+	// terminated from outside: status, list and commands say so, not the last published state
+	if err := c.TerminateWorkflow(context.Background(), id, "", "test: an operator terminates"); err != nil {
+		t.Fatal(err)
+	}
+	if out := s.mustCLI("status", id); !strings.Contains(out, "ENDED FROM OUTSIDE: the execution was terminated") {
+		t.Fatalf("status of a terminated release:\n%s", out)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) { // visibility lags a little
+		out := s.mustCLI("list")
+		if strings.Contains(out, "terminated (was ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("list:\n%s", out)
+		}
+	}
+	if _, errOut, code := s.cli("rollback", id, "--as", "rm-ada", "--reason", "too late"); code != 4 || !strings.Contains(errOut, "has ended (terminated)") || strings.Contains(errOut, "workflow execution already completed") {
+		t.Fatalf("rollback of a terminated release: exit %d %q", code, errOut)
+	}
 }
 
 // flood sends n unsigned decide updates, 8 at a time, and returns how many events they added

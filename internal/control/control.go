@@ -73,15 +73,27 @@ func Admitted(ctx context.Context, c client.Client, run client.WorkflowRun) erro
 // Status queries a release's status, with each running analysis replaced by the analysis
 // child's own view (latest verdict per metric, recent intervals): the release workflow hears
 // from its analyses only when they end, since a signal per interval would overrun its history.
+//
+// A release whose execution did not complete cleanly (terminated, timed out) says so in
+// Execution: its published state is only where it stopped.
 func Status(ctx context.Context, c client.Client, id string) (release.Status, error) {
-	v, err := c.QueryWorkflow(ctx, id, "", release.QueryStatus)
+	resp, err := c.QueryWorkflowWithOptions(ctx, &client.QueryWorkflowWithOptionsRequest{WorkflowID: id, QueryType: release.QueryStatus,
+		QueryRejectCondition: enumspb.QUERY_REJECT_CONDITION_NOT_COMPLETED_CLEANLY})
 	if err != nil {
 		return release.Status{}, fmt.Errorf("release %s: %w", id, err)
+	}
+	v, end := resp.QueryResult, ""
+	if rej := resp.QueryRejected; rej != nil {
+		end = ExecutionEnd(rej.GetStatus())
+		if v, err = c.QueryWorkflow(ctx, id, "", release.QueryStatus); err != nil {
+			return release.Status{}, fmt.Errorf("release %s (%s): %w", id, end, err)
+		}
 	}
 	var st release.Status
 	if err := v.Get(&st); err != nil {
 		return release.Status{}, err
 	}
+	st.Execution = end
 	for i, a := range st.Analyses {
 		if a.Action != "running" || a.WorkflowID == "" {
 			continue
@@ -119,7 +131,20 @@ func Send(ctx context.Context, c client.Client, signer ssh.Signer, id, signal st
 	if err != nil {
 		return release.AuditEntry{}, fmt.Errorf("release %s: %w", id, err)
 	}
-	run := d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	info := d.GetWorkflowExecutionInfo()
+	if status := info.GetStatus(); status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		// An ended release takes no command: say how it ended instead of the SDK's words.
+		how := ExecutionEnd(status)
+		if how == "" {
+			how = "completed"
+		}
+		reason := fmt.Sprintf("refused: release %s has ended (%s); no command acts on it any more", id, how)
+		if status == enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED || status == enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT {
+			reason += ": it was stopped from outside, so nothing returned its traffic or proxies; `status` shows where it stopped"
+		}
+		return release.AuditEntry{Actor: cmd.Actor, Channel: cmd.Channel, Action: signal, Reason: reason}, nil
+	}
+	run := info.GetExecution().GetRunId()
 	if err := Sign(signer, signal, &cmd, release.Binding{Release: id, Run: run}, time.Now()); err != nil {
 		return release.AuditEntry{}, err
 	}
@@ -174,6 +199,25 @@ func sendSignal(ctx context.Context, c client.Client, id, signal string, cmd rel
 		case <-time.After(delay):
 		}
 	}
+}
+
+// ExecutionEnd names how a workflow execution ended when the workflow did not end it itself
+// cleanly ("terminated", "timed_out", "failed", "canceled", "continued_as_new"); "" while it
+// runs or when it completed (the release's own state then says how).
+func ExecutionEnd(s enumspb.WorkflowExecutionStatus) string {
+	switch s {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED:
+		return ""
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		return "terminated"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		return "timed_out"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return "canceled"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+		return "continued_as_new"
+	}
+	return "failed"
 }
 
 // UILink is the Temporal Web UI page of a workflow.

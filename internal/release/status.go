@@ -128,6 +128,11 @@ type Status struct {
 	Issues       []Issue              `json:"issues"`
 	Audit        []AuditEntry         `json:"audit"`
 	PolicyDigest string               `json:"policyDigest"`
+	// Execution is how the workflow execution ended when the release did not end it itself
+	// (terminated, timed_out, failed, canceled): its last published stage and state are then
+	// only where it was, not how it ended. Set by the client from Temporal, never by the
+	// workflow.
+	Execution string `json:"execution,omitempty"`
 	// PolicyName is the worker policy the release runs under (empty for releases started
 	// before platform-owned policies).
 	PolicyName string          `json:"policyName,omitempty"`
