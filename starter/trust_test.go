@@ -131,6 +131,13 @@ func TestAttacksAgainstTheRunningStack(t *testing.T) {
 		}
 	}
 
+	// a forged signal twice the payload limit is refused by the server: forged signals can
+	// never carry a release's history to Temporal's size limit (devstack.ServerLimits)
+	huge := release.Command{Actor: "bob", Channel: release.ChannelCLI, Check: "peer-review", Comment: strings.Repeat("x", 2*devstack.MaxPayloadBytes)}
+	if err := c0(t, s).SignalWorkflow(context.Background(), id, "", release.SignalApprove, huge); err == nil || !strings.Contains(err.Error(), "size") {
+		t.Fatalf("a signal twice the payload limit: %v", err)
+	}
+
 	// a flood of forged signals: the server takes MaxSignalsPerRelease, then refuses them
 	sigAdded, sigRefused := floodSignals(t, c0(t, s), id, devstack.MaxSignalsPerRelease+100)
 	t.Logf("%d forged signals: %d refused by the server, %d history events added", devstack.MaxSignalsPerRelease+100, sigRefused, sigAdded)

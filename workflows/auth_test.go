@@ -93,7 +93,13 @@ func TestForgedCommandsAreRefused(t *testing.T) {
 func TestForgedFloodIsBounded(t *testing.T) {
 	h := newHarness(t, nil)
 	const forged = 200
-	rejected, completed := 0, 0
+	rejected, completed, bigRejected := 0, 0, 0
+	h.at(500*time.Millisecond, func() {
+		big := release.Command{Actor: "bob", Channel: release.ChannelCLI, Check: "peer-review", Comment: strings.Repeat("x", 100<<10)}
+		h.env.UpdateWorkflow(release.UpdateDecide, "big", &testsuite.TestUpdateCallback{
+			OnAccept: func() {}, OnReject: func(error) { bigRejected++ }, OnComplete: func(any, error) {},
+		}, release.Decide{Signal: release.SignalApprove, Command: big})
+	})
 	h.at(time.Second, func() {
 		for i := range forged {
 			h.env.UpdateWorkflow(release.UpdateDecide, fmt.Sprintf("forged-%d", i), &testsuite.TestUpdateCallback{
@@ -119,6 +125,7 @@ func TestForgedFloodIsBounded(t *testing.T) {
 		}
 	}
 	require.Equal(t, forgedAuditCap, unproven)
+	require.Equal(t, 1, bigRejected, "an oversized command is refused before history, even under the audit cap")
 	require.Equal(t, forged-completed, rejected)
 	require.LessOrEqual(t, completed, forgedAuditCap)
 }

@@ -91,7 +91,8 @@ func (w *rel) remember(ctx workflow.Context, cmd release.Command) {
 // while the release has audited fewer than forgedAuditCap of them.
 func (w *rel) refuseUnauthenticated(ctx workflow.Context, name string, cmd release.Command, entry release.AuditEntry, aerr *release.AuthError) release.AuditEntry {
 	w.countRefusal(ctx, name, cmd.Actor, aerr.Reason, aerr.Detail)
-	entry.Actor = "unproven:" + cmd.Actor
+	entry.Actor = "unproven:" + clip(cmd.Actor)
+	entry.Target = clip(entry.Target)
 	entry.Reason, entry.At = aerr.Error(), workflow.Now(ctx)
 	if w.forged >= forgedAuditCap {
 		return entry
@@ -105,11 +106,20 @@ func (w *rel) refuseUnauthenticated(ctx workflow.Context, name string, cmd relea
 	return entry
 }
 
+// clip keeps what a forged command claims short in the audit log and the worker log.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
+}
+
 // countRefusal makes a refused command visible outside the release: the worker log and
 // shipgate_commands_refused_total{reason}.
 func (w *rel) countRefusal(ctx workflow.Context, action, actor, reason, detail string) {
 	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"reason": reason}).Counter("shipgate_commands_refused_total").Inc(1)
-	workflow.GetLogger(ctx).Warn("command refused", "release", w.st.ID, "action", action, "claimedActor", actor, "reason", reason, "detail", detail)
+	workflow.GetLogger(ctx).Warn("command refused", "release", w.st.ID, "action", clip(action), "claimedActor", clip(actor), "reason", reason, "detail", detail)
 }
 
 // setDecideHandler lets a caller send any signal's command as an update and get the verdict
@@ -126,7 +136,8 @@ func (w *rel) setDecideHandler(ctx workflow.Context) error {
 			if !slices.Contains(release.Signals, d.Signal) {
 				return fmt.Errorf("unknown signal %q (want one of %s)", d.Signal, strings.Join(release.Signals, ", "))
 			}
-			if w.signed && w.forged >= forgedAuditCap {
+			// An oversized command never reaches history; past the audit cap, no forged one does.
+			if w.signed && (w.forged >= forgedAuditCap || len(d.Command.Statement(d.Signal)) > release.MaxCommandBytes) {
 				if _, aerr := w.authenticate(ctx, d.Signal, d.Command); aerr != nil {
 					w.countRefusal(ctx, d.Signal, d.Command.Actor, aerr.Reason, aerr.Detail)
 					return aerr

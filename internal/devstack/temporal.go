@@ -75,19 +75,28 @@ type Temporal struct {
 //     refuse it, so forged signals are bounded here: shipgate's CLI and Slack bridge send
 //     updates, which a release refuses before history, and no release needs more than a
 //     handful of signals.
+//   - A payload (a signal's, an update's, an activity's) may be at most MaxPayloadBytes, so
+//     that the signals a release can be sent (MaxSignalsPerRelease × MaxPayloadBytes, 25 MiB)
+//     can never push its history past Temporal's 50 MB limit, where the server would
+//     terminate it — with traffic wherever it was. shipgate's own payloads are a few KiB
+//     (a policy, a signed command, a signed transaction).
 //   - Ten updates in flight per workflow (the default) makes a burst of Slack clicks on one
 //     message wait for server-side retries with backoff; a release takes its decisions one
 //     workflow task at a time anyway, so more may queue.
 var ServerLimits = []string{
 	"--dynamic-config-value", "history.maximumSignalsPerExecution=" + strconv.Itoa(MaxSignalsPerRelease),
+	"--dynamic-config-value", "limit.blobSize.error=" + strconv.Itoa(MaxPayloadBytes),
 	"--dynamic-config-value", "history.maxInFlightUpdates=" + strconv.Itoa(MaxInFlightUpdates),
 }
+
+// MaxPayloadBytes bounds every payload the server takes (ServerLimits).
+const MaxPayloadBytes = 256 << 10
 
 // MaxInFlightUpdates bounds the decide updates one release holds at once (ServerLimits).
 const MaxInFlightUpdates = 100
 
 // MaxSignalsPerRelease bounds the signals one release accepts (ServerLimits).
-const MaxSignalsPerRelease = 200
+const MaxSignalsPerRelease = 100
 
 // StartTemporal starts `temporal server start-dev` on loopback and waits until it answers.
 // The search attributes are registered by the worker, as in production.

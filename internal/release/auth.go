@@ -31,6 +31,9 @@ const (
 	statementVersion = "shipgate-command/1"
 	maxNonceLen      = 64
 	maxSignatureLen  = 16 << 10
+	// MaxCommandBytes bounds a command's statement: a reason or a title is a few lines, and a
+	// forged command must not carry megabytes into the release's history and audit log.
+	MaxCommandBytes = 8 << 10
 )
 
 // Refusal reasons of authentication: the label values of
@@ -83,6 +86,9 @@ func (c Command) Statement(action string) []byte {
 // it. It checks everything but the nonce, which only the receiver's memory can: the caller
 // refuses a nonce it has seen within CommandMaxAge.
 func (p *Policy) Authenticate(action string, c Command, b Binding, now time.Time) (Member, *AuthError) {
+	if n := len(c.Statement(action)); n > MaxCommandBytes {
+		return Member{}, refuse(RefusedMalformed, "the command is %d bytes, more than %d", n, MaxCommandBytes)
+	}
 	if c.Signature == "" {
 		return Member{}, refuse(RefusedUnsigned, "the command is not signed (the CLI signs with --key or ssh-agent)")
 	}
