@@ -2,8 +2,6 @@ package workflows_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,7 +14,6 @@ import (
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/shipgate/shipgate/activities"
@@ -40,24 +37,13 @@ type analysisStack struct {
 
 func newAnalysisStack(t *testing.T) *analysisStack {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tmp.Stop() })
+	c := devstack.TestServer(t)
 	app := promtest.NewApp(t)
 	app.Serve("demo", "1.9.0", 100, 0, 20*time.Millisecond)
 	app.Serve("demo", "2.0.0", 50, 0, 20*time.Millisecond)
 	srv := promtest.Start(t, app, promtest.Options{Services: []string{"demo"}})
 	// a few seconds of history, so the first interval's rate() has data
 	srv.WaitFor(t, `count_over_time(up{job="app"}[10s]) >= 3`, 30*time.Second)
-	c, err := client.Dial(client.Options{HostPort: tmp.Address, Logger: log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
 	s := &analysisStack{t: t, client: c, app: app, prom: srv, queue: "analysis-" + strings.ReplaceAll(t.Name(), "/", "-")}
 	w := worker.New(c, s.queue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.AnalysisWorkflow, workflows.AnalysisRegisterOptions())

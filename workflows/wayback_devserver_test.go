@@ -2,8 +2,6 @@ package workflows
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
@@ -41,17 +38,8 @@ type wayBackStack struct {
 
 func newWayBackStack(t *testing.T) *wayBackStack {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tmp.Stop() })
-	c, err := client.Dial(client.Options{HostPort: tmp.Address, Logger: log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	require.NoError(t, searchattr.Ensure(ctx, c, "default"))
+	c := devstack.TestServer(t)
+	require.NoError(t, searchattr.Ensure(context.Background(), c, "default"))
 	_, pol := testInput(t, devWindows)
 	s := &wayBackStack{t: t, c: c, queue: "wayback", act: &fakeActivities{outcome: map[string]string{}}, pol: pol}
 	w := worker.New(c, s.queue, worker.Options{})

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -97,6 +98,25 @@ const MaxInFlightUpdates = 100
 
 // MaxSignalsPerRelease bounds the signals one release accepts (ServerLimits).
 const MaxSignalsPerRelease = 100
+
+// TestServer starts a dev server for a test and returns a client of it; both stop with the
+// test.
+func TestServer(tb testing.TB) client.Client {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t, err := StartTemporal(ctx, TemporalOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = t.Stop() })
+	c, err := client.Dial(client.Options{HostPort: t.Address, Logger: nopLogger{}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	return c
+}
 
 // StartTemporal starts `temporal server start-dev` on loopback and waits until it answers.
 // The search attributes are registered by the worker, as in production.
