@@ -33,3 +33,11 @@ func RegisterContracts(w worker.ActivityRegistry, c *Contracts) {
 	w.RegisterActivityWithOptions(c.Confirm, activity.RegisterOptions{Name: release.ActivityContractsConfirm})
 	w.RegisterActivityWithOptions(c.Record, activity.RegisterOptions{Name: release.ActivityContractsRecord})
 }
+
+// RegisterLanes registers the production lane and restore activities.
+func RegisterLanes(w worker.ActivityRegistry, l *Lanes) {
+	w.RegisterActivityWithOptions(l.Enter, activity.RegisterOptions{Name: release.ActivityLaneEnter})
+	w.RegisterActivityWithOptions(l.Leave, activity.RegisterOptions{Name: release.ActivityLaneLeave})
+	w.RegisterActivityWithOptions(l.Verify, activity.RegisterOptions{Name: release.ActivityLaneVerify})
+	w.RegisterActivityWithOptions(l.ReadEnded, activity.RegisterOptions{Name: release.ActivityReadEnded})
+}

@@ -32,7 +32,13 @@ const usage = `usage: starter COMMAND [ARGS]
                                                     manager who is not the release's author)
   pause|resume ID --as ACTOR [--reason TEXT]
   recheck ID --as ACTOR [--gate GATE]
-  abort|rollback ID --as ACTOR --reason TEXT
+  abort ID --as ACTOR --reason TEXT
+  rollback ID --as ACTOR --reason TEXT [--to VERSION]
+                                                    production traffic back to the version live
+                                                    before the release, or to VERSION
+  restore ID --as ACTOR --reason TEXT [--to VERSION]
+                                                    a release terminated or timed out from outside:
+                                                    return the traffic and proxies it left
   report-issue ID --as ACTOR --severity critical|high|medium|low --title TEXT
   resolve-issue ID --as ACTOR --issue N
   break-glass ID --as ACTOR --window NAME --reason TEXT
@@ -79,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.status(ctx, rest)
 	case "list":
 		err = cli.list(ctx, rest)
-	case "approve", "reject", "clear-rejection", "pause", "resume", "recheck", "abort", "rollback", "report-issue", "resolve-issue", "break-glass":
+	case "approve", "reject", "clear-rejection", "pause", "resume", "recheck", "abort", "rollback", "restore", "report-issue", "resolve-issue", "break-glass":
 		err = cli.signal(ctx, cmd, rest)
 	default:
 		fmt.Fprintf(stderr, "starter: unknown command %q\n\n%s", cmd, usage)

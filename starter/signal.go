@@ -31,9 +31,12 @@ func (c *cli) signal(ctx context.Context, name string, args []string) error {
 		fs.StringVar(&cmd.Reason, "reason", "", "why")
 	case release.SignalRecheck:
 		fs.StringVar(&cmd.Gate, "gate", "", "only this gate (default: every blocked gate)")
-	case release.SignalAbort, release.SignalRollback:
+	case release.SignalAbort, release.SignalRollback, release.ActionRestore:
 		fs.StringVar(&cmd.Reason, "reason", "", "why")
 		required = append(required, "reason")
+		if name != release.SignalAbort {
+			fs.StringVar(&cmd.To, "to", "", "point production at this version instead of the one live before the release")
+		}
 	case release.SignalReportIssue:
 		fs.StringVar(&cmd.Severity, "severity", "", "critical, high, medium or low")
 		fs.StringVar(&cmd.Title, "title", "", "what is wrong")
@@ -68,6 +71,14 @@ func (c *cli) signal(ctx context.Context, name string, args []string) error {
 	cl, err := c.connect(ctx)
 	if err != nil {
 		return err
+	}
+	if name == release.ActionRestore {
+		res, err := control.Restore(ctx, cl, signer, id, cmd)
+		if err != nil {
+			return &exitError{code: 4, msg: fmt.Sprintf("restore %s: %v", id, err)}
+		}
+		fmt.Fprintf(c.out, "restore %s: %s; production serves %s\n", id, res.Note, res.Live)
+		return nil
 	}
 	entry, err := control.Send(ctx, cl, signer, id, name, cmd)
 	if err != nil {

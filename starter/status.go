@@ -183,7 +183,7 @@ func (c *cli) list(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTAGE\tSTATE\tSTARTED")
+	fmt.Fprintln(tw, "ID\tSTAGE\tSTATE\tSTARTED\tWAITS FOR")
 	var token []byte
 	for {
 		resp, err := cl.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, NextPageToken: token})
@@ -192,13 +192,15 @@ func (c *cli) list(ctx context.Context, args []string) error {
 		}
 		for _, e := range resp.GetExecutions() {
 			f := e.GetSearchAttributes().GetIndexedFields()
-			var stg, sta string
+			var stg, sta, waits string
 			_ = converter.GetDefaultDataConverter().FromPayload(f["ReleaseStage"], &stg)
 			_ = converter.GetDefaultDataConverter().FromPayload(f["ReleaseState"], &sta)
+			_ = converter.GetDefaultDataConverter().FromPayload(f["ReleaseWaitsFor"], &waits)
 			if end := control.ExecutionEnd(e.GetStatus()); end != "" {
 				sta = end + " (was " + sta + ")" // the workflow did not end itself: its last state is stale
+				waits = ""                       // and waits for nobody
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), stg, sta, e.GetStartTime().AsTime().Local().Format(time.RFC3339))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), stg, sta, e.GetStartTime().AsTime().Local().Format(time.RFC3339), waits)
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
 			break

@@ -134,8 +134,8 @@ func run() error {
 	}
 
 	w := worker.New(c, release.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
-	w.RegisterWorkflowWithOptions(workflows.AnalysisWorkflow, workflows.AnalysisRegisterOptions())
+	workflows.Register(w)
+	activities.RegisterLanes(w, &activities.Lanes{Client: c})
 	activities.RegisterPolicies(w, &activities.Policies{Store: store})
 	activities.RegisterAnalysis(w, &activities.Analysis{PrometheusURL: *promURL, HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: metrics})
 	httpClient := &http.Client{Timeout: 30 * time.Second}

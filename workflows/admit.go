@@ -1,11 +1,8 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
-	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/shipgate/shipgate/internal/release"
@@ -28,18 +25,9 @@ func (w *rel) admit(ctx workflow.Context) (release.Result, bool) {
 	if name == "" {
 		name = release.DefaultPolicyName
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
-		Summary:             "policy " + name + " from the worker",
-	})
-	var pr release.PolicyResult
-	if err := workflow.ExecuteActivity(actx, release.ActivityLoadPolicy, release.PolicyRequest{Name: name}).Get(ctx, &pr); err != nil {
-		var app *temporal.ApplicationError
-		if errors.As(err, &app) {
-			err = errors.New(app.Message())
-		}
-		return w.refuseStart(ctx, in.Start, release.RefusedDenied, fmt.Sprintf("policy %q: %v", name, err))
+	pr, err := loadPolicy(ctx, name)
+	if err != nil {
+		return w.refuseStart(ctx, in.Start, release.RefusedDenied, err.Error())
 	}
 	w.pol = &pr.Policy
 	w.st.PolicyName = pr.Name

@@ -19,14 +19,12 @@ type contractsState struct {
 	// switched lists the proxies this release pointed at its implementation, oldest first: a
 	// rollback or abort points each back at the implementation it had before.
 	switched []switchedProxy
+	// switching is the proxy being switched now: if the release is terminated meanwhile, its
+	// switch may have landed, and a restore reverts it too (release.QueryWayBack).
+	switching *switchedProxy
 }
 
-type switchedProxy struct {
-	Chain    release.Chain
-	Contract release.Contract
-	Proxy    string
-	Previous string // implementation before this release
-}
+type switchedProxy = release.SwitchedProxy
 
 // contractsOn reports whether the release deploys contracts, with the version marker that
 // keeps histories recorded before contract support replaying: those releases had none.
@@ -162,10 +160,14 @@ func (w *rel) switchProxies(ctx workflow.Context, role string) error {
 		if p.Implementation == impl {
 			continue
 		}
-		if _, err := w.contractTx(ctx, ch, release.ContractTx{Op: release.OpUpgrade, Contract: ct, Proxy: p.Proxy, Implementation: impl}, false); err != nil {
+		sw := switchedProxy{Chain: ch, Contract: ct, Proxy: p.Proxy, Previous: p.Implementation}
+		w.ct.switching = &sw
+		_, err := w.contractTx(ctx, ch, release.ContractTx{Op: release.OpUpgrade, Contract: ct, Proxy: p.Proxy, Implementation: impl}, false)
+		w.ct.switching = nil
+		if err != nil {
 			return err
 		}
-		w.ct.switched = append(w.ct.switched, switchedProxy{Chain: ch, Contract: ct, Proxy: p.Proxy, Previous: p.Implementation})
+		w.ct.switched = append(w.ct.switched, sw)
 	}
 	return nil
 }
@@ -181,7 +183,7 @@ func (w *rel) revertProxies(ctx workflow.Context) {
 		tx := release.ContractTx{Op: release.OpRevert, Contract: s.Contract, Proxy: s.Proxy, Implementation: s.Previous}
 		what := fmt.Sprintf("reverting proxy %s of %s on %s to %s", s.Proxy, s.Contract.Name, s.Chain.Name, s.Previous)
 		w.backStep = "the way back: " + what
-		err := w.persist(ctx, what, func(int) error {
+		err := w.persist(ctx, func() string { return what }, func(int) error {
 			_, err := w.contractTx(ctx, s.Chain, tx, !w.wayOut)
 			return err
 		})

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/shipgate/shipgate/internal/release"
@@ -14,4 +15,13 @@ func RegisterOptions() workflow.RegisterOptions {
 // AnalysisRegisterOptions is how the worker registers AnalysisWorkflow.
 func AnalysisRegisterOptions() workflow.RegisterOptions {
 	return workflow.RegisterOptions{Name: release.WorkflowAnalysis}
+}
+
+// Register registers every shipgate workflow under its name: releases, their analyses, the
+// services' production lanes and restores.
+func Register(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
+	r.RegisterWorkflowWithOptions(AnalysisWorkflow, AnalysisRegisterOptions())
+	r.RegisterWorkflowWithOptions(ServiceLaneWorkflow, workflow.RegisterOptions{Name: release.LaneWorkflowName})
+	r.RegisterWorkflowWithOptions(RestoreWorkflow, workflow.RegisterOptions{Name: release.RestoreWorkflowName})
 }

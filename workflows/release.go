@@ -18,10 +18,12 @@ var (
 	SearchVersion = temporal.NewSearchAttributeKeyKeyword("ReleaseVersion")
 	SearchStage   = temporal.NewSearchAttributeKeyKeyword("ReleaseStage")
 	SearchState   = temporal.NewSearchAttributeKeyKeyword("ReleaseState")
+	// SearchWaitsFor names the release a queued release waits for in its production lane.
+	SearchWaitsFor = temporal.NewSearchAttributeKeyKeyword("ReleaseWaitsFor")
 )
 
 // WorkflowName is the registered name of ReleaseWorkflow.
-const WorkflowName = "ReleaseWorkflow"
+const WorkflowName = release.ReleaseWorkflowName
 
 // versionSignedCommands (recorded history v8-signed-commands): the release obtains its policy
 // from the worker, verifies its signed start and every command's signature, and keeps
@@ -71,6 +73,18 @@ type rel struct {
 	retryBack int
 	// backStep is the way back's step under way, in words, for status.
 	backStep string
+	// backTo is the version a person pointed production at (rollback --to): the way back's
+	// target instead of the recorded one.
+	backTo string
+	// laneOn is set for releases that take their service's production lane
+	// (versionServiceLane); lane is where the release stands in it, laneHints counts the
+	// lane's hints, laneLive is what the lane said production served when it was granted.
+	laneOn    bool
+	lane      laneRole
+	laneHints int
+	laneLive  string
+	// laneRun is the run whose lane entry this is, when not this execution's (a restore).
+	laneRun string
 }
 
 // ReleaseWorkflow carries one release through every stage of its policy.
@@ -91,15 +105,22 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 	}
 	w.signed = workflow.GetVersion(ctx, versionSignedCommands, workflow.DefaultVersion, 1) >= 1
 	w.wayOut = workflow.GetVersion(ctx, versionWayOut, workflow.DefaultVersion, 1) >= 1
+	w.laneOn = workflow.GetVersion(ctx, versionServiceLane, workflow.DefaultVersion, 1) >= 1
 	if err := workflow.SetQueryHandler(ctx, release.QueryStatus, func() (release.Status, error) {
 		return w.st, nil
 	}); err != nil {
+		return release.Result{}, err
+	}
+	if err := workflow.SetQueryHandler(ctx, release.QueryWayBack, w.wayBackQuery); err != nil {
 		return release.Result{}, err
 	}
 	if err := w.setDecideHandler(ctx); err != nil {
 		return release.Result{}, err
 	}
 	workflow.Go(ctx, w.listen)
+	if w.laneOn {
+		workflow.Go(ctx, w.listenLane)
+	}
 	if !w.signed {
 		w.pol = in.Policy
 		w.init(in.PolicyDigest)
@@ -112,6 +133,7 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 		return res, nil
 	}
 	res, err := w.run(ctx)
+	w.leaveLane(disconnected(ctx))
 	w.settleSignoffs(ctx)
 	return res, err
 }
@@ -229,6 +251,9 @@ func (w *rel) blockers(stage release.Stage) []string {
 		}
 	}
 	out = append(out, w.issueHolds(stage)...)
+	if w.st.Lane != "" {
+		out = append(out, "production lane: "+w.st.Lane)
+	}
 	if w.st.Paused {
 		out = append(out, "paused")
 	}
@@ -286,6 +311,9 @@ func (w *rel) windowStage(name string) release.Stage {
 
 // runCanary records the rollback target, moves the canary share of traffic and opens the watch.
 func (w *rel) runCanary(ctx workflow.Context) error {
+	if err := w.enterLane(ctx); err != nil || w.stop != nil {
+		return err
+	}
 	if err := w.contractsCanary(ctx); err != nil {
 		return err
 	}
@@ -330,7 +358,7 @@ func (w *rel) runProduction(ctx workflow.Context) error {
 func (w *rel) prodEnv() string { return w.in.Manifest.Environment(release.StageProduction) }
 
 func (w *rel) recordRollbackPlan(ctx workflow.Context) {
-	plan := &release.RollbackPlan{TargetVersion: w.in.Manifest.PreviousVersion, Environment: w.prodEnv(), RecordedAt: workflow.Now(ctx),
+	plan := &release.RollbackPlan{TargetVersion: w.rollbackTarget(), Environment: w.prodEnv(), RecordedAt: workflow.Now(ctx),
 		Contracts: w.contractRollbackPlan()}
 	w.st.RollbackPlan = plan
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "record-rollback-target",
@@ -340,7 +368,7 @@ func (w *rel) recordRollbackPlan(ctx workflow.Context) {
 // setTraffic deploys the version to env with percent of the traffic, through the backend.
 func (w *rel) setTraffic(ctx workflow.Context, env string, percent float64, step string) error {
 	req := w.trafficRequest(env, percent, step)
-	actx := trafficOptions(ctx, fmt.Sprintf("%s: %s %s → %g %%", step, w.st.Service, w.st.Version, percent), false)
+	actx := w.trafficOptions(ctx, fmt.Sprintf("%s: %s %s → %g %%", step, w.st.Service, w.st.Version, percent), false)
 	if err := workflow.ExecuteActivity(actx, release.ActivitySetTraffic, req).Get(ctx, nil); err != nil {
 		return fmt.Errorf("%s: traffic to %g %% in %s: %w", step, percent, env, err)
 	}
@@ -415,6 +443,9 @@ func (w *rel) publish(ctx workflow.Context) {
 		if cur, ok := sa.GetKeyword(k); !ok || cur != want[k] {
 			updates = append(updates, k.ValueSet(want[k]))
 		}
+	}
+	if cur, _ := sa.GetKeyword(SearchWaitsFor); w.laneOn && cur != w.st.Lane {
+		updates = append(updates, SearchWaitsFor.ValueSet(w.st.Lane))
 	}
 	if len(updates) > 0 {
 		if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {

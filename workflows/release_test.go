@@ -171,6 +171,8 @@ func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *ha
 	env.RegisterActivityWithOptions(act.SignoffMessage, activity.RegisterOptions{Name: release.ActivitySignoffMessage})
 	env.RegisterWorkflowWithOptions(AnalysisWorkflow, AnalysisRegisterOptions())
 	env.RegisterActivityWithOptions(act.AnalyzeInterval, activity.RegisterOptions{Name: release.ActivityAnalyze})
+	env.RegisterActivityWithOptions(act.LaneEnter, activity.RegisterOptions{Name: release.ActivityLaneEnter})
+	env.RegisterActivityWithOptions(act.LaneLeave, activity.RegisterOptions{Name: release.ActivityLaneLeave})
 	h := &harness{t: t, env: env, act: act, starter: "rm-ada"}
 	h.in, h.pol = testInput(t, edit)
 	env.RegisterActivityWithOptions(func(_ context.Context, req release.PolicyRequest) (release.PolicyResult, error) {
@@ -694,4 +696,15 @@ func TestDecideUpdateAnswersWithTheVerdict(t *testing.T) {
 	for _, e := range st.Audit {
 		require.NotEqual(t, "launch-missiles", e.Action)
 	}
+}
+
+// LaneEnter grants the lane at once, production serving the release's previous version: the
+// time-skipped tests run one release at a time (the lane itself is tested on the dev server,
+// lane_devserver_test.go).
+func (f *fakeActivities) LaneEnter(_ context.Context, req release.LaneRequest) (release.LaneAnswer, error) {
+	return release.LaneAnswer{Granted: true, Live: req.Entry.Previous}, nil
+}
+
+func (f *fakeActivities) LaneLeave(context.Context, release.LaneRequest) (release.LaneAnswer, error) {
+	return release.LaneAnswer{}, nil
 }

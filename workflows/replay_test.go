@@ -20,7 +20,9 @@ import (
 // analysis-*.json are runs of the AnalysisWorkflow child, recorded with
 // SHIPGATE_RECORD_ANALYSIS_HISTORY=analysis-<name>.json go test -run TestAnalysisOnDevServer ./workflows/;
 // v9-way-back-*.json are the way back's failure and cancellation paths, recorded with
-// SHIPGATE_RECORD_WAYBACK_HISTORY=1 go test -run TestWayBackOnDevServer ./workflows/.
+// SHIPGATE_RECORD_WAYBACK_HISTORY=1 go test -run TestWayBackOnDevServer ./workflows/;
+// v10-lane-*.json (a queued release, a service's lane) and restore-*.json likewise with
+// -run 'TestLaneQueues|TestRestore'.
 //
 // A release replays as the execution it was: its workflow id (release/<service>/<version>, from
 // its input) and run id, because it checks that it runs under its release's id and that each
@@ -36,8 +38,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
-			r.RegisterWorkflowWithOptions(AnalysisWorkflow, AnalysisRegisterOptions())
+			Register(r)
 			file, err := os.Open(f)
 			if err != nil {
 				t.Fatal(err)
@@ -60,6 +61,14 @@ func execution(t *testing.T, first *historypb.HistoryEvent) workflow.Execution {
 	t.Helper()
 	attrs := first.GetWorkflowExecutionStartedEventAttributes()
 	ex := workflow.Execution{RunID: attrs.GetOriginalExecutionRunId()}
+	if attrs.GetWorkflowType().GetName() == release.RestoreWorkflowName {
+		var in release.RestoreInput
+		if err := converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in); err != nil {
+			t.Fatal(err)
+		}
+		ex.ID = release.RestoreWorkflowID(in.Release, in.Run)
+		return ex
+	}
 	if attrs.GetWorkflowType().GetName() != WorkflowName {
 		return ex
 	}

@@ -209,6 +209,10 @@ func commandTarget(name string, cmd release.Command) string {
 		return cmd.Severity + ": " + cmd.Title
 	case release.SignalResolveIssue:
 		return fmt.Sprintf("#%d", cmd.Issue)
+	case release.SignalRollback:
+		if cmd.To != "" {
+			return "to " + clip(cmd.To)
+		}
 	}
 	return ""
 }
@@ -359,6 +363,11 @@ func (w *rel) requestStop(ctx workflow.Context, name string, cmd release.Command
 	}
 	if strings.TrimSpace(cmd.Reason) == "" {
 		return "refused: " + name + " needs a reason", false
+	}
+	if cmd.To != "" {
+		if r, ok := w.pointAt(ctx, name, cmd); !ok {
+			return r, false
+		}
 	}
 	if w.wayOut && w.goingBack {
 		return w.retryWayBack(cmd)

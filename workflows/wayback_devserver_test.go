@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/shipgate/shipgate/activities"
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/release"
@@ -43,7 +44,8 @@ func newWayBackStack(t *testing.T) *wayBackStack {
 	_, pol := testInput(t, devWindows)
 	s := &wayBackStack{t: t, c: c, queue: "wayback", act: &fakeActivities{outcome: map[string]string{}}, pol: pol}
 	w := worker.New(c, s.queue, worker.Options{})
-	w.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
+	Register(w)
+	activities.RegisterLanes(w, &activities.Lanes{Client: c})
 	w.RegisterActivityWithOptions(s.act.EvaluateCheck, activity.RegisterOptions{Name: release.ActivityEvaluateCheck})
 	w.RegisterActivityWithOptions(s.act.SetTraffic, activity.RegisterOptions{Name: release.ActivitySetTraffic})
 	w.RegisterActivityWithOptions(s.act.Notify, activity.RegisterOptions{Name: release.ActivityNotify})

@@ -88,6 +88,32 @@ func TestForwardStepRidesOutABackendBlip(t *testing.T) {
 	require.Equal(t, 6, failures)
 }
 
+// The policy sets how long a forward step rides out a failing backend (traffic.stepRetry):
+// a backend down for good costs a short budget a handful of attempts and a long one many,
+// and either way the release then goes back.
+func TestStepRetryBudgetComesFromThePolicy(t *testing.T) {
+	attempts := func(budget time.Duration) int {
+		h := newHarness(t, func(_ *release.Manifest, p *release.Policy) { p.Traffic.StepRetry = release.Duration(budget) })
+		h.approveEvery(time.Minute, 30*time.Minute)
+		n := 0
+		h.act.trafficErr = func(req release.TrafficRequest) error {
+			if stepKey(req, "production-25") {
+				n++
+				return temporal.NewApplicationError("traffic webhook answered 503: down", "")
+			}
+			return nil
+		}
+		res := h.run()
+		require.Equal(t, release.StateRolledBack, res.State)
+		require.Contains(t, res.Reason, "failed: production-25")
+		return n
+	}
+	short, long := attempts(time.Minute), attempts(15*time.Minute)
+	t.Logf("attempts: %d in 1 min, %d in 15 min", short, long)
+	require.LessOrEqual(t, short, 7)
+	require.GreaterOrEqual(t, long, 25)
+}
+
 // A rollback the backend refuses keeps the release open, in state rollback_failed with the
 // reason and the percent last confirmed, retrying, until the backend accepts.
 func TestRollbackFailingStaysOpenUntilItSucceeds(t *testing.T) {

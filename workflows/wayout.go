@@ -18,8 +18,10 @@ import (
 // roll back (critical) or hold (high). Histories without the marker run as before.
 const versionWayOut = "way-out"
 
-// Forward traffic steps ride out a backend blip: attempts 2 s apart, doubling up to 30 s, about
-// four minutes in all, before the step counts as failed (and the release goes back).
+// Forward traffic steps ride out a backend blip: attempts 2 s apart, doubling up to 30 s, for
+// the policy's traffic.stepRetry (default release.DefaultStepRetry; before versionServiceLane
+// trafficStepAttempts attempts, about four minutes), before the step counts as failed (and
+// the release goes back).
 const (
 	trafficStepAttempts = 12
 	trafficRetryFirst   = 2 * time.Second
@@ -44,19 +46,26 @@ const (
 
 // trafficOptions are the activity options of one traffic change: a forward step's bounded
 // retries, or the way back's round.
-func trafficOptions(ctx workflow.Context, summary string, back bool) workflow.Context {
-	retry := &temporal.RetryPolicy{MaximumAttempts: trafficStepAttempts, InitialInterval: trafficRetryFirst,
-		BackoffCoefficient: 2, MaximumInterval: trafficRetryMax}
-	if back {
-		retry = &temporal.RetryPolicy{MaximumAttempts: rollbackRoundAttempts, InitialInterval: time.Second,
-			BackoffCoefficient: 2, MaximumInterval: trafficRetryMax}
-	}
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+func (w *rel) trafficOptions(ctx workflow.Context, summary string, back bool) workflow.Context {
+	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		HeartbeatTimeout:    trafficHeartbeatTimeout,
-		RetryPolicy:         retry,
-		Summary:             summary,
-	})
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: trafficStepAttempts, InitialInterval: trafficRetryFirst,
+			BackoffCoefficient: 2, MaximumInterval: trafficRetryMax},
+		Summary: summary,
+	}
+	switch {
+	case back:
+		opts.RetryPolicy = &temporal.RetryPolicy{MaximumAttempts: rollbackRoundAttempts, InitialInterval: time.Second,
+			BackoffCoefficient: 2, MaximumInterval: trafficRetryMax}
+	case w.laneOn:
+		// the policy's budget (traffic.stepRetry) bounds the step; the attempt count only
+		// keeps up with it (one per trafficRetryMax, and the first, faster ones)
+		budget := w.pol.StepRetry()
+		opts.ScheduleToCloseTimeout = budget
+		opts.RetryPolicy.MaximumAttempts = int32(budget/trafficRetryMax) + 6
+	}
+	return workflow.WithActivityOptions(ctx, opts)
 }
 
 // trafficMoved reports whether real users' traffic may be on the new version: the rollback
@@ -93,26 +102,31 @@ func (w *rel) wayBack(ctx workflow.Context, why string) (moved bool, err error) 
 // returnTraffic sets the new version's share of production to 0 %, round after round until
 // the backend accepts.
 func (w *rel) returnTraffic(ctx workflow.Context, why string) error {
-	req := w.trafficRequest(w.prodEnv(), 0, "rollback")
-	req.Rollback = w.wayOut
-	what := "rolling back to " + w.st.Previous
-	w.backStep = fmt.Sprintf("the way back: all of %s's traffic to %s", w.prodEnv(), w.st.Previous)
-	err := w.persist(ctx, what, func(round int) error {
-		actx := trafficOptions(ctx, fmt.Sprintf("rollback: all traffic back to %s (round %d)", w.st.Previous, round), true)
+	var target string
+	step := func(round int) error {
+		// the target is read each round: a person may point production elsewhere meanwhile
+		target = w.st.RollbackPlan.TargetVersion
+		req := w.trafficRequest(w.prodEnv(), 0, "rollback")
+		req.PreviousVersion, req.Rollback = target, w.wayOut
+		if target != w.st.Previous {
+			req.IdempotencyKey += "-to-" + target
+		}
+		w.backStep = fmt.Sprintf("the way back: all of %s's traffic to %s", w.prodEnv(), target)
+		actx := w.trafficOptions(ctx, fmt.Sprintf("rollback: all traffic back to %s (round %d)", target, round), true)
 		if !w.wayOut {
 			actx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 				StartToCloseTimeout: time.Minute,
 				RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 0, InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
-				Summary:             fmt.Sprintf("rollback: all traffic back to %s", w.st.Previous),
+				Summary:             fmt.Sprintf("rollback: all traffic back to %s", target),
 			})
 		}
 		return workflow.ExecuteActivity(actx, release.ActivitySetTraffic, req).Get(ctx, nil)
-	})
-	if err != nil {
-		return fmt.Errorf("rollback to %s failed: %w", w.st.Previous, err)
+	}
+	if err := w.persist(ctx, func() string { return "rolling back to " + w.st.RollbackPlan.TargetVersion }, step); err != nil {
+		return fmt.Errorf("rollback to %s failed: %w", target, err)
 	}
 	w.afterTraffic(ctx, w.prodEnv(), 0)
-	w.notify(ctx, release.NoticeRollback, fmt.Sprintf("%s %s: traffic back to %s (%s)", w.st.Service, w.st.Version, w.st.Previous, why))
+	w.notify(ctx, release.NoticeRollback, fmt.Sprintf("%s %s: traffic back to %s (%s)", w.st.Service, w.st.Version, target, why))
 	return nil
 }
 
@@ -120,7 +134,7 @@ func (w *rel) returnTraffic(ctx workflow.Context, why string) error {
 // failed round the release says so (rollbackFailed) and waits, rollbackWaitFirst doubling up
 // to rollbackWaitMax, or until a rollback or abort command asks for the next round now.
 // Releases from before versionWayOut had one round: its error is returned.
-func (w *rel) persist(ctx workflow.Context, what string, step func(round int) error) error {
+func (w *rel) persist(ctx workflow.Context, what func() string, step func(round int) error) error {
 	wait := rollbackWaitFirst
 	for round := 1; ; round++ {
 		err := step(round)
@@ -128,10 +142,10 @@ func (w *rel) persist(ctx workflow.Context, what string, step func(round int) er
 			return err
 		}
 		seen := w.retryBack
-		w.rollbackFailed(ctx, what, round, wait, err)
+		w.rollbackFailed(ctx, what(), round, wait, err)
 		retried, _ := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
 			Timeout:      wait,
-			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("%s: round %d failed, next in %s", what, round, wait)},
+			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("%s: round %d failed, next in %s", what(), round, wait)},
 		}, func() bool { return w.retryBack != seen })
 		wait = min(2*wait, rollbackWaitMax)
 		if retried {
@@ -238,4 +252,28 @@ func (w *rel) canceled(ctx workflow.Context) (release.Result, error) {
 func (w *rel) retryWayBack(cmd release.Command) (string, bool) {
 	w.retryBack++
 	return "retrying the way back now: " + cmd.Reason, true
+}
+
+// pointAt is rollback --to VERSION: the way back points production at a version a person
+// names instead of the recorded one (say the previous version is broken too, or a fix is
+// live elsewhere). It is accepted only once traffic has moved, as a rollback, and takes
+// effect at once when the way back is already under way (the next round uses it).
+func (w *rel) pointAt(ctx workflow.Context, name string, cmd release.Command) (string, bool) {
+	switch {
+	case name != release.SignalRollback:
+		return fmt.Sprintf("refused: --to belongs to rollback, not %s", name), false
+	case !w.laneOn:
+		return "refused: this release predates rollback --to", false
+	case !w.trafficMoved():
+		return fmt.Sprintf("refused: nothing to point elsewhere in %s (no production traffic has moved); use abort", w.st.Stage), false
+	case cmd.To == w.st.Version:
+		return fmt.Sprintf("refused: --to %s is the release's own version; the way back leaves it", cmd.To), false
+	case !release.ValidVersion(cmd.To):
+		return fmt.Sprintf("refused: --to %q is not a version", clip(cmd.To)), false
+	}
+	w.backTo = cmd.To
+	w.st.RollbackPlan.TargetVersion = cmd.To
+	w.audit(ctx, release.AuditEntry{Actor: cmd.Actor, Channel: cmd.Channel, Action: "record-rollback-target",
+		Target: cmd.To, Accepted: true, Reason: "named by " + cmd.Actor + ": " + cmd.Reason})
+	return "", true
 }

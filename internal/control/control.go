@@ -11,6 +11,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/crypto/ssh"
@@ -140,7 +141,7 @@ func Send(ctx context.Context, c client.Client, signer ssh.Signer, id, signal st
 		}
 		reason := fmt.Sprintf("refused: release %s has ended (%s); no command acts on it any more", id, how)
 		if status == enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED || status == enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT {
-			reason += ": it was stopped from outside, so nothing returned its traffic or proxies; `status` shows where it stopped"
+			reason += fmt.Sprintf(": it was stopped from outside, so nothing returned its traffic or proxies; `status` shows where it stopped, `starter restore %s --as YOU --reason WHY` returns them", id)
 		}
 		return release.AuditEntry{Actor: cmd.Actor, Channel: cmd.Channel, Action: signal, Reason: reason}, nil
 	}
@@ -223,4 +224,59 @@ func ExecutionEnd(s enumspb.WorkflowExecutionStatus) string {
 // UILink is the Temporal Web UI page of a workflow.
 func UILink(uiBase, namespace, id string) string {
 	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", uiBase, url.PathEscape(namespace), url.PathEscape(id))
+}
+
+// Restored says whether a restore of one run of a release has returned what the release left
+// (its status says restored), and which version production serves since.
+func Restored(ctx context.Context, c client.Client, releaseID, run string) (release.RestoreResult, bool, error) {
+	v, err := c.QueryWorkflow(ctx, release.RestoreWorkflowID(releaseID, run), "", release.QueryStatus)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return release.RestoreResult{}, false, nil
+	}
+	if err != nil {
+		return release.RestoreResult{}, false, fmt.Errorf("restore of %s: %w", releaseID, err)
+	}
+	var st release.Status
+	if err := v.Get(&st); err != nil {
+		return release.RestoreResult{}, false, err
+	}
+	if st.State != release.StateRestored {
+		return release.RestoreResult{}, false, nil
+	}
+	return release.RestoreResult{State: st.State, Live: release.LeftLive(st), Note: st.Reason}, true, nil
+}
+
+// Restore starts the restore of the last run of an ended release (release.RestoreInput),
+// signed, and waits for it: production traffic and switched proxies back to the version live
+// before it, or to cmd.To. It returns the restore's result; a refusal comes back as an error
+// that says why.
+func Restore(ctx context.Context, c client.Client, signer ssh.Signer, id string, cmd release.Command) (release.RestoreResult, error) {
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return release.RestoreResult{}, fmt.Errorf("release %s: %w", id, err)
+	}
+	run := d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	if err := Sign(signer, release.ActionRestore, &cmd, release.Binding{Release: id, Run: run}, time.Now()); err != nil {
+		return release.RestoreResult{}, err
+	}
+	wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		// the release's own task queue: the workers that ran it know its policy and backends
+		ID: release.RestoreWorkflowID(id, run), TaskQueue: d.GetWorkflowExecutionInfo().GetTaskQueue(),
+		// a refused or failed restore may be run again; a running one is joined
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+	}, release.RestoreWorkflowName, release.RestoreInput{Release: id, Run: run, Command: &cmd})
+	if err != nil {
+		return release.RestoreResult{}, fmt.Errorf("restore of %s: %w", id, err)
+	}
+	var res release.RestoreResult
+	if err := wr.Get(ctx, &res); err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return res, errors.New(app.Message())
+		}
+		return res, fmt.Errorf("restore of %s: %w", id, err)
+	}
+	return res, nil
 }

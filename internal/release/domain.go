@@ -63,12 +63,15 @@ const (
 	// StateRollbackFailed: the way back (traffic to the previous version, proxies reverted)
 	// has not completed yet; the release stays open, retrying, and takes rollback and abort.
 	StateRollbackFailed State = "rollback_failed"
+	// StateRestored: a restore (RestoreWorkflow) returned the traffic and proxies a release
+	// left when it was terminated or timed out.
+	StateRestored State = "restored"
 )
 
 // Final reports whether the release has ended.
 func (s State) Final() bool {
 	switch s {
-	case StateSucceeded, StateRolledBack, StateAborted, StateFailed:
+	case StateSucceeded, StateRolledBack, StateAborted, StateFailed, StateRestored:
 		return true
 	}
 	return false

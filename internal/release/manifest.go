@@ -217,3 +217,6 @@ func (m *Manifest) ResolveEvidence(manifestPath string) error {
 	}
 	return nil
 }
+
+// ValidVersion reports whether v is a semantic version as manifests spell them.
+func ValidVersion(v string) bool { return versionRE.MatchString(v) }

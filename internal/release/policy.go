@@ -64,6 +64,14 @@ type Policy struct {
 	SlackBridgeKeys []string `yaml:"slackBridgeKeys,omitempty" json:"slackBridgeKeys,omitempty"`
 }
 
+// StepRetry is how long a forward traffic step retries a failing backend (traffic.stepRetry).
+func (p *Policy) StepRetry() time.Duration {
+	if d := p.Traffic.StepRetry.D(); d > 0 {
+		return d
+	}
+	return DefaultStepRetry
+}
+
 // FailureAction is what a failed analysis does in stage s: "rollback" or "pause".
 func (p *Policy) FailureAction(s Stage) string {
 	if a := p.OnFailure[s]; a != "" {
@@ -159,6 +167,9 @@ type Canary struct {
 // Rollout is the gradual production rollout after the canary.
 type Rollout struct {
 	Steps []Step `yaml:"steps" json:"steps"`
+	// Concurrency says what a release does when another release of the same service holds
+	// production (lane.go): queue (default) waits behind it, supersede rolls the older back.
+	Concurrency string `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
 }
 
 // Step is one traffic step with the time it bakes before the next.
@@ -178,6 +189,10 @@ type Traffic struct {
 	// TokenEnv named any worker variable (a deployer key too) to send to URL: refused by
 	// validation, kept only to say what to write instead; never in the workflow input.
 	TokenEnv string `yaml:"tokenEnv,omitempty" json:"-"`
+	// StepRetry is how long a forward traffic step keeps retrying a failing backend before the
+	// step counts as failed and the release goes back (default DefaultStepRetry). The way
+	// back itself never gives up.
+	StepRetry Duration `yaml:"stepRetry,omitempty" json:"stepRetry,omitempty"`
 }
 
 // Chain is a blockchain the contracts are deployed to.
@@ -500,6 +515,14 @@ func (p *Policy) validateTraffic(v *validator) {
 		v.addf("traffic.backend", "must be webhook (got %q)", p.Traffic.Backend)
 	}
 	p.validateTrafficToken(v)
+	if r := p.Traffic.StepRetry; r != 0 && (r.D() < MinStepRetry || r.D() > MaxStepRetry) {
+		v.addf("traffic.stepRetry", "must be between %s and %s (got %s)", MinStepRetry, MaxStepRetry, r)
+	}
+	switch p.Rollout.Concurrency {
+	case "", LaneQueue, LaneSupersede:
+	default:
+		v.addf("rollout.concurrency", "must be %s or %s (got %q)", LaneQueue, LaneSupersede, p.Rollout.Concurrency)
+	}
 }
 
 func (p *Policy) validateChains(v *validator) {

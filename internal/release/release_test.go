@@ -101,6 +101,8 @@ func TestPolicyErrorsNameFileLineFieldReason(t *testing.T) {
 		{"any variable as token", "url: http://127.0.0.1:8090/v1/traffic", "url: http://127.0.0.1:8090/v1/traffic\n  tokenEnv: SHIPGATE_KEY_DEPLOYER", []string{"traffic.tokenEnv: is refused", "write tokenSecret: NAME"}},
 		{"variable as secret", "url: http://127.0.0.1:8090/v1/traffic", "url: http://127.0.0.1:8090/v1/traffic\n  tokenSecret: SHIPGATE_KEY_DEPLOYER", []string{"traffic.tokenSecret: names a variable, not a secret"}},
 		{"duplicate check", "name: lint,", "name: unit-coverage,", []string{`check "unit-coverage" is defined twice`}},
+		{"step retry too long", "# stepRetry: 4m", "stepRetry: 2h", []string{"policy.yaml:183: traffic.stepRetry: must be between 10s and 1h0m0s (got 2h0m0s)"}},
+		{"unknown concurrency", "# concurrency: queue", "concurrency: parallel", []string{`rollout.concurrency: must be queue or supersede (got "parallel")`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -49,6 +49,7 @@ type Command struct {
 	Title       string `json:"title,omitempty"`       // report-issue
 	Issue       int    `json:"issue,omitempty"`       // resolve-issue
 	Fingerprint string `json:"fingerprint,omitempty"` // what the approver saw (Slack)
+	To          string `json:"to,omitempty"`          // rollback, restore: the version to point production at
 
 	// Start only: the worker policy the release runs under and the manifest's digest.
 	Policy   string `json:"policy,omitempty"`
@@ -108,15 +109,17 @@ type Result struct {
 // Status is what the status query answers: everything a person needs to see where a release
 // is and why it waits.
 type Status struct {
-	ID             string         `json:"id"`
-	Service        string         `json:"service"`
-	Version        string         `json:"version"`
-	Previous       string         `json:"previousVersion"`
-	Author         string         `json:"author"`
-	Stage          Stage          `json:"stage"`
-	State          State          `json:"state"`
-	Reason         string         `json:"reason,omitempty"` // why blocked, paused or ended
-	WaitingFor     []string       `json:"waitingFor,omitempty"`
+	ID         string   `json:"id"`
+	Service    string   `json:"service"`
+	Version    string   `json:"version"`
+	Previous   string   `json:"previousVersion"`
+	Author     string   `json:"author"`
+	Stage      Stage    `json:"stage"`
+	State      State    `json:"state"`
+	Reason     string   `json:"reason,omitempty"` // why blocked, paused or ended
+	WaitingFor []string `json:"waitingFor,omitempty"`
+	// Lane says whom the release waits for in its service's production lane (lane.go).
+	Lane           string         `json:"lane,omitempty"`
 	Gates          []GateStatus   `json:"gates"`
 	Windows        []WindowStatus `json:"windows"`
 	TrafficPercent float64        `json:"trafficPercent"`

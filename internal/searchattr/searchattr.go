@@ -12,7 +12,7 @@ import (
 )
 
 // Names are the keyword search attributes a release sets.
-var Names = []string{"ReleaseService", "ReleaseVersion", "ReleaseStage", "ReleaseState"}
+var Names = []string{"ReleaseService", "ReleaseVersion", "ReleaseStage", "ReleaseState", "ReleaseWaitsFor"}
 
 // Ensure adds the missing ones; it is safe to call on every worker start.
 func Ensure(ctx context.Context, c client.Client, namespace string) error {

@@ -113,7 +113,8 @@ func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string)
 	}
 
 	w := worker.New(c, release.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
+	workflows.Register(w)
+	activities.RegisterLanes(w, &activities.Lanes{Client: c})
 	activities.RegisterPolicies(w, &activities.Policies{Store: &policies.Store{Dir: policyDir, AllowDev: true}})
 	httpClient := &http.Client{Timeout: 10 * time.Second}
 	activities.Register(w, &activities.Gates{HTTP: httpClient}, &activities.Traffic{HTTP: httpClient},
