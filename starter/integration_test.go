@@ -387,6 +387,16 @@ func TestReleaseThroughCLIAgainstDevServer(t *testing.T) {
 	}
 	recordHistory(t, c, id)
 
+	// production serves 1.4.0 now: a release built on 1.3.0 again is refused at start, before
+	// its testnet weeks (the lane itself would refuse it at its canary)
+	if _, errOut, code := s.cli("start", "-f", manifest, "--policy", policy, "--as", "rm-ada"); code != 1 ||
+		!strings.Contains(errOut, "previousVersion: production serves 1.4.0 (left by release/demo/1.4.0), not 1.3.0") {
+		t.Fatalf("start from a version production no longer serves: exit %d %q", code, errOut)
+	}
+	if out := s.mustCLI("list"); !strings.Contains(out, "WAITS FOR") {
+		t.Fatalf("list has no WAITS FOR column:\n%s", out)
+	}
+
 	// SIGTERM stops the worker gracefully: it exits 0, promptly
 	_ = s.worker.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)

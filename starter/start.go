@@ -51,6 +51,13 @@ func (c *cli) start(ctx context.Context, args []string) error {
 		return err
 	}
 	id := m.ID()
+	// The workflow's lane decides at the canary; this only saves a release that could never
+	// get there its testnet weeks (with releases in flight the live version may still change).
+	if ls, ok, err := control.Lane(ctx, cl, m.Service); err == nil && ok && ls.Holder == nil && len(ls.Queue) == 0 &&
+		ls.Live != "" && ls.Live != m.PreviousVersion {
+		return &exitError{code: 1, msg: fmt.Sprintf("start: %s: previousVersion: production serves %s (left by %s), not %s; a release goes from what production serves",
+			*manifestPath, ls.Live, ls.LiveBy, m.PreviousVersion)}
+	}
 	run, err := control.Start(ctx, cl, signer, actor, release.Input{Manifest: *m, PolicyName: *policy}, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL)
 	if err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted

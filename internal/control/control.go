@@ -280,3 +280,21 @@ func Restore(ctx context.Context, c client.Client, signer ssh.Signer, id string,
 	}
 	return res, nil
 }
+
+// Lane reads a service's production lane (release.LaneState); ok is false for a service none
+// of whose releases has reached its canary yet.
+func Lane(ctx context.Context, c client.Client, service string) (release.LaneState, bool, error) {
+	v, err := c.QueryWorkflow(ctx, release.LaneWorkflowID(service), "", release.QueryLane)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return release.LaneState{}, false, nil
+	}
+	if err != nil {
+		return release.LaneState{}, false, fmt.Errorf("production lane of %s: %w", service, err)
+	}
+	var ls release.LaneState
+	if err := v.Get(&ls); err != nil {
+		return ls, false, err
+	}
+	return ls, true, nil
+}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/params"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/shipgate/shipgate/internal/chain"
@@ -212,16 +213,31 @@ func renamed(name string) func(*release.Input) {
 // upgrades it to v2, and a rollback returns it to v1. Its initialize(owner, …) gets the
 // stack's generated deployer.
 func baseline(ctx context.Context, st devstack.Stack, keys *people.Keyring, manifest, policy, contract string) error {
-	if deployed(st, contract) {
+	demo, _, err := release.Load(manifest, filepath.Join(policyDir(st), policy+".yaml"), checks.Validate)
+	if err != nil {
+		return err
+	}
+	// The demo release goes from its previousVersion: production must serve that version
+	// (the service's lane refuses a release built on another). After an earlier demo it
+	// serves the demo's version, so a release of the baseline brings it back first.
+	live, err := servedInProduction(ctx, demo.Manifest.Service)
+	if err != nil {
+		return err
+	}
+	if deployed(st, contract) && (live == "" || live == demo.Manifest.PreviousVersion) {
 		return nil
 	}
 	key, _, err := devstack.DeployerKey(filepath.Join(st.Dir, "deployer.key"))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s is not on the chains yet: release demo 1.3.0 deploys v1 and its proxy on both\n", contract)
+	fmt.Printf("production must serve %s first (it serves %q; %s on the chains: %v): release demo %s deploys v1 and its proxy on both\n",
+		demo.Manifest.PreviousVersion, live, contract, deployed(st, contract), demo.Manifest.PreviousVersion)
 	return runDemo(ctx, st, keys, filepath.Join(filepath.Dir(manifest), "release-v1.yaml"), policy, false, func(in *release.Input) {
 		renamed(contract)(in)
+		if live != "" {
+			in.Manifest.PreviousVersion = live // a release goes from what production serves
+		}
 		for i := range in.Manifest.Contracts {
 			if p := in.Manifest.Contracts[i].Proxy; p != nil && len(p.InitArgs) > 0 {
 				p.InitArgs[0] = key.Address.Hex()
@@ -332,9 +348,13 @@ func runDemo(ctx context.Context, stack devstack.Stack, keys *people.Keyring, ma
 	}
 	defer c.Close()
 	id := in.Manifest.ID()
-	// A demo run replaces a demo release left running by an earlier, interrupted run. Ada, a
-	// release manager, starts it with her key.
-	if err := r.Start(ctx, c, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING); err != nil {
+	// A demo release left running by an earlier, interrupted run is aborted by Ada, a release
+	// manager, and takes its way back (a terminated one would hold its service's production
+	// lane until restored); then she starts this one with her key.
+	if err := abortRunning(ctx, c, r, id); err != nil {
+		return err
+	}
+	if err := r.Start(ctx, c, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
 		return err
 	}
 	link := control.UILink(uiBase, "default", id)
@@ -398,4 +418,42 @@ func slackApprovers(st devstack.Stack, r devstack.Release, out *devstack.LockedW
 		return nil, nil, err
 	}
 	return devstack.NewSlackApprovers(cfg, "http://"+workerAddr+"/slack/interactions", r, out)
+}
+
+// servedInProduction is the version the service's production lane says production serves ("" before
+// the service's first release reached its canary).
+func servedInProduction(ctx context.Context, service string) (string, error) {
+	c, err := client.DialContext(ctx, client.Options{HostPort: temporalAddr})
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	ls, _, err := control.Lane(ctx, c, service)
+	return ls.Live, err
+}
+
+// abortRunning aborts a running release of id, signed by rm-ada, and waits for it to end.
+func abortRunning(ctx context.Context, c client.Client, r devstack.Release, id string) error {
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return nil
+	}
+	fmt.Printf("%s is still running from an earlier demo: aborting it\n", id)
+	if _, err := r.Send(ctx, c, release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "a new demo run replaces it"}); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	err = c.GetWorkflow(wctx, id, d.GetWorkflowExecutionInfo().GetExecution().GetRunId()).Get(wctx, nil)
+	if err != nil && wctx.Err() != nil {
+		return fmt.Errorf("%s did not end after its abort: %w", id, err)
+	}
+	return nil
 }
