@@ -128,7 +128,7 @@ func TestContractDeployExactlyOnceAcrossWorkerCrashes(t *testing.T) {
 	}
 	defer cl.Close()
 	r := s.load(manifest, policy)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	type ended struct {
 		st  release.Status
@@ -139,11 +139,11 @@ func TestContractDeployExactlyOnceAcrossWorkerCrashes(t *testing.T) {
 		st, err := devstack.Follow(ctx, cl, r, io.Discard, true)
 		done <- ended{st, err}
 	}()
-	s.waitWorkerDies("sign", 2*time.Minute)
+	s.waitWorkerDies("sign", 5*time.Minute)
 	for _, point := range []string{"broadcast", "confirm"} {
 		s.workerEnv = []string{c.keyEnv, "SHIPGATE_TEST_CRASH_AT=" + point}
 		s.startWorker()
-		s.waitWorkerDies(point, 2*time.Minute)
+		s.waitWorkerDies(point, 5*time.Minute)
 	}
 	s.workerEnv = []string{c.keyEnv}
 	s.startWorker()

@@ -69,7 +69,7 @@ func newStack(t testing.TB) *stack {
 	}
 	s := &stack{t: t, root: root, bin: buildBinaries(t, root), chainData: t.TempDir(),
 		keys: &people.Keyring{Dir: t.TempDir()}, policyDir: t.TempDir()}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	s.temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{})
 	if err != nil {
@@ -128,7 +128,7 @@ func (s *stack) startWorker() {
 			_ = cmd.Wait()
 		}
 	})
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		resp, err := http.Get("http://" + addr + "/readyz")
 		if err == nil {

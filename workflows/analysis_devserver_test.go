@@ -136,7 +136,7 @@ func recordHistory(t *testing.T, what string, h *historypb.History) {
 // history is the one recorded for the replay test.
 func TestAnalysisOnDevServerPromotesHealthyCanary(t *testing.T) {
 	s := newAnalysisStack(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	spec := demoSpec(t, "1s")
 	run := s.start(ctx, "analysis-promote", analysisInput(spec, time.Second, 0, time.Minute, 3))
@@ -156,7 +156,7 @@ func TestAnalysisOnDevServerPromotesHealthyCanary(t *testing.T) {
 // A firing SLO alert in the real Prometheus rolls back long before the interval ends.
 func TestAnalysisOnDevServerAlertRollsBackBeforeTheIntervalEnds(t *testing.T) {
 	s := newAnalysisStack(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const interval = 30 * time.Second
 	run := s.start(ctx, "analysis-alert", analysisInput(demoSpec(t, "30s"), interval, 0, time.Hour, 10))
@@ -188,7 +188,7 @@ func TestAnalysisOnDevServerAlertRollsBackBeforeTheIntervalEnds(t *testing.T) {
 // pauses for a person past consecutiveErrorLimit; it never passes.
 func TestAnalysisOnDevServerPrometheusStoppedMidRun(t *testing.T) {
 	s := newAnalysisStack(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	run := s.start(ctx, "analysis-prom-down", analysisInput(demoSpec(t, "1s"), time.Second, 0, time.Hour, 100))
 	for {

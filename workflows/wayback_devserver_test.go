@@ -96,7 +96,7 @@ func (s *wayBackStack) signal(run client.WorkflowRun, name string, cmd release.C
 // until until(status) holds.
 func (s *wayBackStack) drive(run client.WorkflowRun, until func(release.Status) bool) release.Status {
 	sent := map[string]bool{}
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(5 * time.Minute) // a hang, not slowness: the machine may be starved
 	for {
 		st := s.status(run)
 		if until(st) {

@@ -103,7 +103,7 @@ const MaxSignalsPerRelease = 100
 // test.
 func TestServer(tb testing.TB) client.Client {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	t, err := StartTemporal(ctx, TemporalOptions{})
 	if err != nil {
@@ -155,7 +155,7 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	t := &Temporal{Cmd: cmd, Address: fmt.Sprintf("127.0.0.1:%d", o.Port), UIURL: fmt.Sprintf("http://127.0.0.1:%d", o.UIPort)}
-	if err := WaitTemporal(ctx, t.Address, time.Minute); err != nil {
+	if err := WaitTemporal(ctx, t.Address, 3*time.Minute); err != nil { // minutes: a starved machine is slow, not broken
 		_ = t.Stop()
 		return nil, err
 	}
