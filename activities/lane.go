@@ -96,7 +96,7 @@ func (l *Lanes) Verify(ctx context.Context, e release.LaneEntry) (release.LaneVe
 	if err := q.Get(&st); err != nil {
 		return v, err
 	}
-	v.State = st.State
+	v.State, v.Version, v.Previous, v.Mode = st.State, st.Version, st.Previous, st.LaneMode
 	if st.State.Final() {
 		v.Live = release.LeftLive(st)
 		return v, nil

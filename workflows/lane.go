@@ -32,8 +32,8 @@ func ServiceLaneWorkflow(ctx workflow.Context, st release.LaneState) error {
 		return err
 	}
 	valid := func(_ workflow.Context, e release.LaneEntry) error {
-		if e.Release == "" || e.Run == "" {
-			return fmt.Errorf("a lane entry names a release and its run")
+		if e.Run == "" || e.Release != release.WorkflowID(l.st.Service, e.Version) {
+			return fmt.Errorf("a lane entry names a release of %s by its id, version and run", l.st.Service)
 		}
 		return nil
 	}
@@ -113,9 +113,13 @@ func (l *lane) enter(ctx workflow.Context, e release.LaneEntry) (release.LaneAns
 	if err != nil {
 		return release.LaneAnswer{}, err
 	}
-	if !v.Running {
+	switch {
+	case !v.Running:
 		l.drop(e)
 		return release.LaneAnswer{Refused: fmt.Sprintf("release %s (run %s) is not running", e.Release, e.Run)}, nil
+	case !v.Matches(e): // a forgery: the release's own entry stands
+		return release.LaneAnswer{Refused: fmt.Sprintf("release %s (run %s) did not ask for this: its status says %s from %s (%s)",
+			e.Release, e.Run, v.Version, v.Previous, v.Mode)}, nil
 	}
 	if h := l.st.Holder; h != nil && h.Ended == "" {
 		if hv, err := l.verify(ctx, *h); err == nil && !hv.Running {
@@ -227,6 +231,7 @@ func (w *rel) laneCall(ctx workflow.Context, activity, summary string) (release.
 	if mode == "" {
 		mode = release.LaneQueue
 	}
+	w.st.LaneMode = mode // the lane checks an entry against the release's own status
 	run := w.laneRun
 	if run == "" {
 		run = workflow.GetInfo(ctx).WorkflowExecution.RunID

@@ -89,6 +89,28 @@ func TestLaneQueuesReleasesOfOneServiceOnDevServer(t *testing.T) {
 	require.Equal(t, st.Lane, s.waitsFor(b), "list shows whom it waits for")
 	require.Empty(t, s.production("2.1.0"), "no production traffic while 2.0.0 holds the lane")
 
+	// The lane takes no one's word: a forged departure of the holder, a forged entry
+	// superseding it, an entry for another service's release: refused, nothing changes.
+	forge := func(update string, e release.LaneEntry) (release.LaneAnswer, error) {
+		h, err := s.c.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{WorkflowID: release.LaneWorkflowID("payments"),
+			UpdateName: update, Args: []any{e}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		var ans release.LaneAnswer
+		if err == nil {
+			err = h.Get(context.Background(), &ans)
+		}
+		return ans, err
+	}
+	ans, err := forge(release.UpdateLaneLeave, release.LaneEntry{Release: a.GetID(), Run: a.GetRunID(), Version: "2.0.0"})
+	require.NoError(t, err)
+	require.Contains(t, ans.Refused, "release/payments/2.0.0 still holds production")
+	ans, err = forge(release.UpdateLaneEnter, release.LaneEntry{Release: b.GetID(), Run: b.GetRunID(), Version: "2.1.0", Previous: "2.0.0", Mode: release.LaneSupersede})
+	require.NoError(t, err)
+	require.Contains(t, ans.Refused, "did not ask for this: its status says 2.1.0 from 2.0.0 (queue)")
+	_, err = forge(release.UpdateLaneEnter, release.LaneEntry{Release: "release/ledger/9.0.0", Run: b.GetRunID(), Version: "9.0.0", Previous: "2.0.0"})
+	require.ErrorContains(t, err, "names a release of payments")
+	require.Contains(t, s.status(b).Lane, "waits for release/payments/2.0.0 (queued 1)")
+	require.Equal(t, release.StatePaused, s.status(a).State, "2.0.0 was not superseded")
+
 	s.signal(a, release.SignalResume, release.Command{Actor: "rm-ada", Reason: "go on"})
 	s.drive(a, func(st release.Status) bool { return st.State.Final() })
 	require.Equal(t, release.StateSucceeded, s.result(a).State)

@@ -97,6 +97,16 @@ type LaneVerification struct {
 	State   State  `json:"state,omitempty"` // the release's own status, when it answered
 	// Live is the version the release left serving production when its status is final.
 	Live string `json:"live,omitempty"`
+	// Version, Previous and Mode are the release's own, from its status: an entry claiming
+	// others is refused.
+	Version  string `json:"version,omitempty"`
+	Previous string `json:"previous,omitempty"`
+	Mode     string `json:"mode,omitempty"`
+}
+
+// Matches says whether an entry claims what the release's own status says.
+func (v LaneVerification) Matches(e LaneEntry) bool {
+	return v.Version == e.Version && v.Previous == e.Previous && v.Mode == e.Mode
 }
 
 // Waiting says who the entry waits for, in words for status and list.

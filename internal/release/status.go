@@ -118,8 +118,10 @@ type Status struct {
 	State      State    `json:"state"`
 	Reason     string   `json:"reason,omitempty"` // why blocked, paused or ended
 	WaitingFor []string `json:"waitingFor,omitempty"`
-	// Lane says whom the release waits for in its service's production lane (lane.go).
+	// Lane says whom the release waits for in its service's production lane (lane.go);
+	// LaneMode is how it asked for the lane (its policy's rollout.concurrency).
 	Lane           string         `json:"lane,omitempty"`
+	LaneMode       string         `json:"laneMode,omitempty"`
 	Gates          []GateStatus   `json:"gates"`
 	Windows        []WindowStatus `json:"windows"`
 	TrafficPercent float64        `json:"trafficPercent"`

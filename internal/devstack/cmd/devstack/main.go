@@ -220,6 +220,10 @@ func baseline(ctx context.Context, st devstack.Stack, keys *people.Keyring, mani
 	// The demo release goes from its previousVersion: production must serve that version
 	// (the service's lane refuses a release built on another). After an earlier demo it
 	// serves the demo's version, so a release of the baseline brings it back first.
+	// an earlier demo's release ends first: until then it holds the lane
+	if err := endRunning(ctx, devstack.Release{In: demo, Keys: keys}, demo.Manifest.ID()); err != nil {
+		return err
+	}
 	live, err := servedInProduction(ctx, demo.Manifest.Service)
 	if err != nil {
 		return err
@@ -231,12 +235,18 @@ func baseline(ctx context.Context, st devstack.Stack, keys *people.Keyring, mani
 	if err != nil {
 		return err
 	}
-	fmt.Printf("production must serve %s first (it serves %q; %s on the chains: %v): release demo %s deploys v1 and its proxy on both\n",
+	fmt.Printf("production must serve %s first (it serves %q; %s on the chains: %v): release demo %s (with v1 of the contract and its proxy when they are not on the chains)\n",
 		demo.Manifest.PreviousVersion, live, contract, deployed(st, contract), demo.Manifest.PreviousVersion)
+	onChain := deployed(st, contract)
 	return runDemo(ctx, st, keys, filepath.Join(filepath.Dir(manifest), "release-v1.yaml"), policy, false, func(in *release.Input) {
 		renamed(contract)(in)
 		if live != "" {
 			in.Manifest.PreviousVersion = live // a release goes from what production serves
+		}
+		if onChain {
+			// the service goes back to the baseline; the contracts stay where the demo left
+			// them (a proxy never goes back to an implementation whose storage it outgrew)
+			in.Manifest.Contracts, in.Manifest.Changes.Contracts = nil, false
 		}
 		for i := range in.Manifest.Contracts {
 			if p := in.Manifest.Contracts[i].Proxy; p != nil && len(p.InitArgs) > 0 {
@@ -351,7 +361,7 @@ func runDemo(ctx context.Context, stack devstack.Stack, keys *people.Keyring, ma
 	// A demo release left running by an earlier, interrupted run is aborted by Ada, a release
 	// manager, and takes its way back (a terminated one would hold its service's production
 	// lane until restored); then she starts this one with her key.
-	if err := abortRunning(ctx, c, r, id); err != nil {
+	if err := endRunning(ctx, r, id); err != nil {
 		return err
 	}
 	if err := r.Start(ctx, c, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
@@ -432,8 +442,14 @@ func servedInProduction(ctx context.Context, service string) (string, error) {
 	return ls.Live, err
 }
 
-// abortRunning aborts a running release of id, signed by rm-ada, and waits for it to end.
-func abortRunning(ctx context.Context, c client.Client, r devstack.Release, id string) error {
+// endRunning waits until no release of id runs: one whose status is final is only settling,
+// any other is aborted by rm-ada (signed) and takes its way back.
+func endRunning(ctx context.Context, r devstack.Release, id string) error {
+	c, err := client.DialContext(ctx, client.Options{HostPort: temporalAddr})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	d, err := c.DescribeWorkflowExecution(ctx, id, "")
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
@@ -445,15 +461,17 @@ func abortRunning(ctx context.Context, c client.Client, r devstack.Release, id s
 	if d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return nil
 	}
-	fmt.Printf("%s is still running from an earlier demo: aborting it\n", id)
-	if _, err := r.Send(ctx, c, release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "a new demo run replaces it"}); err != nil {
-		return err
+	if st, err := control.Status(ctx, c, id); err == nil && !st.State.Final() {
+		fmt.Printf("%s is still running from an earlier demo: aborting it\n", id)
+		if _, err := r.Send(ctx, c, release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "a new demo run replaces it"}); err != nil {
+			return err
+		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	err = c.GetWorkflow(wctx, id, d.GetWorkflowExecutionInfo().GetExecution().GetRunId()).Get(wctx, nil)
 	if err != nil && wctx.Err() != nil {
-		return fmt.Errorf("%s did not end after its abort: %w", id, err)
+		return fmt.Errorf("%s did not end: %w", id, err)
 	}
 	return nil
 }
