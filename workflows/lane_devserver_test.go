@@ -65,6 +65,27 @@ func (s *wayBackStack) waitsFor(run client.WorkflowRun) string {
 	return v
 }
 
+// holdIn makes a window of every release on the stack last ten minutes, so a test acts on a
+// release while it is there, however slow the machine; breakGlass ends it.
+func (s *wayBackStack) holdIn(window string) {
+	if window == release.WindowCanaryWatch {
+		s.pol.Windows.CanaryWatchMin, s.pol.Windows.CanaryWatchMax = release.Duration(10*time.Minute), release.Duration(20*time.Minute)
+		return
+	}
+	for i, st := range s.pol.Rollout.Steps {
+		if release.StepWindow(st.Percent) == window {
+			s.pol.Rollout.Steps[i].Bake = release.Duration(10 * time.Minute)
+		}
+	}
+}
+
+// breakGlass ends a release's window now: two release managers, neither the author.
+func (s *wayBackStack) breakGlass(run client.WorkflowRun, window string) {
+	for _, rm := range []string{"rm-ada", "rm-bo"} {
+		s.signal(run, release.SignalBreakGlass, release.Command{Actor: rm, Window: window, Reason: "the test moves on"})
+	}
+}
+
 func (s *wayBackStack) result(run client.WorkflowRun) release.Result {
 	var res release.Result
 	require.NoError(s.t, run.Get(context.Background(), &res))
@@ -77,9 +98,9 @@ func (s *wayBackStack) result(run client.WorkflowRun) release.Result {
 // that is no longer live is refused before any of its traffic moves.
 func TestLaneQueuesReleasesOfOneServiceOnDevServer(t *testing.T) {
 	s := newWayBackStack(t)
+	s.holdIn(release.WindowCanaryWatch)
 	a := s.startFrom("2.0.0", "1.9.0")
 	s.drive(a, func(st release.Status) bool { return st.Stage == release.StageCanary && st.TrafficPercent > 0 })
-	s.signal(a, release.SignalPause, release.Command{Actor: "rm-ada", Reason: "hold the canary while 2.1.0 comes"})
 
 	b := s.startFrom("2.1.0", "2.0.0")
 	st := s.drive(b, func(st release.Status) bool { return st.Lane != "" })
@@ -109,11 +130,14 @@ func TestLaneQueuesReleasesOfOneServiceOnDevServer(t *testing.T) {
 	_, err = forge(release.UpdateLaneEnter, release.LaneEntry{Release: "release/ledger/9.0.0", Run: b.GetRunID(), Version: "9.0.0", Previous: "2.0.0"})
 	require.ErrorContains(t, err, "names a release of payments")
 	require.Contains(t, s.status(b).Lane, "waits for release/payments/2.0.0 (queued 1)")
-	require.Equal(t, release.StatePaused, s.status(a).State, "2.0.0 was not superseded")
+	require.Equal(t, release.StageCanary, s.status(a).Stage, "2.0.0 was not superseded")
+	require.False(t, s.status(a).State.Final(), "2.0.0 was not superseded")
 
-	s.signal(a, release.SignalResume, release.Command{Actor: "rm-ada", Reason: "go on"})
+	s.breakGlass(a, release.WindowCanaryWatch)
 	s.drive(a, func(st release.Status) bool { return st.State.Final() })
 	require.Equal(t, release.StateSucceeded, s.result(a).State)
+	s.drive(b, func(st release.Status) bool { return st.Stage == release.StageCanary && st.TrafficPercent > 0 })
+	s.breakGlass(b, release.WindowCanaryWatch)
 	s.drive(b, func(st release.Status) bool { return st.State.Final() })
 	require.Equal(t, release.StateSucceeded, s.result(b).State)
 	require.Greater(t, s.lastIndex("2.1.0", true), s.lastIndex("2.0.0", false), "2.1.0 moved production traffic only after 2.0.0 ended")
@@ -136,13 +160,15 @@ func TestLaneQueuesReleasesOfOneServiceOnDevServer(t *testing.T) {
 func TestLaneSupersedeRollsTheOlderBackOnDevServer(t *testing.T) {
 	s := newWayBackStack(t)
 	s.pol.Rollout.Concurrency = release.LaneSupersede
+	s.holdIn(release.WindowCanaryWatch)
 	a := s.startFrom("2.0.0", "1.9.0")
 	s.drive(a, func(st release.Status) bool { return st.Stage == release.StageCanary && st.TrafficPercent > 0 })
-	s.signal(a, release.SignalPause, release.Command{Actor: "rm-ada", Reason: "hold the canary"})
 
 	b := s.startFrom("2.0.1", "1.9.0")
 	st := s.drive(b, func(st release.Status) bool { return st.Lane != "" || st.State.Final() })
 	require.Contains(t, st.Lane, "waits for release/payments/2.0.0 (queued 1)")
+	s.drive(b, func(st release.Status) bool { return st.Stage == release.StageCanary && st.TrafficPercent > 0 })
+	s.breakGlass(b, release.WindowCanaryWatch)
 	s.drive(b, func(st release.Status) bool { return st.State.Final() })
 	require.Equal(t, release.StateSucceeded, s.result(b).State)
 	res := s.result(a)
@@ -158,6 +184,7 @@ func TestLaneSupersedeRollsTheOlderBackOnDevServer(t *testing.T) {
 // restore returns its traffic to the version live before it, audited, and frees the lane.
 func TestRestoreTerminatedReleaseOnDevServer(t *testing.T) {
 	s := newWayBackStack(t)
+	s.holdIn(release.StepWindow(25))
 	a := s.startFrom("2.0.0", "1.9.0")
 	s.drive(a, func(st release.Status) bool { return st.Stage == release.StageProduction && st.TrafficPercent >= 25 })
 	require.NoError(t, s.c.TerminateWorkflow(context.Background(), a.GetID(), a.GetRunID(), "operator pulled the plug"))
@@ -180,6 +207,8 @@ func TestRestoreTerminatedReleaseOnDevServer(t *testing.T) {
 	require.Equal(t, 0.0, back[len(back)-1].Percent)
 	require.Equal(t, "1.9.0", back[len(back)-1].PreviousVersion)
 
+	s.drive(b, func(st release.Status) bool { return st.Stage == release.StageProduction && st.TrafficPercent >= 25 })
+	s.breakGlass(b, release.StepWindow(25))
 	s.drive(b, func(st release.Status) bool { return st.State.Final() })
 	require.Equal(t, release.StateSucceeded, s.result(b).State)
 	s.record(s.c.GetWorkflow(context.Background(), release.RestoreWorkflowID(a.GetID(), a.GetRunID()), ""), "restore-v1.json")
@@ -195,6 +224,7 @@ func TestRollbackToNamedVersionOnDevServer(t *testing.T) {
 		}
 		return nil
 	}
+	s.holdIn(release.WindowCanaryWatch)
 	a := s.startFrom("2.0.0", "1.9.0")
 	s.drive(a, func(st release.Status) bool { return st.Stage == release.StageCanary && st.TrafficPercent > 0 })
 	s.signal(a, release.SignalRollback, release.Command{Actor: "rm-ada", Reason: "errors up"})
