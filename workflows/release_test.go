@@ -42,11 +42,11 @@ func testInput(t testing.TB, edit func(*release.Manifest, *release.Policy)) (rel
 	// their own in (withAnalysis).
 	p.Analysis = nil
 	m := release.Manifest{Service: "payments", Version: "2.0.0", PreviousVersion: "1.9.0", Author: "alice",
-		Changes: release.Flags{Major: true, Contracts: true, UserFacing: true}, Evidence: map[string][]string{}}
+		Changes: release.Flags{Major: true, Contracts: true, UserFacing: true}, Blobs: map[string][]release.Blob{}}
 	for _, g := range p.Gates {
 		for _, c := range g.Checks {
 			if c.Kind == release.KindEvidence {
-				m.Evidence[c.Name] = []string{"/evidence/" + c.Name}
+				m.Blobs[c.Name] = []release.Blob{{Name: c.Name + ".json", SHA256: fmt.Sprintf("%064x", len(m.Blobs)), Size: 1}}
 			}
 		}
 	}
@@ -65,6 +65,8 @@ type fakeActivities struct {
 	traffic []release.TrafficRequest
 	notices []release.Notice
 	outcome map[string]string // check name → outcome (default pass)
+	// requests are the check requests the workflow made, in order
+	requests []release.CheckRequest
 	// signoffs are the Slack signoff messages posted or updated, in order (signoffmsg_test.go)
 	signoffs []release.SignoffMessage
 	// onNotify, when set, runs inside the Notify activity before it returns
@@ -82,9 +84,10 @@ func (f *fakeActivities) EvaluateCheck(_ context.Context, req release.CheckReque
 		out = release.OutcomePass
 	}
 	res := release.CheckResult{Outcome: out, Detail: req.Check.Name + " " + out}
-	for _, loc := range req.Evidence {
-		res.Evidence = append(res.Evidence, release.EvidenceDigest{Location: loc, SHA256: fmt.Sprintf("%064d", req.Attempt)})
+	for _, b := range req.Blobs {
+		res.Evidence = append(res.Evidence, release.EvidenceDigest{Location: b.Name, SHA256: fmt.Sprintf("%064d", req.Attempt)})
 	}
+	f.requests = append(f.requests, req)
 	return res, nil
 }
 
