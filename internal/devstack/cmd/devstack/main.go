@@ -30,8 +30,8 @@ import (
 	"github.com/shipgate/shipgate/internal/checks"
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
-	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/devstack/people"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 )
