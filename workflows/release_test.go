@@ -464,6 +464,45 @@ func TestFailedCheckBlocksAndRecheckReadsNewEvidence(t *testing.T) {
 	require.Contains(t, blocked.WaitingFor[0], "gate G1 Code quality: blocked")
 }
 
+// A recheck may bring new evidence (blobs the CLI uploaded): the check then reads it, and the
+// audit says so. Evidence for a check of a gate the recheck does not run, for a signoff, or
+// with an invalid blob is refused, and nothing changes.
+func TestRecheckWithNewEvidence(t *testing.T) {
+	h := newHarness(t, nil)
+	h.act.setOutcome("unit-coverage", release.OutcomeFail)
+	fresh := release.Blob{Name: "coverage-rerun.out", SHA256: strings.Repeat("ab", 32), Size: 42}
+	h.approveEvery(time.Minute, 10*time.Minute)
+	h.at(time.Hour, func() {
+		for _, ev := range []map[string][]release.Blob{
+			{"regression-suite": {fresh}},                                    // G3: not blocked, not rechecked
+			{"peer-review": {fresh}},                                         // a signoff reads no evidence
+			{"unit-coverage": {{Name: "x", SHA256: "/etc/shadow", Size: 1}}}, // not a digest
+			{"no-such-check": {fresh}},
+		} {
+			h.signal(release.SignalRecheck, release.Command{Actor: "rm-bo", Gate: "G1", Evidence: ev})
+		}
+		h.act.setOutcome("unit-coverage", release.OutcomePass)
+		h.signal(release.SignalRecheck, release.Command{Actor: "alice", Gate: "G1", Evidence: map[string][]release.Blob{"unit-coverage": {fresh}}})
+	})
+	h.approveEvery(2*time.Hour, 10*time.Hour)
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State, res.Reason)
+	st := h.status()
+	for _, want := range []string{"gate G3, which this recheck does not run", "signoff check: it reads no evidence", "sha256 must be 64", `no check "no-such-check"`} {
+		require.True(t, h.auditHas(st, "recheck", "G1", false, want), want)
+	}
+	var last release.CheckRequest
+	for _, r := range h.act.requests {
+		if r.Check.Name == "unit-coverage" {
+			last = r
+		}
+	}
+	require.Equal(t, []release.Blob{fresh}, last.Blobs, "the recheck reads the new evidence")
+	require.Equal(t, 2, last.Attempt, "only the accepted recheck ran the checks again")
+	require.True(t, h.auditHas(st, "recheck", "G1", true, "with new evidence for unit-coverage"))
+	require.Equal(t, "coverage-rerun.out", st.Gates[0].Checks[0].Evidence[0].Location)
+}
+
 // A recheck that arrives while the "gate blocked" notice is still going out is not lost (it
 // was: the gate then waited for a second recheck, and TestSlackSignoffsEndToEnd failed on a
 // loaded machine whenever the notice was slower than the recheck).
