@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -170,6 +171,37 @@ func TestEvaluateCheckOpensNoPathOrURLFromTheManifest(t *testing.T) {
 		if res.Outcome != release.OutcomeError || !strings.Contains(res.Detail, "invalid blob reference") {
 			t.Errorf("digest %q: %+v", digest, res)
 		}
+	}
+}
+
+// An audit report naming an internal URL as where it is published makes the worker fetch
+// nothing: the reachability check refuses plain http, loopback and private addresses, and
+// the check fails naming the report and why, without the page.
+func TestAuditReportURLsAreNotFetchedInternally(t *testing.T) {
+	var hits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte("shipgate_internal 1"))
+	}))
+	defer internal.Close()
+	dir := t.TempDir()
+	var paths []string
+	for i, u := range []string{internal.URL + "/metrics", strings.Replace(internal.URL, "http:", "https:", 1) + "/report.pdf"} {
+		p := filepath.Join(dir, fmt.Sprintf("audit-%d.yaml", i))
+		text := fmt.Sprintf("firm: Firm %d\ndate: 2026-11-01\nreportURL: %s\nfindings: []\n", i, u)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	g := &Gates{}
+	check := release.Check{Name: "audits", Kind: release.KindEvidence, Type: "audit"}
+	res := evaluate(t, g, release.CheckRequest{Gate: "G2", Check: check, Blobs: store(t, g, paths...)})
+	if res.Outcome != release.OutcomeFail || !strings.Contains(res.Detail, "only https URLs are checked") || !strings.Contains(res.Detail, "never checked") {
+		t.Fatalf("%+v", res)
+	}
+	if strings.Contains(res.Detail, "shipgate_internal") || hits.Load() != 0 {
+		t.Fatalf("the worker reached the internal URL (%d requests) or quoted it: %s", hits.Load(), res.Detail)
 	}
 }
 

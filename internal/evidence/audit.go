@@ -34,6 +34,8 @@ import (
 
 var auditParams = map[string]paramSpec{
 	"minReports": {kind: kindPositiveInt, def: "2", stricter: Higher, doc: "least number of reports from distinct firms; default 2"},
+	// Read by the worker's reachability check (probe.Reachability), not by the parser.
+	"allowHosts": {kind: kindList, stricter: AnyValue, doc: "report hosts whose private addresses the reachability check may reach (an internal report server); loopback and link-local never"},
 }
 
 // Audit report fields, finding fields, severities and statuses.

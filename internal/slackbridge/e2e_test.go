@@ -26,8 +26,8 @@ import (
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
 	"github.com/shipgate/shipgate/internal/devstack/people"
-	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/devstack/slackws"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/searchattr"
@@ -44,16 +44,16 @@ const (
 // activities (notices and signoff messages posted to a slacktest workspace), the real demo
 // service, and the worker's Slack side (NewWorker) serving /slack/interactions.
 type e2e struct {
-	c        client.Client
-	in       release.Input
-	pol      *release.Policy
-	keys     *people.Keyring
-	ws       *slackws.Workspace
-	sl       *Worker
-	slack    slackws.Delivery
+	c      client.Client
+	in     release.Input
+	pol    *release.Policy
+	keys   *people.Keyring
+	ws     *slackws.Workspace
+	sl     *Worker
+	slack  slackws.Delivery
 	report []byte        // the regression-suite report, which the test changes before a recheck
 	store  evstore.Store // the evidence store the worker reads
-	seq      int
+	seq    int
 }
 
 // startE2E starts everything; editPolicy, when given, changes the demo policy's YAML first.
