@@ -43,7 +43,7 @@ func ParseBuildMatrix(data []byte) ([]PlatformResult, error) {
 		walk = func(suites []JUnitSuite) {
 			for _, s := range suites {
 				r := s.report()
-				out = append(out, PlatformResult{Platform: s.Name, Green: r.Failures+r.Errors == 0, Detail: junitSummary(r, 100)})
+				out = append(out, PlatformResult{Platform: s.Name, Green: r.Failures+r.Errors == 0, Detail: junitSummary(r, junitLimits{minRate: 100, maxSkipped: unlimited})})
 				walk(s.Suites)
 			}
 		}

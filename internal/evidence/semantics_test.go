@@ -20,7 +20,7 @@ func runEvalCases(t *testing.T, typ string, cases []evalCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			in := Input{Type: typ, Params: tc.params, Version: tc.version}
+			in := Input{Type: typ, Params: junitCounting(typ, tc.params), Version: tc.version}
 			for i, data := range tc.files {
 				name := "f" + string(rune('0'+i))
 				if i < len(tc.names) {
@@ -223,4 +223,39 @@ func TestDocumentSemantics(t *testing.T) {
 		{name: "blank file", version: "1.0.0", want: Fail, detail: "f0 is empty", files: []string{" \n\t"}},
 		{name: "every file must name it", version: "1.0.0", want: Fail, detail: "f1 does not name version 1.0.0", files: []string{"1.0.0", "0.9.0"}},
 	})
+}
+
+// Issue 12: one passing test and 99 skipped passed "100 % pass". Skipped tests beyond
+// maxSkipped (default 0) count as not passed, and at least minTests (default 1) must run.
+func TestJUnitSkippedAndTooFewTests(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`<testsuite name="s" tests="100" skipped="99"><testcase name="T0"/>`)
+	for i := 1; i < 100; i++ {
+		b.WriteString(`<testcase name="S"><skipped/></testcase>`)
+	}
+	b.WriteString(`</testsuite>`)
+	oneRan := b.String()
+	const three = `<testsuite name="s" tests="3"><testcase name="A"/><testcase name="B"/><testcase name="C"/></testsuite>`
+	const twoOfThree = `<testsuite name="s" tests="3" skipped="1"><testcase name="A"/><testcase name="B"/><testcase name="C"><skipped/></testcase></testsuite>`
+	for _, tc := range []struct {
+		name   string
+		params map[string]string
+		file   string
+		want   Outcome
+		detail string
+	}{
+		{"1 passed, 99 skipped", nil, oneRan, Fail, "100 tests, 0 failed, 99 skipped (1.0 % pass < 100 %) (99 skipped beyond maxSkipped 0 count as not passed)"},
+		{"skips the policy allows", map[string]string{"maxSkipped": "99"}, oneRan, Pass, "(100.0 % pass)"},
+		{"one skip more than allowed", map[string]string{"maxSkipped": "98"}, oneRan, Fail, "(1 skipped beyond maxSkipped 98 count as not passed)"},
+		{"a skip against a lower bar", map[string]string{"minPassRate": "60"}, twoOfThree, Pass, "(66.6 % pass)"},
+		{"too few tests", map[string]string{"minTests": "5"}, three, Fail, "(3 executed < minTests 5)"},
+		{"enough tests", map[string]string{"minTests": "3"}, three, Pass, "3 tests, 0 failed, 0 skipped (100.0 % pass)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Evaluate(Input{Type: "junit", Params: tc.params, Files: []File{{Name: "junit.xml", Data: []byte(tc.file)}}})
+			if got.Outcome != tc.want || !strings.Contains(got.Detail, tc.detail) {
+				t.Fatalf("got %s %q, want %s containing %q", got.Outcome, got.Detail, tc.want, tc.detail)
+			}
+		})
+	}
 }
