@@ -259,3 +259,21 @@ func TestJUnitSkippedAndTooFewTests(t *testing.T) {
 		})
 	}
 }
+
+// Issue 12: {"runs":[]} passed lint and the secrets scan, and any tool's SARIF was accepted
+// for either. With tools set, a run of one of them is required and no other tool's counts.
+func TestSARIFTools(t *testing.T) {
+	const empty = `{"version":"2.1.0","runs":[]}`
+	run := func(tool string) string {
+		return `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"` + tool + `"}},"results":[]}]}`
+	}
+	lint := map[string]string{"tools": "staticcheck,golangci-lint"}
+	runEvalCases(t, "sarif", []evalCase{
+		{name: "no runs", params: lint, files: []string{empty}, want: Fail, detail: "no run of staticcheck or golangci-lint in the SARIF"},
+		{name: "a clean staticcheck run", params: lint, files: []string{run("Staticcheck")}, want: Pass, detail: "0 errors"},
+		{name: "golangci-lint", params: lint, files: []string{run("golangci-lint")}, want: Pass, detail: "(golangci-lint)"},
+		{name: "gitleaks passed off as lint", params: lint, files: []string{run("gitleaks")}, want: Fail, detail: `a run of "gitleaks", which this check does not accept`},
+		{name: "one right and one foreign run", params: lint, files: []string{run("staticcheck"), run("semgrep")}, want: Fail, detail: `"semgrep"`},
+		{name: "no tools set: any tool", files: []string{run("semgrep")}, want: Pass, detail: "(semgrep)"},
+	})
+}
