@@ -236,14 +236,20 @@ func TestAuditCheckURL(t *testing.T) {
 	}
 }
 
-// junitCounting lets skipped tests be skipped (maxSkipped unlimited) unless a case says
-// otherwise: these cases pin how each tool's report is counted; the rule that skipped tests
-// count against the pass rate has its own test (TestJUnitSkippedAndTooFewTests).
+// junitCounting lets skipped tests be skipped (maxSkipped unlimited) and small k6 runs count
+// (no minimum volume) unless a case says otherwise: these cases pin how each tool's report is
+// read; the rules on skipped tests and on a load test's volume have their own tests
+// (TestJUnitSkippedAndTooFewTests, TestK6Volume).
 func junitCounting(typ string, params map[string]string) map[string]string {
-	if typ != "junit" {
+	var out map[string]string
+	switch typ {
+	case "junit":
+		out = map[string]string{"maxSkipped": "unlimited"}
+	case "k6":
+		out = map[string]string{"minRequests": "1", "minDurationMs": "0"}
+	default:
 		return params
 	}
-	out := map[string]string{"maxSkipped": "unlimited"}
 	for k, v := range params {
 		out[k] = v
 	}

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -276,4 +277,32 @@ func TestSARIFTools(t *testing.T) {
 		{name: "one right and one foreign run", params: lint, files: []string{run("staticcheck"), run("semgrep")}, want: Fail, detail: `"semgrep"`},
 		{name: "no tools set: any tool", files: []string{run("semgrep")}, want: Pass, detail: "(semgrep)"},
 	})
+}
+
+// Issue 12: a k6 summary of one request passed the load test. The seed asks for at least
+// 1000 requests over at least a minute (http_reqs count ÷ rate).
+func TestK6Volume(t *testing.T) {
+	summary := func(count, rate float64) string {
+		return fmt.Sprintf(`{"metrics":{"http_req_duration":{"p(95)":10},"http_req_failed":{"value":0},"http_reqs":{"count":%g,"rate":%g}}}`, count, rate)
+	}
+	for _, tc := range []struct {
+		name   string
+		params map[string]string
+		file   string
+		want   Outcome
+		detail string
+	}{
+		{"one request", nil, summary(1, 1), Fail, "1 requests < minRequests 1000; test ran 1.0 s < minDurationMs 60000"},
+		{"many requests in a burst", nil, summary(50000, 5000), Fail, "test ran 10.0 s < minDurationMs 60000"},
+		{"a minute at 20 req/s", nil, summary(1200, 20), Pass, "all k6 thresholds passed"},
+		{"a longer test asked for", map[string]string{"minDurationMs": "600000"}, summary(1200, 20), Fail, "test ran 60.0 s < minDurationMs 600000"},
+		{"no http_reqs", nil, `{"metrics":{"http_req_duration":{"p(95)":10},"http_req_failed":{"value":0}}}`, Fail, "no http_reqs count and rate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Evaluate(Input{Type: "k6", Params: tc.params, Files: []File{{Name: "k6.json", Data: []byte(tc.file)}}})
+			if got.Outcome != tc.want || !strings.Contains(got.Detail, tc.detail) {
+				t.Fatalf("got %s %q, want %s containing %q", got.Outcome, got.Detail, tc.want, tc.detail)
+			}
+		})
+	}
 }
