@@ -247,6 +247,8 @@ func junitCounting(typ string, params map[string]string) map[string]string {
 		out = map[string]string{"maxSkipped": "unlimited"}
 	case "k6":
 		out = map[string]string{"minRequests": "1", "minDurationMs": "0"}
+	case "govulncheck":
+		out = map[string]string{"symbolScan": "false"} // how coarse scans read; the rule: TestGovulncheckNeedsSymbolScan
 	default:
 		return params
 	}
@@ -254,4 +256,15 @@ func junitCounting(typ string, params map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// Issue 12: a govulncheck -scan module run with a known vulnerability passed. The seed needs
+// the symbol-level scan: coarser runs (real ones, testdata/govulncheck) fail, clean or not.
+func TestGovulncheckNeedsSymbolScan(t *testing.T) {
+	for _, name := range []string{"govulncheck/scan-module.json", "govulncheck/scan-module-clean.json", "govulncheck/scan-package.json"} {
+		got := Evaluate(Input{Type: "govulncheck", Files: []File{readFixture(t, name)}})
+		if got.Outcome != Fail || !strings.Contains(got.Detail, "needs the symbol-level scan") {
+			t.Errorf("%s: %s %q", name, got.Outcome, got.Detail)
+		}
+	}
 }
