@@ -34,6 +34,7 @@ import (
 
 var auditParams = map[string]paramSpec{
 	"minReports": {kind: kindPositiveInt, def: "2", stricter: Higher, doc: "least number of reports from distinct firms; default 2"},
+	"failAcknowledgedHigh": {kind: kindBool, def: "true", stricter: Higher, doc: "a critical or high finding must be fixed: acknowledged (accepted) ones fail; default true"},
 	// Read by the worker's reachability check (probe.Reachability), not by the parser.
 	"allowHosts": {kind: kindList, stricter: AnyValue, doc: "report hosts whose private addresses the reachability check may reach (an internal report server); loopback and link-local never"},
 }
@@ -234,7 +235,7 @@ func evalAudit(in Input, p params) Result {
 	minReports := p.int("minReports")
 	firms := map[string]bool{}
 	var names []string
-	var openHigh, openMedium, unjustified, unreachable []string
+	var openHigh, openMedium, ackHigh, unjustified, unreachable []string
 	for _, f := range in.Files {
 		r, err := ParseAudit(f.Data)
 		if err != nil {
@@ -252,6 +253,8 @@ func evalAudit(in Input, p params) Result {
 				openHigh = append(openHigh, fd.ID)
 			case fd.Status == "open" && fd.Severity == "medium":
 				openMedium = append(openMedium, fd.ID)
+			case fd.Status == "acknowledged" && serious && p.bool("failAcknowledgedHigh"):
+				ackHigh = append(ackHigh, fd.ID)
 			case fd.Status == "acknowledged" && (serious || fd.Severity == "medium") && fd.Justification == "":
 				unjustified = append(unjustified, fd.ID)
 			}
@@ -272,6 +275,9 @@ func evalAudit(in Input, p params) Result {
 	}
 	if len(openMedium) > 0 {
 		problems = append(problems, fmt.Sprintf("%s: %s", plural(len(openMedium), "open medium finding"), listNames(openMedium, 5)))
+	}
+	if len(ackHigh) > 0 {
+		problems = append(problems, fmt.Sprintf("%s (critical and high findings must be fixed): %s", plural(len(ackHigh), "acknowledged critical/high finding"), listNames(ackHigh, 5)))
 	}
 	if len(unjustified) > 0 {
 		problems = append(problems, fmt.Sprintf("%s without justification: %s", plural(len(unjustified), "acknowledged finding"), listNames(unjustified, 5)))
