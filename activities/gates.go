@@ -80,7 +80,7 @@ func (g *Gates) evaluate(ctx context.Context, req release.CheckRequest) (release
 		files = append(files, evidence.File{Name: b.Name, Data: data})
 	}
 	r := evidence.Evaluate(evidence.Input{Type: req.Check.Type, Params: req.Check.Params, Files: files,
-		Version: req.Version, CheckURL: func(u string) error { return g.reachability(req.Check.Params).Check(ctx, u) }})
+		Version: req.Version, Commit: req.Commit, CheckURL: func(u string) error { return g.reachability(req.Check.Params).Check(ctx, u) }})
 	return release.CheckResult{Outcome: string(r.Outcome), Detail: r.Detail, Evidence: digests}, nil
 }
 

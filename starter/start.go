@@ -47,6 +47,10 @@ func (c *cli) start(ctx context.Context, args []string) error {
 	if err := evstore.Upload(ctx, store, *manifestPath, m, nil); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
+	// what the workflow will require of the input: the commit, and blobs only
+	if err := release.ValidateStored(*manifestPath, m); err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
 	actor := *as
 	if actor == "" {
 		actor = envOr("USER", "unknown")

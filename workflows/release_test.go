@@ -41,7 +41,7 @@ func testInput(t testing.TB, edit func(*release.Manifest, *release.Policy)) (rel
 	// activities per lifecycle. Tests about other things leave it out; the analysis tests put
 	// their own in (withAnalysis).
 	p.Analysis = nil
-	m := release.Manifest{Service: "payments", Version: "2.0.0", PreviousVersion: "1.9.0", Author: "alice",
+	m := release.Manifest{Service: "payments", Version: "2.0.0", PreviousVersion: "1.9.0", Author: "alice", Commit: strings.Repeat("c0ffee", 6) + "c0ff",
 		Changes: release.Flags{Major: true, Contracts: true, UserFacing: true}, Blobs: map[string][]release.Blob{}}
 	for _, g := range p.Gates {
 		for _, c := range g.Checks {

@@ -58,7 +58,9 @@ type SARIFReport struct {
 	High       int
 	Suppressed int
 	Absent     int // results the baseline had that this run no longer finds
-	Findings   []SARIFFinding
+	// Revisions are the revisions the runs name (versionControlProvenance[].revisionId).
+	Revisions []string
+	Findings  []SARIFFinding
 }
 
 func (r *SARIFReport) add(o SARIFReport) {
@@ -84,6 +86,11 @@ type sarifRun struct {
 		Extensions []sarifComponent `json:"extensions"`
 	} `json:"tool"`
 	Results []sarifResult `json:"results"`
+	// VersionControlProvenance names the revision the run analysed (GitHub code scanning and
+	// most CI uploaders write it).
+	VersionControlProvenance []struct {
+		RevisionID string `json:"revisionId"`
+	} `json:"versionControlProvenance"`
 }
 
 type sarifComponent struct {
@@ -161,6 +168,9 @@ func ParseSARIF(data []byte) (SARIFReport, error) {
 			return SARIFReport{}, fmt.Errorf("runs[%d].tool.driver.name is missing", i)
 		}
 		rep.Tools = append(rep.Tools, run.Tool.Driver.Name)
+		for _, v := range run.VersionControlProvenance {
+			rep.Revisions = append(rep.Revisions, v.RevisionID)
+		}
 		for j, res := range run.Results {
 			f, err := sarifFinding(run, res)
 			if err != nil {
@@ -340,6 +350,9 @@ func evalSARIF(in Input, p params) Result {
 		r, err := ParseSARIF(f.Data)
 		if err != nil {
 			return fileError(f, err)
+		}
+		if other := otherCommit(f, in.Commit, r.Revisions); other != "" {
+			return failf("%s", other)
 		}
 		rep.add(r)
 	}

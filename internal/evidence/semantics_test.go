@@ -311,3 +311,48 @@ func TestK6Volume(t *testing.T) {
 		})
 	}
 }
+
+// Issue 12: nothing tied a report to the commit being released. A SARIF run naming another
+// revision (versionControlProvenance) or an audit of another commit fails, naming the report;
+// reports that name no revision are not judged on it.
+func TestReportsBoundToTheCommit(t *testing.T) {
+	release, other := strings.Repeat("ab", 20), strings.Repeat("cd", 20)
+	sarif := func(rev string) string {
+		return `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"staticcheck"}},"versionControlProvenance":[{"repositoryUri":"https://example.com/r","revisionId":"` + rev + `"}],"results":[]}]}`
+	}
+	audit := func(firm, commit string) string {
+		return "firm: " + firm + "\ndate: 2026-11-01\nreportURL: https://example.com/" + firm + ".pdf\ncommit: " + commit + "\nfindings: []\n"
+	}
+	for _, tc := range []struct {
+		name, typ string
+		files     []string
+		want      Outcome
+		detail    string
+	}{
+		{"sarif of the release's commit", "sarif", []string{sarif(release)}, Pass, "0 errors"},
+		{"sarif of the release's commit in capitals", "sarif", []string{sarif(strings.ToUpper(release))}, Pass, "0 errors"},
+		{"sarif of another commit", "sarif", []string{sarif(other)}, Fail, "lint.sarif was made from commit cdcdcdcdcdcd, not the release's abababababab"},
+		{"sarif of an abbreviated commit", "sarif", []string{sarif(release[:7])}, Fail, "made from commit abababa"},
+		{"sarif naming no revision", "sarif", []string{`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"staticcheck"}},"results":[]}]}`}, Pass, ""},
+		{"audits of the release's commit", "audit", []string{audit("A", release), audit("B", release)}, Pass, "2 reports"},
+		{"an audit of another commit", "audit", []string{audit("A", release), audit("B", other)}, Fail, "lint.sarif1 was made from commit cdcd"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := Input{Type: tc.typ, Commit: release, Params: map[string]string{}}
+			for i, f := range tc.files {
+				name := "lint.sarif"
+				if i > 0 {
+					name += fmt.Sprint(i)
+				}
+				in.Files = append(in.Files, File{Name: name, Data: []byte(f)})
+			}
+			got := Evaluate(in)
+			if got.Outcome != tc.want || !strings.Contains(got.Detail, tc.detail) {
+				t.Fatalf("got %s %q, want %s containing %q", got.Outcome, got.Detail, tc.want, tc.detail)
+			}
+		})
+	}
+	if _, err := ParseAudit([]byte(audit("A", "abc123"))); err == nil || !strings.Contains(err.Error(), "line 4, column 9: field commit is not a full commit SHA") {
+		t.Fatalf("short audit commit: %v", err)
+	}
+}

@@ -41,7 +41,7 @@ func TestUploadReplacesLocationsWithBlobs(t *testing.T) {
 	}))
 	defer srv.Close()
 	manifest := filepath.Join(dir, "release.yaml")
-	m := &release.Manifest{Evidence: map[string][]string{
+	m := &release.Manifest{Commit: strings.Repeat("a", 40), Evidence: map[string][]string{
 		"unit-coverage":      {"reports/cover.out"},
 		"runbook":            {"docs/runbook.md"},
 		"rollback-procedure": {srv.URL + "/wiki/rollback?token=s3cr3t"},
@@ -121,7 +121,7 @@ func TestUploadArtifacts(t *testing.T) {
 	root, _ := filepath.Abs("../..")
 	dir := t.TempDir()
 	art := filepath.Join(root, "deployments/examples/demo/contracts/artifacts/standard-output.json")
-	m := &release.Manifest{Contracts: []release.Contract{{Name: "Counter", Artifact: art, ContractName: "CounterV2",
+	m := &release.Manifest{Commit: strings.Repeat("b", 40), Contracts: []release.Contract{{Name: "Counter", Artifact: art, ContractName: "CounterV2",
 		Proxy: &release.Proxy{Kind: "uups", Artifact: art, ContractName: "DemoProxy"}}}}
 	st := evstore.Dir{Root: t.TempDir()}
 	if err := evstore.Upload(context.Background(), st, filepath.Join(dir, "release.yaml"), m, nil); err != nil {

@@ -101,6 +101,8 @@ type CheckRequest struct {
 	Environment string `json:"environment"`
 	Gate        string `json:"gate"`
 	Check       Check  `json:"check"`
+	// Commit is the manifest's commit: reports that name a revision must name it.
+	Commit string `json:"commit,omitempty"`
 	// Blobs is the check's evidence in the evidence store: all the worker reads.
 	Blobs []Blob `json:"blobs,omitempty"`
 	// Evidence is how releases before the evidence store named evidence (paths and URLs);

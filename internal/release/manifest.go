@@ -15,6 +15,9 @@ type Manifest struct {
 	PreviousVersion string `yaml:"previousVersion" json:"previousVersion"`
 	Author          string `yaml:"author" json:"author"` // identity: a group member's id, email or Slack id
 	Changes         Flags  `yaml:"changes" json:"changes"`
+	// Commit is the full SHA of the commit the release is built from: reports that name a
+	// revision must name this one.
+	Commit string `yaml:"commit,omitempty" json:"commit,omitempty"`
 	// Channel is the Slack channel for this release's messages (overrides the policy's).
 	Channel string `yaml:"channel,omitempty" json:"channel,omitempty"`
 	// Targets are the service's deploy targets per environment, by stage name.
@@ -105,6 +108,7 @@ func (m *Manifest) Environment(s Stage) string {
 
 var (
 	serviceRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	commitRE  = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 	versionRE = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 )
 
@@ -145,6 +149,9 @@ func (m *Manifest) validate(v *validator) {
 		v.addf("previousVersion", "must be a semantic version like 1.3.2 (got %q)", m.PreviousVersion)
 	} else if m.PreviousVersion == m.Version {
 		v.addf("previousVersion", "equals version %q: a release must change the version", m.Version)
+	}
+	if m.Commit != "" && !commitRE.MatchString(m.Commit) {
+		v.addf("commit", "must be the full commit SHA (40 or 64 lower-case hex digits) the release is built from")
 	}
 	if strings.TrimSpace(m.Author) == "" {
 		v.addf("author", "is required: the author may not approve their own release")
@@ -223,6 +230,9 @@ func (m *Manifest) evidenceChecks() []string {
 // as blobs in the evidence store, never as a path or URL the worker would have to open.
 func ValidateStored(file string, m *Manifest) error {
 	v := &validator{file: file}
+	if m.Commit == "" {
+		v.addf("commit", "is required: the full SHA of the commit the release is built from, which its reports must name")
+	}
 	for _, name := range sortedKeys(m.Evidence) {
 		v.addf("evidence["+name+"]", "names a location: a release's evidence travels as blobs the starter uploaded to the evidence store (the worker opens no path and fetches no URL)")
 	}
