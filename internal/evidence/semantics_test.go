@@ -227,7 +227,16 @@ func TestNamesVersion(t *testing.T) {
 func TestDocumentSemantics(t *testing.T) {
 	runEvalCases(t, "document", []evalCase{
 		{name: "blank file", version: "1.0.0", want: Fail, detail: "f0 is empty", files: []string{" \n\t"}},
-		{name: "every file must name it", version: "1.0.0", want: Fail, detail: "f1 does not name version 1.0.0", files: []string{"1.0.0", "0.9.0"}},
+		{name: "every file must name it", version: "1.0.0", want: Fail, detail: "f1 does not name version 1.0.0", files: []string{"# Runbook 1.0.0", "# Runbook 0.9.0"}},
+		// issue 12: a document containing only "1.0.0" passed the runbook
+		{name: "only the version", version: "1.0.0", want: Fail, detail: "f0 names version 1.0.0, but in no heading", files: []string{"1.0.0"}},
+		{name: "version in the body only", version: "1.0.0", want: Fail, detail: "in no heading", files: []string{"# Runbook\n\nDeploy 1.0.0 with care.\n"}},
+		{name: "markdown heading", version: "1.0.0", want: Pass, files: []string{"intro\n\n## Release 1.0.0\n"}},
+		{name: "setext heading", version: "1.0.0", want: Pass, files: []string{"Runbook v1.0.0\n==============\n\nbody\n"}},
+		{name: "asciidoc heading", version: "1.0.0", want: Pass, files: []string{"= Runbook 1.0.0\n\nbody\n"}},
+		{name: "html heading", version: "1.0.0", want: Pass, files: []string{"<html><body><H1 class=t>Runbook 1.0.0</H1><p>x</p></body></html>"}},
+		{name: "hashtag is no heading", version: "1.0.0", want: Fail, detail: "in no heading", files: []string{"#1.0.0 tagged\n"}},
+		{name: "anywhere where a policy allows it", version: "1.0.0", params: map[string]string{"versionInHeading": "false"}, want: Pass, files: []string{"1.0.0"}},
 	})
 }
 
