@@ -345,9 +345,14 @@ func TestReportsBoundToTheCommit(t *testing.T) {
 		{"sarif naming no revision", "sarif", []string{`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"staticcheck"}},"results":[]}]}`}, Pass, ""},
 		{"audits of the release's commit", "audit", []string{audit("A", release), audit("B", release)}, Pass, "2 reports"},
 		{"an audit of another commit", "audit", []string{audit("A", release), audit("B", other)}, Fail, "lint.sarif1 was made from commit cdcd"},
+		{"a build matrix of the release's commit", "buildmatrix", []string{`[{"platform":"linux/amd64","status":"success","commit":"` + release + `"}]`}, Pass, "linux/amd64"},
+		{"a build matrix of another commit", "buildmatrix", []string{`[{"platform":"linux/amd64","status":"success","commit":"` + other + `"}]`}, Fail, "made from commit cdcdcdcdcdcd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := Input{Type: tc.typ, Commit: release, Params: map[string]string{}}
+			if tc.typ == "buildmatrix" {
+				in.Params["platforms"] = "linux/amd64"
+			}
 			for i, f := range tc.files {
 				name := "lint.sarif"
 				if i > 0 {
