@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -65,6 +66,8 @@ type JUnitSuite struct {
 	Failed   []string // names of test cases with a <failure> or <error>, in file order
 	FlakyOK  []string // names of the flaky test cases, in file order
 	Suites   []JUnitSuite
+	// Revisions are the commits the suite's <properties> name (commit, git.commit, revision…).
+	Revisions []string
 
 	cases int // <testcase> elements in the suite and its nested suites
 }
@@ -250,6 +253,10 @@ func (p *junitParser) suite(start xml.StartElement, line, depth int) (JUnitSuite
 				if err := p.testcase(t, &s); err != nil {
 					return JUnitSuite{}, err
 				}
+			case "properties":
+				if err := p.properties(&s); err != nil {
+					return JUnitSuite{}, err
+				}
 			default:
 				if err := p.dec.Skip(); err != nil {
 					return JUnitSuite{}, xmlError(p.dec, p.data, unexpectedEOF(err))
@@ -257,6 +264,55 @@ func (p *junitParser) suite(start xml.StartElement, line, depth int) (JUnitSuite
 			}
 		}
 	}
+}
+
+// revisionProperties are the <property> names CI tools give the commit under test.
+var revisionProperties = []string{"commit", "git.commit", "git_commit", "git.sha", "sha", "revision", "vcs.revision", "build.vcs.number"}
+
+// properties reads a suite's <properties> and keeps the revisions they name.
+func (p *junitParser) properties(s *JUnitSuite) error {
+	for {
+		tok, err := p.dec.Token()
+		if err != nil {
+			return xmlError(p.dec, p.data, unexpectedEOF(err))
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			if t.Name.Local == "property" {
+				var name, value string
+				for _, a := range t.Attr {
+					switch a.Name.Local {
+					case "name":
+						name = a.Value
+					case "value":
+						value = a.Value
+					}
+				}
+				if slices.Contains(revisionProperties, strings.ToLower(strings.TrimSpace(name))) {
+					s.Revisions = append(s.Revisions, value)
+				}
+			}
+			if err := p.dec.Skip(); err != nil {
+				return xmlError(p.dec, p.data, unexpectedEOF(err))
+			}
+		}
+	}
+}
+
+// revisions are the revisions every suite of r names, nested ones included.
+func (r JUnitReport) revisions() []string {
+	var out []string
+	var walk func([]JUnitSuite)
+	walk = func(ss []JUnitSuite) {
+		for _, s := range ss {
+			out = append(out, s.Revisions...)
+			walk(s.Suites)
+		}
+	}
+	walk(r.Suites)
+	return out
 }
 
 // claimed adds to s what its count attributes claim beyond its test cases and cannot pass
@@ -382,6 +438,9 @@ func evalJUnit(in Input, p params) Result {
 		r, err := ParseJUnit(f.Data)
 		if err != nil {
 			return fileError(f, err)
+		}
+		if other := otherCommit(f, in.Commit, r.revisions()); other != "" {
+			return failf("%s", other)
 		}
 		if p.str("flaky") == flakyFail {
 			r = r.flakyFailed()

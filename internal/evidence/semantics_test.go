@@ -345,6 +345,9 @@ func TestReportsBoundToTheCommit(t *testing.T) {
 		{"sarif naming no revision", "sarif", []string{`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"staticcheck"}},"results":[]}]}`}, Pass, ""},
 		{"audits of the release's commit", "audit", []string{audit("A", release), audit("B", release)}, Pass, "2 reports"},
 		{"an audit of another commit", "audit", []string{audit("A", release), audit("B", other)}, Fail, "lint.sarif1 was made from commit cdcd"},
+		{"junit of the release's commit", "junit", []string{`<testsuites><testsuite name="s"><properties><property name="git.commit" value="` + release + `"/></properties><testcase name="a"/></testsuite></testsuites>`}, Pass, "1 test"},
+		{"junit of another commit", "junit", []string{`<testsuite name="s"><properties><property name="other" value="x"/><property name="commit" value="` + other + `"/></properties><testcase name="a"/></testsuite>`}, Fail, "made from commit cdcdcdcdcdcd"},
+		{"junit of another commit in a nested suite", "junit", []string{`<testsuite name="s"><testsuite name="t"><properties><property name="REVISION" value="` + other + `"/></properties><testcase name="a"/></testsuite></testsuite>`}, Fail, "made from commit cdcd"},
 		{"a build matrix of the release's commit", "buildmatrix", []string{`[{"platform":"linux/amd64","status":"success","commit":"` + release + `"}]`}, Pass, "linux/amd64"},
 		{"a build matrix of another commit", "buildmatrix", []string{`[{"platform":"linux/amd64","status":"success","commit":"` + other + `"}]`}, Fail, "made from commit cdcdcdcdcdcd"},
 	} {
