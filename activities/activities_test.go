@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/telemetry"
 )
@@ -56,6 +58,24 @@ func evaluate(t *testing.T, g *Gates, req release.CheckRequest) release.CheckRes
 	return res
 }
 
+// store puts files into a fresh local evidence store, as the starter does, and returns their
+// blobs labelled with their base names.
+func store(t *testing.T, g *Gates, paths ...string) []release.Blob {
+	t.Helper()
+	if g.Store == nil {
+		g.Store = evstore.Dir{Root: t.TempDir()}
+	}
+	var out []release.Blob
+	for _, p := range paths {
+		b, err := evstore.PutFile(context.Background(), g.Store, filepath.Base(p), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
 func TestEvaluateCheckReadsRealEvidence(t *testing.T) {
 	cover := demoEvidence(t, "coverage.out")
 	data, err := os.ReadFile(cover)
@@ -65,61 +85,148 @@ func TestEvaluateCheckReadsRealEvidence(t *testing.T) {
 	sum := sha256.Sum256(data)
 	m := telemetry.NewMetrics()
 	g := &Gates{Metrics: m}
+	blobs := store(t, g, cover)
 	check := release.Check{Name: "unit-coverage", Kind: release.KindEvidence, Type: "coverage", Params: map[string]string{"min": "80"}}
-	res := evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{cover}})
+	res := evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Blobs: blobs})
 	if res.Outcome != release.OutcomePass || !strings.Contains(res.Detail, "coverage") {
 		t.Fatalf("%+v", res)
 	}
-	if len(res.Evidence) != 1 || res.Evidence[0].SHA256 != hex.EncodeToString(sum[:]) || res.Evidence[0].Bytes != int64(len(data)) {
+	if len(res.Evidence) != 1 || res.Evidence[0].SHA256 != hex.EncodeToString(sum[:]) || res.Evidence[0].Bytes != int64(len(data)) ||
+		res.Evidence[0].Location != "coverage.out" {
 		t.Fatalf("digest %+v", res.Evidence)
 	}
 	check.Params["min"] = "99.9"
-	if res := evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{cover}}); res.Outcome != release.OutcomeFail {
+	if res := evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Blobs: blobs}); res.Outcome != release.OutcomeFail {
 		t.Fatalf("coverage below threshold passed: %+v", res)
 	}
-
-	// over HTTP, the same bytes and the same verdict
-	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Dir(cover))))
-	defer srv.Close()
 	check.Params["min"] = "80"
-	res = evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{srv.URL + "/coverage.out"}})
-	if res.Outcome != release.OutcomePass || res.Evidence[0].SHA256 != hex.EncodeToString(sum[:]) {
-		t.Fatalf("over http: %+v", res)
-	}
-	// a missing report is an error naming it, never a pass
-	res = evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{srv.URL + "/nope.out"}})
-	if res.Outcome != release.OutcomeError || !strings.Contains(res.Detail, "nope.out: HTTP 404") {
-		t.Fatalf("missing over http: %+v", res)
-	}
-	res = evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{"/no/such/cover.out"}})
-	if res.Outcome != release.OutcomeError || !strings.Contains(res.Detail, "/no/such/cover.out: no such file") {
-		t.Fatalf("missing file: %+v", res)
+	// a blob the store does not hold is an error naming it, never a pass
+	missing := evstore.NewBlob("nope.out", []byte("mode: set\n"))
+	res = evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Blobs: []release.Blob{missing}})
+	if res.Outcome != release.OutcomeError || !strings.Contains(res.Detail, "nope.out: not in the evidence store") {
+		t.Fatalf("missing blob: %+v", res)
 	}
 	// a JUnit report passed off as coverage is an error, not a pass
-	res = evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{demoEvidence(t, "regression-junit.xml")}})
+	res = evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Blobs: store(t, g, demoEvidence(t, "regression-junit.xml"))})
 	if res.Outcome != release.OutcomeError {
 		t.Fatalf("junit as coverage: %+v", res)
 	}
 }
 
-func TestEvaluateCheckJUnit(t *testing.T) {
+// The stored bytes are checked against the reference: a blob changed in the store after the
+// release manager submitted it is an error, never judged.
+func TestEvaluateCheckRefusesChangedBlob(t *testing.T) {
 	g := &Gates{}
-	check := release.Check{Name: "regression-suite", Kind: release.KindEvidence, Type: "junit", Params: map[string]string{"minPassRate": "100"}}
-	res := evaluate(t, g, release.CheckRequest{Gate: "G3", Check: check, Evidence: []string{demoEvidence(t, "regression-junit.xml")}})
-	if res.Outcome != release.OutcomePass || !strings.Contains(res.Detail, "0 failed") {
-		t.Fatalf("%+v", res)
+	blobs := store(t, g, demoEvidence(t, "coverage.out"))
+	check := release.Check{Name: "unit-coverage", Kind: release.KindEvidence, Type: "coverage", Params: map[string]string{"min": "80"}}
+	p := filepath.Join(g.Store.(evstore.Dir).Root, "sha256", blobs[0].SHA256[:2], blobs[0].SHA256)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-2] ^= 1 // same size, other bytes
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := evaluate(t, g, release.CheckRequest{Gate: "G1", Check: check, Blobs: blobs})
+	if res.Outcome != release.OutcomeError || !strings.Contains(res.Detail, "coverage.out: stored blob does not match its reference: sha256 differs") {
+		t.Fatalf("changed blob: %+v", res)
 	}
 }
 
-func TestEvaluateCheckTransientErrorsAreRetried(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
-	defer srv.Close()
+// The attacks of issue 12 against the worker: an input naming files on the worker's disk
+// (secrets, the deployer key, paths out of any directory) or internal URLs as evidence, or a
+// blob reference crafted to be a path. The worker opens none, fetches none, and says so
+// without a byte of any of them.
+func TestEvaluateCheckOpensNoPathOrURLFromTheManifest(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "deployer.key")
+	const key = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+	if err := os.WriteFile(secret, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var hits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte("shipgate_internal_metric 1\n"))
+	}))
+	defer internal.Close()
 	g := &Gates{}
-	_, err := execute(g.EvaluateCheck, release.CheckRequest{
-		Check:    release.Check{Name: "c", Kind: release.KindEvidence, Type: "coverage"},
-		Evidence: []string{srv.URL + "/cover.out"}})
-	if err == nil || !strings.Contains(err.Error(), "HTTP 502") {
-		t.Fatalf("a 502 must be returned as an error for Temporal to retry, got %v", err)
+	store(t, g) // an empty store
+	lcov := release.Check{Name: "unit-coverage", Kind: release.KindEvidence, Type: "coverage", Params: map[string]string{"format": "lcov"}}
+	for _, loc := range []string{secret, "/etc/hostname", "../../../../etc/hostname", "/proc/self/environ", internal.URL + "/metrics"} {
+		res := evaluate(t, g, release.CheckRequest{Gate: "G1", Check: lcov, Evidence: []string{loc}})
+		if res.Outcome != release.OutcomeError || len(res.Evidence) != 0 || !strings.Contains(res.Detail, "reads only blobs") {
+			t.Errorf("%s: %+v", loc, res)
+		}
+		if strings.Contains(res.Detail, key[:8]) {
+			t.Errorf("%s: the detail echoes the file: %q", loc, res.Detail)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the worker fetched an internal URL %d times", n)
+	}
+	// a blob reference whose digest is a path is refused before the store is asked
+	for _, digest := range []string{"../../../../etc/hostname", "/etc/hostname", strings.Repeat("A", 64)} {
+		res := evaluate(t, g, release.CheckRequest{Gate: "G1", Check: lcov, Blobs: []release.Blob{{Name: "x", SHA256: digest, Size: 3}}})
+		if res.Outcome != release.OutcomeError || !strings.Contains(res.Detail, "invalid blob reference") {
+			t.Errorf("digest %q: %+v", digest, res)
+		}
+	}
+}
+
+// An audit report naming an internal URL as where it is published makes the worker fetch
+// nothing: the reachability check refuses plain http, loopback and private addresses, and
+// the check fails naming the report and why, without the page.
+func TestAuditReportURLsAreNotFetchedInternally(t *testing.T) {
+	var hits atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte("shipgate_internal 1"))
+	}))
+	defer internal.Close()
+	dir := t.TempDir()
+	var paths []string
+	for i, u := range []string{internal.URL + "/metrics", strings.Replace(internal.URL, "http:", "https:", 1) + "/report.pdf"} {
+		p := filepath.Join(dir, fmt.Sprintf("audit-%d.yaml", i))
+		text := fmt.Sprintf("firm: Firm %d\ndate: 2026-11-01\nreportURL: %s\nfindings: []\n", i, u)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	g := &Gates{}
+	check := release.Check{Name: "audits", Kind: release.KindEvidence, Type: "audit"}
+	res := evaluate(t, g, release.CheckRequest{Gate: "G2", Check: check, Blobs: store(t, g, paths...)})
+	if res.Outcome != release.OutcomeFail || !strings.Contains(res.Detail, "only https URLs are checked") || !strings.Contains(res.Detail, "never checked") {
+		t.Fatalf("%+v", res)
+	}
+	if strings.Contains(res.Detail, "shipgate_internal") || hits.Load() != 0 {
+		t.Fatalf("the worker reached the internal URL (%d requests) or quoted it: %s", hits.Load(), res.Detail)
+	}
+}
+
+// A store that cannot be reached is returned as an error, for Temporal to retry; it is not a
+// verdict on the evidence.
+func TestEvaluateCheckTransientErrorsAreRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here now
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	st, err := evstore.Open(context.Background(), "s3://evidence?endpoint=http://"+addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &Gates{Store: st}
+	_, err = execute(g.EvaluateCheck, release.CheckRequest{
+		Check: release.Check{Name: "c", Kind: release.KindEvidence, Type: "coverage"},
+		Blobs: []release.Blob{evstore.NewBlob("cover.out", []byte("mode: set\n"))}})
+	var app *temporal.ApplicationError
+	if err == nil || !errors.As(err, &app) || app.NonRetryable() || !strings.Contains(err.Error(), "reading evidence cover.out") {
+		t.Fatalf("an unreachable store must be returned as a retryable error, got %v", err)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -28,6 +29,8 @@ import (
 // by the name the policy gives; they never enter an input, a result or a log.
 type Contracts struct {
 	Log *zap.Logger
+	// Store holds the artifacts the starter uploaded: the only place they are read from.
+	Store evstore.Store
 	// Nonces signs each operation once: a retried sign returns the stored bytes.
 	Nonces *chain.NonceStore
 	// Records are the deployment records later releases read back.
@@ -78,9 +81,24 @@ func (c *Contracts) crash(point string) {
 	}
 }
 
-// loadArtifact loads one contract of an artifact file; a bad artifact is not retried.
-func loadArtifact(path, name string) (*chain.Artifact, error) {
-	a, err := chain.LoadArtifact(path, name)
+// loadArtifact reads one contract of an artifact from the evidence store, by the digest the
+// starter uploaded it under (never a path); a missing, corrupt or bad artifact is not retried.
+func (c *Contracts) loadArtifact(ctx context.Context, b *release.Blob, name string) (*chain.Artifact, error) {
+	if b == nil {
+		err := errors.New("the release names the artifact by path: this worker reads artifacts only from the evidence store (start the release again with a current starter)")
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadArtifact", err)
+	}
+	if c.Store == nil {
+		return nil, temporal.NewNonRetryableApplicationError("the worker has no evidence store", "NoEvidenceStore", nil)
+	}
+	data, err := c.Store.Get(ctx, *b)
+	if err != nil {
+		if evstore.Permanent(err) {
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("artifact %s: %v", b.Name, err), "BadArtifact", err)
+		}
+		return nil, fmt.Errorf("artifact %s: %w", b.Name, err)
+	}
+	a, err := chain.ParseArtifact(b.Name, data, name)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), "BadArtifact", err)
 	}
@@ -113,7 +131,7 @@ func (c *Contracts) Plan(ctx context.Context, req release.ContractsPlanRequest) 
 	}
 	out := release.ContractsPlan{Chain: req.Chain.Name, ChainID: req.Chain.ChainID}
 	for _, ct := range req.Contracts {
-		a, err := loadArtifact(ct.Artifact, ct.ArtifactContract())
+		a, err := c.loadArtifact(ctx, ct.ArtifactBlob, ct.ArtifactContract())
 		if err != nil {
 			return out, err
 		}
@@ -191,7 +209,7 @@ func (c *Contracts) Sign(ctx context.Context, req release.ContractTx) (release.S
 	if err != nil {
 		return release.SignedTx{}, err
 	}
-	txReq, err := txRequest(req)
+	txReq, err := c.txRequest(ctx, req)
 	if err != nil {
 		return release.SignedTx{}, err
 	}
@@ -226,7 +244,7 @@ func (c *Contracts) loadKey(name string) (*chain.Key, error) {
 }
 
 // txRequest builds the transaction's data from the operation.
-func txRequest(req release.ContractTx) (chain.TxRequest, error) {
+func (c *Contracts) txRequest(ctx context.Context, req release.ContractTx) (chain.TxRequest, error) {
 	ct := req.Contract
 	bad := func(err error) (chain.TxRequest, error) {
 		return chain.TxRequest{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("contract %s: %s: %v", ct.Name, req.Op, err), "BadContract", err)
@@ -234,7 +252,7 @@ func txRequest(req release.ContractTx) (chain.TxRequest, error) {
 	out := chain.TxRequest{OpKey: req.OpKey}
 	switch req.Op {
 	case release.OpDeploy:
-		a, err := loadArtifact(ct.Artifact, ct.ArtifactContract())
+		a, err := c.loadArtifact(ctx, ct.ArtifactBlob, ct.ArtifactContract())
 		if err != nil {
 			return out, err
 		}
@@ -246,7 +264,7 @@ func txRequest(req release.ContractTx) (chain.TxRequest, error) {
 		if ct.Proxy == nil || ct.Proxy.Artifact == "" {
 			return bad(errors.New("proxy.artifact is required to deploy the proxy"))
 		}
-		impl, err := loadArtifact(ct.Artifact, ct.ArtifactContract())
+		impl, err := c.loadArtifact(ctx, ct.ArtifactBlob, ct.ArtifactContract())
 		if err != nil {
 			return out, err
 		}
@@ -256,7 +274,7 @@ func txRequest(req release.ContractTx) (chain.TxRequest, error) {
 				return bad(err)
 			}
 		}
-		pa, err := loadArtifact(ct.Proxy.Artifact, ct.Proxy.ArtifactContract())
+		pa, err := c.loadArtifact(ctx, ct.Proxy.ArtifactBlob, ct.Proxy.ArtifactContract())
 		if err != nil {
 			return out, err
 		}
@@ -271,7 +289,7 @@ func txRequest(req release.ContractTx) (chain.TxRequest, error) {
 		to := common.HexToAddress(req.Proxy)
 		out.To = &to
 		out.Data = chain.UpgradeToAndCallData(common.HexToAddress(req.Implementation), nil)
-		if impl, err := loadArtifact(ct.Artifact, ct.ArtifactContract()); err == nil {
+		if impl, err := c.loadArtifact(ctx, ct.ArtifactBlob, ct.ArtifactContract()); err == nil {
 			out.ErrorABI = &impl.ABI
 		}
 	default:
@@ -404,15 +422,15 @@ func (c *Contracts) Record(ctx context.Context, step release.ContractTxStep) (re
 	}
 	switch tx.Op {
 	case release.OpDeploy, release.OpDeployProxy:
-		name, path := ct.ArtifactContract(), ct.Artifact
+		name, blob := ct.ArtifactContract(), ct.ArtifactBlob
 		rec.Kind = chain.KindContract
 		if ct.Proxy != nil {
 			rec.Kind, rec.Contract = chain.KindImplementation, implRecord(ct.Name)
 		}
 		if tx.Op == release.OpDeployProxy {
-			name, path, rec.Kind, rec.Contract = ct.Proxy.ArtifactContract(), ct.Proxy.Artifact, chain.KindProxy, ct.Name
+			name, blob, rec.Kind, rec.Contract = ct.Proxy.ArtifactContract(), ct.Proxy.ArtifactBlob, chain.KindProxy, ct.Name
 		}
-		a, err := loadArtifact(path, name)
+		a, err := c.loadArtifact(ctx, blob, name)
 		if err != nil {
 			return release.ContractDeployment{}, err
 		}

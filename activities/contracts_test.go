@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -32,11 +33,16 @@ func TestSignAppliesFeeCaps(t *testing.T) {
 		Dial:    func(context.Context, string, uint64) (chain.Backend, error) { return sim.Client(), nil },
 		Key:     func(string) (*chain.Key, error) { return key, nil },
 	}
-	art, _ := filepath.Abs(filepath.Join("..", "deployments", "examples", "demo", "contracts", "artifacts", "standard-output.json"))
+	c.Store = evstore.Dir{Root: filepath.Join(dir, "evidence")}
+	art, err := evstore.PutFile(context.Background(), c.Store, "standard-output.json",
+		filepath.Join("..", "deployments", "examples", "demo", "contracts", "artifacts", "standard-output.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	sign := func(op string, ch release.Chain) *types.Transaction {
 		t.Helper()
 		s, err := c.Sign(context.Background(), release.ContractTx{Chain: ch, OpKey: op, Op: release.OpDeploy,
-			Contract: release.Contract{Name: "Counter", Artifact: art, ContractName: "CounterV1"}})
+			Contract: release.Contract{Name: "Counter", Artifact: art.Name, ArtifactBlob: &art, ContractName: "CounterV1"}})
 		if err != nil {
 			t.Fatal(err)
 		}

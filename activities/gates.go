@@ -4,14 +4,8 @@ package activities
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -19,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/shipgate/shipgate/internal/evidence"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/probe"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/telemetry"
@@ -26,15 +21,18 @@ import (
 
 // Gates evaluates the automated checks of quality gates.
 type Gates struct {
+	// Store holds the evidence the starter uploaded: the only place evidence is read from.
+	Store   evstore.Store
 	HTTP    *http.Client
 	Metrics *telemetry.Metrics
 	// PrometheusURL is where probe checks ask Prometheus (the worker's SHIPGATE_PROMETHEUS_URL).
 	PrometheusURL string
 }
 
-// EvaluateCheck reads a check's evidence, records what it read (sha256 per file) and returns
-// the verdict. Unreadable or malformed evidence is an "error" verdict naming the file; a
-// network failure is returned as an error so Temporal retries it.
+// EvaluateCheck reads a check's evidence from the evidence store by digest (never a path or
+// URL), records what it read (sha256 per blob) and returns the verdict. Missing, corrupt or
+// malformed evidence is an "error" verdict naming the file; a store that cannot be reached is
+// returned as an error so Temporal retries it.
 func (g *Gates) EvaluateCheck(ctx context.Context, req release.CheckRequest) (release.CheckResult, error) {
 	start := time.Now()
 	res, err := g.evaluate(ctx, req)
@@ -58,92 +56,44 @@ func (g *Gates) evaluate(ctx context.Context, req release.CheckRequest) (release
 		return release.CheckResult{Outcome: release.OutcomeError,
 			Detail: fmt.Sprintf("%s checks of type %q are not evaluated by this worker", req.Check.Kind, req.Check.Type)}, nil
 	}
-	if len(req.Evidence) == 0 {
+	if len(req.Blobs) == 0 {
+		if len(req.Evidence) > 0 {
+			return release.CheckResult{Outcome: release.OutcomeError, Detail: "the release names " + req.Check.Name +
+				"'s evidence by location: this worker reads only blobs the starter uploaded to the evidence store (recheck with --evidence)"}, nil
+		}
 		return release.CheckResult{Outcome: release.OutcomeError, Detail: "the manifest names no evidence for " + req.Check.Name}, nil
 	}
-	limit := int64(evidence.DefaultMaxBytes)
+	if g.Store == nil {
+		return release.CheckResult{}, temporal.NewNonRetryableApplicationError("the worker has no evidence store", "NoEvidenceStore", nil)
+	}
 	var files []evidence.File
 	var digests []release.EvidenceDigest
-	for _, loc := range req.Evidence {
-		data, err := g.fetch(ctx, loc, limit)
+	for _, b := range req.Blobs {
+		data, err := g.Store.Get(ctx, b)
 		if err != nil {
-			var bad *badEvidence
-			if errors.As(err, &bad) {
-				return release.CheckResult{Outcome: release.OutcomeError, Detail: bad.Error(), Evidence: digests}, nil
+			if evstore.Permanent(err) {
+				return release.CheckResult{Outcome: release.OutcomeError, Detail: fmt.Sprintf("%s: %v", b.Name, err), Evidence: digests}, nil
 			}
-			return release.CheckResult{}, err
+			return release.CheckResult{}, fmt.Errorf("reading evidence %s: %w", b.Name, err)
 		}
-		sum := sha256.Sum256(data)
-		digests = append(digests, release.EvidenceDigest{Location: loc, SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(data))})
-		files = append(files, evidence.File{Name: loc, Data: data})
+		digests = append(digests, release.EvidenceDigest{Location: b.Name, SHA256: b.SHA256, Bytes: b.Size})
+		files = append(files, evidence.File{Name: b.Name, Data: data})
 	}
 	r := evidence.Evaluate(evidence.Input{Type: req.Check.Type, Params: req.Check.Params, Files: files,
-		Version: req.Version, CheckURL: func(u string) error { return g.reachable(ctx, u) }})
+		Version: req.Version, Commit: req.Commit, CheckURL: func(u string) error { return g.reachability(req.Check.Params).Check(ctx, u) }})
 	return release.CheckResult{Outcome: string(r.Outcome), Detail: r.Detail, Evidence: digests}, nil
 }
 
-// badEvidence is a problem with the evidence itself: retrying will not fix it, a recheck with
-// new evidence will.
-type badEvidence struct{ msg string }
-
-func (e *badEvidence) Error() string { return e.msg }
-
-// fetch reads a path or http(s) URL, refusing more than limit bytes.
-func (g *Gates) fetch(ctx context.Context, loc string, limit int64) ([]byte, error) {
-	var r io.ReadCloser
-	if strings.HasPrefix(loc, "http://") || strings.HasPrefix(loc, "https://") {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
-		if err != nil {
-			return nil, &badEvidence{fmt.Sprintf("%s: %v", loc, err)}
+// reachability checks the URLs evidence names (audit reports): https to public addresses only,
+// or private ones of hosts the check's allowHosts lists; redirects checked again.
+func (g *Gates) reachability(params map[string]string) *probe.Reachability {
+	r := &probe.Reachability{}
+	for _, h := range strings.Split(params["allowHosts"], ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			r.AllowHosts = append(r.AllowHosts, h)
 		}
-		resp, err := g.client().Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("fetching evidence %s: %w", loc, err)
-		}
-		if resp.StatusCode/100 != 2 {
-			resp.Body.Close()
-			msg := fmt.Sprintf("%s: HTTP %d", loc, resp.StatusCode)
-			if resp.StatusCode >= 500 {
-				return nil, errors.New(msg)
-			}
-			return nil, &badEvidence{msg}
-		}
-		r = resp.Body
-	} else {
-		f, err := os.Open(loc)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, &badEvidence{fmt.Sprintf("%s: no such file", loc)}
-			}
-			return nil, &badEvidence{err.Error()}
-		}
-		r = f
 	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading evidence %s: %w", loc, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, &badEvidence{fmt.Sprintf("%s: more than the %d-byte evidence limit", loc, limit)}
-	}
-	return data, nil
-}
-
-func (g *Gates) reachable(ctx context.Context, u string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := g.client().Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("HTTP %d", resp.StatusCode)
-	}
-	return nil
+	return r
 }
 
 func (g *Gates) client() *http.Client {

@@ -24,6 +24,7 @@ import (
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
 	"github.com/shipgate/shipgate/internal/devstack/people"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 )
@@ -48,6 +49,11 @@ type stack struct {
 	policyDir string
 	// workerAddr serves the running worker's /metrics.
 	workerAddr string
+	// s3 is the evidence store both the starter and the worker use: a real S3-compatible
+	// server on loopback, so they share no path (each runs in a directory of its own).
+	s3 *devstack.S3Server
+	// workerDir and cliDir are the worker's and the starter's working directories.
+	workerDir, cliDir string
 }
 
 func buildBinaries(t testing.TB, root string) string {
@@ -68,7 +74,13 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	s := &stack{t: t, root: root, bin: buildBinaries(t, root), chainData: t.TempDir(),
-		keys: &people.Keyring{Dir: t.TempDir()}, policyDir: t.TempDir()}
+		keys: &people.Keyring{Dir: t.TempDir()}, policyDir: t.TempDir(), workerDir: t.TempDir(), cliDir: t.TempDir()}
+	s.s3 = devstack.S3TestServer(t)
+	// the store and its credentials, for the starter and the worker processes and this one
+	for _, kv := range append(s.s3.Env(), evstore.EnvStore+"="+s.s3.Spec("shipgate")) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	s.temporal, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{})
@@ -113,6 +125,7 @@ func (s *stack) startWorker() {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	s.workerAddr = addr
 	cmd := exec.Command(filepath.Join(s.bin, "worker"))
+	cmd.Dir = s.workerDir
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+addr, "SHIPGATE_PROMETHEUS_URL="+s.promURL,
 		"SHIPGATE_CHAIN_DATA="+s.chainData, policies.EnvDir+"="+s.policyDir, policies.EnvAllowDev+"=true")
 	cmd.Env = append(cmd.Env, s.workerEnv...)
@@ -181,6 +194,7 @@ func (s *stack) cli(args ...string) (string, string, int) {
 func (s *stack) cliWithKey(key string, args ...string) (string, string, int) {
 	s.t.Helper()
 	cmd := exec.Command(filepath.Join(s.bin, "starter"), args...)
+	cmd.Dir = s.cliDir
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, control.EnvKey+"="+key, "SSH_AUTH_SOCK=")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -239,10 +253,15 @@ func (s *stack) putPolicy(name, text string) {
 	}
 }
 
-// load is a release of the manifest under the worker's policy name, driven by the test people.
+// load is a release of the manifest under the worker's policy name, driven by the test people,
+// its files uploaded to the stack's evidence store.
 func (s *stack) load(manifest, policy string) devstack.Release {
 	s.t.Helper()
-	in, pol, err := release.Load(manifest, filepath.Join(s.policyDir, policy+".yaml"), checks.Validate)
+	st, err := evstore.Open(context.Background(), os.Getenv(evstore.EnvStore))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	in, pol, err := evstore.Load(context.Background(), st, manifest, filepath.Join(s.policyDir, policy+".yaml"), checks.Validate)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -250,7 +269,8 @@ func (s *stack) load(manifest, policy string) devstack.Release {
 }
 
 // writeRelease puts the demo's dev policy with short windows on the worker (as "demo", edited
-// by edits, each an old → new replacement) and writes the demo manifest into a temp dir.
+// by edits, each an old → new replacement) and writes the demo manifest into a temp dir, with
+// a copy of its evidence and documents beside it (paths relative to the manifest, as written).
 func (s *stack) writeRelease(soak string, edits ...string) (manifest, policy string) {
 	s.t.Helper()
 	dir := s.t.TempDir()
@@ -278,8 +298,11 @@ func (s *stack) writeRelease(soak string, edits ...string) (manifest, policy str
 	// the service alone: contract tests add the contracts and start the chains themselves
 	ms, _, _ := strings.Cut(string(m), "\n# The demo's upgradeable counter")
 	ms = strings.Replace(ms, "contracts: true", "contracts: false", 1)
-	ms = strings.ReplaceAll(ms, "[evidence/", "["+filepath.Join(s.root, "deployments/examples/demo/evidence")+"/")
-	ms = strings.ReplaceAll(ms, "[docs/", "["+filepath.Join(s.root, "deployments/examples/demo/docs")+"/")
+	for _, sub := range []string{"evidence", "docs"} {
+		if err := os.CopyFS(filepath.Join(dir, sub), os.DirFS(filepath.Join(s.root, "deployments/examples/demo", sub))); err != nil {
+			s.t.Fatal(err)
+		}
+	}
 	if err := os.WriteFile(manifest, []byte(ms), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
@@ -385,6 +408,7 @@ func TestReleaseThroughCLIAgainstDevServer(t *testing.T) {
 	if out := s.mustCLI("status", id); !strings.Contains(out, "succeeded") || !strings.Contains(out, "G1 Code quality") {
 		t.Fatalf("human status:\n%s", out)
 	}
+	s.checkJudgedTheSubmittedBytes(c, id, manifest, final)
 	recordHistory(t, c, id)
 
 	// production serves 1.4.0 now: a release built on 1.3.0 again is refused at start, before
@@ -411,5 +435,39 @@ func TestReleaseThroughCLIAgainstDevServer(t *testing.T) {
 	}
 	if !strings.Contains(s.workerLog.String(), `"msg":"stopping: finishing running tasks"`) {
 		t.Fatalf("no graceful-stop line in the worker log:\n%s", s.workerLog)
+	}
+}
+
+// checkJudgedTheSubmittedBytes: every check read exactly the bytes of the file the manifest
+// names (its sha256), labelled as the manifest wrote it, and the release's input carries no
+// path of the starter's machine: the worker, in a directory of its own, read the store only.
+func (s *stack) checkJudgedTheSubmittedBytes(c client.Client, id, manifest string, st release.Status) {
+	s.t.Helper()
+	read := 0
+	for _, g := range st.Gates {
+		for _, cs := range g.Checks {
+			for _, e := range cs.Evidence {
+				data, err := os.ReadFile(filepath.Join(filepath.Dir(manifest), e.Location))
+				if err != nil {
+					s.t.Fatalf("%s read %q, which is not a file beside the manifest: %v", cs.Name, e.Location, err)
+				}
+				if b := evstore.NewBlob(e.Location, data); b.SHA256 != e.SHA256 || b.Size != e.Bytes {
+					s.t.Fatalf("%s: %s read as %s, the file is %s", cs.Name, e.Location, e.SHA256, b.SHA256)
+				}
+				read++
+			}
+		}
+	}
+	if read < 8 {
+		s.t.Fatalf("only %d evidence files were read", read)
+	}
+	iter := c.GetWorkflowHistory(context.Background(), id, "", false, 0)
+	ev, err := iter.Next()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	input := ev.GetWorkflowExecutionStartedEventAttributes().GetInput().String()
+	if dir := filepath.Dir(manifest); strings.Contains(input, dir) || !strings.Contains(input, "sha256") {
+		s.t.Fatalf("the release's input names the starter's directory %s, or no blob", dir)
 	}
 }

@@ -15,6 +15,7 @@ import (
 func (c *cli) signal(ctx context.Context, name string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var cmd release.Command
+	var newEvidence evidenceFlag
 	fs.StringVar(&cmd.Actor, "as", "", "who acts: your member id in the policy; your key must be one of its sshKeys")
 	key := keyFlag(fs)
 	required := []string{"as"}
@@ -31,6 +32,7 @@ func (c *cli) signal(ctx context.Context, name string, args []string) error {
 		fs.StringVar(&cmd.Reason, "reason", "", "why")
 	case release.SignalRecheck:
 		fs.StringVar(&cmd.Gate, "gate", "", "only this gate (default: every blocked gate)")
+		fs.Var(&newEvidence, "evidence", "CHECK=PATH or CHECK=URL: new evidence for an evidence check, uploaded to the evidence store (repeat for several files; a check named replaces all its evidence)")
 	case release.SignalAbort, release.SignalRollback, release.ActionRestore:
 		fs.StringVar(&cmd.Reason, "reason", "", "why")
 		required = append(required, "reason")
@@ -64,6 +66,11 @@ func (c *cli) signal(ctx context.Context, name string, args []string) error {
 		return &exitError{code: 2, msg: fmt.Sprintf("report-issue: --severity must be critical, high, medium or low (got %q)", cmd.Severity)}
 	}
 	cmd.Channel = release.ChannelCLI
+	if len(newEvidence) > 0 {
+		if cmd.Evidence, err = newEvidence.upload(ctx); err != nil {
+			return &exitError{code: 1, msg: name + ": " + err.Error()}
+		}
+	}
 	signer, err := control.LoadSigner(*key)
 	if err != nil {
 		return &exitError{code: 1, msg: name + ": " + err.Error()}

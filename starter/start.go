@@ -12,6 +12,7 @@ import (
 
 	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/control"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -36,6 +37,18 @@ func (c *cli) start(ctx context.Context, args []string) error {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	if err := chain.CheckContracts(*manifestPath, m.Contracts); err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	store, err := evstore.Open(ctx, os.Getenv(evstore.EnvStore))
+	if err != nil {
+		return &exitError{code: 1, msg: "start: " + err.Error()}
+	}
+	// The worker reads only what is uploaded here, by digest: never a path or URL of ours.
+	if err := evstore.Upload(ctx, store, *manifestPath, m, nil); err != nil {
+		return &exitError{code: 1, msg: err.Error()}
+	}
+	// what the workflow will require of the input: the commit, and blobs only
+	if err := release.ValidateStored(*manifestPath, m); err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
 	actor := *as

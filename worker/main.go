@@ -25,6 +25,7 @@ import (
 
 	"github.com/shipgate/shipgate/activities"
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/searchattr"
@@ -133,18 +134,23 @@ func run() error {
 		}
 	}
 
+	evidenceStore, err := evstore.Open(ctx, os.Getenv(evstore.EnvStore))
+	if err != nil {
+		return err
+	}
+	log.Info("evidence store", zap.String("store", evidenceStore.String()))
 	w := worker.New(c, release.TaskQueue, worker.Options{})
 	workflows.Register(w)
 	activities.RegisterLanes(w, &activities.Lanes{Client: c})
 	activities.RegisterPolicies(w, &activities.Policies{Store: store})
 	activities.RegisterAnalysis(w, &activities.Analysis{PrometheusURL: *promURL, HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: metrics})
 	httpClient := &http.Client{Timeout: 30 * time.Second}
-	activities.RegisterContracts(w, &activities.Contracts{Log: log,
+	activities.RegisterContracts(w, &activities.Contracts{Log: log, Store: evidenceStore,
 		Nonces:  &chain.NonceStore{Dir: filepath.Join(*chainData, "nonces")},
 		Records: &chain.RecordStore{Dir: filepath.Join(*chainData, "records")},
 		CrashAt: os.Getenv("SHIPGATE_TEST_CRASH_AT")})
 	activities.Register(w,
-		&activities.Gates{HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL},
+		&activities.Gates{Store: evidenceStore, HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL},
 		&activities.Traffic{HTTP: httpClient, Metrics: metrics},
 		notify)
 	if err := w.Start(); err != nil {

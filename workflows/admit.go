@@ -49,6 +49,9 @@ func (w *rel) admit(ctx workflow.Context) (release.Result, bool) {
 	if err := release.ValidateInput(&in.Manifest, w.pol); err != nil {
 		return w.refuseStart(ctx, in.Start, release.RefusedDenied, err.Error())
 	}
+	if err := w.evidenceStored(ctx); err != nil {
+		return w.refuseStart(ctx, in.Start, release.RefusedDenied, err.Error())
+	}
 	w.nonces[start.Nonce] = start.IssuedAt
 	w.init(w.st.PolicyDigest)
 	w.audit(ctx, release.AuditEntry{Actor: who.ID, Channel: start.Channel, Action: release.ActionStart,

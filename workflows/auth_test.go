@@ -158,6 +158,24 @@ func TestStartIsRefused(t *testing.T) {
 			c.Approvals = 2
 			h.in.Manifest.Author = "erin"
 		}, `check "contract-security-review" needs 2 approvers`},
+		// issue 12: the worker must never be handed a path or URL to open
+		{"evidence named by a path on the worker", func(h *harness) {
+			h.in.Manifest.Blobs["unit-coverage"] = nil
+			h.in.Manifest.Evidence = map[string][]string{"unit-coverage": {"/srv/shipgate/.data/deployer.key"}}
+		}, "evidence[unit-coverage]: names a location"},
+		{"evidence named by an internal URL", func(h *harness) {
+			h.in.Manifest.Evidence = map[string][]string{"lint": {"http://127.0.0.1:9464/metrics"}}
+		}, "evidence[lint]: names a location"},
+		{"a blob whose digest is a path", func(h *harness) {
+			h.in.Manifest.Blobs["lint"] = []release.Blob{{Name: "lint.sarif", SHA256: "../../../../etc/shadow", Size: 10}}
+		}, "blobs[lint][0]: sha256 must be 64 lower-case hex digits"},
+		{"a contract artifact named by a path", func(h *harness) {
+			h.in.Manifest.Contracts = []release.Contract{{Name: "Counter", Artifact: "/etc/passwd"}}
+			h.pol.Chains = []release.Chain{
+				{Name: "testnet", Role: "testnet", ChainID: 31337, RPC: "sim://testnet", Confirmations: 2, Deployer: "DEPLOYER"},
+				{Name: "mainnet", Role: "mainnet", ChainID: 31338, RPC: "sim://mainnet", Confirmations: 3, Deployer: "DEPLOYER"},
+			}
+		}, "contracts[0].artifactBlob: is missing"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t, nil)

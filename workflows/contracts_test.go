@@ -24,6 +24,7 @@ import (
 	"github.com/shipgate/shipgate/activities"
 	"github.com/shipgate/shipgate/internal/analysis"
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -48,6 +49,7 @@ func newSimChains(t *testing.T) *simChains {
 	}
 	dir := t.TempDir()
 	c.act = &activities.Contracts{
+		Store:   evstore.Dir{Root: filepath.Join(dir, "evidence")},
 		Nonces:  &chain.NonceStore{Dir: filepath.Join(dir, "nonces")},
 		Records: &chain.RecordStore{Dir: filepath.Join(dir, "records")},
 		Dial: func(ctx context.Context, rpc string, id uint64) (chain.Backend, error) {
@@ -112,11 +114,14 @@ func (c *simChains) implementation(t *testing.T, rpc, proxy string) string {
 // contractRelease is a release of the demo counter: implementation artifact name, behind a
 // DemoProxy initialised with (deployer, 5) on its first release.
 func (c *simChains) contractRelease(t *testing.T, version, impl, artifact string) *harness {
+	// the starter's part: the artifact goes to the evidence store, the input holds its blob
+	blob, err := evstore.PutFile(context.Background(), c.act.Store, filepath.Base(artifact), artifact)
+	require.NoError(t, err)
 	h := newHarness(t, func(m *release.Manifest, p *release.Policy) {
 		m.Version = version
-		m.Contracts = []release.Contract{{Name: "Counter", Artifact: artifact, ContractName: impl,
+		m.Contracts = []release.Contract{{Name: "Counter", Artifact: blob.Name, ArtifactBlob: &blob, ContractName: impl,
 			Proxy: &release.Proxy{Kind: "uups", Initializer: "initialize", InitArgs: []string{c.key.Address.Hex(), "5"},
-				Artifact: artifact, ContractName: "DemoProxy"}}}
+				Artifact: blob.Name, ArtifactBlob: &blob, ContractName: "DemoProxy"}}}
 		p.Chains = []release.Chain{
 			{Name: "testnet", Role: "testnet", ChainID: 31337, RPC: "sim://testnet", Confirmations: 2, Deployer: "DEPLOYER"},
 			{Name: "mainnet", Role: "mainnet", ChainID: 31338, RPC: "sim://mainnet", Confirmations: 3, Deployer: "DEPLOYER"},
@@ -229,6 +234,9 @@ func TestContractsIncompatibleLayoutRefused(t *testing.T) {
 	require.Equal(t, sent, c.nonce(t, "sim://testnet"), "nothing may be sent for a refused upgrade")
 }
 
+// The artifact the release was started with is the one mainnet gets: a file rebuilt on the
+// release manager's disk after the start changes nothing (the worker reads the stored blob),
+// and a blob changed inside the store is refused at the canary, before anything is sent.
 func TestContractsChangedAfterTestnetRefusedAtCanary(t *testing.T) {
 	c := newSimChains(t)
 	art := filepath.Join(t.TempDir(), "standard-output.json")
@@ -236,16 +244,20 @@ func TestContractsChangedAfterTestnetRefusedAtCanary(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(art, orig, 0o644))
 	h := c.contractRelease(t, "1.0.0", "CounterV1", art)
-	// during the soak someone rebuilds "CounterV1" with other code (here: v2's)
+	blob := evstore.NewBlob("", orig)
+	stored := filepath.Join(c.act.Store.(evstore.Dir).Root, "sha256", blob.SHA256[:2], blob.SHA256)
+	// during the soak someone rebuilds "CounterV1" with other code (here: v2's), on disk and
+	// in the store
 	h.at(24*time.Hour, func() {
 		changed := strings.Replace(string(orig), `"CounterV1":`, `"CounterV1Old":`, 1)
 		changed = strings.Replace(changed, `"CounterV2":`, `"CounterV1":`, 1)
 		require.NoError(t, os.WriteFile(art, []byte(changed), 0o644))
+		require.NoError(t, os.WriteFile(stored, []byte(changed), 0o644))
 	})
 	res := h.run()
 	require.Equal(t, release.StateFailed, res.State)
 	require.Equal(t, release.StageCanary, res.Stage)
-	require.Contains(t, res.Reason, "mainnet gets exactly the bytecode that soaked")
+	require.Contains(t, res.Reason, "stored blob does not match its reference")
 	require.Equal(t, uint64(0), c.nonce(t, "sim://mainnet"), "nothing may reach mainnet")
 }
 

@@ -96,7 +96,7 @@ func (w *rel) runAutomated(ctx workflow.Context, gi int, attempt int) {
 		})
 		req := release.CheckRequest{ReleaseID: w.st.ID, Service: w.st.Service, Version: w.st.Version,
 			Environment: w.in.Manifest.Environment(w.st.Stage), Gate: g.ID, Check: c,
-			Evidence: w.in.Manifest.Evidence[c.Name], Attempt: attempt}
+			Commit: w.in.Manifest.Commit, Blobs: w.in.Manifest.Blobs[c.Name], Evidence: w.in.Manifest.Evidence[c.Name], Attempt: attempt}
 		futs = append(futs, pending{ci, workflow.ExecuteActivity(actx, release.ActivityEvaluateCheck, req)})
 	}
 	w.publish(ctx)

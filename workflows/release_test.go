@@ -41,12 +41,12 @@ func testInput(t testing.TB, edit func(*release.Manifest, *release.Policy)) (rel
 	// activities per lifecycle. Tests about other things leave it out; the analysis tests put
 	// their own in (withAnalysis).
 	p.Analysis = nil
-	m := release.Manifest{Service: "payments", Version: "2.0.0", PreviousVersion: "1.9.0", Author: "alice",
-		Changes: release.Flags{Major: true, Contracts: true, UserFacing: true}, Evidence: map[string][]string{}}
+	m := release.Manifest{Service: "payments", Version: "2.0.0", PreviousVersion: "1.9.0", Author: "alice", Commit: strings.Repeat("c0ffee", 6) + "c0ff",
+		Changes: release.Flags{Major: true, Contracts: true, UserFacing: true}, Blobs: map[string][]release.Blob{}}
 	for _, g := range p.Gates {
 		for _, c := range g.Checks {
 			if c.Kind == release.KindEvidence {
-				m.Evidence[c.Name] = []string{"/evidence/" + c.Name}
+				m.Blobs[c.Name] = []release.Blob{{Name: c.Name + ".json", SHA256: fmt.Sprintf("%064x", len(m.Blobs)), Size: 1}}
 			}
 		}
 	}
@@ -65,6 +65,8 @@ type fakeActivities struct {
 	traffic []release.TrafficRequest
 	notices []release.Notice
 	outcome map[string]string // check name → outcome (default pass)
+	// requests are the check requests the workflow made, in order
+	requests []release.CheckRequest
 	// signoffs are the Slack signoff messages posted or updated, in order (signoffmsg_test.go)
 	signoffs []release.SignoffMessage
 	// onNotify, when set, runs inside the Notify activity before it returns
@@ -82,9 +84,10 @@ func (f *fakeActivities) EvaluateCheck(_ context.Context, req release.CheckReque
 		out = release.OutcomePass
 	}
 	res := release.CheckResult{Outcome: out, Detail: req.Check.Name + " " + out}
-	for _, loc := range req.Evidence {
-		res.Evidence = append(res.Evidence, release.EvidenceDigest{Location: loc, SHA256: fmt.Sprintf("%064d", req.Attempt)})
+	for _, b := range req.Blobs {
+		res.Evidence = append(res.Evidence, release.EvidenceDigest{Location: b.Name, SHA256: fmt.Sprintf("%064d", req.Attempt)})
 	}
+	f.requests = append(f.requests, req)
 	return res, nil
 }
 
@@ -461,6 +464,45 @@ func TestFailedCheckBlocksAndRecheckReadsNewEvidence(t *testing.T) {
 	require.Equal(t, release.StateBlocked, blocked.State)
 	require.Equal(t, release.CheckFailed, blocked.Gates[0].Checks[0].State)
 	require.Contains(t, blocked.WaitingFor[0], "gate G1 Code quality: blocked")
+}
+
+// A recheck may bring new evidence (blobs the CLI uploaded): the check then reads it, and the
+// audit says so. Evidence for a check of a gate the recheck does not run, for a signoff, or
+// with an invalid blob is refused, and nothing changes.
+func TestRecheckWithNewEvidence(t *testing.T) {
+	h := newHarness(t, nil)
+	h.act.setOutcome("unit-coverage", release.OutcomeFail)
+	fresh := release.Blob{Name: "coverage-rerun.out", SHA256: strings.Repeat("ab", 32), Size: 42}
+	h.approveEvery(time.Minute, 10*time.Minute)
+	h.at(time.Hour, func() {
+		for _, ev := range []map[string][]release.Blob{
+			{"regression-suite": {fresh}},                                    // G3: not blocked, not rechecked
+			{"peer-review": {fresh}},                                         // a signoff reads no evidence
+			{"unit-coverage": {{Name: "x", SHA256: "/etc/shadow", Size: 1}}}, // not a digest
+			{"no-such-check": {fresh}},
+		} {
+			h.signal(release.SignalRecheck, release.Command{Actor: "rm-bo", Gate: "G1", Evidence: ev})
+		}
+		h.act.setOutcome("unit-coverage", release.OutcomePass)
+		h.signal(release.SignalRecheck, release.Command{Actor: "alice", Gate: "G1", Evidence: map[string][]release.Blob{"unit-coverage": {fresh}}})
+	})
+	h.approveEvery(2*time.Hour, 10*time.Hour)
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State, res.Reason)
+	st := h.status()
+	for _, want := range []string{"gate G3, which this recheck does not run", "signoff check: it reads no evidence", "sha256 must be 64", `no check "no-such-check"`} {
+		require.True(t, h.auditHas(st, "recheck", "G1", false, want), want)
+	}
+	var last release.CheckRequest
+	for _, r := range h.act.requests {
+		if r.Check.Name == "unit-coverage" {
+			last = r
+		}
+	}
+	require.Equal(t, []release.Blob{fresh}, last.Blobs, "the recheck reads the new evidence")
+	require.Equal(t, 2, last.Attempt, "only the accepted recheck ran the checks again")
+	require.True(t, h.auditHas(st, "recheck", "G1", true, "with new evidence for unit-coverage"))
+	require.Equal(t, "coverage-rerun.out", st.Gates[0].Checks[0].Evidence[0].Location)
 }
 
 // A recheck that arrives while the "gate blocked" notice is still going out is not lost (it

@@ -342,9 +342,10 @@ func (w *rel) recheck(cmd release.Command) (string, bool) {
 		return r, false
 	}
 	var hit []string
+	blocked := map[string]bool{}
 	for _, gs := range w.st.Gates {
 		if gs.State == release.GateBlocked && (cmd.Gate == "" || cmd.Gate == gs.ID) {
-			w.rechecks[gs.ID]++
+			blocked[gs.ID] = true
 			hit = append(hit, gs.ID)
 		}
 	}
@@ -354,7 +355,17 @@ func (w *rel) recheck(cmd release.Command) (string, bool) {
 		}
 		return "refused: no gate is blocked", false
 	}
-	return "rechecking " + strings.Join(hit, ", "), true
+	if r, ok := w.takeEvidence(cmd.Evidence, blocked); !ok {
+		return r, false
+	}
+	for _, id := range hit {
+		w.rechecks[id]++
+	}
+	reason := "rechecking " + strings.Join(hit, ", ")
+	if len(cmd.Evidence) > 0 {
+		reason += " with new evidence for " + strings.Join(sortedChecks(cmd.Evidence), ", ")
+	}
+	return reason, true
 }
 
 func (w *rel) requestStop(ctx workflow.Context, name string, cmd release.Command) (string, bool) {

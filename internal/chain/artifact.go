@@ -298,6 +298,40 @@ func parseHardhat(file string, top map[string]json.RawMessage, contract string) 
 	return a, a.finish()
 }
 
+// ArtifactFile is the one file that holds everything the worker needs of an artifact, and
+// the contract name that selects it there: the file itself, or for a Hardhat per-contract
+// artifact with a build-info (found through its .dbg.json) that build-info and Source:Name.
+// The starter stores this file, so the worker never looks for a sibling file.
+func ArtifactFile(path, contract string) (string, string, error) {
+	a, err := LoadArtifact(path, contract)
+	if err != nil {
+		return "", "", err
+	}
+	if a.Format != FormatHardhat || !a.HasImmutableInfo {
+		return path, contract, nil
+	}
+	bi, err := buildInfoPath(path)
+	if err != nil {
+		return "", "", err
+	}
+	return bi, a.Source + ":" + a.Name, nil
+}
+
+func buildInfoPath(path string) (string, error) {
+	dbgPath := strings.TrimSuffix(path, ".json") + ".dbg.json"
+	data, err := os.ReadFile(dbgPath)
+	if err != nil {
+		return "", fmt.Errorf("artifact %s: %w", dbgPath, err)
+	}
+	var dbg struct {
+		BuildInfo string `json:"buildInfo"`
+	}
+	if err := json.Unmarshal(data, &dbg); err != nil || dbg.BuildInfo == "" {
+		return "", artErr(dbgPath, "buildInfo", "want a path to the build-info file")
+	}
+	return filepath.Join(filepath.Dir(dbgPath), filepath.FromSlash(dbg.BuildInfo)), nil
+}
+
 // enrichFromBuildInfo adds immutable references and the storage layout from the Hardhat
 // build-info that the artifact's .dbg.json points to; without them code verification could not
 // mask immutables. A missing .dbg.json is fine (HasImmutableInfo stays false).

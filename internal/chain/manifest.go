@@ -3,6 +3,7 @@ package chain
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -12,15 +13,22 @@ import (
 // CheckContracts validates a manifest's contracts before the release starts: every artifact
 // loads, and the constructor and initializer arguments ABI-encode with the right count and
 // types. Errors name the manifest file, the field, the contract and argument, and the reason.
-// Paths must already be resolved (release.Load does).
+// Relative artifact paths are relative to the manifest's directory.
 func CheckContracts(manifestFile string, contracts []release.Contract) error {
+	dir := filepath.Dir(manifestFile)
+	resolve := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
 	var errs []error
 	add := func(field string, err error) {
 		errs = append(errs, &release.FieldError{File: manifestFile, Field: field, Reason: err.Error()})
 	}
 	for i, c := range contracts {
 		f := fmt.Sprintf("contracts[%d]", i)
-		a, err := LoadArtifact(c.Artifact, c.ArtifactContract())
+		a, err := LoadArtifact(resolve(c.Artifact), c.ArtifactContract())
 		if err != nil {
 			add(f+".artifact", err)
 			continue
@@ -44,7 +52,7 @@ func CheckContracts(manifestFile string, contracts []release.Contract) error {
 		}
 		if p.Artifact != "" {
 			name := p.ArtifactContract()
-			pa, err := LoadArtifact(p.Artifact, name)
+			pa, err := LoadArtifact(resolve(p.Artifact), name)
 			if err != nil {
 				add(f+".proxy.artifact", err)
 			} else if _, err := pa.DeployData([]string{common.Address{}.Hex(), "0x"}); err != nil {

@@ -33,12 +33,16 @@ import (
 // every reportURL must be reachable.
 
 var auditParams = map[string]paramSpec{
-	"minReports": {kind: kindPositiveInt, def: "2", stricter: Higher, doc: "least number of reports from distinct firms; default 2"},
+	"minReports":           {kind: kindPositiveInt, def: "2", stricter: Higher, doc: "least number of reports from distinct firms; default 2"},
+	"failAcknowledgedHigh": {kind: kindBool, def: "true", stricter: Higher, doc: "a critical or high finding must be fixed: acknowledged (accepted) ones fail; default true"},
+	// Read by the worker's reachability check (probe.Reachability), not by the parser.
+	"allowHosts": {kind: kindList, stricter: AnyValue, doc: "report hosts whose private addresses the reachability check may reach (an internal report server); loopback and link-local never"},
 }
 
 // Audit report fields, finding fields, severities and statuses.
 var (
 	auditFields        = []string{"firm", "date", "reportURL", "findings"}
+	auditOptional      = []string{"commit"} // the commit the firm audited
 	auditFindingFields = []string{"id", "severity", "status", "justification"}
 	auditSeverities    = []string{"critical", "high", "medium", "low", "info"}
 	auditStatuses      = []string{"fixed", "acknowledged", "open"}
@@ -59,6 +63,8 @@ type AuditReport struct {
 	Date      time.Time
 	ReportURL string
 	Findings  []AuditFinding
+	// Commit is the full SHA of the code the firm audited, when the report names it.
+	Commit string
 }
 
 // ParseAudit parses and validates one audit report.
@@ -94,8 +100,8 @@ func ParseAudit(data []byte) (AuditReport, error) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		if !slices.Contains(auditFields, k.Value) {
-			return AuditReport{}, posErrorf(k.Line, k.Column, "unknown field (want %s)", strings.Join(auditFields, ", "))
+		if !slices.Contains(auditFields, k.Value) && !slices.Contains(auditOptional, k.Value) {
+			return AuditReport{}, posErrorf(k.Line, k.Column, "unknown field (want %s)", strings.Join(append(append([]string(nil), auditFields...), auditOptional...), ", "))
 		}
 		if seen[k.Value] {
 			return AuditReport{}, posErrorf(k.Line, k.Column, "field %s given twice", k.Value)
@@ -121,6 +127,10 @@ func ParseAudit(data []byte) (AuditReport, error) {
 			}
 		case "findings":
 			rep.Findings, err = auditFindings(v)
+		case "commit":
+			if rep.Commit, err = scalarString(v, "commit"); err == nil && !fullSHA(rep.Commit) {
+				err = posErrorf(v.Line, v.Column, "field commit is not a full commit SHA (40 or 64 hex digits)")
+			}
 		}
 		if err != nil {
 			return AuditReport{}, err
@@ -232,7 +242,7 @@ func evalAudit(in Input, p params) Result {
 	minReports := p.int("minReports")
 	firms := map[string]bool{}
 	var names []string
-	var openHigh, openMedium, unjustified, unreachable []string
+	var openHigh, openMedium, ackHigh, unjustified, unreachable, wrongCommit []string
 	for _, f := range in.Files {
 		r, err := ParseAudit(f.Data)
 		if err != nil {
@@ -243,6 +253,9 @@ func evalAudit(in Input, p params) Result {
 			firms[key] = true
 			names = append(names, r.Firm)
 		}
+		if other := otherCommit(f, in.Commit, []string{r.Commit}); other != "" {
+			wrongCommit = append(wrongCommit, other)
+		}
 		for _, fd := range r.Findings {
 			serious := fd.Severity == "critical" || fd.Severity == "high"
 			switch {
@@ -250,6 +263,8 @@ func evalAudit(in Input, p params) Result {
 				openHigh = append(openHigh, fd.ID)
 			case fd.Status == "open" && fd.Severity == "medium":
 				openMedium = append(openMedium, fd.ID)
+			case fd.Status == "acknowledged" && serious && p.bool("failAcknowledgedHigh"):
+				ackHigh = append(ackHigh, fd.ID)
 			case fd.Status == "acknowledged" && (serious || fd.Severity == "medium") && fd.Justification == "":
 				unjustified = append(unjustified, fd.ID)
 			}
@@ -271,6 +286,10 @@ func evalAudit(in Input, p params) Result {
 	if len(openMedium) > 0 {
 		problems = append(problems, fmt.Sprintf("%s: %s", plural(len(openMedium), "open medium finding"), listNames(openMedium, 5)))
 	}
+	problems = append(problems, wrongCommit...)
+	if len(ackHigh) > 0 {
+		problems = append(problems, fmt.Sprintf("%s (critical and high findings must be fixed): %s", plural(len(ackHigh), "acknowledged critical/high finding"), listNames(ackHigh, 5)))
+	}
 	if len(unjustified) > 0 {
 		problems = append(problems, fmt.Sprintf("%s without justification: %s", plural(len(unjustified), "acknowledged finding"), listNames(unjustified, 5)))
 	}
@@ -281,4 +300,17 @@ func evalAudit(in Input, p params) Result {
 		return failf("%s", strings.Join(problems, "; "))
 	}
 	return passf("%s from %s; no open critical, high or medium findings", plural(len(in.Files), "report"), strings.Join(names, ", "))
+}
+
+// fullSHA reports whether s is a whole git commit id: 40 (SHA-1) or 64 (SHA-256) hex digits.
+func fullSHA(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
 }

@@ -12,7 +12,8 @@ import (
 //
 //	[{"platform": "linux/amd64", "status": "success"}, {"platform": "darwin/arm64", "status": "failure"}]
 //
-// where status is the CI job's conclusion and only "success" is green. Every platform named
+// where status is the CI job's conclusion and only "success" is green; an entry may name the
+// commit it built ("commit": full SHA), which must then be the release's. Every platform named
 // in the param platforms (comma-separated) must appear and every entry for it be green.
 
 var buildMatrixParams = map[string]paramSpec{
@@ -24,6 +25,7 @@ type PlatformResult struct {
 	Platform string
 	Green    bool
 	Detail   string // e.g. "failure" or "2 failed: TestA, TestB"
+	Commit   string // the commit built, when the entry names it
 }
 
 // ParseBuildMatrix parses a build matrix file in either form.
@@ -43,7 +45,7 @@ func ParseBuildMatrix(data []byte) ([]PlatformResult, error) {
 		walk = func(suites []JUnitSuite) {
 			for _, s := range suites {
 				r := s.report()
-				out = append(out, PlatformResult{Platform: s.Name, Green: r.Failures+r.Errors == 0, Detail: junitSummary(r, 100)})
+				out = append(out, PlatformResult{Platform: s.Name, Green: r.Failures+r.Errors == 0, Detail: junitSummary(r, junitLimits{minRate: 100, maxSkipped: unlimited})})
 				walk(s.Suites)
 			}
 		}
@@ -53,6 +55,7 @@ func ParseBuildMatrix(data []byte) ([]PlatformResult, error) {
 	var entries []struct {
 		Platform *string `json:"platform"`
 		Status   *string `json:"status"`
+		Commit   string  `json:"commit"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&entries); err != nil {
@@ -69,7 +72,7 @@ func ParseBuildMatrix(data []byte) ([]PlatformResult, error) {
 		if e.Platform == nil || *e.Platform == "" || e.Status == nil || *e.Status == "" {
 			return nil, fmt.Errorf("entry [%d]: platform and status are required", i)
 		}
-		out = append(out, PlatformResult{Platform: *e.Platform, Green: *e.Status == "success", Detail: *e.Status})
+		out = append(out, PlatformResult{Platform: *e.Platform, Green: *e.Status == "success", Detail: *e.Status, Commit: e.Commit})
 	}
 	return out, nil
 }
@@ -84,6 +87,13 @@ func evalBuildMatrix(in Input, p params) Result {
 		r, err := ParseBuildMatrix(f.Data)
 		if err != nil {
 			return fileError(f, err)
+		}
+		var commits []string
+		for _, p := range r {
+			commits = append(commits, p.Commit)
+		}
+		if other := otherCommit(f, in.Commit, commits); other != "" {
+			return failf("%s", other)
 		}
 		all = append(all, r...)
 	}

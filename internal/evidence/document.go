@@ -11,7 +11,68 @@ import (
 // names the release version. The version must stand as a word: for 1.2.3, "v1.2.3" and
 // "1.2.3." count, "1.2.30", "11.2.3" and "1.2.3-rc1" do not. Each file is checked.
 
-var documentParams = map[string]paramSpec{}
+var documentParams = map[string]paramSpec{
+	"versionInHeading": {kind: kindBool, def: "true", stricter: Higher, doc: "the version must be named in a heading (Markdown #/setext, AsciiDoc =, HTML <h1>–<h6>), not just anywhere; default true"},
+}
+
+// headings are the heading lines of a Markdown, AsciiDoc or HTML document.
+func headings(text []byte) [][]byte {
+	var out [][]byte
+	lines := bytes.Split(text, []byte("\n"))
+	for i, raw := range lines {
+		line := bytes.TrimSpace(raw)
+		switch {
+		case bytes.HasPrefix(line, []byte("#")) || bytes.HasPrefix(line, []byte("=")):
+			mark := line[0]
+			n := len(line) - len(bytes.TrimLeft(line, string(mark)))
+			if n <= 6 && n < len(line) && (line[n] == ' ' || line[n] == '\t') {
+				out = append(out, line[n:])
+			}
+		case len(line) > 0 && i+1 < len(lines):
+			under := bytes.TrimSpace(lines[i+1])
+			if len(under) >= 2 && (len(bytes.Trim(under, "=")) == 0 || len(bytes.Trim(under, "-")) == 0) {
+				out = append(out, line) // setext
+			}
+		}
+	}
+	// ASCII-only lower case: bytes.ToLower may change the length (invalid UTF-8, special
+	// cases), and the offsets below index text too.
+	lower := make([]byte, len(text))
+	for i, c := range text {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	for from := 0; ; {
+		i := bytes.Index(lower[from:], []byte("<h"))
+		if i < 0 {
+			break
+		}
+		start := from + i
+		from = start + 2
+		if from >= len(lower) || lower[from] < '1' || lower[from] > '6' {
+			continue
+		}
+		end := bytes.Index(lower[from:], []byte("</h"))
+		if end < 0 {
+			break
+		}
+		out = append(out, text[start:from+end])
+		from += end
+	}
+	return out
+}
+
+// namesVersionInHeading reports whether a heading of text names version.
+func namesVersionInHeading(text []byte, version string) bool {
+	for _, h := range headings(text) {
+		if NamesVersion(h, version) {
+			return true
+		}
+	}
+	return false
+}
 
 // NamesVersion reports whether text names version as a whole word, with or without a
 // leading "v".
@@ -68,7 +129,7 @@ func versionBoundaryAfter(text []byte, end int) bool {
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
 
-func evalDocument(in Input, _ params) Result {
+func evalDocument(in Input, p params) Result {
 	if strings.TrimSpace(in.Version) == "" {
 		return errorf("document check needs the release version, and none was given")
 	}
@@ -83,6 +144,9 @@ func evalDocument(in Input, _ params) Result {
 		}
 		if !NamesVersion(text, in.Version) {
 			return failf("%s does not name version %s", f.Name, in.Version)
+		}
+		if p.bool("versionInHeading") && !namesVersionInHeading(text, in.Version) {
+			return failf("%s names version %s, but in no heading (a document for this release says so in a heading)", f.Name, in.Version)
 		}
 		names = append(names, baseName(f.Name))
 	}

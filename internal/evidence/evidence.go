@@ -48,6 +48,9 @@ type Input struct {
 	Params  map[string]string // thresholds and options from the policy, validated by ValidateParams
 	Files   []File            // the evidence named by the manifest for this check
 	Version string            // the release version, for checks that must find it in a document
+	// Commit is the full SHA the release is built from (the manifest's commit): a report that
+	// names the revision it was made from must name this one.
+	Commit string
 
 	// CheckURL, when set, is asked whether a URL named by the evidence (an audit report's
 	// reportURL) is reachable. It is I/O, so the activity supplies it; nil means not checked.
@@ -151,6 +154,20 @@ func Evaluate(in Input) (res Result) {
 		}
 	}
 	return ct.eval(in, p)
+}
+
+// otherCommit says which report names another revision than the release's commit, or "".
+// Revisions are compared whole and case-insensitively: an abbreviated SHA does not bind.
+func otherCommit(f File, commit string, revisions []string) string {
+	if commit == "" {
+		return ""
+	}
+	for _, r := range revisions {
+		if r = strings.TrimSpace(r); r != "" && !strings.EqualFold(r, commit) {
+			return fmt.Sprintf("%s was made from commit %.12s, not the release's %.12s", baseName(f.Name), r, commit)
+		}
+	}
+	return ""
 }
 
 func errorf(format string, args ...any) Result {

@@ -196,7 +196,7 @@ func TestFixtures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			in := Input{Type: tc.typ, Params: tc.params, Version: tc.version}
+			in := Input{Type: tc.typ, Params: junitCounting(tc.typ, tc.params), Version: tc.version}
 			for _, f := range tc.files {
 				in.Files = append(in.Files, readFixture(t, f))
 			}
@@ -233,5 +233,38 @@ func TestAuditCheckURL(t *testing.T) {
 	in.CheckURL = func(string) error { return nil }
 	if got := Evaluate(in); got.Outcome != Pass {
 		t.Fatalf("reachable URLs: got %+v", got)
+	}
+}
+
+// junitCounting lets skipped tests be skipped (maxSkipped unlimited) and small k6 runs count
+// (no minimum volume) unless a case says otherwise: these cases pin how each tool's report is
+// read; the rules on skipped tests and on a load test's volume have their own tests
+// (TestJUnitSkippedAndTooFewTests, TestK6Volume).
+func junitCounting(typ string, params map[string]string) map[string]string {
+	var out map[string]string
+	switch typ {
+	case "junit":
+		out = map[string]string{"maxSkipped": "unlimited"}
+	case "k6":
+		out = map[string]string{"minRequests": "1", "minDurationMs": "0"}
+	case "govulncheck":
+		out = map[string]string{"symbolScan": "false"} // how coarse scans read; the rule: TestGovulncheckNeedsSymbolScan
+	default:
+		return params
+	}
+	for k, v := range params {
+		out[k] = v
+	}
+	return out
+}
+
+// Issue 12: a govulncheck -scan module run with a known vulnerability passed. The seed needs
+// the symbol-level scan: coarser runs (real ones, testdata/govulncheck) fail, clean or not.
+func TestGovulncheckNeedsSymbolScan(t *testing.T) {
+	for _, name := range []string{"govulncheck/scan-module.json", "govulncheck/scan-module-clean.json", "govulncheck/scan-package.json"} {
+		got := Evaluate(Input{Type: "govulncheck", Files: []File{readFixture(t, name)}})
+		if got.Outcome != Fail || !strings.Contains(got.Detail, "needs the symbol-level scan") {
+			t.Errorf("%s: %s %q", name, got.Outcome, got.Detail)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,5 +142,21 @@ func FuzzNamesVersion(f *testing.F) {
 		if got && !strings.Contains(string(text), core) {
 			t.Fatalf("NamesVersion(%q, %q) true, but the text does not contain %q", text, version, core)
 		}
+	})
+}
+
+// FuzzHeadings: finding a document's headings never panics, and a heading is a piece of the
+// document (never text it does not hold).
+func FuzzHeadings(f *testing.F) {
+	for _, s := range []string{"# Runbook 1.4.0\n", "Title\n=====\n", "= A\n", "<h2>x</h2>", "<h7>", "<h1>unclosed", "#\n", "######## deep\n", "x\n--\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, h := range headings(data) {
+			if !bytes.Contains(data, h) {
+				t.Fatalf("heading %q is not in the document", h)
+			}
+		}
+		_ = namesVersionInHeading(data, "1.0.0")
 	})
 }

@@ -30,6 +30,7 @@ import (
 
 var govulnParams = map[string]paramSpec{
 	"failUnreachable": {kind: kindBool, def: "false", stricter: Higher, doc: "also fail on vulnerabilities in imported packages that the code does not call; default false"},
+	"symbolScan":      {kind: kindBool, def: "true", stricter: Higher, doc: "require govulncheck's symbol-level scan (the default -scan symbol): a -scan package or -scan module run fails, since it cannot tell whether the code calls a vulnerability; default true"},
 }
 
 // Vulnerability levels, from least to most severe.
@@ -249,6 +250,9 @@ func evalGovulncheck(in Input, p params) Result {
 		}
 		if r.ScanLevel != ScanSymbol {
 			coarse = append(coarse, "-scan "+r.ScanLevel)
+			if p.bool("symbolScan") {
+				return failf("%s: a govulncheck -scan %s run cannot tell whether the code calls a vulnerability; this check needs the symbol-level scan (govulncheck -json ./..., the default -scan symbol)", f.Name, r.ScanLevel)
+			}
 		}
 		for _, v := range r.Vulns {
 			desc := fmt.Sprintf("%s (%s@%s", v.ID, v.Module, v.Version)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -30,7 +31,9 @@ import (
 // record the reruns of a test that failed every time, which counts once, as failed.
 
 var junitParams = map[string]paramSpec{
-	"minPassRate": {kind: kindPercent, def: "100", stricter: Higher, doc: "least percentage of executed (not skipped) tests that pass; default 100"},
+	"minPassRate": {kind: kindPercent, def: "100", stricter: Higher, doc: "least percentage of tests that pass, of those executed and those skipped beyond maxSkipped; default 100"},
+	"maxSkipped":  {kind: kindCount, def: "0", stricter: Lower, doc: "skipped tests allowed; each skipped test beyond it counts as not passed; default 0"},
+	"minTests":    {kind: kindPositiveInt, def: "1", stricter: Higher, doc: "least number of executed tests; default 1"},
 	"reports":     {kind: kindList, stricter: Superset, doc: "names that must each match a file's base name (e.g. chromium,firefox) and be green"},
 	// the seed counts flaky passes (the default, and the less strict value): any value is as strict
 	"flaky": {kind: kindEnum, values: []string{flakyPass, flakyFail}, def: flakyPass, stricter: AnyValue, doc: "whether a test that passed on a rerun (Surefire's flakyFailure) counts as passed or failed; default pass, as Jenkins counts it"},
@@ -63,6 +66,8 @@ type JUnitSuite struct {
 	Failed   []string // names of test cases with a <failure> or <error>, in file order
 	FlakyOK  []string // names of the flaky test cases, in file order
 	Suites   []JUnitSuite
+	// Revisions are the commits the suite's <properties> name (commit, git.commit, revision…).
+	Revisions []string
 
 	cases int // <testcase> elements in the suite and its nested suites
 }
@@ -248,6 +253,10 @@ func (p *junitParser) suite(start xml.StartElement, line, depth int) (JUnitSuite
 				if err := p.testcase(t, &s); err != nil {
 					return JUnitSuite{}, err
 				}
+			case "properties":
+				if err := p.properties(&s); err != nil {
+					return JUnitSuite{}, err
+				}
 			default:
 				if err := p.dec.Skip(); err != nil {
 					return JUnitSuite{}, xmlError(p.dec, p.data, unexpectedEOF(err))
@@ -255,6 +264,55 @@ func (p *junitParser) suite(start xml.StartElement, line, depth int) (JUnitSuite
 			}
 		}
 	}
+}
+
+// revisionProperties are the <property> names CI tools give the commit under test.
+var revisionProperties = []string{"commit", "git.commit", "git_commit", "git.sha", "sha", "revision", "vcs.revision", "build.vcs.number"}
+
+// properties reads a suite's <properties> and keeps the revisions they name.
+func (p *junitParser) properties(s *JUnitSuite) error {
+	for {
+		tok, err := p.dec.Token()
+		if err != nil {
+			return xmlError(p.dec, p.data, unexpectedEOF(err))
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return nil
+		case xml.StartElement:
+			if t.Name.Local == "property" {
+				var name, value string
+				for _, a := range t.Attr {
+					switch a.Name.Local {
+					case "name":
+						name = a.Value
+					case "value":
+						value = a.Value
+					}
+				}
+				if slices.Contains(revisionProperties, strings.ToLower(strings.TrimSpace(name))) {
+					s.Revisions = append(s.Revisions, value)
+				}
+			}
+			if err := p.dec.Skip(); err != nil {
+				return xmlError(p.dec, p.data, unexpectedEOF(err))
+			}
+		}
+	}
+}
+
+// revisions are the revisions every suite of r names, nested ones included.
+func (r JUnitReport) revisions() []string {
+	var out []string
+	var walk func([]JUnitSuite)
+	walk = func(ss []JUnitSuite) {
+		for _, s := range ss {
+			out = append(out, s.Revisions...)
+			walk(s.Suites)
+		}
+	}
+	walk(r.Suites)
+	return out
 }
 
 // claimed adds to s what its count attributes claim beyond its test cases and cannot pass
@@ -348,14 +406,41 @@ func unexpectedEOF(err error) error {
 	return err
 }
 
+// junitLimits are a junit check's thresholds.
+type junitLimits struct {
+	minRate    float64
+	maxSkipped int // unlimited: no limit
+	minTests   int
+}
+
+// excessSkipped is how many skipped tests count as not passed.
+func (l junitLimits) excessSkipped(r JUnitReport) int {
+	if l.maxSkipped == unlimited {
+		return 0
+	}
+	return max(r.Skipped-l.maxSkipped, 0)
+}
+
+// rate is the pass rate with the excess skipped tests counted as not passed.
+func (l junitLimits) rate(r JUnitReport) float64 {
+	n := r.Executed() + l.excessSkipped(r)
+	if n == 0 {
+		return 0
+	}
+	return float64(r.Passed()) * 100 / float64(n)
+}
+
 func evalJUnit(in Input, p params) Result {
-	minRate := p.float("minPassRate")
+	minRate := junitLimits{minRate: p.float("minPassRate"), maxSkipped: p.int("maxSkipped"), minTests: p.int("minTests")}
 	reports := make([]JUnitReport, len(in.Files))
 	var total JUnitReport
 	for i, f := range in.Files {
 		r, err := ParseJUnit(f.Data)
 		if err != nil {
 			return fileError(f, err)
+		}
+		if other := otherCommit(f, in.Commit, r.revisions()); other != "" {
+			return failf("%s", other)
 		}
 		if p.str("flaky") == flakyFail {
 			r = r.flakyFailed()
@@ -390,14 +475,14 @@ func evalJUnit(in Input, p params) Result {
 	return passf("%s", summary)
 }
 
-func junitGreen(r JUnitReport, minRate float64) bool {
-	return r.Executed() > 0 && r.PassRate() >= minRate
+func junitGreen(r JUnitReport, l junitLimits) bool {
+	return r.Executed() > 0 && r.Executed() >= l.minTests && l.rate(r) >= l.minRate
 }
 
 // junitSummary is e.g. "412 tests, 0 failed, 3 skipped (100.0 % pass)" or, when below the
 // threshold, "... (99.5 % pass < 100 %): TestA, TestB"; flaky tests are counted after the
 // skipped ones, "1 flaky", whether the policy let them pass or not.
-func junitSummary(r JUnitReport, minRate float64) string {
+func junitSummary(r JUnitReport, l junitLimits) string {
 	failed := r.Failures + r.Errors
 	s := fmt.Sprintf("%s, %d failed, %d skipped", plural(r.Tests, "test"), failed, r.Skipped)
 	if r.Flaky > 0 {
@@ -406,10 +491,16 @@ func junitSummary(r JUnitReport, minRate float64) string {
 	if r.Executed() == 0 {
 		return s + " (no tests executed)"
 	}
-	if r.PassRate() >= minRate {
-		s += fmt.Sprintf(" (%s %% pass)", pct(r.PassRate()))
+	if l.rate(r) >= l.minRate {
+		s += fmt.Sprintf(" (%s %% pass)", pct(l.rate(r)))
 	} else {
-		s += fmt.Sprintf(" (%s %% pass < %s %%)", pct(r.PassRate()), trimFloat(minRate))
+		s += fmt.Sprintf(" (%s %% pass < %s %%)", pct(l.rate(r)), trimFloat(l.minRate))
+	}
+	if n := l.excessSkipped(r); n > 0 {
+		s += fmt.Sprintf(" (%d skipped beyond maxSkipped %d count as not passed)", n, l.maxSkipped)
+	}
+	if r.Executed() < l.minTests {
+		s += fmt.Sprintf(" (%d executed < minTests %d)", r.Executed(), l.minTests)
 	}
 	if len(r.Failed) > 0 {
 		s += ": " + listNames(r.Failed, 5)

@@ -31,9 +31,11 @@ import (
 const k6TrendStatsFlag = `--summary-trend-stats "avg,min,med,max,p(90),p(95),p(99)"`
 
 var k6Params = map[string]paramSpec{
-	"maxP95Ms":    {kind: kindMillis, stricter: Lower, doc: "largest http_req_duration p(95) in ms; no limit unless set"},
-	"maxP99Ms":    {kind: kindMillis, stricter: Lower, doc: "largest http_req_duration p(99) in ms; no limit unless set; k6 exports p(99) only when run with " + k6TrendStatsFlag},
-	"maxFailRate": {kind: kindFraction, def: "0.01", stricter: Lower, doc: "largest http_req_failed rate (0–1); default 0.01"},
+	"maxP95Ms":      {kind: kindMillis, stricter: Lower, doc: "largest http_req_duration p(95) in ms; no limit unless set"},
+	"maxP99Ms":      {kind: kindMillis, stricter: Lower, doc: "largest http_req_duration p(99) in ms; no limit unless set; k6 exports p(99) only when run with " + k6TrendStatsFlag},
+	"maxFailRate":   {kind: kindFraction, def: "0.01", stricter: Lower, doc: "largest http_req_failed rate (0–1); default 0.01"},
+	"minRequests":   {kind: kindPositiveInt, def: "1000", stricter: Higher, doc: "least number of HTTP requests the test made (http_reqs count); default 1000"},
+	"minDurationMs": {kind: kindMillis, def: "60000", stricter: Higher, doc: "least length of the test in ms (http_reqs count ÷ rate); default 60000"},
 }
 
 // K6Summary is what the check reads from a summary export.
@@ -287,6 +289,7 @@ func evalK6(in Input, p params) Result {
 		} else {
 			summary = append(summary, fmt.Sprintf("%sfailed %.2f %%", prefix, rate*100))
 		}
+		problems = append(problems, k6Volume(prefix, s, p)...)
 		if bad := s.FailedThresholds(); len(bad) > 0 {
 			problems = append(problems, fmt.Sprintf("%sk6 thresholds failed: %s", prefix, listNames(bad, 5)))
 		}
@@ -295,4 +298,28 @@ func evalK6(in Input, p params) Result {
 		return failf("%s", strings.Join(problems, "; "))
 	}
 	return passf("%s; all k6 thresholds passed", strings.Join(summary, ", "))
+}
+
+// k6Volume fails a test too small to say anything (issue 12: a summary of one request passed):
+// fewer requests than minRequests, or shorter than minDurationMs. k6 writes the duration only
+// as http_reqs' rate (count per second of the test), so the length is count ÷ rate.
+func k6Volume(prefix string, s K6Summary, p params) []string {
+	minReqs, minMs := p.int("minRequests"), p.float("minDurationMs")
+	if minReqs <= 1 && minMs == 0 {
+		return nil // the policy asks for no volume
+	}
+	reqs, ok := s.Metrics["http_reqs"]
+	count, hasCount := reqs.Stats["count"]
+	rate, hasRate := reqs.Stats["rate"]
+	if !ok || !hasCount || !hasRate || rate <= 0 {
+		return []string{prefix + "no http_reqs count and rate: the test's volume and length are unknown"}
+	}
+	var out []string
+	if count < float64(minReqs) {
+		out = append(out, fmt.Sprintf("%s%.0f requests < minRequests %d", prefix, count, minReqs))
+	}
+	if ms := count / rate * 1000; ms < minMs {
+		out = append(out, fmt.Sprintf("%stest ran %.1f s < minDurationMs %s", prefix, ms/1000, trimFloat(minMs)))
+	}
+	return out
 }

@@ -97,7 +97,7 @@ func TestMalformed(t *testing.T) {
 		{"audit", "not a mapping", "- a\n- b\n", "line 1, column 1: audit report must be a mapping"},
 		{"audit", "bad YAML", "firm: [\n", "invalid YAML"},
 		{"audit", "missing field", "firm: Acme\ndate: 2026-01-02\nfindings: []\n", "field reportURL is missing"},
-		{"audit", "unknown field", goodAudit + "auditor: Bob\n", "line 8, column 1: unknown field (want firm, date, reportURL, findings)"},
+		{"audit", "unknown field", goodAudit + "auditor: Bob\n", "line 8, column 1: unknown field (want firm, date, reportURL, findings, commit)"},
 		{"audit", "bad date", strings.Replace(goodAudit, "2026-01-02", "Jan 2", 1), "line 2, column 7: field date is not a date YYYY-MM-DD"},
 		{"audit", "bad URL", strings.Replace(goodAudit, "https://acme.example/report", "acme.example/report", 1), "line 3, column 12: field reportURL"},
 		{"audit", "bad severity", strings.Replace(goodAudit, "severity: high", "severity: severe", 1), "line 6, column 15: field findings[0].severity is not one of critical, high, medium, low, info"},

@@ -120,9 +120,9 @@ func TestByteOrderMarkEveryFormat(t *testing.T) {
 		"sarif":       `{"version":"2.1.0","runs":[]}`,
 		"govulncheck": `{"config":{"scan_level":"symbol"}}`,
 		"audit":       goodAudit,
-		"k6":          `{"metrics":{"http_req_duration":{"p(95)":1},"http_req_failed":{"value":0}}}`,
+		"k6":          `{"metrics":{"http_req_duration":{"p(95)":1},"http_req_failed":{"value":0},"http_reqs":{"count":6000,"rate":100}}}`,
 		"buildmatrix": `[{"platform":"linux/amd64","status":"success"}]`,
-		"document":    "Runbook for 1.0.0\n",
+		"document":    "# Runbook for 1.0.0\n",
 	}
 	params := map[string]map[string]string{"buildmatrix": {"platforms": "linux/amd64"}, "audit": {"minReports": "1"}}
 	for _, typ := range Types() {

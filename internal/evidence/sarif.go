@@ -35,6 +35,7 @@ var sarifParams = map[string]paramSpec{
 	"maxNotes":    {kind: kindCount, def: "unlimited", stricter: Lower, doc: "most results at level note; default unlimited"},
 	"maxCritical": {kind: kindCount, def: "0", stricter: Lower, doc: "most results with security-severity ≥ 9.0; default 0"},
 	"maxHigh":     {kind: kindCount, def: "0", stricter: Lower, doc: "most results with security-severity 7.0–8.9; default 0"},
+	"tools":       {kind: kindList, stricter: Subset, doc: "the tools whose SARIF is accepted (driver names, case-insensitive, e.g. staticcheck,golangci-lint); every run must be of one and at least one run must be there; unset: any tool"},
 }
 
 // SARIFFinding is one unsuppressed result.
@@ -57,7 +58,9 @@ type SARIFReport struct {
 	High       int
 	Suppressed int
 	Absent     int // results the baseline had that this run no longer finds
-	Findings   []SARIFFinding
+	// Revisions are the revisions the runs name (versionControlProvenance[].revisionId).
+	Revisions []string
+	Findings  []SARIFFinding
 }
 
 func (r *SARIFReport) add(o SARIFReport) {
@@ -83,6 +86,11 @@ type sarifRun struct {
 		Extensions []sarifComponent `json:"extensions"`
 	} `json:"tool"`
 	Results []sarifResult `json:"results"`
+	// VersionControlProvenance names the revision the run analysed (GitHub code scanning and
+	// most CI uploaders write it).
+	VersionControlProvenance []struct {
+		RevisionID string `json:"revisionId"`
+	} `json:"versionControlProvenance"`
 }
 
 type sarifComponent struct {
@@ -160,6 +168,9 @@ func ParseSARIF(data []byte) (SARIFReport, error) {
 			return SARIFReport{}, fmt.Errorf("runs[%d].tool.driver.name is missing", i)
 		}
 		rep.Tools = append(rep.Tools, run.Tool.Driver.Name)
+		for _, v := range run.VersionControlProvenance {
+			rep.Revisions = append(rep.Revisions, v.RevisionID)
+		}
 		for j, res := range run.Results {
 			f, err := sarifFinding(run, res)
 			if err != nil {
@@ -340,7 +351,15 @@ func evalSARIF(in Input, p params) Result {
 		if err != nil {
 			return fileError(f, err)
 		}
+		if other := otherCommit(f, in.Commit, r.Revisions); other != "" {
+			return failf("%s", other)
+		}
 		rep.add(r)
+	}
+	if tools := p.list("tools"); len(tools) > 0 {
+		if r := sarifTools(rep, tools); r != nil {
+			return *r
+		}
 	}
 	limits := []struct {
 		name  string
@@ -414,4 +433,24 @@ func uniq(names []string) []string {
 		}
 	}
 	return out
+}
+
+// sarifTools fails a report with no run, or with a run of a tool the check does not accept:
+// {"runs":[]} is no lint, and a secrets scanner's clean run is no lint either.
+func sarifTools(rep SARIFReport, tools []string) *Result {
+	if len(rep.Tools) == 0 {
+		r := failf("no run of %s in the SARIF (an empty report is not a clean one)", strings.Join(tools, " or "))
+		return &r
+	}
+	for _, got := range uniq(rep.Tools) {
+		ok := false
+		for _, want := range tools {
+			ok = ok || strings.EqualFold(strings.TrimSpace(got), want)
+		}
+		if !ok {
+			r := failf("a run of %q, which this check does not accept (tools: %s)", got, strings.Join(tools, ", "))
+			return &r
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -20,7 +21,7 @@ func runEvalCases(t *testing.T, typ string, cases []evalCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			in := Input{Type: typ, Params: tc.params, Version: tc.version}
+			in := Input{Type: typ, Params: junitCounting(typ, tc.params), Version: tc.version}
 			for i, data := range tc.files {
 				name := "f" + string(rune('0'+i))
 				if i < len(tc.names) {
@@ -147,9 +148,14 @@ func TestAuditSemantics(t *testing.T) {
 		{name: "no findings at all", want: Pass, files: []string{report("A", " []"), report("B", " []")}},
 		{name: "firms compare case-insensitively", want: Fail, detail: "1 of 2 required reports", files: []string{report("Acme", " []"), report("ACME ", " []")}},
 		{name: "open critical", want: Fail, detail: "1 open critical/high finding: A-1", files: []string{report("A", f("A-1", "critical", "open", "")), report("B", " []")}},
-		{name: "acknowledged high needs a reason", want: Fail, detail: "1 acknowledged finding without justification: A-1",
+		// issue 12: a critical finding "acknowledged" passed; the seed wants it fixed
+		{name: "acknowledged high fails the seed", want: Fail, detail: "1 acknowledged critical/high finding (critical and high findings must be fixed): A-1",
+			files: []string{report("A", f("A-1", "high", "acknowledged", "mitigated by the timelock")), report("B", " []")}},
+		{name: "acknowledged critical fails the seed", want: Fail, detail: "acknowledged critical/high finding",
+			files: []string{report("A", f("A-1", "critical", "acknowledged", "risk accepted")), report("B", " []")}},
+		{name: "acknowledged high needs a reason where a policy accepts it", params: map[string]string{"failAcknowledgedHigh": "false"}, want: Fail, detail: "1 acknowledged finding without justification: A-1",
 			files: []string{report("A", f("A-1", "high", "acknowledged", "  ")), report("B", " []")}},
-		{name: "acknowledged high with a reason", want: Pass, files: []string{report("A", f("A-1", "high", "acknowledged", "mitigated by the timelock")), report("B", " []")}},
+		{name: "acknowledged high with a reason where a policy accepts it", params: map[string]string{"failAcknowledgedHigh": "false"}, want: Pass, files: []string{report("A", f("A-1", "high", "acknowledged", "mitigated by the timelock")), report("B", " []")}},
 		{name: "open medium", want: Fail, detail: "1 open medium finding: B-2", files: []string{report("A", " []"), report("B", f("B-2", "medium", "open", "later"))}},
 		{name: "open low and info do not block", want: Pass, files: []string{report("A", f("A-1", "low", "open", "")+f("A-2", "info", "open", "")), report("B", " []")}},
 		{name: "three required", params: map[string]string{"minReports": "3"}, want: Fail, detail: "2 of 3", files: []string{report("A", " []"), report("B", " []")}},
@@ -221,6 +227,149 @@ func TestNamesVersion(t *testing.T) {
 func TestDocumentSemantics(t *testing.T) {
 	runEvalCases(t, "document", []evalCase{
 		{name: "blank file", version: "1.0.0", want: Fail, detail: "f0 is empty", files: []string{" \n\t"}},
-		{name: "every file must name it", version: "1.0.0", want: Fail, detail: "f1 does not name version 1.0.0", files: []string{"1.0.0", "0.9.0"}},
+		{name: "every file must name it", version: "1.0.0", want: Fail, detail: "f1 does not name version 1.0.0", files: []string{"# Runbook 1.0.0", "# Runbook 0.9.0"}},
+		// issue 12: a document containing only "1.0.0" passed the runbook
+		{name: "only the version", version: "1.0.0", want: Fail, detail: "f0 names version 1.0.0, but in no heading", files: []string{"1.0.0"}},
+		{name: "version in the body only", version: "1.0.0", want: Fail, detail: "in no heading", files: []string{"# Runbook\n\nDeploy 1.0.0 with care.\n"}},
+		{name: "markdown heading", version: "1.0.0", want: Pass, files: []string{"intro\n\n## Release 1.0.0\n"}},
+		{name: "setext heading", version: "1.0.0", want: Pass, files: []string{"Runbook v1.0.0\n==============\n\nbody\n"}},
+		{name: "asciidoc heading", version: "1.0.0", want: Pass, files: []string{"= Runbook 1.0.0\n\nbody\n"}},
+		{name: "html heading", version: "1.0.0", want: Pass, files: []string{"<html><body><H1 class=t>Runbook 1.0.0</H1><p>x</p></body></html>"}},
+		{name: "hashtag is no heading", version: "1.0.0", want: Fail, detail: "in no heading", files: []string{"#1.0.0 tagged\n"}},
+		{name: "anywhere where a policy allows it", version: "1.0.0", params: map[string]string{"versionInHeading": "false"}, want: Pass, files: []string{"1.0.0"}},
 	})
+}
+
+// Issue 12: one passing test and 99 skipped passed "100 % pass". Skipped tests beyond
+// maxSkipped (default 0) count as not passed, and at least minTests (default 1) must run.
+func TestJUnitSkippedAndTooFewTests(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`<testsuite name="s" tests="100" skipped="99"><testcase name="T0"/>`)
+	for i := 1; i < 100; i++ {
+		b.WriteString(`<testcase name="S"><skipped/></testcase>`)
+	}
+	b.WriteString(`</testsuite>`)
+	oneRan := b.String()
+	const three = `<testsuite name="s" tests="3"><testcase name="A"/><testcase name="B"/><testcase name="C"/></testsuite>`
+	const twoOfThree = `<testsuite name="s" tests="3" skipped="1"><testcase name="A"/><testcase name="B"/><testcase name="C"><skipped/></testcase></testsuite>`
+	for _, tc := range []struct {
+		name   string
+		params map[string]string
+		file   string
+		want   Outcome
+		detail string
+	}{
+		{"1 passed, 99 skipped", nil, oneRan, Fail, "100 tests, 0 failed, 99 skipped (1.0 % pass < 100 %) (99 skipped beyond maxSkipped 0 count as not passed)"},
+		{"skips the policy allows", map[string]string{"maxSkipped": "99"}, oneRan, Pass, "(100.0 % pass)"},
+		{"one skip more than allowed", map[string]string{"maxSkipped": "98"}, oneRan, Fail, "(1 skipped beyond maxSkipped 98 count as not passed)"},
+		{"a skip against a lower bar", map[string]string{"minPassRate": "60"}, twoOfThree, Pass, "(66.6 % pass)"},
+		{"too few tests", map[string]string{"minTests": "5"}, three, Fail, "(3 executed < minTests 5)"},
+		{"enough tests", map[string]string{"minTests": "3"}, three, Pass, "3 tests, 0 failed, 0 skipped (100.0 % pass)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Evaluate(Input{Type: "junit", Params: tc.params, Files: []File{{Name: "junit.xml", Data: []byte(tc.file)}}})
+			if got.Outcome != tc.want || !strings.Contains(got.Detail, tc.detail) {
+				t.Fatalf("got %s %q, want %s containing %q", got.Outcome, got.Detail, tc.want, tc.detail)
+			}
+		})
+	}
+}
+
+// Issue 12: {"runs":[]} passed lint and the secrets scan, and any tool's SARIF was accepted
+// for either. With tools set, a run of one of them is required and no other tool's counts.
+func TestSARIFTools(t *testing.T) {
+	const empty = `{"version":"2.1.0","runs":[]}`
+	run := func(tool string) string {
+		return `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"` + tool + `"}},"results":[]}]}`
+	}
+	lint := map[string]string{"tools": "staticcheck,golangci-lint"}
+	runEvalCases(t, "sarif", []evalCase{
+		{name: "no runs", params: lint, files: []string{empty}, want: Fail, detail: "no run of staticcheck or golangci-lint in the SARIF"},
+		{name: "a clean staticcheck run", params: lint, files: []string{run("Staticcheck")}, want: Pass, detail: "0 errors"},
+		{name: "golangci-lint", params: lint, files: []string{run("golangci-lint")}, want: Pass, detail: "(golangci-lint)"},
+		{name: "gitleaks passed off as lint", params: lint, files: []string{run("gitleaks")}, want: Fail, detail: `a run of "gitleaks", which this check does not accept`},
+		{name: "one right and one foreign run", params: lint, files: []string{run("staticcheck"), run("semgrep")}, want: Fail, detail: `"semgrep"`},
+		{name: "no tools set: any tool", files: []string{run("semgrep")}, want: Pass, detail: "(semgrep)"},
+	})
+}
+
+// Issue 12: a k6 summary of one request passed the load test. The seed asks for at least
+// 1000 requests over at least a minute (http_reqs count ÷ rate).
+func TestK6Volume(t *testing.T) {
+	summary := func(count, rate float64) string {
+		return fmt.Sprintf(`{"metrics":{"http_req_duration":{"p(95)":10},"http_req_failed":{"value":0},"http_reqs":{"count":%g,"rate":%g}}}`, count, rate)
+	}
+	for _, tc := range []struct {
+		name   string
+		params map[string]string
+		file   string
+		want   Outcome
+		detail string
+	}{
+		{"one request", nil, summary(1, 1), Fail, "1 requests < minRequests 1000; test ran 1.0 s < minDurationMs 60000"},
+		{"many requests in a burst", nil, summary(50000, 5000), Fail, "test ran 10.0 s < minDurationMs 60000"},
+		{"a minute at 20 req/s", nil, summary(1200, 20), Pass, "all k6 thresholds passed"},
+		{"a longer test asked for", map[string]string{"minDurationMs": "600000"}, summary(1200, 20), Fail, "test ran 60.0 s < minDurationMs 600000"},
+		{"no http_reqs", nil, `{"metrics":{"http_req_duration":{"p(95)":10},"http_req_failed":{"value":0}}}`, Fail, "no http_reqs count and rate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Evaluate(Input{Type: "k6", Params: tc.params, Files: []File{{Name: "k6.json", Data: []byte(tc.file)}}})
+			if got.Outcome != tc.want || !strings.Contains(got.Detail, tc.detail) {
+				t.Fatalf("got %s %q, want %s containing %q", got.Outcome, got.Detail, tc.want, tc.detail)
+			}
+		})
+	}
+}
+
+// Issue 12: nothing tied a report to the commit being released. A SARIF run naming another
+// revision (versionControlProvenance) or an audit of another commit fails, naming the report;
+// reports that name no revision are not judged on it.
+func TestReportsBoundToTheCommit(t *testing.T) {
+	release, other := strings.Repeat("ab", 20), strings.Repeat("cd", 20)
+	sarif := func(rev string) string {
+		return `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"staticcheck"}},"versionControlProvenance":[{"repositoryUri":"https://example.com/r","revisionId":"` + rev + `"}],"results":[]}]}`
+	}
+	audit := func(firm, commit string) string {
+		return "firm: " + firm + "\ndate: 2026-11-01\nreportURL: https://example.com/" + firm + ".pdf\ncommit: " + commit + "\nfindings: []\n"
+	}
+	for _, tc := range []struct {
+		name, typ string
+		files     []string
+		want      Outcome
+		detail    string
+	}{
+		{"sarif of the release's commit", "sarif", []string{sarif(release)}, Pass, "0 errors"},
+		{"sarif of the release's commit in capitals", "sarif", []string{sarif(strings.ToUpper(release))}, Pass, "0 errors"},
+		{"sarif of another commit", "sarif", []string{sarif(other)}, Fail, "lint.sarif was made from commit cdcdcdcdcdcd, not the release's abababababab"},
+		{"sarif of an abbreviated commit", "sarif", []string{sarif(release[:7])}, Fail, "made from commit abababa"},
+		{"sarif naming no revision", "sarif", []string{`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"staticcheck"}},"results":[]}]}`}, Pass, ""},
+		{"audits of the release's commit", "audit", []string{audit("A", release), audit("B", release)}, Pass, "2 reports"},
+		{"an audit of another commit", "audit", []string{audit("A", release), audit("B", other)}, Fail, "lint.sarif1 was made from commit cdcd"},
+		{"junit of the release's commit", "junit", []string{`<testsuites><testsuite name="s"><properties><property name="git.commit" value="` + release + `"/></properties><testcase name="a"/></testsuite></testsuites>`}, Pass, "1 test"},
+		{"junit of another commit", "junit", []string{`<testsuite name="s"><properties><property name="other" value="x"/><property name="commit" value="` + other + `"/></properties><testcase name="a"/></testsuite>`}, Fail, "made from commit cdcdcdcdcdcd"},
+		{"junit of another commit in a nested suite", "junit", []string{`<testsuite name="s"><testsuite name="t"><properties><property name="REVISION" value="` + other + `"/></properties><testcase name="a"/></testsuite></testsuite>`}, Fail, "made from commit cdcd"},
+		{"a build matrix of the release's commit", "buildmatrix", []string{`[{"platform":"linux/amd64","status":"success","commit":"` + release + `"}]`}, Pass, "linux/amd64"},
+		{"a build matrix of another commit", "buildmatrix", []string{`[{"platform":"linux/amd64","status":"success","commit":"` + other + `"}]`}, Fail, "made from commit cdcdcdcdcdcd"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := Input{Type: tc.typ, Commit: release, Params: map[string]string{}}
+			if tc.typ == "buildmatrix" {
+				in.Params["platforms"] = "linux/amd64"
+			}
+			for i, f := range tc.files {
+				name := "lint.sarif"
+				if i > 0 {
+					name += fmt.Sprint(i)
+				}
+				in.Files = append(in.Files, File{Name: name, Data: []byte(f)})
+			}
+			got := Evaluate(in)
+			if got.Outcome != tc.want || !strings.Contains(got.Detail, tc.detail) {
+				t.Fatalf("got %s %q, want %s containing %q", got.Outcome, got.Detail, tc.want, tc.detail)
+			}
+		})
+	}
+	if _, err := ParseAudit([]byte(audit("A", "abc123"))); err == nil || !strings.Contains(err.Error(), "line 4, column 9: field commit is not a full commit SHA") {
+		t.Fatalf("short audit commit: %v", err)
+	}
 }

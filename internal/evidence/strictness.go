@@ -26,6 +26,9 @@ const (
 	// Superset: a list is at least as strict when it keeps every item of the seed's
 	// (platforms, reports, queries): more items are more to pass.
 	Superset
+	// Subset: a list of what is accepted is at least as strict when it accepts nothing the
+	// seed's does not (tools); unset accepts anything.
+	Subset
 	// Same: any change could weaken the check (a query, a URL), so the value must stay.
 	Same
 )
@@ -60,6 +63,22 @@ func CompareStrictness(dir Stricter, param string, seed, got Value) error {
 		}
 		if len(missing) > 0 {
 			return fmt.Errorf("%s leaves out the seed's %s (every item of the seed's %s must stay)", got.Shown, strings.Join(missing, ", "), param)
+		}
+	case Subset:
+		if len(seed.Items) == 0 {
+			return nil // the seed accepts anything
+		}
+		if len(got.Items) == 0 {
+			return fmt.Errorf("%s accepts anything, the seed only %s", got.Shown, strings.Join(seed.Items, ", "))
+		}
+		var extra []string
+		for _, item := range got.Items {
+			if !slices.Contains(seed.Items, item) {
+				extra = append(extra, item)
+			}
+		}
+		if len(extra) > 0 {
+			return fmt.Errorf("%s accepts %s, which the seed's %s does not", got.Shown, strings.Join(extra, ", "), param)
 		}
 	default: // Same, and undeclared: fail closed
 		if got.Shown != seed.Shown {

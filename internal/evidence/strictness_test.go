@@ -65,3 +65,16 @@ func TestAtLeastAsStrict(t *testing.T) {
 		}
 	}
 }
+
+func TestSARIFToolsFloor(t *testing.T) {
+	seed := "staticcheck,golangci-lint"
+	for got, ok := range map[string]bool{"staticcheck": true, "staticcheck,golangci-lint": true, "": false, "staticcheck,revive": false} {
+		err := AtLeastAsStrict("sarif", "tools", seed, got)
+		if (err == nil) != ok {
+			t.Errorf("tools %q against the seed's %q: %v", got, seed, err)
+		}
+	}
+	if err := AtLeastAsStrict("sarif", "tools", "", "anything"); err != nil {
+		t.Errorf("a seed without tools accepts any list: %v", err)
+	}
+}

@@ -95,14 +95,20 @@ const (
 
 // CheckRequest asks for one automated check's verdict.
 type CheckRequest struct {
-	ReleaseID   string   `json:"releaseId"`
-	Service     string   `json:"service"`
-	Version     string   `json:"version"`
-	Environment string   `json:"environment"`
-	Gate        string   `json:"gate"`
-	Check       Check    `json:"check"`
-	Evidence    []string `json:"evidence,omitempty"` // locations from the manifest
-	Attempt     int      `json:"attempt"`
+	ReleaseID   string `json:"releaseId"`
+	Service     string `json:"service"`
+	Version     string `json:"version"`
+	Environment string `json:"environment"`
+	Gate        string `json:"gate"`
+	Check       Check  `json:"check"`
+	// Commit is the manifest's commit: reports that name a revision must name it.
+	Commit string `json:"commit,omitempty"`
+	// Blobs is the check's evidence in the evidence store: all the worker reads.
+	Blobs []Blob `json:"blobs,omitempty"`
+	// Evidence is how releases before the evidence store named evidence (paths and URLs);
+	// kept so their histories decode. The worker opens none of them.
+	Evidence []string `json:"evidence,omitempty"`
+	Attempt  int      `json:"attempt"`
 }
 
 // CheckResult is the verdict with a human detail line and the digests of what was read.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -16,6 +15,9 @@ type Manifest struct {
 	PreviousVersion string `yaml:"previousVersion" json:"previousVersion"`
 	Author          string `yaml:"author" json:"author"` // identity: a group member's id, email or Slack id
 	Changes         Flags  `yaml:"changes" json:"changes"`
+	// Commit is the full SHA of the commit the release is built from: reports that name a
+	// revision must name this one.
+	Commit string `yaml:"commit,omitempty" json:"commit,omitempty"`
 	// Channel is the Slack channel for this release's messages (overrides the policy's).
 	Channel string `yaml:"channel,omitempty" json:"channel,omitempty"`
 	// Targets are the service's deploy targets per environment, by stage name.
@@ -23,9 +25,13 @@ type Manifest struct {
 	// Contracts the release deploys (deployed by the contracts stage actions).
 	Contracts []Contract `yaml:"contracts,omitempty" json:"contracts,omitempty"`
 	// Evidence locates the evidence of each automated check, by check name: paths relative
-	// to the manifest, or http(s) URLs. The starter resolves paths to absolute ones.
+	// to the manifest, or http(s) URLs. The starter reads each (fetches a URL), uploads it to
+	// the evidence store and replaces this with Blobs: a release's input names no location.
 	Evidence map[string][]string `yaml:"evidence,omitempty" json:"evidence,omitempty"`
-	Links    Links               `yaml:"links,omitempty" json:"links,omitempty"`
+	// Blobs is the evidence of each automated check as stored, by check name: what the
+	// workflow sees and the worker reads. Never written in release.yaml.
+	Blobs map[string][]Blob `yaml:"-" json:"blobs,omitempty"`
+	Links Links             `yaml:"links,omitempty" json:"links,omitempty"`
 }
 
 // Target says where the service of one environment is deployed and its traffic switched.
@@ -43,6 +49,9 @@ type Contract struct {
 	ContractName string   `yaml:"contractName,omitempty" json:"contractName,omitempty"`
 	Args         []string `yaml:"args,omitempty" json:"args,omitempty"`
 	Proxy        *Proxy   `yaml:"proxy,omitempty" json:"proxy,omitempty"`
+	// ArtifactBlob is the artifact file as stored by the starter: the worker reads this, and
+	// Artifact is only its name.
+	ArtifactBlob *Blob `yaml:"-" json:"artifactBlob,omitempty"`
 }
 
 // Proxy describes an EIP-1967 proxy in front of an implementation.
@@ -54,6 +63,8 @@ type Proxy struct {
 	// constructor (implementation, initData)): needed by the release that deploys it first.
 	Artifact     string `yaml:"artifact,omitempty" json:"artifact,omitempty"`
 	ContractName string `yaml:"contractName,omitempty" json:"contractName,omitempty"`
+	// ArtifactBlob is the proxy's artifact as stored by the starter (see Contract).
+	ArtifactBlob *Blob `yaml:"-" json:"artifactBlob,omitempty"`
 }
 
 // ArtifactContract is the proxy's contract name inside its artifact file; default
@@ -97,6 +108,7 @@ func (m *Manifest) Environment(s Stage) string {
 
 var (
 	serviceRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	commitRE  = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 	versionRE = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 )
 
@@ -137,6 +149,9 @@ func (m *Manifest) validate(v *validator) {
 		v.addf("previousVersion", "must be a semantic version like 1.3.2 (got %q)", m.PreviousVersion)
 	} else if m.PreviousVersion == m.Version {
 		v.addf("previousVersion", "equals version %q: a release must change the version", m.Version)
+	}
+	if m.Commit != "" && !commitRE.MatchString(m.Commit) {
+		v.addf("commit", "must be the full commit SHA (40 or 64 lower-case hex digits) the release is built from")
 	}
 	if strings.TrimSpace(m.Author) == "" {
 		v.addf("author", "is required: the author may not approve their own release")
@@ -193,29 +208,59 @@ func checkLocation(loc string) error {
 	return nil
 }
 
-// ResolveEvidence makes relative evidence paths absolute against the manifest's directory, so
-// a worker on the same machine reads the same files whatever its working directory.
-func (m *Manifest) ResolveEvidence(manifestPath string) error {
-	dir, err := filepath.Abs(filepath.Dir(manifestPath))
-	if err != nil {
-		return err
+// EvidenceCount is how many pieces of evidence the manifest names for a check, as locations
+// (release.yaml) or as stored blobs (a release's input).
+func (m *Manifest) EvidenceCount(check string) int {
+	return len(m.Evidence[check]) + len(m.Blobs[check])
+}
+
+// evidenceChecks names every check the manifest gives evidence for, sorted.
+func (m *Manifest) evidenceChecks() []string {
+	seen := map[string]bool{}
+	for k := range m.Evidence {
+		seen[k] = true
 	}
-	for name, locs := range m.Evidence {
-		for i, loc := range locs {
-			if !strings.Contains(loc, "://") && !filepath.IsAbs(loc) {
-				m.Evidence[name][i] = filepath.Join(dir, loc)
+	for k := range m.Blobs {
+		seen[k] = true
+	}
+	return sortedKeys(seen)
+}
+
+// ValidateStored checks that a release's input names its evidence and contract artifacts only
+// as blobs in the evidence store, never as a path or URL the worker would have to open.
+func ValidateStored(file string, m *Manifest) error {
+	v := &validator{file: file}
+	if m.Commit == "" {
+		v.addf("commit", "is required: the full SHA of the commit the release is built from, which its reports must name")
+	}
+	for _, name := range sortedKeys(m.Evidence) {
+		v.addf("evidence["+name+"]", "names a location: a release's evidence travels as blobs the starter uploaded to the evidence store (the worker opens no path and fetches no URL)")
+	}
+	for _, name := range sortedKeys(m.Blobs) {
+		if len(m.Blobs[name]) == 0 {
+			v.addf("blobs["+name+"]", "lists no evidence")
+		}
+		for i, b := range m.Blobs[name] {
+			if err := b.Validate(); err != nil {
+				v.addf(fmt.Sprintf("blobs[%s][%d]", name, i), "%v", err)
 			}
 		}
 	}
 	for i, c := range m.Contracts {
-		if c.Artifact != "" && !filepath.IsAbs(c.Artifact) {
-			m.Contracts[i].Artifact = filepath.Join(dir, c.Artifact)
-		}
-		if p := c.Proxy; p != nil && p.Artifact != "" && !filepath.IsAbs(p.Artifact) {
-			m.Contracts[i].Proxy.Artifact = filepath.Join(dir, p.Artifact)
+		validateArtifactBlob(v, fmt.Sprintf("contracts[%d]", i), c.ArtifactBlob)
+		if c.Proxy != nil && c.Proxy.Artifact != "" {
+			validateArtifactBlob(v, fmt.Sprintf("contracts[%d].proxy", i), c.Proxy.ArtifactBlob)
 		}
 	}
-	return nil
+	return v.err()
+}
+
+func validateArtifactBlob(v *validator, field string, b *Blob) {
+	if b == nil {
+		v.addf(field+".artifactBlob", "is missing: the starter uploads every contract artifact to the evidence store")
+	} else if err := b.Validate(); err != nil {
+		v.addf(field+".artifactBlob", "%v", err)
+	}
 }
 
 // ValidVersion reports whether v is a semantic version as manifests spell them.

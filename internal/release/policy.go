@@ -655,7 +655,7 @@ func ValidateRelease(manifestFile string, m *Manifest, p *Policy) error {
 			}
 		}
 	}
-	for _, name := range sortedKeys(m.Evidence) {
+	for _, name := range m.evidenceChecks() {
 		_, c := p.FindCheck(name)
 		if c == nil {
 			v.addf("evidence["+name+"]", "the policy has no check named %q", name)
@@ -665,7 +665,7 @@ func ValidateRelease(manifestFile string, m *Manifest, p *Policy) error {
 	}
 	for _, g := range p.Gates {
 		for _, c := range g.Checks {
-			if applies, _ := c.Applies(m.Changes); applies && c.Kind == KindEvidence && len(m.Evidence[c.Name]) == 0 {
+			if applies, _ := c.Applies(m.Changes); applies && c.Kind == KindEvidence && m.EvidenceCount(c.Name) == 0 {
 				v.addf("evidence", "check %q (gate %s) applies to this release but the manifest names no evidence for it", c.Name, g.ID)
 			}
 		}
@@ -694,23 +694,18 @@ func PolicyNameOf(path string) string {
 	return strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".yaml"), ".yml")
 }
 
-// LoadRelease reads and validates the manifest a release manager starts a release with;
-// relative evidence paths are made absolute against the manifest's directory. The policy is
-// the worker's: the workflow validates the manifest against it again.
+// LoadRelease reads and validates the manifest a release manager starts a release with. Its
+// evidence and artifacts are still locations: the starter uploads them (evstore.Upload). The
+// policy is the worker's: the workflow validates the manifest against it again.
 func LoadRelease(manifestPath string) (*Manifest, error) {
-	m, err := LoadManifest(manifestPath)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.ResolveEvidence(manifestPath); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return LoadManifest(manifestPath)
 }
 
 // Load reads a manifest and a policy file a caller holds (the embedded stack's policy
 // directory, tests) and validates them against each other, as the workflow will: it returns
-// the input naming the policy by its file name, and the policy.
+// the input naming the policy by its file name, and the policy. The input's evidence and
+// artifacts are still locations relative to the manifest: upload them (evstore.Upload)
+// before starting.
 func Load(manifestPath, policyPath string, types CheckTypes) (Input, *Policy, error) {
 	m, err := LoadManifest(manifestPath)
 	if err != nil {
@@ -721,9 +716,6 @@ func Load(manifestPath, policyPath string, types CheckTypes) (Input, *Policy, er
 		return Input{}, nil, err
 	}
 	if err := ValidateRelease(manifestPath, m, p); err != nil {
-		return Input{}, nil, err
-	}
-	if err := m.ResolveEvidence(manifestPath); err != nil {
 		return Input{}, nil, err
 	}
 	return Input{Manifest: *m, PolicyName: PolicyNameOf(policyPath)}, p, nil

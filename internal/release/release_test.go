@@ -217,7 +217,9 @@ func TestValidateReleaseAgainstPolicy(t *testing.T) {
 	}
 }
 
-func TestLoadResolvesEvidencePaths(t *testing.T) {
+// Load keeps evidence as the manifest wrote it (relative to the manifest): the starter uploads
+// it from there (evstore.Upload); nothing is made into a path of this machine for a worker.
+func TestLoadKeepsEvidenceAsWritten(t *testing.T) {
 	dir := t.TempDir()
 	manifest := filepath.Join(dir, "release.yaml")
 	policy := filepath.Join(dir, "policy.yaml")
@@ -244,8 +246,11 @@ traffic: {backend: webhook, url: "http://127.0.0.1:1/v1/traffic"}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := in.Manifest.Evidence["unit-coverage"][0]; got != filepath.Join(dir, "cover.out") {
+	if got := in.Manifest.Evidence["unit-coverage"][0]; got != "cover.out" {
 		t.Fatalf("evidence path %s", got)
+	}
+	if err := ValidateStored("input", &in.Manifest); err == nil || !strings.Contains(err.Error(), "evidence[unit-coverage]: names a location") {
+		t.Fatalf("an input with locations passed ValidateStored: %v", err)
 	}
 	if in.PolicyName != "policy" {
 		t.Fatalf("policy name %q", in.PolicyName)

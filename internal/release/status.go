@@ -50,6 +50,9 @@ type Command struct {
 	Issue       int    `json:"issue,omitempty"`       // resolve-issue
 	Fingerprint string `json:"fingerprint,omitempty"` // what the approver saw (Slack)
 	To          string `json:"to,omitempty"`          // rollback, restore: the version to point production at
+	// Evidence is new evidence a recheck brings, by check: blobs the CLI uploaded to the
+	// evidence store (recheck --evidence CHECK=PATH). Signed with the rest of the command.
+	Evidence map[string][]Blob `json:"evidence,omitempty"`
 
 	// Start only: the worker policy the release runs under and the manifest's digest.
 	Policy   string `json:"policy,omitempty"`

@@ -27,6 +27,7 @@ import (
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
 	"github.com/shipgate/shipgate/internal/devstack/people"
 	"github.com/shipgate/shipgate/internal/devstack/slackws"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/searchattr"
@@ -43,15 +44,16 @@ const (
 // activities (notices and signoff messages posted to a slacktest workspace), the real demo
 // service, and the worker's Slack side (NewWorker) serving /slack/interactions.
 type e2e struct {
-	c        client.Client
-	in       release.Input
-	pol      *release.Policy
-	keys     *people.Keyring
-	ws       *slackws.Workspace
-	sl       *Worker
-	slack    slackws.Delivery
-	evidence string // the regression-suite report, which the test changes before a recheck
-	seq      int
+	c      client.Client
+	in     release.Input
+	pol    *release.Policy
+	keys   *people.Keyring
+	ws     *slackws.Workspace
+	sl     *Worker
+	slack  slackws.Delivery
+	report []byte        // the regression-suite report, which the test changes before a recheck
+	store  evstore.Store // the evidence store the worker reads
+	seq    int
 }
 
 // startE2E starts everything; editPolicy, when given, changes the demo policy's YAML first.
@@ -117,7 +119,8 @@ func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string)
 	activities.RegisterLanes(w, &activities.Lanes{Client: c})
 	activities.RegisterPolicies(w, &activities.Policies{Store: &policies.Store{Dir: policyDir, AllowDev: true}})
 	httpClient := &http.Client{Timeout: 10 * time.Second}
-	activities.Register(w, &activities.Gates{HTTP: httpClient}, &activities.Traffic{HTTP: httpClient},
+	e.store = evstore.Dir{Root: t.TempDir()}
+	activities.Register(w, &activities.Gates{Store: e.store, HTTP: httpClient}, &activities.Traffic{HTTP: httpClient},
 		&activities.Notify{Log: zap.NewNop(), Slack: e.sl.Poster, Channel: env.Channel, UIBase: "http://127.0.0.1:8233", Namespace: "default"})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -130,20 +133,14 @@ func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string)
 	t.Cleanup(srv.Close)
 	e.slack = slackws.Delivery{Endpoint: srv.URL + InteractionsPath, SigningSecret: signingSecret}
 
-	in, pol, err := release.Load(filepath.Join(demoDir, "release.yaml"), policy, checks.Validate)
+	in, pol, err := evstore.Load(context.Background(), e.store, filepath.Join(demoDir, "release.yaml"), policy, checks.Validate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A copy of one G3 report, so that the test can produce new evidence for a recheck.
-	report, err := os.ReadFile(in.Manifest.Evidence["regression-suite"][0])
-	if err != nil {
+	// One G3 report, so that the test can bring new evidence with a recheck.
+	if e.report, err = os.ReadFile(filepath.Join(demoDir, "evidence", "regression-junit.xml")); err != nil {
 		t.Fatal(err)
 	}
-	e.evidence = filepath.Join(t.TempDir(), "regression-junit.xml")
-	if err := os.WriteFile(e.evidence, report, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	in.Manifest.Evidence["regression-suite"] = []string{e.evidence}
 	e.c, e.in, e.pol = c, in, pol
 	return e
 }
@@ -447,13 +444,13 @@ func TestSlackSignoffsEndToEnd(t *testing.T) {
 	})
 
 	t.Run("a click on outdated evidence is refused and the message refreshed", func(t *testing.T) {
-		f, err := os.OpenFile(e.evidence, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
+		rerun := append(append([]byte(nil), e.report...), "<!-- rerun on the fixed build -->\n"...)
+		blob := evstore.NewBlob("regression-junit.xml", rerun)
+		if err := e.store.Put(ctx, blob, rerun); err != nil {
 			t.Fatal(err)
 		}
-		_, _ = f.WriteString("<!-- rerun on the fixed build -->\n")
-		f.Close()
-		if ent, err := e.release(e.in).Send(ctx, e.c, release.SignalRecheck, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Gate: "G3"}); err != nil || !ent.Accepted {
+		if ent, err := e.release(e.in).Send(ctx, e.c, release.SignalRecheck, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Gate: "G3",
+			Evidence: map[string][]release.Blob{"regression-suite": {blob}}}); err != nil || !ent.Accepted || !strings.Contains(ent.Reason, "with new evidence for regression-suite") {
 			t.Fatalf("recheck: %+v %v", ent, err)
 		}
 		// a recheck re-runs the automated checks only: grace's rejection stands until she, or a

@@ -32,6 +32,7 @@ import (
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/people"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 )
@@ -151,7 +152,7 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 	fmt.Printf("policies from %s, the demo people's keys in %s\n", policySource, keys.Dir)
 	if _, err := st.Spawn("worker", filepath.Join(binDir, "worker"), nil,
 		append([]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv, "SHIPGATE_CHAIN_DATA=" + chainData(st),
-			policies.EnvDir + "=" + policyDir(st), policies.EnvAllowDev + "=true"}, slackEnv...)); err != nil {
+			evstore.EnvStore + "=" + evidenceStore(st), policies.EnvDir + "=" + policyDir(st), policies.EnvAllowDev + "=true"}, slackEnv...)); err != nil {
 		return err
 	}
 	if err := waitHTTP(ctx, "http://"+workerAddr+"/readyz", time.Minute); err != nil {
@@ -185,6 +186,13 @@ var deployerFunds = new(big.Int).Mul(big.NewInt(1000), big.NewInt(params.Ether))
 func chainData(st devstack.Stack) string {
 	d, _ := filepath.Abs(filepath.Join(st.Dir, "chain"))
 	return d
+}
+
+// evidenceStore is the stack's evidence store, shared by the worker and the demo's starter:
+// a directory beside the stack's other data.
+func evidenceStore(st devstack.Stack) string {
+	d, _ := filepath.Abs(filepath.Join(st.Dir, "evidence"))
+	return "dir:" + d
 }
 
 // deployed reports whether the deployment records know the contract on every dev chain.
@@ -349,6 +357,13 @@ func runDemo(ctx context.Context, stack devstack.Stack, keys *people.Keyring, ma
 		edit(&in)
 	}
 	if err := chain.CheckContracts(manifest, in.Manifest.Contracts); err != nil {
+		return err
+	}
+	store, err := evstore.Open(ctx, evidenceStore(stack))
+	if err != nil {
+		return err
+	}
+	if err := evstore.Upload(ctx, store, manifest, &in.Manifest, nil); err != nil {
 		return err
 	}
 	r := devstack.Release{In: in, Policy: pol, Keys: keys}
