@@ -33,3 +33,8 @@ func RegisterContracts(w worker.ActivityRegistry, c *Contracts) {
 	w.RegisterActivityWithOptions(c.Confirm, activity.RegisterOptions{Name: release.ActivityContractsConfirm})
 	w.RegisterActivityWithOptions(c.Record, activity.RegisterOptions{Name: release.ActivityContractsRecord})
 }
+
+// RegisterLine registers the activity that joins releases to their policy's line.
+func RegisterLine(w worker.ActivityRegistry, l *Line) {
+	w.RegisterActivityWithOptions(l.JoinLine, activity.RegisterOptions{Name: release.ActivityJoinLine})
+}

@@ -136,7 +136,9 @@ func run() error {
 	w := worker.New(c, release.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
 	w.RegisterWorkflowWithOptions(workflows.AnalysisWorkflow, workflows.AnalysisRegisterOptions())
+	w.RegisterWorkflowWithOptions(workflows.LineWorkflow, workflows.LineRegisterOptions())
 	activities.RegisterPolicies(w, &activities.Policies{Store: store})
+	activities.RegisterLine(w, &activities.Line{Client: c})
 	activities.RegisterAnalysis(w, &activities.Analysis{PrometheusURL: *promURL, HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: metrics})
 	httpClient := &http.Client{Timeout: 30 * time.Second}
 	activities.RegisterContracts(w, &activities.Contracts{Log: log,

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/shipgate/shipgate/internal/promotion"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -71,6 +72,8 @@ type rel struct {
 	retryBack int
 	// backStep is the way back's step under way, in words, for status.
 	backStep string
+	// pr holds promotion for windows and the stopped line (promotion.go).
+	pr promo
 }
 
 // ReleaseWorkflow carries one release through every stage of its policy.
@@ -110,6 +113,9 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 	}
 	if res, refused := w.admit(ctx); refused {
 		return res, nil
+	}
+	if res, done, err := w.joinLine(ctx); done {
+		return res, err
 	}
 	res, err := w.run(ctx)
 	w.settleSignoffs(ctx)
@@ -204,12 +210,11 @@ func (w *rel) enter(ctx workflow.Context, stage release.Stage) {
 // awaitPromotion blocks until the release may leave stage.
 func (w *rel) awaitPromotion(ctx workflow.Context, stage release.Stage) error {
 	w.setState(ctx, release.StateWaiting, "")
-	return workflow.Await(ctx, func() bool {
-		if w.stop != nil {
-			return true
-		}
-		return len(w.blockers(stage)) == 0
-	})
+	p := promotion.Point{Leave: string(stage)}
+	if stage == release.StageProduction {
+		p = promotion.Point{} // nothing left to promote: never held
+	}
+	return w.untilPromotes(ctx, p, func() bool { return len(w.blockers(stage)) == 0 })
 }
 
 // blockers lists what keeps the release in stage, in words for people.
@@ -290,6 +295,9 @@ func (w *rel) runCanary(ctx workflow.Context) error {
 		return err
 	}
 	w.recordRollbackPlan(ctx)
+	if stop, err := w.holdTraffic(ctx); stop || err != nil {
+		return err
+	}
 	if err := w.setTraffic(ctx, w.prodEnv(), w.pol.Canary.Percent, "canary"); err != nil {
 		return err
 	}
@@ -304,10 +312,10 @@ func (w *rel) runProduction(ctx workflow.Context) error {
 	for i, s := range w.pol.Rollout.Steps {
 		if i > 0 {
 			// the previous step's window must be over (and nothing paused) before traffic grows
-			if err := workflow.Await(ctx, func() bool {
+			if err := w.untilPromotes(ctx, promotion.Point{Traffic: true}, func() bool {
 				prev := release.StepWindow(w.pol.Rollout.Steps[i-1].Percent)
-				return w.stop != nil || (w.windowOver(prev) && w.analysisOK(prev) && !w.st.Paused &&
-					len(w.issueHolds(release.StageProduction)) == 0)
+				return w.windowOver(prev) && w.analysisOK(prev) && !w.st.Paused &&
+					len(w.issueHolds(release.StageProduction)) == 0
 			}); err != nil {
 				return err
 			}
@@ -315,6 +323,8 @@ func (w *rel) runProduction(ctx workflow.Context) error {
 				return nil
 			}
 		} else if err := w.contractsProduction(ctx); err != nil {
+			return err
+		} else if stop, err := w.holdTraffic(ctx); stop || err != nil {
 			return err
 		}
 		if err := w.setTraffic(ctx, w.prodEnv(), s.Percent, fmt.Sprintf("production-%g", s.Percent)); err != nil {
@@ -426,7 +436,7 @@ func (w *rel) publish(ctx workflow.Context) {
 	case w.backStep != "":
 		w.st.WaitingFor = []string{w.backStep}
 	case !w.st.State.Final():
-		w.st.WaitingFor = w.blockers(w.st.Stage)
+		w.st.WaitingFor = append(w.blockers(w.st.Stage), w.holdWaits()...)
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
 }

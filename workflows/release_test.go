@@ -72,6 +72,8 @@ type fakeActivities struct {
 	// trafficErr, when set, answers each traffic request first: an error is the backend
 	// failing, and the change is not applied (wayback_test.go)
 	trafficErr func(release.TrafficRequest) error
+	// joined are the releases that joined their line (promotion_test.go)
+	joined []release.JoinLineRequest
 }
 
 func (f *fakeActivities) EvaluateCheck(_ context.Context, req release.CheckRequest) (release.CheckResult, error) {
@@ -157,6 +159,8 @@ type harness struct {
 	unsigned bool
 	// run0 runs after the start is signed, before the release starts (to tamper with it)
 	run0 func()
+	// line is the latest stop-the-line command the test line hands a joining release
+	line *release.LineCommand
 }
 
 func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *harness {
@@ -179,6 +183,12 @@ func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *ha
 		}
 		return release.PolicyResult{Name: req.Name, Policy: *h.pol, Digest: h.pol.Digest()}, nil
 	}, activity.RegisterOptions{Name: release.ActivityLoadPolicy})
+	env.RegisterActivityWithOptions(func(_ context.Context, req release.JoinLineRequest) (release.LineState, error) {
+		h.act.mu.Lock()
+		defer h.act.mu.Unlock()
+		h.act.joined = append(h.act.joined, req)
+		return release.LineState{Policy: req.Policy, Latest: h.line}, nil
+	}, activity.RegisterOptions{Name: release.ActivityJoinLine})
 	return h
 }
 

@@ -115,6 +115,8 @@ func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string)
 	w := worker.New(c, release.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.ReleaseWorkflow, workflows.RegisterOptions())
 	activities.RegisterPolicies(w, &activities.Policies{Store: &policies.Store{Dir: policyDir, AllowDev: true}})
+	w.RegisterWorkflowWithOptions(workflows.LineWorkflow, workflows.LineRegisterOptions())
+	activities.RegisterLine(w, &activities.Line{Client: c})
 	httpClient := &http.Client{Timeout: 10 * time.Second}
 	activities.Register(w, &activities.Gates{HTTP: httpClient}, &activities.Traffic{HTTP: httpClient},
 		&activities.Notify{Log: zap.NewNop(), Slack: e.sl.Poster, Channel: env.Channel, UIBase: "http://127.0.0.1:8233", Namespace: "default"})
