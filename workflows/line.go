@@ -52,6 +52,10 @@ func LineWorkflow(ctx workflow.Context, in release.LineInput) error {
 				return errors.New("refused: the command is not signed (the CLI signs with --key or ssh-agent)")
 			case len(lc.Command.Statement(lc.Action)) > release.MaxCommandBytes:
 				return fmt.Errorf("refused: the command is more than %d bytes", release.MaxCommandBytes)
+			case l.refused >= forgedAuditCap && l.pol != nil:
+				if _, aerr := l.pol.Authenticate(lc.Action, lc.Command, release.Binding{Release: release.LineID(l.Policy)}, workflow.Now(ctx)); aerr != nil {
+					return aerr
+				}
 			}
 			return nil
 		}}); err != nil {
@@ -75,6 +79,11 @@ const lineAuditKept = 200
 type line struct {
 	release.LineInput
 	members map[string]bool
+	// pol is the policy as last loaded; refused counts the commands refused as unproven.
+	// Past forgedAuditCap of them the validator authenticates against pol, so forgeries stop
+	// reaching the line's history.
+	pol     *release.Policy
+	refused int
 }
 
 func (l *line) state(full bool) release.LineState {
@@ -115,8 +124,10 @@ func (l *line) decide(ctx workflow.Context, lc release.LineCommand, entry *relea
 		}
 		return fmt.Sprintf("refused: policy %q: %v", l.Policy, err), false
 	}
+	l.pol = &pr.Policy
 	who, aerr := pr.Policy.Authenticate(lc.Action, lc.Command, release.Binding{Release: release.LineID(l.Policy)}, workflow.Now(ctx))
 	if aerr != nil {
+		l.refused++
 		return aerr.Error(), false
 	}
 	entry.Actor = who.ID

@@ -156,6 +156,7 @@ func (w *rel) untilPromotes(ctx workflow.Context, p promotion.Point, ready func(
 			return err
 		}
 	}
+	w.st.Hold = nil // stopping: nothing waits at a point any more (the way back publishes)
 	return nil
 }
 

@@ -196,6 +196,7 @@ func TestFreezeDuringCanaryRollbackStillImmediate(t *testing.T) {
 	require.Equal(t, 0.0, st.TrafficPercent)
 	require.True(t, start.Add(canary+48*time.Hour).Equal(last.At), "traffic returned at %s", last.At)
 	require.Equal(t, []string{"staging:100", "testnet:100", "production:5", "production:0"}, h.act.percents())
+	require.Nil(t, st.Hold, "a stopped release shows no hold")
 }
 
 // A stopped line holds a new release before anything runs, until it is restarted; a replay of
