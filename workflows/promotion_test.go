@@ -269,3 +269,31 @@ func TestOverrideByTwoReleaseManagers(t *testing.T) {
 	require.Len(t, st.Overrides, 2)
 	require.True(t, h.noticed("rm-ada and rm-cat let the release through window office-hours"))
 }
+
+// The year-end freeze of the issue, across the new year: leaving the canary waits for
+// 2027-01-04 09:00 in Berlin, and says so in the words the issue asks for.
+func TestYearEndFreezeAcrossTheNewYear(t *testing.T) {
+	yearEnd := promotion.Window{Name: "year-end", TZID: "Europe/Berlin", From: "2026-12-18T00:00", Until: "2027-01-04T09:00", Stages: []string{"canary"}}
+	h := newHarness(t, quickRollout(time.Hour, promotion.Rules{Deny: []promotion.Window{yearEnd}}))
+	h.env.SetStartTime(local(t, "Europe/Berlin", "2026-12-21T10:00"))
+	h.approveEvery(time.Minute, 30*time.Minute)
+	var newYear release.Status
+	h.at(11*24*time.Hour, func() { newYear = h.status() }) // 2027-01-01
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State)
+	require.Equal(t, "held by freeze `year-end` until 2027-01-04 09:00 Europe/Berlin", newYear.Hold.Text)
+	require.Equal(t, release.StageCanary, newYear.Stage)
+	require.Equal(t, "canary", newYear.Hold.Point.Leave)
+	st := h.status()
+	var prod []release.Deployment
+	for _, d := range st.Deployments {
+		if d.Environment == "production" {
+			prod = append(prod, d)
+		}
+	}
+	require.Len(t, prod, 4) // canary 5 %, then 5, 25, 100
+	// the canary's own traffic went in 2026 (the freeze holds only leaving the canary); the
+	// first production step waited for the freeze's end
+	require.Equal(t, 2026, prod[0].At.Year())
+	require.True(t, prod[1].At.Equal(local(t, "Europe/Berlin", "2027-01-04T09:00")), "first step at %s", prod[1].At)
+}
