@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,10 +62,25 @@ func LineWorkflow(ctx workflow.Context, in release.LineInput) error {
 		}}); err != nil {
 		return err
 	}
+	leave := workflow.GetSignalChannel(ctx, release.SignalLeave)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var id string
+			leave.Receive(ctx, &id)
+			l.leave(id)
+		}
+	})
 	if err := workflow.Await(ctx, func() bool {
 		return workflow.GetInfo(ctx).GetContinueAsNewSuggested() && workflow.AllHandlersFinished(ctx)
 	}); err != nil {
 		return err
+	}
+	for { // leaves that arrived meanwhile go with the state into the next run
+		var id string
+		if !leave.ReceiveAsync(&id) {
+			break
+		}
+		l.leave(id)
 	}
 	next := l.LineInput
 	if n := len(next.Audit); n > lineAuditKept {
@@ -84,6 +100,15 @@ type line struct {
 	// reaching the line's history.
 	pol     *release.Policy
 	refused int
+}
+
+// leave drops an ended release from the members.
+func (l *line) leave(id string) {
+	if !l.members[id] {
+		return
+	}
+	delete(l.members, id)
+	l.Members = slices.DeleteFunc(l.Members, func(m string) bool { return m == id })
 }
 
 func (l *line) state(full bool) release.LineState {

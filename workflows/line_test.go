@@ -86,6 +86,13 @@ func TestLineDecidesAndRelays(t *testing.T) {
 	send(5*time.Minute, func() release.LineCommand { return lineCmd(release.ActionFreeze, "rm-ada", "again") })
 	send(6*time.Minute, func() release.LineCommand { return lineCmd(release.ActionUnfreeze, "rm-bo", "") })
 	send(7*time.Minute, func() release.LineCommand { return lineCmd(release.ActionUnfreeze, "rm-bo", "incident 9 over") })
+	var beforeLeave release.LineState
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(release.QueryLine)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&beforeLeave))
+		env.SignalWorkflow(release.SignalLeave, "release/a/1.0.0")
+	}, 30*time.Minute)
 	var final release.LineState
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(release.QueryLine)
@@ -111,7 +118,8 @@ func TestLineDecidesAndRelays(t *testing.T) {
 	says(6, true, "incident 9 over")
 	// the ended release got the freeze, failed to take it, and was dropped
 	require.Equal(t, map[string][]string{"release/a/1.0.0": {"freeze", "unfreeze"}, "release/gone/1.0.0": {"freeze"}}, relayed)
-	require.Equal(t, 1, final.Members)
+	require.Equal(t, 1, beforeLeave.Members)
+	require.Equal(t, 0, final.Members, "a release that ended left")
 	require.False(t, final.Frozen())
 	require.Len(t, final.Audit, 6, "every decided command is in the line's audit log")
 	require.Equal(t, "oc-cy", final.Audit[1].Actor)

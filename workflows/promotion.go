@@ -32,6 +32,8 @@ const versionPromotionWindows = "promotion-windows"
 //   - The answer is recorded (SideEffect): a worker with another zone database replays it alike.
 type promo struct {
 	on bool
+	// joined is set once the release is a member of its policy's line.
+	joined bool
 	// line is the latest stop-the-line command the release verified; nil: never frozen.
 	line *release.LineCommand
 	// gen changes whenever something a hold depends on changes (line, overrides).
@@ -61,6 +63,7 @@ func (w *rel) joinLine(ctx workflow.Context) (res release.Result, done bool, err
 		res, _ := w.refuseStart(ctx, w.in.Start, release.RefusedDenied, fmt.Sprintf("cannot join the line of policy %q (a release that cannot hear a stop-the-line does not start): %v", w.st.PolicyName, err))
 		return res, true, nil
 	}
+	w.pr.joined = true
 	if ls.Latest != nil {
 		w.takeLine(ctx, *ls.Latest)
 	}
@@ -74,6 +77,17 @@ func (w *rel) joinLine(ctx workflow.Context) (res release.Result, done bool, err
 		return res, true, err
 	}
 	return release.Result{}, false, nil
+}
+
+// leaveLine tells the line the release has ended, so that its member list stays the running
+// releases; it runs even while the workflow is being canceled, and a line that is gone is no
+// matter.
+func (w *rel) leaveLine(ctx workflow.Context) {
+	if !w.pr.joined {
+		return
+	}
+	dctx := disconnected(ctx)
+	_ = workflow.SignalExternalWorkflow(dctx, release.LineID(w.st.PolicyName), "", release.SignalLeave, w.st.ID).Get(dctx, nil)
 }
 
 // listenLine takes the stop-the-line commands the line relays.

@@ -217,6 +217,7 @@ func TestStoppedLineHoldsNewReleases(t *testing.T) {
 	require.Equal(t, release.StateSucceeded, res.State)
 	require.Len(t, h.act.joined, 1)
 	require.Equal(t, release.JoinLineRequest{Policy: "default", Release: h.in.Manifest.ID()}, h.act.joined[0])
+	require.Equal(t, []string{h.in.Manifest.ID()}, h.act.left, "the ended release left its line")
 	require.Equal(t, release.StageDevelopment, held.Stage)
 	require.Equal(t, release.GatePending, held.Gates[0].State, "no gate ran while the line was stopped")
 	require.Equal(t, "start", held.Hold.Point.Leave)

@@ -115,10 +115,12 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 		return res, nil
 	}
 	if res, done, err := w.joinLine(ctx); done {
+		w.leaveLine(ctx)
 		return res, err
 	}
 	res, err := w.run(ctx)
 	w.settleSignoffs(ctx)
+	w.leaveLine(ctx)
 	return res, err
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -74,6 +75,8 @@ type fakeActivities struct {
 	trafficErr func(release.TrafficRequest) error
 	// joined are the releases that joined their line (promotion_test.go)
 	joined []release.JoinLineRequest
+	// left are the releases that told their line they ended
+	left []string
 }
 
 func (f *fakeActivities) EvaluateCheck(_ context.Context, req release.CheckRequest) (release.CheckResult, error) {
@@ -189,6 +192,11 @@ func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *ha
 		h.act.joined = append(h.act.joined, req)
 		return release.LineState{Policy: req.Policy, Latest: h.line}, nil
 	}, activity.RegisterOptions{Name: release.ActivityJoinLine})
+	env.OnSignalExternalWorkflow(mock.Anything, release.LineID(release.DefaultPolicyName), "", release.SignalLeave, mock.Anything).Run(func(args mock.Arguments) {
+		h.act.mu.Lock()
+		defer h.act.mu.Unlock()
+		h.act.left = append(h.act.left, args.String(4))
+	}).Return(nil).Maybe()
 	return h
 }
 

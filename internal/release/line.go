@@ -20,6 +20,8 @@ const (
 	SignalOverride = "override"
 	// SignalLine carries a relayed stop-the-line command (LineCommand) to a release.
 	SignalLine = "line"
+	// SignalLeave tells a line that a release (its id) has ended: the line stops relaying to it.
+	SignalLeave = "leave"
 	// UpdateJoin adds a release to its line and answers with the line's state (LineState).
 	UpdateJoin = "join"
 	// UpdateLineCommand carries a freeze or unfreeze (LineCommand) to the line and answers with
