@@ -41,3 +41,8 @@ func RegisterLanes(w worker.ActivityRegistry, l *Lanes) {
 	w.RegisterActivityWithOptions(l.Verify, activity.RegisterOptions{Name: release.ActivityLaneVerify})
 	w.RegisterActivityWithOptions(l.ReadEnded, activity.RegisterOptions{Name: release.ActivityReadEnded})
 }
+
+// RegisterLine registers the activity that joins releases to their policy's line.
+func RegisterLine(w worker.ActivityRegistry, l *Line) {
+	w.RegisterActivityWithOptions(l.JoinLine, activity.RegisterOptions{Name: release.ActivityJoinLine})
+}

@@ -37,6 +37,30 @@ func recordHistory(t testing.TB, c client.Client, id string) {
 	if name == "" {
 		return
 	}
+	writeHistory(t, hist, name)
+}
+
+// recordHistoryAs saves the release's history as name when SHIPGATE_RECORD_HISTORY is set
+// (tests that record a second history beside the lifecycle's).
+func recordHistoryAs(t testing.TB, c client.Client, id, name string) {
+	t.Helper()
+	if os.Getenv("SHIPGATE_RECORD_HISTORY") == "" {
+		return
+	}
+	it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	writeHistory(t, hist, name)
+}
+
+func writeHistory(t testing.TB, hist *historypb.History, name string) {
+	t.Helper()
 	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 	if err != nil {
 		t.Fatal(err)

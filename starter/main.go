@@ -16,6 +16,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+
+	"github.com/shipgate/shipgate/internal/release"
 )
 
 const usage = `usage: starter COMMAND [ARGS]
@@ -42,6 +44,13 @@ const usage = `usage: starter COMMAND [ARGS]
   report-issue ID --as ACTOR --severity critical|high|medium|low --title TEXT
   resolve-issue ID --as ACTOR --issue N
   break-glass ID --as ACTOR --window NAME --reason TEXT
+  override ID --as ACTOR --window NAME --reason TEXT
+                                                    let the release through the promotion window
+                                                    that holds it now (two release managers,
+                                                    neither the author)
+  freeze [--policy NAME] --as ACTOR --reason TEXT   stop the line: hold the promotion of every
+                                                    release under the policy, and new starts
+  unfreeze [--policy NAME] --as ACTOR --reason TEXT restart the line
 
 Every command that acts is signed with your SSH key (the ssh-keygen -Y sign format, namespace
 "shipgate"): --key FILE (a private key, or the .pub of a key held by ssh-agent; env
@@ -85,8 +94,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.status(ctx, rest)
 	case "list":
 		err = cli.list(ctx, rest)
-	case "approve", "reject", "clear-rejection", "pause", "resume", "recheck", "abort", "rollback", "restore", "report-issue", "resolve-issue", "break-glass":
+	case "approve", "reject", "clear-rejection", "pause", "resume", "recheck", "abort", "rollback", "restore", "report-issue", "resolve-issue", "break-glass", "override":
 		err = cli.signal(ctx, cmd, rest)
+	case release.ActionFreeze, release.ActionUnfreeze:
+		err = cli.line(ctx, cmd, rest)
 	default:
 		fmt.Fprintf(stderr, "starter: unknown command %q\n\n%s", cmd, usage)
 		return 2

@@ -46,6 +46,10 @@ func (c *cli) signal(ctx context.Context, name string, args []string) error {
 	case release.SignalResolveIssue:
 		fs.IntVar(&cmd.Issue, "issue", 0, "the issue number")
 		required = append(required, "issue")
+	case release.SignalOverride:
+		fs.StringVar(&cmd.Window, "window", "", "the promotion window that holds the release now")
+		fs.StringVar(&cmd.Reason, "reason", "", "why")
+		required = append(required, "window", "reason")
 	case release.SignalBreakGlass:
 		fs.StringVar(&cmd.Window, "window", "", "the window to end now")
 		fs.StringVar(&cmd.Reason, "reason", "", "why")

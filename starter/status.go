@@ -76,6 +76,9 @@ func printStatus(w io.Writer, st release.Status) {
 		fmt.Fprintf(w, "  reason: %s\n", st.Reason)
 	}
 	fmt.Fprintf(w, "  traffic: %g %%   policy: %s %s\n", st.TrafficPercent, st.PolicyName, st.PolicyDigest)
+	if l := st.Line; l != nil && l.Frozen && !st.State.Final() {
+		fmt.Fprintf(w, "  LINE STOPPED by %s at %s: %s\n", l.By, l.At.Local().Format(time.RFC3339), l.Reason)
+	}
 	for _, x := range st.WaitingFor {
 		fmt.Fprintf(w, "  waiting for: %s\n", x)
 	}
@@ -182,6 +185,11 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	lines, err := control.Lines(ctx, cl)
+	if err != nil {
+		return err
+	}
+	printLines(c.out, lines)
 	tw := tabwriter.NewWriter(c.out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTAGE\tSTATE\tSTARTED\tWAITS FOR")
 	var token []byte

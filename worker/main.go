@@ -143,6 +143,7 @@ func run() error {
 	workflows.Register(w)
 	activities.RegisterLanes(w, &activities.Lanes{Client: c})
 	activities.RegisterPolicies(w, &activities.Policies{Store: store})
+	activities.RegisterLine(w, &activities.Line{Client: c})
 	activities.RegisterAnalysis(w, &activities.Analysis{PrometheusURL: *promURL, HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: metrics})
 	httpClient := &http.Client{Timeout: 30 * time.Second}
 	activities.RegisterContracts(w, &activities.Contracts{Log: log, Store: evidenceStore,

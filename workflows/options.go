@@ -18,10 +18,11 @@ func AnalysisRegisterOptions() workflow.RegisterOptions {
 }
 
 // Register registers every shipgate workflow under its name: releases, their analyses, the
-// services' production lanes and restores.
+// services' production lanes, restores and the policies' lines.
 func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
 	r.RegisterWorkflowWithOptions(AnalysisWorkflow, AnalysisRegisterOptions())
 	r.RegisterWorkflowWithOptions(ServiceLaneWorkflow, workflow.RegisterOptions{Name: release.LaneWorkflowName})
 	r.RegisterWorkflowWithOptions(RestoreWorkflow, workflow.RegisterOptions{Name: release.RestoreWorkflowName})
+	r.RegisterWorkflowWithOptions(LineWorkflow, LineRegisterOptions())
 }

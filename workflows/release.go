@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/shipgate/shipgate/internal/promotion"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -85,6 +86,8 @@ type rel struct {
 	laneLive  string
 	// laneRun is the run whose lane entry this is, when not this execution's (a restore).
 	laneRun string
+	// pr holds promotion for windows and the stopped line (promotion.go).
+	pr promo
 }
 
 // ReleaseWorkflow carries one release through every stage of its policy.
@@ -132,9 +135,14 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 	if res, refused := w.admit(ctx); refused {
 		return res, nil
 	}
+	if res, done, err := w.joinLine(ctx); done {
+		w.leaveLine(ctx)
+		return res, err
+	}
 	res, err := w.run(ctx)
 	w.leaveLane(disconnected(ctx))
 	w.settleSignoffs(ctx)
+	w.leaveLine(ctx)
 	return res, err
 }
 
@@ -226,12 +234,11 @@ func (w *rel) enter(ctx workflow.Context, stage release.Stage) {
 // awaitPromotion blocks until the release may leave stage.
 func (w *rel) awaitPromotion(ctx workflow.Context, stage release.Stage) error {
 	w.setState(ctx, release.StateWaiting, "")
-	return workflow.Await(ctx, func() bool {
-		if w.stop != nil {
-			return true
-		}
-		return len(w.blockers(stage)) == 0
-	})
+	p := promotion.Point{Leave: string(stage)}
+	if stage == release.StageProduction {
+		p = promotion.Point{} // nothing left to promote: never held
+	}
+	return w.untilPromotes(ctx, p, func() bool { return len(w.blockers(stage)) == 0 })
 }
 
 // blockers lists what keeps the release in stage, in words for people.
@@ -318,6 +325,9 @@ func (w *rel) runCanary(ctx workflow.Context) error {
 		return err
 	}
 	w.recordRollbackPlan(ctx)
+	if stop, err := w.holdTraffic(ctx); stop || err != nil {
+		return err
+	}
 	if err := w.setTraffic(ctx, w.prodEnv(), w.pol.Canary.Percent, "canary"); err != nil {
 		return err
 	}
@@ -332,10 +342,10 @@ func (w *rel) runProduction(ctx workflow.Context) error {
 	for i, s := range w.pol.Rollout.Steps {
 		if i > 0 {
 			// the previous step's window must be over (and nothing paused) before traffic grows
-			if err := workflow.Await(ctx, func() bool {
+			if err := w.untilPromotes(ctx, promotion.Point{Traffic: true}, func() bool {
 				prev := release.StepWindow(w.pol.Rollout.Steps[i-1].Percent)
-				return w.stop != nil || (w.windowOver(prev) && w.analysisOK(prev) && !w.st.Paused &&
-					len(w.issueHolds(release.StageProduction)) == 0)
+				return w.windowOver(prev) && w.analysisOK(prev) && !w.st.Paused &&
+					len(w.issueHolds(release.StageProduction)) == 0
 			}); err != nil {
 				return err
 			}
@@ -343,6 +353,8 @@ func (w *rel) runProduction(ctx workflow.Context) error {
 				return nil
 			}
 		} else if err := w.contractsProduction(ctx); err != nil {
+			return err
+		} else if stop, err := w.holdTraffic(ctx); stop || err != nil {
 			return err
 		}
 		if err := w.setTraffic(ctx, w.prodEnv(), s.Percent, fmt.Sprintf("production-%g", s.Percent)); err != nil {
@@ -457,7 +469,7 @@ func (w *rel) publish(ctx workflow.Context) {
 	case w.backStep != "":
 		w.st.WaitingFor = []string{w.backStep}
 	case !w.st.State.Final():
-		w.st.WaitingFor = w.blockers(w.st.Stage)
+		w.st.WaitingFor = append(w.blockers(w.st.Stage), w.holdWaits()...)
 	}
 	workflow.SetCurrentDetails(ctx, w.details())
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -74,6 +75,10 @@ type fakeActivities struct {
 	// trafficErr, when set, answers each traffic request first: an error is the backend
 	// failing, and the change is not applied (wayback_test.go)
 	trafficErr func(release.TrafficRequest) error
+	// joined are the releases that joined their line (promotion_test.go)
+	joined []release.JoinLineRequest
+	// left are the releases that told their line they ended
+	left []string
 }
 
 func (f *fakeActivities) EvaluateCheck(_ context.Context, req release.CheckRequest) (release.CheckResult, error) {
@@ -160,6 +165,8 @@ type harness struct {
 	unsigned bool
 	// run0 runs after the start is signed, before the release starts (to tamper with it)
 	run0 func()
+	// line is the latest stop-the-line command the test line hands a joining release
+	line *release.LineCommand
 }
 
 func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *harness {
@@ -184,6 +191,17 @@ func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *ha
 		}
 		return release.PolicyResult{Name: req.Name, Policy: *h.pol, Digest: h.pol.Digest()}, nil
 	}, activity.RegisterOptions{Name: release.ActivityLoadPolicy})
+	env.RegisterActivityWithOptions(func(_ context.Context, req release.JoinLineRequest) (release.LineState, error) {
+		h.act.mu.Lock()
+		defer h.act.mu.Unlock()
+		h.act.joined = append(h.act.joined, req)
+		return release.LineState{Policy: req.Policy, Latest: h.line}, nil
+	}, activity.RegisterOptions{Name: release.ActivityJoinLine})
+	env.OnSignalExternalWorkflow(mock.Anything, release.LineID(release.DefaultPolicyName), "", release.SignalLeave, mock.Anything).Run(func(args mock.Arguments) {
+		h.act.mu.Lock()
+		defer h.act.mu.Unlock()
+		h.act.left = append(h.act.left, args.String(4))
+	}).Return(nil).Maybe()
 	return h
 }
 

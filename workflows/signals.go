@@ -193,6 +193,8 @@ func (w *rel) apply(ctx workflow.Context, name string, cmd release.Command) (str
 		return w.breakGlass(ctx, cmd)
 	case release.SignalClearRejection:
 		return w.clearRejection(ctx, cmd)
+	case release.SignalOverride:
+		return w.override(ctx, cmd)
 	}
 	return "refused: unknown signal " + name, false
 }
@@ -203,7 +205,7 @@ func commandTarget(name string, cmd release.Command) string {
 		return cmd.Check
 	case release.SignalRecheck:
 		return cmd.Gate
-	case release.SignalBreakGlass:
+	case release.SignalBreakGlass, release.SignalOverride:
 		return cmd.Window
 	case release.SignalReportIssue:
 		return cmd.Severity + ": " + cmd.Title

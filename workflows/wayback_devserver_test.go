@@ -53,6 +53,10 @@ func newWayBackStack(t *testing.T) *wayBackStack {
 	w.RegisterActivityWithOptions(func(_ context.Context, req release.PolicyRequest) (release.PolicyResult, error) {
 		return release.PolicyResult{Name: req.Name, Policy: *s.pol, Digest: s.pol.Digest()}, nil
 	}, activity.RegisterOptions{Name: release.ActivityLoadPolicy})
+	// the way back is never held: this stack has no line (stopline_devserver_test.go has)
+	w.RegisterActivityWithOptions(func(_ context.Context, req release.JoinLineRequest) (release.LineState, error) {
+		return release.LineState{Policy: req.Policy}, nil
+	}, activity.RegisterOptions{Name: release.ActivityJoinLine})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	return s

@@ -3,6 +3,8 @@ package release
 import (
 	"strings"
 	"testing"
+
+	"github.com/shipgate/shipgate/internal/promotion"
 )
 
 // The loaders must never panic, and whatever they accept must satisfy the invariants the
@@ -43,6 +45,9 @@ func FuzzParsePolicy(f *testing.F) {
 		"{id: bob, name: Bob, email: bob@example.com, slack: U0BOB0005, sshKeys: [\""+key+"\"]}")
 	f.Add([]byte(keyed.Replace(string(DefaultPolicyYAML())) + "slackBridgeKeys: [\"" + key + "\"]\n"))
 	f.Add([]byte(keyed.Replace(string(DefaultPolicyYAML())) + "slackBridgeKeys: [\"ssh-dss AAAA nope\"]\nroles: {starters: [nobody]}\n"))
+	// promotion windows, good and bad
+	f.Add(append(DefaultPolicyYAML(), promotionYAML...))
+	f.Add(append(DefaultPolicyYAML(), strings.ReplaceAll(promotionYAML, "Europe/Berlin", "../etc/passwd")...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePolicy("policy.yaml", data, knownTypes)
 		if err != nil {
@@ -70,6 +75,9 @@ func FuzzParsePolicy(f *testing.F) {
 					owners[k] = m.ID
 				}
 			}
+		}
+		if _, err := promotion.CompileRules(p.Promotion); err != nil {
+			t.Fatalf("accepted a promotion window that does not compile: %v", err)
 		}
 		_ = p.Digest()
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/shipgate/shipgate/internal/analysis"
+	"github.com/shipgate/shipgate/internal/promotion"
 )
 
 // Profiles: production enforces the seed's floors; dev allows short windows for demos and
@@ -62,6 +63,11 @@ type Policy struct {
 	// with, after verifying Slack's own request signature: a command that says it came from
 	// Slack is accepted only when one of these keys signed it.
 	SlackBridgeKeys []string `yaml:"slackBridgeKeys,omitempty" json:"slackBridgeKeys,omitempty"`
+	// Promotion windows: leaving a stage and every traffic increase happen only inside the
+	// allow windows that apply and never inside a deny window (a freeze) that applies
+	// (promotion.go). They only ever hold a release: rollback, abort and traffic decreases are
+	// never held, and no window shortens a bake, a soak or a canary watch.
+	Promotion promotion.Rules `yaml:"promotion,omitempty" json:"promotion,omitzero"`
 }
 
 // StepRetry is how long a forward traffic step retries a failing backend (traffic.stepRetry).
@@ -101,6 +107,9 @@ type Roles struct {
 	Operators []string `yaml:"operators,omitempty" json:"operators,omitempty"`
 	// Starters may start a release under this policy; empty: the release managers.
 	Starters []string `yaml:"starters,omitempty" json:"starters,omitempty"`
+	// Freezers may stop the line (freeze every release of this policy) and restart it;
+	// empty: the release managers and the operators.
+	Freezers []string `yaml:"freezers,omitempty" json:"freezers,omitempty"`
 }
 
 // Group is a set of people who may sign off.
@@ -340,6 +349,7 @@ func (p *Policy) validate(v *validator, types CheckTypes) {
 	p.validateTraffic(v)
 	p.validateChains(v)
 	p.validateAnalysis(v)
+	p.validatePromotion(v)
 	p.validateFloors(v)
 }
 
@@ -400,6 +410,11 @@ func (p *Policy) validateGroups(v *validator) {
 	for i, g := range p.Roles.Starters {
 		if _, ok := p.Groups[g]; !ok {
 			v.addf(fmt.Sprintf("roles.starters[%d]", i), "group %q is not defined in groups", g)
+		}
+	}
+	for i, g := range p.Roles.Freezers {
+		if _, ok := p.Groups[g]; !ok {
+			v.addf(fmt.Sprintf("roles.freezers[%d]", i), "group %q is not defined in groups", g)
 		}
 	}
 }

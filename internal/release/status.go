@@ -27,7 +27,7 @@ const (
 
 // Signals lists every signal the workflow accepts.
 var Signals = []string{SignalApprove, SignalReject, SignalPause, SignalResume, SignalRecheck,
-	SignalAbort, SignalRollback, SignalReportIssue, SignalResolveIssue, SignalBreakGlass, SignalClearRejection}
+	SignalAbort, SignalRollback, SignalReportIssue, SignalResolveIssue, SignalBreakGlass, SignalClearRejection, SignalOverride}
 
 // Channels a signal can come by.
 const (
@@ -42,7 +42,7 @@ type Command struct {
 	Channel     string `json:"channel"`
 	Check       string `json:"check,omitempty"`       // approve, reject, clear-rejection
 	Gate        string `json:"gate,omitempty"`        // recheck (empty: every blocked gate)
-	Window      string `json:"window,omitempty"`      // break-glass
+	Window      string `json:"window,omitempty"`      // break-glass, override
 	Reason      string `json:"reason,omitempty"`      // reject, clear-rejection, abort, rollback, break-glass, pause
 	Comment     string `json:"comment,omitempty"`     // approve
 	Severity    string `json:"severity,omitempty"`    // report-issue
@@ -149,6 +149,12 @@ type Status struct {
 	// Analyses are the canary and production-step analyses: running ones say so, finished ones
 	// carry their decision and the last verdict of every metric.
 	Analyses []AnalysisOutcome `json:"analyses,omitempty"`
+	// Hold is what holds the release's promotion now: a promotion window or the stopped line.
+	Hold *HoldStatus `json:"hold,omitempty"`
+	// Line is the stop-the-line state of the release's policy, as last relayed and verified.
+	Line *LineStatus `json:"line,omitempty"`
+	// Overrides are the release managers' requests to let the release through a window.
+	Overrides []OverrideRec `json:"overrides,omitempty"`
 }
 
 // Gate states.

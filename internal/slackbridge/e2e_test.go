@@ -118,6 +118,7 @@ func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string)
 	workflows.Register(w)
 	activities.RegisterLanes(w, &activities.Lanes{Client: c})
 	activities.RegisterPolicies(w, &activities.Policies{Store: &policies.Store{Dir: policyDir, AllowDev: true}})
+	activities.RegisterLine(w, &activities.Line{Client: c})
 	httpClient := &http.Client{Timeout: 10 * time.Second}
 	e.store = evstore.Dir{Root: t.TempDir()}
 	activities.Register(w, &activities.Gates{Store: e.store, HTTP: httpClient}, &activities.Traffic{HTTP: httpClient},
