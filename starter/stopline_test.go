@@ -114,7 +114,8 @@ func versioned(t *testing.T, manifest, version string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "release.yaml")
+	// beside the original: its evidence paths are relative to the manifest
+	out := filepath.Join(filepath.Dir(manifest), "release-"+version+".yaml")
 	if err := os.WriteFile(out, []byte(strings.Replace(string(b), "version: 1.4.0", "version: "+version, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
