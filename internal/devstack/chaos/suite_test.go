@@ -41,6 +41,9 @@ var allSteps = []StepID{{"staging", 100}, {"testnet", 100}, {"production", 5}, {
 
 var rollbackStep = StepID{"production", 0}
 
+// killStages are the stages the worker-kill scenario spreads its kills over.
+var killStages = []release.Stage{release.StageDevelopment, release.StageStaging, release.StageTestnet, release.StageCanary, release.StageProduction}
+
 func TestChaos(t *testing.T) {
 	if !*runChaos {
 		t.Skip("the chaos suite runs with -chaos: go tool task chaos")
@@ -335,18 +338,23 @@ func (su *suite) workerKill(n int) Run {
 	if err != nil {
 		return fail(err)
 	}
-	// the schedule comes from the seed: time to each kill after the worker is ready, and the
-	// time it stays dead
-	type kill struct{ after, dead time.Duration }
+	// The schedule comes from the seed: the kills are spread evenly over the stages
+	// (development, staging, testnet, canary, production); each comes at a random moment after
+	// the worker is ready in its stage, and the worker stays dead a random while.
+	type kill struct {
+		stage       int
+		after, dead time.Duration
+	}
 	plan := make([]kill, n)
 	for i := range plan {
-		plan[i] = kill{su.between(300*time.Millisecond, 4*time.Second), su.between(200*time.Millisecond, 3*time.Second)}
+		plan[i] = kill{i * len(killStages) / n, su.between(300*time.Millisecond, 4*time.Second), su.between(200*time.Millisecond, 3*time.Second)}
 	}
 	start := time.Now()
 	if err := su.start(r); err != nil {
 		return fail(err)
 	}
 	var stage atomicString
+	stage.Store(string(release.StageDevelopment))
 	done := make(chan struct{})
 	type killed struct {
 		stages []string
@@ -357,6 +365,13 @@ func (su *suite) workerKill(n int) Run {
 		var k killed
 		defer func() { result <- k }()
 		for _, p := range plan {
+			for slices.Index(killStages, release.Stage(stage.Load())) < p.stage {
+				select {
+				case <-done:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
 			select {
 			case <-done:
 				return
