@@ -245,12 +245,6 @@ func (su *suite) follow(r devstack.Release, timeout time.Duration, watch func(re
 	}
 }
 
-// onChain is what a release did on one chain, as the chain and the status say.
-type onChain struct {
-	before, after uint64 // the deployer's nonce
-	listed        int    // contract transactions in the release's status
-}
-
 func (su *suite) nonces() (map[string]uint64, error) {
 	out := map[string]uint64{}
 	for name, ch := range map[string]*devstack.Chain{"testnet": su.s.testnet, "mainnet": su.s.mainnet} {
