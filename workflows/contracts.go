@@ -19,6 +19,23 @@ type contractsState struct {
 	// switched lists the proxies this release pointed at its implementation, oldest first: a
 	// rollback or abort points each back at the implementation it had before.
 	switched []switchedProxy
+	// switching is the proxy switch under way, whose transaction may already be signed and
+	// sent (versionSettleSwitch): a way out taken meanwhile settles it (the same step again,
+	// the same signed bytes) and then reverts it, so the proxy cannot be left switched.
+	switching *proxySwitch
+}
+
+// versionSettleSwitch (recorded history v10-settle-switch): a proxy switch cut short (a
+// cancellation, exhausted retries) is settled and reverted by the way back; before it, a
+// switch whose transaction was in flight stayed on the new implementation after the release
+// ended (found by the chaos suite's cancel-switch scenario). Asked at a release's first proxy
+// switch; histories without the marker replay as before.
+const versionSettleSwitch = "settle-switch"
+
+// proxySwitch is a switch under way: the proxy and its transaction.
+type proxySwitch struct {
+	proxy switchedProxy
+	tx    release.ContractTx
 }
 
 type switchedProxy struct {
@@ -162,10 +179,16 @@ func (w *rel) switchProxies(ctx workflow.Context, role string) error {
 		if p.Implementation == impl {
 			continue
 		}
-		if _, err := w.contractTx(ctx, ch, release.ContractTx{Op: release.OpUpgrade, Contract: ct, Proxy: p.Proxy, Implementation: impl}, false); err != nil {
+		tx := release.ContractTx{Op: release.OpUpgrade, Contract: ct, Proxy: p.Proxy, Implementation: impl}
+		sp := switchedProxy{Chain: ch, Contract: ct, Proxy: p.Proxy, Previous: p.Implementation}
+		if workflow.GetVersion(ctx, versionSettleSwitch, workflow.DefaultVersion, 1) >= 1 {
+			w.ct.switching = &proxySwitch{proxy: sp, tx: tx}
+		}
+		if _, err := w.contractTx(ctx, ch, tx, false); err != nil {
 			return err
 		}
-		w.ct.switched = append(w.ct.switched, switchedProxy{Chain: ch, Contract: ct, Proxy: p.Proxy, Previous: p.Implementation})
+		w.ct.switching = nil
+		w.ct.switched = append(w.ct.switched, sp)
 	}
 	return nil
 }
@@ -176,6 +199,7 @@ func (w *rel) switchProxies(ctx workflow.Context, role string) error {
 // retried round after round until it succeeds (persist); before, a non-retryable refusal
 // was notified and the revert left undone.
 func (w *rel) revertProxies(ctx workflow.Context) {
+	w.settleSwitch(ctx)
 	for i := len(w.ct.switched) - 1; i >= 0; i-- {
 		s := w.ct.switched[i]
 		tx := release.ContractTx{Op: release.OpRevert, Contract: s.Contract, Proxy: s.Proxy, Implementation: s.Previous}
@@ -195,6 +219,29 @@ func (w *rel) revertProxies(ctx workflow.Context) {
 			w.st.Service, w.st.Version, s.Proxy, s.Contract.Name, s.Chain.Name, s.Previous))
 	}
 	w.ct.switched = nil
+}
+
+// settleSwitch finishes a proxy switch that a way out cut short: its transaction may be
+// signed, sent or even mined, so it is run again as the same step (the nonce store hands back
+// the same signed bytes; a transaction already known or mined counts as sent) until it is
+// mined, and the proxy joins those the way back reverts. A switch never signed is sent now
+// and reverted at once: two transactions, never a proxy left on a version nobody watches, and
+// never a signed transaction abandoned in front of the revert's nonce.
+func (w *rel) settleSwitch(ctx workflow.Context) {
+	s := w.ct.switching
+	if s == nil {
+		return
+	}
+	what := fmt.Sprintf("settling the switch of proxy %s of %s on %s", s.proxy.Proxy, s.proxy.Contract.Name, s.proxy.Chain.Name)
+	w.backStep = "the way back: " + what
+	if err := w.persist(ctx, what, func(int) error {
+		_, err := w.contractTx(ctx, s.proxy.Chain, s.tx, false)
+		return err
+	}); err != nil {
+		return // persist returns only when the step succeeded (versionSettleSwitch implies versionWayOut)
+	}
+	w.ct.switching = nil
+	w.ct.switched = append(w.ct.switched, s.proxy)
 }
 
 // contractRollbackPlan says, before traffic moves, what a rollback does on chain.
