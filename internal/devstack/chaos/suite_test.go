@@ -18,6 +18,9 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
 
 	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/checks"
@@ -32,7 +35,8 @@ var (
 	kills     = flag.Int("kills", 20, "worker SIGKILLs during the worker-kill release")
 	seedFlag  = flag.Int64("seed", 0, "random seed (0: from the clock); printed, so that a failure can be rerun")
 	sample    = flag.Int("sample", 0, "traffic-fault steps and cancel stages to try, picked by the seed (0: every one)")
-	scenarios = flag.String("scenarios", "worker-kill,server-kill,traffic-fault,cancel", "the scenarios to run, comma-separated")
+	recordAs  = flag.String("record-history", "", "write the history of the first cancel-switch release to workflows/testdata/histories/NAME (for replay tests)")
+	scenarios = flag.String("scenarios", "worker-kill,server-kill,traffic-fault,cancel,cancel-switch", "the scenarios to run, comma-separated")
 )
 
 // The steps a release makes at the backend under the chaos policy: staging and testnet
@@ -87,6 +91,11 @@ func TestChaos(t *testing.T) {
 		stages := []release.Stage{release.StageStaging, release.StageTestnet, release.StageCanary, release.StageProduction}
 		for i, stage := range pick(su.rng, stages, *sample) {
 			su.add(su.cancel(i, stage))
+		}
+	}
+	if slices.Contains(want, "cancel-switch") {
+		for i, ch := range []string{"testnet", "mainnet"} {
+			su.add(su.cancelSwitch(i, ch))
 		}
 	}
 	fmt.Printf("\nchaos suite: %s in all\n", time.Since(begin).Round(time.Second))
@@ -258,8 +267,11 @@ func (su *suite) nonces() (map[string]uint64, error) {
 }
 
 // checkTransactions compares the transactions the deployer had mined during a release with
-// those its status lists: one per contract step, each with its own nonce. want (per chain,
-// -1 for any) is the count the release should have made.
+// the release's contract steps: every transaction mined is one the release signed (the
+// audit's contract-tx-signed entries, one nonce per step however often a step was retried),
+// and every step its status lists as confirmed was mined. A step a way out cut short may have
+// been signed and mined without being listed: it still counts once. want (per chain, -1 for
+// any) is the count the release should have made.
 func (su *suite) checkTransactions(st release.Status, before map[string]uint64, want int) (problems []string, note string) {
 	after, err := su.nonces()
 	if err != nil {
@@ -276,9 +288,25 @@ func (su *suite) checkTransactions(st release.Status, before map[string]uint64, 
 				listed[d.Nonce] = true
 			}
 		}
+		signed := map[uint64]string{} // nonce → step
+		for _, a := range st.Audit {
+			var hash string
+			var nonce uint64
+			if a.Action != "contract-tx-signed" || !strings.HasSuffix(a.Target, " on "+name) {
+				continue
+			}
+			if _, err := fmt.Sscanf(a.Reason, "tx %s nonce %d", &hash, &nonce); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: unreadable audit entry %q", name, a.Reason))
+				continue
+			}
+			if step, ok := signed[nonce]; ok && step != a.Target {
+				problems = append(problems, fmt.Sprintf("%s: nonce %d signed for %s and for %s", name, nonce, step, a.Target))
+			}
+			signed[nonce] = a.Target
+		}
 		sent := after[name] - before[name]
-		if sent != uint64(len(listed)) {
-			problems = append(problems, fmt.Sprintf("%s: the deployer sent %d transactions for %d contract steps", name, sent, len(listed)))
+		if sent < uint64(len(listed)) || sent > uint64(len(signed)) {
+			problems = append(problems, fmt.Sprintf("%s: the deployer sent %d transactions for %d steps signed and %d confirmed", name, sent, len(signed), len(listed)))
 		}
 		if want >= 0 && sent != uint64(want) {
 			problems = append(problems, fmt.Sprintf("%s: %d transactions, want %d", name, sent, want))
@@ -421,9 +449,11 @@ func (su *suite) workerKill(n int) Run {
 
 // baseline is the first release when the worker-kill scenario is left out: it puts v1 and
 // its proxy on both chains.
-func (su *suite) baseline() Run {
+func (su *suite) baseline() (run Run) {
 	const version = "2.0.0"
-	run := Run{Scenario: "baseline", Name: "release " + version + " (contracts v1)"}
+	run = Run{Scenario: "baseline", Name: "release " + version + " (contracts v1)"}
+	start := time.Now()
+	defer func() { run.Duration = time.Since(start) }()
 	r, err := su.release(version, "chaos", firstContracts)
 	if err == nil {
 		err = su.start(r)
@@ -665,6 +695,92 @@ func (a *atomicString) Store(s string) { a.v.Store(s) }
 func (a *atomicString) Load() string {
 	s, _ := a.v.Load().(string)
 	return s
+}
+
+// cancelSwitch: the release canceled while its proxy switch on chain is in flight (signed,
+// not yet confirmed); the way back must still leave the proxy on the previous implementation.
+func (su *suite) cancelSwitch(i int, chainName string) Run {
+	version := fmt.Sprintf("3.2.%d", i)
+	run := Run{Scenario: "cancel-switch", Name: "canceled while the proxy switch on " + chainName + " is in flight"}
+	fail := func(err error) Run { run.Problems = append(run.Problems, err.Error()); return run }
+	r, err := su.release(version, "chaos", upgradeContracts)
+	if err != nil {
+		return fail(err)
+	}
+	before, err := su.nonces()
+	if err != nil {
+		return fail(err)
+	}
+	id := r.In.Manifest.ID()
+	start := time.Now()
+	if err := su.start(r); err != nil {
+		return fail(err)
+	}
+	var canceledAt time.Time
+	var cancelErr error
+	st, err := su.follow(r, 6*time.Minute, func(st release.Status) {
+		if !canceledAt.IsZero() {
+			return
+		}
+		for _, a := range st.Audit {
+			if a.Action == "contract-tx-signed" && a.Target == release.OpUpgrade+" Counter on "+chainName {
+				canceledAt = time.Now()
+				cancelErr = su.s.c.CancelWorkflow(context.Background(), id, "")
+				return
+			}
+		}
+	})
+	run.Duration = time.Since(start)
+	if err != nil {
+		return fail(err)
+	}
+	if cancelErr != nil || canceledAt.IsZero() {
+		return fail(fmt.Errorf("the release was never canceled during the switch on %s: %v", chainName, cancelErr))
+	}
+	if st.State != release.StateAborted {
+		run.Problems = append(run.Problems, fmt.Sprintf("release ended %s: %s; want aborted, canceled", st.State, st.Reason))
+	}
+	// the switch may still be mined after the release closed: give it the chain's blocks
+	time.Sleep(5 * time.Second)
+	run.Problems = append(run.Problems, su.checkPrevious()...)
+	log := su.s.steps()
+	run.Problems = append(run.Problems, ExactlyOnce(StepsOf(log, version, su.live), nil, false)...)
+	txProblems, txNote := su.checkTransactions(st, before, -1)
+	run.Problems = append(run.Problems, txProblems...)
+	run.Note = txNote
+	if *recordAs != "" && i == 0 {
+		if err := recordHistory(su.s.c, id, *recordAs); err != nil {
+			run.Problems = append(run.Problems, err.Error())
+		}
+	}
+	if back, ok := rollbackApplied(log, version, su.live); ok {
+		run.ToZero = back.Sub(canceledAt)
+	}
+	return run
+}
+
+// recordHistory writes a release's history where the replay test reads recorded histories.
+func recordHistory(c client.Client, id, name string) error {
+	it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return err
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		return err
+	}
+	root, err := devstack.RepoRoot()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(root, "workflows", "testdata", "histories", filepath.Base(strings.TrimSpace(name)))
+	fmt.Printf("chaos: recorded the history of %s (%d events) in %s\n", id, len(hist.Events), path)
+	return os.WriteFile(path, b, 0o644)
 }
 
 // countStages is "testnet ×3, canary ×1" in the order of the lifecycle.
