@@ -34,7 +34,7 @@ var (
 	runChaos  = flag.Bool("chaos", false, "run the chaos suite (go tool task chaos)")
 	kills     = flag.Int("kills", 20, "worker SIGKILLs during the worker-kill release")
 	seedFlag  = flag.Int64("seed", 0, "random seed (0: from the clock); printed, so that a failure can be rerun")
-	sample    = flag.Int("sample", 0, "traffic-fault steps and cancel stages to try, picked by the seed (0: every one)")
+	sample    = flag.Int("sample", 0, "traffic-fault steps, cancel stages and cancel-switch chains to try, picked by the seed (0: every one)")
 	recordAs  = flag.String("record-history", "", "write the history of the first cancel-switch release to workflows/testdata/histories/NAME (for replay tests)")
 	scenarios = flag.String("scenarios", "worker-kill,server-kill,traffic-fault,cancel,cancel-switch", "the scenarios to run, comma-separated")
 )
@@ -94,7 +94,7 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	if slices.Contains(want, "cancel-switch") {
-		for i, ch := range []string{"testnet", "mainnet"} {
+		for i, ch := range pick(su.rng, []string{"testnet", "mainnet"}, *sample) {
 			su.add(su.cancelSwitch(i, ch))
 		}
 	}
@@ -115,6 +115,9 @@ type suite struct {
 	runs []Run
 	// live is the version production runs; the next release goes from it.
 	live string
+	// resume makes follow resume a release its analysis paused for a person; resumed counts it.
+	resume  bool
+	resumed int
 	// proxies are the demo counter's proxy on each chain and the implementation it must be on
 	// whenever no release holds it (v1).
 	proxies map[string][2]common.Address
@@ -244,6 +247,14 @@ func (su *suite) follow(r devstack.Release, timeout time.Duration, watch func(re
 			}
 			actx, acancel := context.WithTimeout(ctx, 20*time.Second)
 			_, _ = devstack.Approvers(actx, su.s.c, r, st, sent) // what failed is sent again next round
+			if su.resume && st.State == release.StatePaused {
+				// the analysis asked for a person (no interval could finish while the worker
+				// was dead): an operator looks and resumes, as the README says to
+				if e, err := r.Send(actx, su.s.c, release.SignalResume, release.Command{Actor: "oc-cy", Channel: release.ChannelCLI,
+					Reason: "chaos: the analysis lost its intervals to worker kills"}); err == nil && e.Accepted {
+					su.resumed++
+				}
+			}
 			acancel()
 		}
 		select {
@@ -407,7 +418,9 @@ func (su *suite) workerKill(n int) Run {
 			}
 		}
 	}()
+	su.resume, su.resumed = true, 0
 	st, err := su.follow(r, 20*time.Minute, func(st release.Status) { stage.Store(string(st.Stage)) })
+	su.resume = false
 	close(done)
 	k := <-result
 	run.Duration, run.Kills = time.Since(start), len(k.stages)
@@ -441,6 +454,9 @@ func (su *suite) workerKill(n int) Run {
 		requests += s.Requests
 	}
 	run.Note = fmt.Sprintf("killed in %s; %d steps, %d requests to the backend; %s", countStages(k.stages), len(steps), requests, txNote)
+	if su.resumed > 0 {
+		run.Note += fmt.Sprintf("; resumed by an operator %d× (an analysis window passed with no interval while the worker was dead)", su.resumed)
+	}
 	if st.State == release.StateSucceeded {
 		su.live = version
 	}
@@ -684,7 +700,7 @@ func (su *suite) cancel(i int, stage release.Stage) Run {
 	if back, ok := rollbackApplied(log, version, su.live); ok {
 		run.ToZero = back.Sub(canceledAt)
 	}
-	run.Note = fmt.Sprintf("%d steps before the way back; %s", len(steps), txNote)
+	run.Note = fmt.Sprintf("%d steps applied, the way back included; %s", len(steps), txNote)
 	return run
 }
 
