@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -396,5 +397,23 @@ func TestHeartbeatWhileWaiting(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	if n.Load() != beats {
 		t.Fatalf("heartbeats went on after stop: %d, then %d", beats, n.Load())
+	}
+}
+
+// An automated check heartbeats while it runs (the workflow gives it a heartbeat timeout), so
+// a worker killed mid-check is noticed in seconds, not after the check's 5-minute budget.
+func TestEvaluateCheckHeartbeats(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	var beats atomic.Int32
+	env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { beats.Add(1) })
+	g := &Gates{}
+	env.RegisterActivity(g.EvaluateCheck)
+	check := release.Check{Name: "unit-coverage", Kind: release.KindEvidence, Type: "coverage", Params: map[string]string{"min": "80"}}
+	if _, err := env.ExecuteActivity(g.EvaluateCheck, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{demoEvidence(t, "coverage.out")}}); err != nil {
+		t.Fatal(err)
+	}
+	if beats.Load() == 0 {
+		t.Fatal("EvaluateCheck ran without a heartbeat")
 	}
 }

@@ -33,9 +33,18 @@ type Gates struct {
 // URL), records what it read (sha256 per blob) and returns the verdict. Missing, corrupt or
 // malformed evidence is an "error" verdict naming the file; a store that cannot be reached is
 // returned as an error so Temporal retries it.
+//
+// It heartbeats while it reads and judges (evidence up to 50 MiB, a Prometheus query), so a
+// worker that dies mid-check is noticed within the workflow's heartbeat timeout and the check
+// retried on another, instead of the gate waiting out the check's whole time budget.
 func (g *Gates) EvaluateCheck(ctx context.Context, req release.CheckRequest) (release.CheckResult, error) {
 	start := time.Now()
+	stop := func() {}
+	if activity.IsActivity(ctx) {
+		stop = heartbeat(ctx, heartbeatEvery, func() { activity.RecordHeartbeat(ctx) })
+	}
 	res, err := g.evaluate(ctx, req)
+	stop()
 	if err == nil && g.Metrics != nil {
 		g.Metrics.CheckOutcomes.WithLabelValues(req.Gate, req.Check.Name, req.Check.Type, res.Outcome).Inc()
 		g.Metrics.CheckSeconds.WithLabelValues(req.Check.Type).Observe(time.Since(start).Seconds())

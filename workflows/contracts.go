@@ -19,9 +19,29 @@ type contractsState struct {
 	// switched lists the proxies this release pointed at its implementation, oldest first: a
 	// rollback or abort points each back at the implementation it had before.
 	switched []switchedProxy
-	// switching is the proxy being switched now: if the release is terminated meanwhile, its
-	// switch may have landed, and a restore reverts it too (release.QueryWayBack).
-	switching *switchedProxy
+	// underWay is the forward contract step under way, whose transaction may already be
+	// signed and sent (versionSettleSteps): a way out taken meanwhile settles it (the same step
+	// again, the same signed bytes) before anything else, and reverts it when it was a proxy
+	// switch. So a proxy is never left switched, and a signed transaction is never abandoned
+	// in front of the deployer's later nonces (every later transaction would wait behind it).
+	underWay *stepUnderWay
+}
+
+// versionSettleSteps (recorded history v10-settle-steps): a contract step cut short (a
+// cancellation, exhausted retries) is settled by the way back, and a proxy switch among them
+// reverted. Before it, a cancellation while a switch was in flight left the proxy on the new
+// implementation after the release ended, and one between a step's signing and its broadcast
+// left a signed transaction abandoned, so that every later transaction of the deployer on
+// that chain waited behind its nonce forever (both found by the chaos suite). Asked at a
+// release's first contract step; histories without the marker replay as before.
+const versionSettleSteps = "settle-contract-steps"
+
+// stepUnderWay is a forward contract step under way: its chain, its transaction and, for a
+// proxy switch, the proxy and the implementation it ran before.
+type stepUnderWay struct {
+	chain release.Chain
+	tx    release.ContractTx
+	proxy *switchedProxy
 }
 
 type switchedProxy = release.SwitchedProxy
@@ -133,7 +153,7 @@ func (w *rel) planContracts(ctx workflow.Context, role string) (release.Contract
 func (w *rel) deployImplementations(ctx workflow.Context, role string, plan release.ContractsPlan) error {
 	ch, _ := w.pol.ChainFor(role)
 	for _, ct := range w.in.Manifest.Contracts {
-		d, err := w.contractTx(ctx, ch, release.ContractTx{Op: release.OpDeploy, Contract: ct}, false)
+		d, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpDeploy, Contract: ct}, nil)
 		if err != nil {
 			return err
 		}
@@ -152,7 +172,7 @@ func (w *rel) switchProxies(ctx workflow.Context, role string) error {
 		}
 		p, impl := w.ct.plans[role].Contracts[i], w.ct.impl[role][ct.Name]
 		if p.Proxy == "" {
-			if _, err := w.contractTx(ctx, ch, release.ContractTx{Op: release.OpDeployProxy, Contract: ct, Implementation: impl}, false); err != nil {
+			if _, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpDeployProxy, Contract: ct, Implementation: impl}, nil); err != nil {
 				return err
 			}
 			continue
@@ -160,14 +180,12 @@ func (w *rel) switchProxies(ctx workflow.Context, role string) error {
 		if p.Implementation == impl {
 			continue
 		}
-		sw := switchedProxy{Chain: ch, Contract: ct, Proxy: p.Proxy, Previous: p.Implementation}
-		w.ct.switching = &sw
-		_, err := w.contractTx(ctx, ch, release.ContractTx{Op: release.OpUpgrade, Contract: ct, Proxy: p.Proxy, Implementation: impl}, false)
-		w.ct.switching = nil
-		if err != nil {
+		tx := release.ContractTx{Op: release.OpUpgrade, Contract: ct, Proxy: p.Proxy, Implementation: impl}
+		sp := switchedProxy{Chain: ch, Contract: ct, Proxy: p.Proxy, Previous: p.Implementation}
+		if _, err := w.forwardTx(ctx, ch, tx, &sp); err != nil {
 			return err
 		}
-		w.ct.switched = append(w.ct.switched, sw)
+		w.ct.switched = append(w.ct.switched, sp)
 	}
 	return nil
 }
@@ -178,6 +196,7 @@ func (w *rel) switchProxies(ctx workflow.Context, role string) error {
 // retried round after round until it succeeds (persist); before, a non-retryable refusal
 // was notified and the revert left undone.
 func (w *rel) revertProxies(ctx workflow.Context) {
+	w.settleStep(ctx)
 	for i := len(w.ct.switched) - 1; i >= 0; i-- {
 		s := w.ct.switched[i]
 		tx := release.ContractTx{Op: release.OpRevert, Contract: s.Contract, Proxy: s.Proxy, Implementation: s.Previous}
@@ -197,6 +216,45 @@ func (w *rel) revertProxies(ctx workflow.Context) {
 			w.st.Service, w.st.Version, s.Proxy, s.Contract.Name, s.Chain.Name, s.Previous))
 	}
 	w.ct.switched = nil
+}
+
+// forwardTx runs a forward contract step, on record as under way until it is done, for the
+// way back to settle (versionSettleSteps). proxy is set for a proxy switch.
+func (w *rel) forwardTx(ctx workflow.Context, ch release.Chain, tx release.ContractTx, proxy *switchedProxy) (release.ContractDeployment, error) {
+	if workflow.GetVersion(ctx, versionSettleSteps, workflow.DefaultVersion, 1) >= 1 {
+		w.ct.underWay = &stepUnderWay{chain: ch, tx: tx, proxy: proxy}
+	}
+	d, err := w.contractTx(ctx, ch, tx, false)
+	if err != nil {
+		return d, err
+	}
+	w.ct.underWay = nil
+	return d, nil
+}
+
+// settleStep finishes a contract step that a way out cut short: its transaction may be
+// signed, sent or even mined, so it is run again as the same step (the nonce store hands back
+// the same signed bytes; a transaction already known or mined counts as sent) until it is
+// mined and listed. A switch joins the proxies the way back reverts. A step never signed is
+// sent now (one transaction, reverted at once when it is a switch): never a proxy left on a
+// version nobody watches, never a signed transaction abandoned in front of later nonces.
+func (w *rel) settleStep(ctx workflow.Context) {
+	s := w.ct.underWay
+	if s == nil {
+		return
+	}
+	what := fmt.Sprintf("settling %s %s on %s", s.tx.Op, s.tx.Contract.Name, s.chain.Name)
+	w.backStep = "the way back: " + what
+	if err := w.persist(ctx, func() string { return what }, func(int) error {
+		_, err := w.contractTx(ctx, s.chain, s.tx, false)
+		return err
+	}); err != nil {
+		return // persist returns only when the step succeeded (versionSettleSteps implies versionWayOut)
+	}
+	w.ct.underWay = nil
+	if s.proxy != nil {
+		w.ct.switched = append(w.ct.switched, *s.proxy)
+	}
 }
 
 // contractRollbackPlan says, before traffic moves, what a rollback does on chain.

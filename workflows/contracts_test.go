@@ -20,6 +20,8 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/shipgate/shipgate/activities"
 	"github.com/shipgate/shipgate/internal/analysis"
@@ -305,4 +307,79 @@ func TestAutomaticRollbackRevertsTheCanarysProxy(t *testing.T) {
 	require.Equal(t, prev, rev[0].Implementation)
 	require.Equal(t, prev, c.implementation(t, "sim://mainnet", proxy), "the proxy runs v1 again")
 	require.Len(t, contractsOf(st, "testnet", release.OpRevert), 1)
+}
+
+// A cancellation while a proxy switch is in flight (its transaction signed and broadcast, its
+// confirmation awaited) does not leave the proxy switched: the way back settles the switch
+// (the same signed bytes) and reverts it. Before versionSettleSteps the release ended
+// canceled with the testnet proxy on v2 (the chaos suite's cancel-switch scenario).
+func TestCancellationDuringAProxySwitchRevertsIt(t *testing.T) {
+	c := newSimChains(t)
+	h1 := c.contractRelease(t, "1.0.0", "CounterV1", demoArtifacts)
+	require.Equal(t, release.StateSucceeded, h1.run().State)
+	st1 := h1.status()
+	proxyT, implT1 := contractsOf(st1, "testnet", release.OpDeployProxy)[0].Address, contractsOf(st1, "testnet", release.OpDeploy)[0].Address
+
+	h2 := c.contractRelease(t, "2.0.0", "CounterV2", demoArtifacts)
+	canceled := false
+	h2.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		if canceled || info.ActivityType.Name != release.ActivityContractsConfirm {
+			return
+		}
+		var step release.ContractTxStep
+		require.NoError(t, args.Get(&step))
+		if step.Tx.Op == release.OpUpgrade && step.Tx.Chain.Name == "testnet" {
+			canceled = true
+			h2.env.CancelWorkflow()
+		}
+	})
+	h2.execute()
+	require.True(t, canceled, "the upgrade's confirmation never started")
+	err := h2.env.GetWorkflowError()
+	require.True(t, temporal.IsCanceledError(err), "%v", err)
+	require.Equal(t, release.StateAborted, h2.status().State)
+	require.Equal(t, implT1, c.implementation(t, "sim://testnet", proxyT), "the proxy must be back on v1")
+	st2 := h2.status()
+	require.Len(t, contractsOf(st2, "testnet", release.OpUpgrade), 1, "the settled switch is listed")
+	require.Len(t, contractsOf(st2, "testnet", release.OpRevert), 1)
+	// v1 (implementation + proxy), then v2's implementation, its one upgrade and the revert
+	require.Equal(t, uint64(5), c.nonce(t, "sim://testnet"))
+}
+
+// A cancellation between a step's signing and its broadcast does not abandon the signed
+// transaction (every later transaction of the deployer on that chain would wait behind its
+// nonce): the way back settles the step with the same signed bytes. The chaos suite found it:
+// a release canceled in the testnet left nonce 2 reserved and never sent, and the next
+// release's deploy waited behind it forever.
+func TestCancellationAfterSigningSettlesTheStep(t *testing.T) {
+	c := newSimChains(t)
+	h1 := c.contractRelease(t, "1.0.0", "CounterV1", demoArtifacts)
+	require.Equal(t, release.StateSucceeded, h1.run().State)
+
+	h2 := c.contractRelease(t, "2.0.0", "CounterV2", demoArtifacts)
+	canceled := false
+	h2.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		if canceled || info.ActivityType.Name != release.ActivityContractsBroadcast {
+			return
+		}
+		var step release.ContractTxStep
+		require.NoError(t, args.Get(&step))
+		if step.Tx.Op == release.OpDeploy && step.Tx.Chain.Name == "testnet" {
+			canceled = true
+			h2.env.CancelWorkflow()
+		}
+	})
+	h2.execute()
+	require.True(t, canceled, "the deploy's broadcast never started")
+	require.True(t, temporal.IsCanceledError(h2.env.GetWorkflowError()))
+	st := h2.status()
+	require.Equal(t, release.StateAborted, st.State)
+	require.Len(t, contractsOf(st, "testnet", release.OpDeploy), 1, "the settled deploy is listed")
+	// the signed deploy was sent and mined: nothing waits behind its nonce
+	require.Equal(t, uint64(3), c.nonce(t, "sim://testnet"))
+
+	// and the next release's transactions go through
+	h3 := c.contractRelease(t, "2.1.0", "CounterV2", demoArtifacts)
+	require.Equal(t, release.StateSucceeded, h3.run().State)
+	require.Equal(t, uint64(5), c.nonce(t, "sim://testnet"))
 }

@@ -73,6 +73,12 @@ func (w *rel) awaitGate(ctx workflow.Context, gi int) {
 	}
 }
 
+// checkHeartbeatTimeout: an automated check heartbeats while it runs, so a worker that dies
+// mid-check is noticed in seconds and the check retried on another; without it the gate
+// waited out the check's 5-minute budget (found by the chaos suite's worker kills). Only the
+// scheduled activity's options change, not the workflow's commands: histories replay as before.
+const checkHeartbeatTimeout = 10 * time.Second
+
 // runAutomated runs every applicable evidence and probe check of the gate as activities, in
 // parallel, and records their results.
 func (w *rel) runAutomated(ctx workflow.Context, gi int, attempt int) {
@@ -91,6 +97,7 @@ func (w *rel) runAutomated(ctx workflow.Context, gi int, attempt int) {
 		cs.State, cs.Attempt = release.CheckRunning, attempt
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: 5 * time.Minute,
+			HeartbeatTimeout:    checkHeartbeatTimeout,
 			RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, InitialInterval: 2 * time.Second},
 			Summary:             fmt.Sprintf("%s %s: %s check", g.ID, c.Name, c.Type),
 		})

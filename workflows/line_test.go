@@ -26,6 +26,9 @@ func TestLineDecidesAndRelays(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	env := s.NewTestWorkflowEnvironment()
+	// the environment's default bound is 3 s of wall clock: a starved machine took longer
+	// (TestContractsRollbackRevertsProxy at load 20); it is a bound on hangs, not a speed test
+	env.SetTestTimeout(2 * time.Minute)
 	env.RegisterWorkflowWithOptions(LineWorkflow, LineRegisterOptions())
 	_, pol := testInput(t, nil)
 	env.RegisterActivityWithOptions(func(_ context.Context, req release.PolicyRequest) (release.PolicyResult, error) {

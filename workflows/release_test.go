@@ -173,6 +173,9 @@ func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *ha
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	env := s.NewTestWorkflowEnvironment()
+	// the environment's default bound is 3 s of wall clock: a starved machine took longer
+	// (TestContractsRollbackRevertsProxy at load 20); it is a bound on hangs, not a speed test
+	env.SetTestTimeout(2 * time.Minute)
 	act := &fakeActivities{outcome: map[string]string{}}
 	env.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
 	env.RegisterActivityWithOptions(act.EvaluateCheck, activity.RegisterOptions{Name: release.ActivityEvaluateCheck})

@@ -12,11 +12,11 @@ import (
 )
 
 // wayBackQuery answers release.QueryWayBack: the proxies the release switched, and the one
-// it was switching, whose switch may have landed.
+// it was switching (its step under way), whose switch may have landed.
 func (w *rel) wayBackQuery() (release.WayBack, error) {
 	wb := release.WayBack{Switched: append([]release.SwitchedProxy(nil), w.ct.switched...)}
-	if w.ct.switching != nil {
-		wb.Switched = append(wb.Switched, *w.ct.switching)
+	if u := w.ct.underWay; u != nil && u.proxy != nil {
+		wb.Switched = append(wb.Switched, *u.proxy)
 	}
 	return wb, nil
 }

@@ -93,7 +93,7 @@ func (w *rel) wayBack(ctx workflow.Context, why string) (moved bool, err error) 
 		}
 		moved = true
 	}
-	if len(w.ct.switched) > 0 {
+	if len(w.ct.switched) > 0 || w.ct.underWay != nil {
 		w.revertProxies(ctx)
 	}
 	return moved, nil
@@ -203,7 +203,7 @@ func (w *rel) failWayBack(ctx workflow.Context, ferr error) (release.Result, err
 	if !w.trafficMoved() {
 		w.notify(ctx, release.NoticeAbort, fmt.Sprintf("%s %s %s", w.st.Service, w.st.Version, why))
 	}
-	switched := len(w.ct.switched) > 0
+	switched := len(w.ct.switched) > 0 || (w.ct.underWay != nil && w.ct.underWay.proxy != nil)
 	moved, _ := w.wayBack(ctx, why) // returns only when done: versionWayOut
 	state, reason := release.StateFailed, "failed: "+ferr.Error()
 	switch {

@@ -41,13 +41,15 @@ type Server struct {
 	log     *zap.Logger
 	metrics *metrics
 
-	mu       sync.RWMutex // guards envs and idem*
+	mu       sync.RWMutex // guards envs, idem* and steps
 	envs     map[string]Split
 	idem     map[string]idempotencyRecord
 	idemKeys []string // oldest first, for eviction
+	steps    StepLog
 
-	faultsMu sync.RWMutex
-	faults   map[string]Fault
+	faultsMu      sync.RWMutex // guards faults and trafficFaults
+	faults        map[string]Fault
+	trafficFaults []TrafficFault
 }
 
 // TrafficResult is the answer to an applied traffic request: the environment's new split.
@@ -105,6 +107,10 @@ func New(cfg Config) (*Server, error) {
 //	GET  /v1/faults              the active faults
 //	POST /v1/faults              set a Fault for one version
 //	DELETE /v1/faults/{version}  clear it
+//	GET  /v1/traffic/steps       the StepLog: keys and requests per applied step, refusals
+//	GET  /v1/traffic/faults      the active TrafficFaults
+//	POST /v1/traffic/faults      make the webhook refuse one step (TrafficFault)
+//	DELETE /v1/traffic/faults    clear every TrafficFault
 //	GET  /metrics, GET /healthz
 //	GET  /  and  /svc/...        the routed service traffic
 func (s *Server) Handler() http.Handler {
@@ -114,6 +120,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/faults", s.handleGetFaults)
 	mux.HandleFunc("POST /v1/faults", s.handleSetFault)
 	mux.HandleFunc("DELETE /v1/faults/{version}", s.handleClearFault)
+	mux.HandleFunc("GET /v1/traffic/steps", s.handleGetSteps)
+	mux.HandleFunc("GET /v1/traffic/faults", s.handleGetTrafficFaults)
+	mux.HandleFunc("POST /v1/traffic/faults", s.handleSetTrafficFault)
+	mux.HandleFunc("DELETE /v1/traffic/faults", s.handleClearTrafficFaults)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -173,6 +183,10 @@ func (s *Server) handleApplyTraffic(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, fmt.Sprintf("service: this demo service serves %q, not %q", s.cfg.Service, req.Service))
 		return
 	}
+	if f, ok := s.takeTrafficFault(req, key); ok {
+		httpError(w, f.Status, fmt.Sprintf("injected traffic fault: %s to %g %% refused with %d", req.Environment, req.Percent, f.Status))
+		return
+	}
 	status, answer, replayed := s.apply(key, req)
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
@@ -198,6 +212,7 @@ func (s *Server) apply(key string, req TrafficRequest) (status int, answer []byt
 			return http.StatusConflict, fmt.Appendf(nil,
 				"Idempotency-Key %q was already used for a different traffic request; use a new key for a new request", key), false
 		}
+		s.steps.record(req, false, time.Now())
 		return rec.Status, rec.Body, true
 	}
 	before := s.envs[req.Environment]
@@ -225,6 +240,7 @@ func (s *Server) apply(key string, req TrafficRequest) (status int, answer []byt
 		delete(s.idem, k)
 	}
 	s.metrics.setSplit(req.Environment, after)
+	s.steps.record(req, true, time.Now())
 	s.log.Info("traffic changed",
 		zap.String("environment", req.Environment), zap.String("idempotencyKey", key),
 		zap.String("stable", after.Stable), zap.String("canary", after.Canary),
@@ -298,6 +314,85 @@ func (s *Server) handleClearFault(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("fault cleared", zap.String("version", version))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Steps returns a copy of the step log.
+func (s *Server) Steps() StepLog {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return StepLog{Steps: slices.Clone(s.steps.Steps), Refusals: slices.Clone(s.steps.Refusals)}
+}
+
+func (s *Server) handleGetSteps(w http.ResponseWriter, _ *http.Request) {
+	l := s.Steps()
+	if l.Steps == nil {
+		l.Steps = []Step{}
+	}
+	if l.Refusals == nil {
+		l.Refusals = []Refusal{}
+	}
+	writeJSON(w, http.StatusOK, l)
+}
+
+func (s *Server) handleGetTrafficFaults(w http.ResponseWriter, _ *http.Request) {
+	s.faultsMu.RLock()
+	faults := append([]TrafficFault{}, s.trafficFaults...)
+	s.faultsMu.RUnlock()
+	writeJSON(w, http.StatusOK, map[string][]TrafficFault{"faults": faults})
+}
+
+func (s *Server) handleSetTrafficFault(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBytes+1))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "reading request body: "+err.Error())
+		return
+	}
+	f, err := DecodeTrafficFault(body)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.faultsMu.Lock()
+	s.trafficFaults = slices.DeleteFunc(s.trafficFaults, func(o TrafficFault) bool {
+		return o.Environment == f.Environment && o.Percent == f.Percent
+	})
+	s.trafficFaults = append(s.trafficFaults, f)
+	s.faultsMu.Unlock()
+	s.log.Info("traffic fault set", zap.String("environment", f.Environment), zap.Float64("percent", f.Percent),
+		zap.Int("status", f.Status), zap.Int("times", f.Times))
+	writeJSON(w, http.StatusOK, f)
+}
+
+func (s *Server) handleClearTrafficFaults(w http.ResponseWriter, _ *http.Request) {
+	s.faultsMu.Lock()
+	s.trafficFaults = nil
+	s.faultsMu.Unlock()
+	s.log.Info("traffic faults cleared")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// takeTrafficFault reports whether an injected fault refuses req, spending one of its times,
+// and logs the refusal.
+func (s *Server) takeTrafficFault(req TrafficRequest, key string) (TrafficFault, bool) {
+	s.faultsMu.Lock()
+	i := slices.IndexFunc(s.trafficFaults, func(f TrafficFault) bool { return f.matches(req) })
+	if i < 0 {
+		s.faultsMu.Unlock()
+		return TrafficFault{}, false
+	}
+	f := s.trafficFaults[i]
+	if f.Times > 0 {
+		if s.trafficFaults[i].Times--; s.trafficFaults[i].Times == 0 {
+			s.trafficFaults = slices.Delete(s.trafficFaults, i, i+1)
+		}
+	}
+	s.faultsMu.Unlock()
+	s.mu.Lock()
+	s.steps.refuse(Refusal{TrafficRequest: req, IdempotencyKey: key, Status: f.Status, At: time.Now()})
+	s.mu.Unlock()
+	s.log.Info("traffic refused by an injected fault", zap.String("environment", req.Environment),
+		zap.Float64("percent", req.Percent), zap.String("idempotencyKey", key), zap.Int("status", f.Status))
+	return f, true
 }
 
 func (s *Server) fault(version string) (Fault, bool) {
