@@ -71,16 +71,8 @@ func devWindows(m *release.Manifest, p *release.Policy) {
 	}
 }
 
-// start starts a release of version, signed by rm-ada.
-func (s *wayBackStack) start(version string) client.WorkflowRun {
-	in, _ := testInput(s.t, func(m *release.Manifest, p *release.Policy) { m.Version = version })
-	start := release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Policy: in.PolicyName, Manifest: release.ManifestDigest(&in.Manifest)}
-	require.NoError(s.t, control.Sign(testKeys.MustSigner("rm-ada"), release.ActionStart, &start, release.Binding{Release: in.Manifest.ID()}, time.Now()))
-	in.Start = &start
-	run, err := s.c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: in.Manifest.ID(), TaskQueue: s.queue}, WorkflowName, in)
-	require.NoError(s.t, err)
-	return run
-}
+// start starts a release of version from 1.9.0 (startFrom), signed by rm-ada.
+func (s *wayBackStack) start(version string) client.WorkflowRun { return s.startFrom(version, "1.9.0") }
 
 func (s *wayBackStack) status(run client.WorkflowRun) release.Status {
 	v, err := s.c.QueryWorkflow(context.Background(), run.GetID(), run.GetRunID(), release.QueryStatus)
