@@ -34,7 +34,7 @@ var junitParams = map[string]paramSpec{
 	"minPassRate": {kind: kindPercent, def: "100", stricter: Higher, doc: "least percentage of tests that pass, of those executed and those skipped beyond maxSkipped; default 100"},
 	"maxSkipped":  {kind: kindCount, def: "0", stricter: Lower, doc: "skipped tests allowed; each skipped test beyond it counts as not passed; default 0"},
 	"minTests":    {kind: kindPositiveInt, def: "1", stricter: Higher, doc: "least number of executed tests; default 1"},
-	"reports":     {kind: kindList, stricter: Superset, doc: "names that must each match a file's base name (e.g. chromium,firefox) and be green"},
+	"reports":     {kind: kindList, stricter: Superset, doc: "browsers (Playwright projects, e.g. chromium,firefox,webkit) that must each have run and be green, read from the reports' own data (<testsuite hostname>, where Playwright's JUnit reporter names the project), never from file names"},
 	// the seed counts flaky passes (the default, and the less strict value): any value is as strict
 	"flaky": {kind: kindEnum, values: []string{flakyPass, flakyFail}, def: flakyPass, stricter: AnyValue, doc: "whether a test that passed on a rerun (Surefire's flakyFailure) counts as passed or failed; default pass, as Jenkins counts it"},
 }
@@ -450,19 +450,12 @@ func evalJUnit(in Input, p params) Result {
 	}
 	var problems []string
 	for _, want := range p.list("reports") {
-		var sub JUnitReport
-		found := false
-		for i, f := range in.Files {
-			if strings.Contains(strings.ToLower(baseName(f.Name)), strings.ToLower(want)) {
-				found = true
-				sub.add(reports[i])
-			}
-		}
+		sub, found := browserReport(reports, want, p.str("flaky") == flakyFail)
 		switch {
 		case !found:
-			problems = append(problems, fmt.Sprintf("report %s missing", want))
+			problems = append(problems, fmt.Sprintf("browser %s missing: no suite of the reports ran it (Playwright's JUnit reporter names the project in <testsuite hostname>; a file's name does not count)", want))
 		case !junitGreen(sub, minRate):
-			problems = append(problems, fmt.Sprintf("report %s: %s", want, junitSummary(sub, minRate)))
+			problems = append(problems, fmt.Sprintf("browser %s: %s", want, junitSummary(sub, minRate)))
 		}
 	}
 	summary := junitSummary(total, minRate)
@@ -473,6 +466,27 @@ func evalJUnit(in Input, p params) Result {
 		return failf("%s", summary)
 	}
 	return passf("%s", summary)
+}
+
+// browserReport adds up the top-level suites of the reports that ran browser (their hostname,
+// as Playwright writes the project there), with flaky tests failed when flakyFails.
+func browserReport(reports []JUnitReport, browser string, flakyFails bool) (JUnitReport, bool) {
+	var sub JUnitReport
+	found := false
+	for _, r := range reports {
+		for _, s := range r.Suites {
+			if !strings.EqualFold(strings.TrimSpace(s.Hostname), browser) {
+				continue
+			}
+			found = true
+			sr := s.report()
+			if flakyFails {
+				sr = sr.flakyFailed()
+			}
+			sub.add(sr)
+		}
+	}
+	return sub, found
 }
 
 func junitGreen(r JUnitReport, l junitLimits) bool {

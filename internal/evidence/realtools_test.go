@@ -192,8 +192,8 @@ func TestJUnitCountsTestCases(t *testing.T) {
 			files: []string{`<testsuite><testcase name="A" status="disabled"><failure/></testcase></testsuite>`}},
 		{name: "rerun failures count once", want: Fail, detail: "1 test, 1 failed, 0 skipped (0.0 % pass < 100 %): A",
 			files: []string{`<testsuite><testcase name="A"><failure/><rerunFailure/><rerunError/></testcase></testsuite>`}},
-		{name: "flaky in a named report", params: map[string]string{"reports": "chromium", "flaky": "fail"}, names: []string{"junit-chromium.xml"}, want: Fail,
-			detail: "report chromium: 1 test, 1 failed, 0 skipped, 1 flaky", files: []string{`<testsuite><testcase name="A"><flakyError/></testcase></testsuite>`}},
+		{name: "flaky in a browser's suites", params: map[string]string{"reports": "chromium", "flaky": "fail"}, names: []string{"junit-chromium.xml"}, want: Fail,
+			detail: "browser chromium: 1 test, 1 failed, 0 skipped, 1 flaky", files: []string{`<testsuite hostname="chromium"><testcase name="A"><flakyError/></testcase></testsuite>`}},
 	})
 	if err := ValidateParams("junit", map[string]string{"flaky": "ignore"}); err == nil || !strings.Contains(err.Error(), `"ignore" is not one of pass, fail`) {
 		t.Fatalf("flaky param: %v", err)

@@ -39,6 +39,7 @@ func runEvalCases(t *testing.T, typ string, cases []evalCase) {
 
 func TestJUnitSemantics(t *testing.T) {
 	const green = `<testsuite name="s" tests="2"><testcase name="A"/><testcase name="B"/></testsuite>`
+	playwrightChromium := string(readFixture(t, "junit/playwright-chromium-only.xml").Data)
 	runEvalCases(t, "junit", []evalCase{
 		{name: "suite attributes claim a failure no test case shows", want: Fail, detail: "1 test, 1 failed",
 			files: []string{`<testsuites><testsuite name="example.com/broken" tests="0" failures="1" errors="0"></testsuite></testsuites>`}},
@@ -52,11 +53,17 @@ func TestJUnitSemantics(t *testing.T) {
 			files: []string{`<testsuite>` + strings.Repeat(`<testcase name="ok"/>`, 4) +
 				`<testcase name="F1"><failure/></testcase><testcase name="F2"><failure/></testcase><testcase name="F3"><failure/></testcase>` +
 				`<testcase name="F4"><failure/></testcase><testcase name="F5"><failure/></testcase><testcase name="F6"><failure/></testcase></testsuite>`}},
-		{name: "playwright projects as named reports", params: map[string]string{"reports": "Chromium,firefox,webkit"}, want: Fail,
-			detail: "report webkit: 2 tests, 1 failed", names: []string{"results/junit-chromium.xml", "results/junit-firefox.xml", "results\\junit-webkit.xml"},
-			files: []string{green, green, `<testsuites><testsuite name="cart.spec.ts" hostname="webkit"><testcase name="A"/><testcase name="adds item"><failure message="timeout"/></testcase></testsuite></testsuites>`}},
-		{name: "name match uses the base name only", params: map[string]string{"reports": "firefox"}, want: Fail,
-			detail: "report firefox missing", names: []string{"firefox/junit.xml"}, files: []string{green}},
+		{name: "browsers come from the suites' hostnames", params: map[string]string{"reports": "Chromium,firefox,webkit"}, want: Fail,
+			detail: "browser webkit: 2 tests, 1 failed", names: []string{"a.xml", "b.xml", "c.xml"},
+			files: []string{`<testsuites><testsuite name="cart.spec.ts" hostname="chromium"><testcase name="A"/></testsuite></testsuites>`,
+				`<testsuites><testsuite name="cart.spec.ts" hostname=" Firefox "><testcase name="A"/></testsuite></testsuites>`,
+				`<testsuites><testsuite name="cart.spec.ts" hostname="webkit"><testcase name="A"/><testcase name="adds item"><failure message="timeout"/></testcase></testsuite></testsuites>`}},
+		{name: "a file's name never names a browser", params: map[string]string{"reports": "firefox"}, want: Fail,
+			detail: "browser firefox missing", names: []string{"firefox/junit-firefox.xml"}, files: []string{green}},
+		// issue 12: three chromium reports renamed firefox and webkit passed cross-browser
+		{name: "chromium reports renamed as other browsers", params: map[string]string{"reports": "chromium,firefox,webkit"}, want: Fail,
+			detail: "browser firefox missing", names: []string{"e2e-chromium.xml", "e2e-firefox.xml", "e2e-webkit.xml"},
+			files: []string{playwrightChromium, playwrightChromium, playwrightChromium}},
 		{name: "a minimum pass rate below 100", params: map[string]string{"minPassRate": "50"}, want: Pass, detail: "(50.0 % pass)",
 			files: []string{`<testsuite><testcase name="A"/><testcase name="B"><failure/></testcase></testsuite>`}},
 		{name: "one bad file among good ones names that file", want: Error, detail: "f1: line 1",
