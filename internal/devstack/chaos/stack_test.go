@@ -25,6 +25,7 @@ import (
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
 	"github.com/shipgate/shipgate/internal/devstack/people"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/policies"
 )
 
@@ -53,6 +54,10 @@ type stack struct {
 	workerAt string // host:port of the running worker's HTTP server
 	workerN  int    // worker starts so far, for the log file names
 }
+
+// evidence is the stack's evidence store: the suite uploads as the starter does, the worker
+// reads by digest.
+func (s *stack) evidence() string { return "dir:" + filepath.Join(s.dir, "evidence") }
 
 func newStack(t testing.TB) *stack {
 	t.Helper()
@@ -199,7 +204,7 @@ func (s *stack) startWorker() error {
 	cmd := exec.Command(filepath.Join(s.root, ".bin", "worker"))
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+s.workerAt,
 		"SHIPGATE_PROMETHEUS_URL="+s.promURL, "SHIPGATE_CHAIN_DATA="+filepath.Join(s.dir, "chain"),
-		policies.EnvDir+"="+s.polDir, policies.EnvAllowDev+"=true", s.keyEnv)
+		policies.EnvDir+"="+s.polDir, policies.EnvAllowDev+"=true", s.keyEnv, evstore.EnvStore+"="+s.evidence())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return err

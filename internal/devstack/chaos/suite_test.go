@@ -27,6 +27,7 @@ import (
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/devstack/demosvc"
+	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -211,6 +212,15 @@ func (su *suite) release(version, policy string, mode contractsMode) (devstack.R
 		return devstack.Release{}, err
 	}
 	if err := chain.CheckContracts(manifest, in.Manifest.Contracts); err != nil {
+		return devstack.Release{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, err := evstore.Open(ctx, s.evidence())
+	if err != nil {
+		return devstack.Release{}, err
+	}
+	if err := evstore.Upload(ctx, store, manifest, &in.Manifest, nil); err != nil {
 		return devstack.Release{}, err
 	}
 	return devstack.Release{In: in, Policy: pol, Keys: s.keys}, nil
@@ -675,6 +685,11 @@ func (su *suite) cancel(i int, stage release.Stage) Run {
 	if st.State != release.StateAborted || !strings.HasPrefix(st.Reason, "canceled") {
 		run.Problems = append(run.Problems, fmt.Sprintf("release ended %s: %s; want aborted, canceled", st.State, st.Reason))
 	}
+	// the status is final before the execution closes: the release then leaves its
+	// production lane and its line, each a round trip through the worker
+	wctx, wcancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	_ = su.s.c.GetWorkflow(wctx, id, "").Get(wctx, nil)
+	wcancel()
 	d, err := su.s.c.DescribeWorkflowExecution(context.Background(), id, "")
 	if err != nil {
 		return fail(err)
