@@ -7,6 +7,7 @@ package promtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -239,12 +240,39 @@ func (s *Server) waitReady(timeout time.Duration) error {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return nil
+				return s.ours()
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("%s/-/ready not OK after %v", s.URL, timeout)
+}
+
+// ours checks that the Prometheus answering on s.URL is the one this Server started: a
+// free port can be taken by another test process between freePort and the bind, and then a
+// Prometheus that failed to bind would look ready through the other one (seen when two suites
+// ran side by side: the other stopped, and this test's queries met a closed port).
+func (s *Server) ours() error {
+	resp, err := http.Get(s.URL + "/api/v1/status/flags")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var flags struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&flags); err != nil {
+		return fmt.Errorf("%s/api/v1/status/flags: %w", s.URL, err)
+	}
+	if got, want := flags.Data["storage.tsdb.path"], filepath.Join(s.Dir, "data"); got != want {
+		return fmt.Errorf("another Prometheus answers on %s (its storage is %q, not %q)", s.URL, got, want)
+	}
+	select {
+	case <-s.done:
+		return errors.New("prometheus exited")
+	default:
+		return nil
+	}
 }
 
 func write(t testing.TB, path, content string) {
