@@ -478,8 +478,12 @@ func endRunning(ctx context.Context, r devstack.Release, id string) error {
 	}
 	if st, err := control.Status(ctx, c, id); err == nil && !st.State.Final() {
 		fmt.Printf("%s is still running from an earlier demo: aborting it\n", id)
-		if _, err := r.Send(ctx, c, release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "a new demo run replaces it"}); err != nil {
+		e, err := r.Send(ctx, c, release.SignalAbort, release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Reason: "a new demo run replaces it"})
+		if err != nil {
 			return err
+		}
+		if !e.Accepted {
+			return fmt.Errorf("%s: abort %s", id, e.Reason)
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
