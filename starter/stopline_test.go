@@ -82,6 +82,16 @@ func TestStopTheLineAcrossManyReleasesOnDevServer(t *testing.T) {
 	id := ids[0]
 	s.waitFor(id, "G3 waiting", 30*time.Second, func(st release.Status) bool { return st.Gates[1].State == release.GateWaiting })
 	s.mustCLI("approve", id, "--check", "qa-validation", "--as", "grace")
+	// the gates before the canary open once the release is in the testnet: approving earlier
+	// is refused (wrong stage), and a 1 s soak made that a race (seen once in ten runs)
+	s.waitFor(id, "the gates before the canary open", 60*time.Second, func(st release.Status) bool {
+		for _, g := range st.Gates {
+			if g.Before == release.StageCanary && g.State == release.GatePending {
+				return false
+			}
+		}
+		return true
+	})
 	for _, a := range [][2]string{{"security-checklist", "erin"}, {"dashboards-tracing-logs", "heidi"}, {"product-signoff", "judy"}} {
 		s.mustCLI("approve", id, "--check", a[0], "--as", a[1])
 	}
