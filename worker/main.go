@@ -53,6 +53,7 @@ func run() error {
 	httpAddr := flag.String("http", envOr("SHIPGATE_HTTP_ADDR", "127.0.0.1:9464"), "address of /healthz, /readyz and /metrics (env SHIPGATE_HTTP_ADDR)")
 	promURL := flag.String("prometheus", envOr("SHIPGATE_PROMETHEUS_URL", "http://127.0.0.1:9090"), "Prometheus for probe checks (env SHIPGATE_PROMETHEUS_URL)")
 	chainData := flag.String("chain-data", envOr("SHIPGATE_CHAIN_DATA", ".data/chain"), "directory of the contract nonce store and deployment records, shared by every release (env SHIPGATE_CHAIN_DATA)")
+	otlp := flag.String("otlp-endpoint", os.Getenv(telemetry.EnvOTLPEndpoint), "OTLP/gRPC collector for traces, http://host:4317 (plaintext) or https://host:4317 (TLS); empty: no tracing (env "+telemetry.EnvOTLPEndpoint+")")
 	logLevel := flag.String("log-level", envOr("SHIPGATE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHIPGATE_LOG_LEVEL)")
 	flag.Parse()
 
@@ -92,6 +93,24 @@ func run() error {
 	}
 	opts.Logger = telemetry.NewSDKLogger(log)
 	opts.MetricsHandler = telemetry.NewSDKMetrics(metrics.Registry)
+	workerOpts := worker.Options{}
+	if *otlp != "" {
+		tracing, err := telemetry.NewTracing(context.Background(), *otlp, "shipgate-worker")
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tracing.Close(ctx); err != nil {
+				log.Warn("flushing traces", zap.Error(err))
+			}
+		}()
+		// the client's interceptor also wraps the worker's tasks, outside the stage tagger
+		opts.Interceptors = append(opts.Interceptors, tracing.Interceptor)
+		workerOpts.Interceptors = append(workerOpts.Interceptors, telemetry.StageInterceptor(workflows.SearchStage))
+		log.Info("tracing", zap.String("otlpEndpoint", *otlp))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -139,7 +158,7 @@ func run() error {
 		return err
 	}
 	log.Info("evidence store", zap.String("store", evidenceStore.String()))
-	w := worker.New(c, release.TaskQueue, worker.Options{})
+	w := worker.New(c, release.TaskQueue, workerOpts)
 	workflows.Register(w)
 	activities.RegisterLanes(w, &activities.Lanes{Client: c})
 	activities.RegisterPolicies(w, &activities.Policies{Store: store})
