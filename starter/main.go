@@ -29,6 +29,9 @@ const usage = `usage: starter COMMAND [ARGS]
                                                     policies (default "default"); prints its id
   status ID [--json] [--watch]                      where a release is and what it waits for
   list [--stage S] [--state S]                      releases, newest first
+  report [--since 30d|720h|DATE] [--json]           DORA metrics of the releases: deployment
+                                                    frequency, lead time, change failure rate,
+                                                    time to restore, per service
   approve ID --check CHECK --as ACTOR [--comment TEXT]
   reject ID --check CHECK --as ACTOR --reason TEXT
   clear-rejection ID --check CHECK --as ACTOR --reason TEXT
@@ -107,6 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.status(ctx, rest)
 	case "list":
 		err = cli.list(ctx, rest)
+	case "report":
+		err = cli.report(ctx, rest)
 	case "approve", "reject", "clear-rejection", "pause", "resume", "recheck", "abort", "rollback", "restore", "report-issue", "resolve-issue", "break-glass", "override":
 		err = cli.signal(ctx, cmd, rest)
 	case release.ActionFreeze, release.ActionUnfreeze:

@@ -25,6 +25,7 @@ import (
 
 	"github.com/shipgate/shipgate/activities"
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/dora"
 	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
@@ -49,11 +50,26 @@ func envOr(key, def string) string {
 	return def
 }
 
+// envDuration is the duration in the environment variable key, or def; a malformed one stops
+// the worker (flag.Duration's own parse reports it with the flag's name).
+func envDuration(key string, def time.Duration) time.Duration {
+	if v := os.Getenv(key); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(os.Stderr, "worker: %s: %q is not a positive duration like 720h\n", key, v)
+			os.Exit(2)
+		}
+		return d
+	}
+	return def
+}
+
 func run() error {
 	httpAddr := flag.String("http", envOr("SHIPGATE_HTTP_ADDR", "127.0.0.1:9464"), "address of /healthz, /readyz and /metrics (env SHIPGATE_HTTP_ADDR)")
 	promURL := flag.String("prometheus", envOr("SHIPGATE_PROMETHEUS_URL", "http://127.0.0.1:9090"), "Prometheus for probe checks (env SHIPGATE_PROMETHEUS_URL)")
 	chainData := flag.String("chain-data", envOr("SHIPGATE_CHAIN_DATA", ".data/chain"), "directory of the contract nonce store and deployment records, shared by every release (env SHIPGATE_CHAIN_DATA)")
 	otlp := flag.String("otlp-endpoint", os.Getenv(telemetry.EnvOTLPEndpoint), "OTLP/gRPC collector for traces, http://host:4317 (plaintext) or https://host:4317 (TLS); empty: no tracing (env "+telemetry.EnvOTLPEndpoint+")")
+	doraWindow := flag.Duration("dora-window", envDuration("SHIPGATE_DORA_WINDOW", 30*24*time.Hour), "period the shipgate_dora_* gauges cover (env SHIPGATE_DORA_WINDOW)")
 	logLevel := flag.String("log-level", envOr("SHIPGATE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHIPGATE_LOG_LEVEL)")
 	flag.Parse()
 
@@ -132,6 +148,8 @@ func run() error {
 		return err
 	}
 	metrics.Registry.MustRegister(telemetry.NewReleasesCollector(releaseCounter(c), 15*time.Second))
+	doraSource := &dora.Source{Client: c}
+	metrics.Registry.MustRegister(telemetry.NewDORACollector(doraSource.Releases, *doraWindow, time.Minute))
 
 	notify := &activities.Notify{Log: log, Metrics: metrics}
 	var sl *slackbridge.Worker
