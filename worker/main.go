@@ -70,6 +70,7 @@ func run() error {
 	chainData := flag.String("chain-data", envOr("SHIPGATE_CHAIN_DATA", ".data/chain"), "directory of the contract nonce store and deployment records, shared by every release (env SHIPGATE_CHAIN_DATA)")
 	otlp := flag.String("otlp-endpoint", os.Getenv(telemetry.EnvOTLPEndpoint), "OTLP/gRPC collector for traces, http://host:4317 (plaintext) or https://host:4317 (TLS); empty: no tracing (env "+telemetry.EnvOTLPEndpoint+")")
 	doraWindow := flag.Duration("dora-window", envDuration("SHIPGATE_DORA_WINDOW", 30*24*time.Hour), "period the shipgate_dora_* gauges cover (env SHIPGATE_DORA_WINDOW)")
+	doraRefresh := flag.Duration("dora-refresh", envDuration("SHIPGATE_DORA_REFRESH", time.Minute), "how long the shipgate_dora_* gauges are cached between reads of the releases (env SHIPGATE_DORA_REFRESH)")
 	logLevel := flag.String("log-level", envOr("SHIPGATE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHIPGATE_LOG_LEVEL)")
 	flag.Parse()
 
@@ -149,7 +150,7 @@ func run() error {
 	}
 	metrics.Registry.MustRegister(telemetry.NewReleasesCollector(releaseCounter(c), 15*time.Second))
 	doraSource := &dora.Source{Client: c}
-	metrics.Registry.MustRegister(telemetry.NewDORACollector(doraSource.Releases, *doraWindow, time.Minute))
+	metrics.Registry.MustRegister(telemetry.NewDORACollector(doraSource.Releases, *doraWindow, *doraRefresh))
 
 	notify := &activities.Notify{Log: log, Metrics: metrics}
 	var sl *slackbridge.Worker

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/contrib/opentelemetry"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
@@ -154,3 +155,6 @@ func (s *stageOutbound) ExecuteChildWorkflow(ctx workflow.Context, childWorkflow
 	s.tag(ctx)
 	return s.Next.ExecuteChildWorkflow(ctx, childWorkflowType, args...)
 }
+
+// Provider is the tracer provider, for spans of shipgate's own beside the interceptor's.
+func (t *Tracing) Provider() trace.TracerProvider { return t.provider }

@@ -12,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/provider/envprovider"
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/debugexporter"
@@ -39,7 +40,8 @@ func main() {
 		Factories: components,
 		BuildInfo: component.BuildInfo{Command: "otelcol", Description: "shipgate's minimal OpenTelemetry Collector (OTLP in, OTLP/HTTP and debug out)", Version: "0.165.0"},
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{ResolverSettings: confmap.ResolverSettings{
-			ProviderFactories: []confmap.ProviderFactory{fileprovider.NewFactory()},
+			ProviderFactories: []confmap.ProviderFactory{fileprovider.NewFactory(), envprovider.NewFactory()},
+			DefaultScheme:     "env", // ${VAR} in a config is an environment variable
 		}},
 	})
 	if err := cmd.Execute(); err != nil {
