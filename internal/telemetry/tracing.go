@@ -42,7 +42,7 @@ type Tracing struct {
 func ParseOTLPEndpoint(endpoint string) (*url.URL, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %q is not a URL: %w", EnvOTLPEndpoint, endpoint, err)
+		return nil, fmt.Errorf("%s: %q is not a URL (want http://host:port or https://host:port): %w", EnvOTLPEndpoint, endpoint, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("%s: %q: want http://host:port (plaintext) or https://host:port (TLS), the collector's OTLP/gRPC address", EnvOTLPEndpoint, endpoint)
