@@ -68,9 +68,18 @@ func median(d dora.Durations, without int) string {
 		}
 		return "-"
 	}
-	s := fmt.Sprintf("%s (n=%d)", d.Median.Round(time.Second), d.N)
+	s := fmt.Sprintf("%s (n=%d)", roundDuration(d.Median), d.N)
 	if without > 0 {
 		s += fmt.Sprintf(", %d without commitTime", without)
 	}
 	return s
+}
+
+// roundDuration keeps a duration readable: milliseconds under a minute (a rollback on a fast
+// backend takes well under a second), seconds above.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Minute {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }

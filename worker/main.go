@@ -123,9 +123,8 @@ func run() error {
 				log.Warn("flushing traces", zap.Error(err))
 			}
 		}()
-		// the client's interceptor also wraps the worker's tasks, outside the stage tagger
-		opts.Interceptors = append(opts.Interceptors, tracing.Interceptor)
-		workerOpts.Interceptors = append(workerOpts.Interceptors, telemetry.StageInterceptor(workflows.SearchStage))
+		opts.Interceptors = append(opts.Interceptors, tracing.ClientInterceptor())
+		workerOpts.Interceptors = append(workerOpts.Interceptors, telemetry.StageInterceptor(workflows.SearchStage), tracing.Interceptor)
 		log.Info("tracing", zap.String("otlpEndpoint", *otlp))
 	}
 

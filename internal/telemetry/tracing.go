@@ -94,6 +94,16 @@ func buildVersion() string {
 	return "unknown"
 }
 
+// ClientInterceptor is the tracing interceptor for a client's own calls only (start, signal,
+// query, update). Given to client.Options whole, the SDK would also make it the outermost
+// worker interceptor, ahead of StageInterceptor; the worker lists both in worker.Options
+// instead, in the order StageInterceptor needs.
+func (t *Tracing) ClientInterceptor() interceptor.ClientInterceptor {
+	return clientOnly{t.Interceptor}
+}
+
+type clientOnly struct{ interceptor.ClientInterceptor }
+
 // Close flushes buffered spans (bounded by ctx) and stops the exporter.
 func (t *Tracing) Close(ctx context.Context) error {
 	return errors.Join(t.provider.ForceFlush(ctx), t.provider.Shutdown(ctx))
@@ -101,9 +111,10 @@ func (t *Tracing) Close(ctx context.Context) error {
 
 // StageInterceptor tags the span of every activity and child workflow a release schedules
 // with the stage the release is in (its stage search attribute, read deterministically from
-// the workflow), so a trace shows which stage each step belongs to. It must come after the
-// tracing interceptor (inside it), which has put the span in the context by then. It adds no
-// command and reads no clock: histories are unchanged.
+// the workflow), so a trace shows which stage each step belongs to. It must be listed before
+// the tracing interceptor: a workflow's outbound calls pass the interceptors in the reverse
+// order of its inbound ones, so its outbound side then runs inside the tracing one, which has
+// put the span in the context. It adds no command and reads no clock: histories are unchanged.
 func StageInterceptor(stage temporal.SearchAttributeKeyKeyword) interceptor.WorkerInterceptor {
 	return &stageInterceptor{key: stage}
 }
