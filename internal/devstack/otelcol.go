@@ -93,7 +93,7 @@ func StartCollector(ctx context.Context, dir string) (*Collector, error) {
       grpc:
         endpoint: 127.0.0.1:%d
 exporters:
-  otlphttp:
+  otlp_http:
     endpoint: http://%s
     compression: gzip
     retry_on_failure:
@@ -108,7 +108,7 @@ service:
   pipelines:
     traces:
       receivers: [otlp]
-      exporters: [otlphttp]
+      exporters: [otlp_http]
 `, grpcPort, ln.Addr())
 	path := filepath.Join(dir, "otelcol.yaml")
 	if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
