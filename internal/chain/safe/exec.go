@@ -123,6 +123,8 @@ func ReadProgress(ctx context.Context, b chain.Backend, p *Proposal, offChain []
 
 // safeExecuted: the Safe's ExecutionSuccess(txHash) log is the proof a nonce went to this
 // proposal; without logs access, an unset operation after the nonce moved reads as rejected.
+// The query spans the whole chain: on a node that limits log ranges, a cancelled proposal
+// reads as rejected (both end the proposal without an upgrade).
 func safeExecuted(ctx context.Context, b chain.Backend, p *Proposal) bool {
 	lf, ok := b.(logFilterer)
 	if !ok {
@@ -132,16 +134,18 @@ func safeExecuted(ctx context.Context, b chain.Backend, p *Proposal) bool {
 	if err != nil {
 		return false
 	}
-	for _, l := range logs {
-		if len(l.Data) >= 32 && common.BytesToHash(l.Data[:32]) == p.SafeTxHash {
-			return true
-		}
-	}
-	return false
+	return len(logs) > 0
 }
 
 // ErrNotApproved: fewer owners approved than the threshold.
 var ErrNotApproved = errors.New("Safe transaction not approved by the threshold of owners")
+
+// ErrNonceUsed: the Safe already executed a transaction at the proposal's nonce (this one, or
+// one the owners executed instead: a rejection).
+var ErrNonceUsed = errors.New("Safe nonce already used")
+
+// ErrNonceAhead: earlier Safe transactions must execute before the proposal can.
+var ErrNonceAhead = errors.New("Safe nonce not reached")
 
 // ExecSafeRequest is the worker's transaction that executes the approved Safe transaction.
 // Signatures come from on-chain approvals plus owners' off-chain ones; opKey goes to the nonce
@@ -150,6 +154,16 @@ var ErrNotApproved = errors.New("Safe transaction not approved by the threshold 
 func ExecSafeRequest(ctx context.Context, b chain.Backend, p *Proposal, offChain []Signature, opKey string) (chain.TxRequest, error) {
 	if h, err := p.SafeTx.Hash(); err != nil || h != p.SafeTxHash {
 		return chain.TxRequest{}, fmt.Errorf("exec Safe tx: its fields hash to %s, the owners approved %s: refusing a changed transaction", h.Hex(), p.SafeTxHash.Hex())
+	}
+	n, err := callView(ctx, b, p.SafeTx.Safe, safeABI(), "nonce")
+	if err != nil {
+		return chain.TxRequest{}, err
+	}
+	switch cur := n[0].(*big.Int).Uint64(); {
+	case cur > p.SafeTx.Nonce:
+		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: nonce %d, the Safe is at %d: %w", p.SafeTxHash.Hex(), p.SafeTx.Nonce, cur, ErrNonceUsed)
+	case cur < p.SafeTx.Nonce:
+		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: nonce %d, the Safe is at %d: %w", p.SafeTxHash.Hex(), p.SafeTx.Nonce, cur, ErrNonceAhead)
 	}
 	approved, threshold, err := Approvals(ctx, b, p.SafeTx.Safe, p.SafeTxHash)
 	if err != nil {
@@ -196,4 +210,28 @@ func ExecuteRequest(timelock common.Address, op TimelockOp, opKey string) (chain
 		return chain.TxRequest{}, err
 	}
 	return chain.TxRequest{OpKey: opKey, To: &timelock, Data: data, Value: bigOrZero(op.Value), ErrorABI: timelockABI()}, nil
+}
+
+// SignStep is a governed step's sign activity: the transaction the nonce store already holds
+// for opKey when there is one (a step retried after a crash re-sends the same bytes, even when
+// the chain has moved on and the request could no longer be built), else build's request
+// signed under opKey. Every governed step goes through it, so each signs at most once.
+func SignStep(ctx context.Context, b chain.Backend, key *chain.Key, nonces *chain.NonceStore, opKey string, build func() (chain.TxRequest, error)) (*chain.SignedTx, error) {
+	id, err := b.ChainID(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: chain id: %w", opKey, err)
+	}
+	ops, err := nonces.Reserved(id.Uint64(), key.Address)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := ops[opKey]; ok {
+		return &chain.SignedTx{Raw: r.Raw, Hash: r.Hash, ChainID: id.Uint64(), From: key.Address, To: r.To, Nonce: r.Nonce, ContractAddress: r.ContractAddress}, nil
+	}
+	req, err := build()
+	if err != nil {
+		return nil, err
+	}
+	req.OpKey = opKey
+	return chain.SignTx(ctx, b, key, nonces, req)
 }

@@ -12,10 +12,9 @@ type logFilterer interface {
 	FilterLogs(ctx context.Context, q ethereum.FilterQuery) ([]types.Log, error)
 }
 
-// executionFilter finds the Safe's ExecutionSuccess(bytes32 txHash, uint256 payment) event for
-// the proposal's hash (txHash is not indexed: the filter takes the Safe's events of that topic
-// and safeExecuted checks the data).
+// executionFilter finds the Safe's ExecutionSuccess(bytes32 indexed txHash, uint256 payment)
+// event for the proposal's hash: the proof its nonce went to this proposal.
 func executionFilter(p *Proposal) ethereum.FilterQuery {
 	ev := safeABI().Events["ExecutionSuccess"]
-	return ethereum.FilterQuery{Addresses: []common.Address{p.SafeTx.Safe}, Topics: [][]common.Hash{{ev.ID}}}
+	return ethereum.FilterQuery{Addresses: []common.Address{p.SafeTx.Safe}, Topics: [][]common.Hash{{ev.ID}, {p.SafeTxHash}}}
 }
