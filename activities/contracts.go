@@ -130,6 +130,9 @@ func (c *Contracts) Plan(ctx context.Context, req release.ContractsPlanRequest) 
 		return release.ContractsPlan{}, err
 	}
 	out := release.ContractsPlan{Chain: req.Chain.Name, ChainID: req.Chain.ChainID}
+	if err := c.checkGovernance(ctx, b, req.Chain); err != nil {
+		return out, err
+	}
 	for _, ct := range req.Contracts {
 		a, err := c.loadArtifact(ctx, ct.ArtifactBlob, ct.ArtifactContract())
 		if err != nil {
@@ -283,6 +286,10 @@ func (c *Contracts) txRequest(ctx context.Context, req release.ContractTx) (chai
 		}
 		out.ErrorABI = &impl.ABI
 	case release.OpUpgrade, release.OpRevert:
+		if req.Chain.Governance != nil {
+			// release validation refuses such a release; this holds even if one got through
+			return bad(fmt.Errorf("chain %s is governed: its proxies switch only through Safe %s, never with the worker's key", req.Chain.Name, req.Chain.Governance.Safe))
+		}
 		if !common.IsHexAddress(req.Proxy) || !common.IsHexAddress(req.Implementation) {
 			return bad(fmt.Errorf("proxy %q and implementation %q must be addresses", req.Proxy, req.Implementation))
 		}

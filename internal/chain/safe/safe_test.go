@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/release"
 )
 
 func view(tb testing.TB, c *govChain, to common.Address, a *abi.ABI, method string, args ...any) []any {
@@ -325,5 +326,21 @@ func TestAbortCancelsThroughSafe(t *testing.T) {
 	c.sim.Commit()
 	if _, err := c.client.CallContract(ctx, ethereum.CallMsg{From: c.worker.Address, To: &p.Timelock, Data: mustExecute(t, p, p.Upgrade, "z").Data}, nil); err == nil {
 		t.Fatal("a cancelled upgrade still executes")
+	}
+}
+
+// CheckPolicy: the policy's own form of the governance, as Plan uses it.
+func TestCheckPolicyFromReleaseChain(t *testing.T) {
+	c := newGovChain(t)
+	ch := release.Chain{Name: "mainnet", ChainID: 1337, Governance: &release.Governance{
+		Safe: c.gov.Safe.Hex(), Timelock: c.gov.Timelock.Hex(), MultiSend: c.gov.MultiSend.Hex(),
+		Owners: []string{c.owners[1].Address.Hex(), c.owners[0].Address.Hex(), c.owners[2].Address.Hex()}, Threshold: 2, MinDelay: release.Duration(testDelay * time.Second),
+	}}
+	if _, err := CheckPolicy(context.Background(), c.client, ch, c.worker.Address); err != nil {
+		t.Fatalf("matching policy: %v", err)
+	}
+	ch.Governance.MinDelay = release.Duration(2 * testDelay * time.Second)
+	if _, err := CheckPolicy(context.Background(), c.client, ch, c.worker.Address); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "chain mainnet: governance") {
+		t.Fatalf("delay mismatch: %v", err)
 	}
 }

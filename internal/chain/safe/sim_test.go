@@ -223,7 +223,9 @@ func (c *govChain) workerNonce(tb testing.TB) uint64 {
 func (c *govChain) execSafe(tb testing.TB, p *Proposal, sigs ...Signature) *chain.SignedTx {
 	tb.Helper()
 	opKey := p.Request.ReleaseID + "/governance/exec-safe/" + p.Request.Contract
-	return c.step(tb, opKey, func() (chain.TxRequest, error) { return ExecSafeRequest(context.Background(), c.client, p, sigs, opKey) })
+	return c.step(tb, opKey, func() (chain.TxRequest, error) {
+		return ExecSafeRequest(context.Background(), c.client, p, sigs, opKey)
+	})
 }
 
 func (c *govChain) execute(tb testing.TB, p *Proposal, op TimelockOp, step string) *chain.SignedTx {
