@@ -21,7 +21,7 @@ func (c *Contracts) checkGovernance(ctx context.Context, b chain.Backend, ch rel
 	if ch.Governance == nil {
 		return nil
 	}
-	key, err := c.loadKey(ch.Deployer)
+	key, err := c.loadKey(ch)
 	if err != nil {
 		return err
 	}
