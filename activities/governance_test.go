@@ -58,3 +58,25 @@ func TestGovernedChainNeverSwitchesWithWorkerKey(t *testing.T) {
 		t.Fatalf("%d transactions sent", n)
 	}
 }
+
+// The one rule for raw hex deployer keys: a dev worker, on a chain that is neither a known
+// mainnet nor governed.
+func TestHexKeyAllowed(t *testing.T) {
+	gov := &release.Governance{Safe: "0x5FbDB2315678afecb367f032d93F642f64180aa3"}
+	for _, tc := range []struct {
+		dev  bool
+		ch   release.Chain
+		want bool
+	}{
+		{true, release.Chain{ChainID: 31338}, true},
+		{false, release.Chain{ChainID: 31338}, false},
+		{true, release.Chain{ChainID: 1}, false},
+		{true, release.Chain{ChainID: 8453}, false},
+		{true, release.Chain{ChainID: 31338, Governance: gov}, false},
+	} {
+		c := &Contracts{AllowHexKeys: tc.dev}
+		if got := c.hexKeyAllowed(tc.ch); got != tc.want {
+			t.Errorf("dev worker %v, chain %d, governed %v: %v, want %v", tc.dev, tc.ch.ChainID, tc.ch.Governance != nil, got, tc.want)
+		}
+	}
+}

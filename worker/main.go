@@ -147,7 +147,7 @@ func run() error {
 	activities.RegisterAnalysis(w, &activities.Analysis{PrometheusURL: *promURL, HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: metrics})
 	httpClient := &http.Client{Timeout: 30 * time.Second}
 	activities.RegisterContracts(w, &activities.Contracts{Log: log, Store: evidenceStore,
-		Nonces:  &chain.NonceStore{Dir: filepath.Join(*chainData, "nonces")},
+		Nonces:       &chain.NonceStore{Dir: filepath.Join(*chainData, "nonces")},
 		Records:      &chain.RecordStore{Dir: filepath.Join(*chainData, "records")},
 		AllowHexKeys: store.AllowDev, // raw hex keys only on a worker that runs dev policies
 		CrashAt:      os.Getenv("SHIPGATE_TEST_CRASH_AT")})
