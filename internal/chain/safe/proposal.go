@@ -236,6 +236,11 @@ func decode(to common.Address, data []byte, depth int) ([]DecodedCall, error) {
 				return nil, err
 			}
 			dc.Inner = inner
+			for i, a := range dc.Args {
+				if strings.HasPrefix(a, "data=") {
+					dc.Args[i] = "data=(decoded below)"
+				}
+			}
 		}
 		return []DecodedCall{dc}, nil
 	}

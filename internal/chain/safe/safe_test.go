@@ -344,3 +344,22 @@ func TestCheckPolicyFromReleaseChain(t *testing.T) {
 		t.Fatalf("delay mismatch: %v", err)
 	}
 }
+
+// The summary carries every fact the owners check, taken from the proposal's own bytes.
+func TestProposalSummary(t *testing.T) {
+	c := newGovChain(t)
+	p := c.propose(t)
+	s := strings.Join(p.Summary(), "\n")
+	for _, want := range []string{
+		"Safe " + c.gov.Safe.Hex() + " on chain 1337, nonce 0", "safeTxHash " + p.SafeTxHash.Hex(), "to " + c.gov.MultiSend.Hex(),
+		"from " + c.v1.Hex() + " to " + c.v2.Hex() + ", runtime code keccak256 " + p.Request.NextCodeHash.Hex(),
+		"delay 1h0m0s", "operation upgrade " + p.Upgrade.ID.Hex(), "operation revert " + p.Revert.ID.Hex(),
+		"  " + c.gov.MultiSend.Hex() + ".multiSend(", "    " + c.gov.Timelock.Hex() + ".schedule(target=" + c.proxy.Hex(),
+		"      " + c.proxy.Hex() + ".upgradeToAndCall(newImplementation=" + c.v2.Hex(),
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	t.Log("\n" + s)
+}
