@@ -3,6 +3,7 @@ package safe
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/big"
 	"slices"
 	"strings"
@@ -178,6 +179,9 @@ func TestGovernedUpgradeByApproveHash(t *testing.T) {
 	}
 	if pr := c.progress(t, p); pr.Phase != PhaseReverted {
 		t.Fatalf("after the revert: %s", pr.Phase)
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.gas)) {
+		t.Logf("gas %-60s %d", k, c.gas[k])
 	}
 }
 

@@ -38,6 +38,7 @@ type govChain struct {
 	counter  *chain.Artifact
 	v2Art    *chain.Artifact
 	privs    map[common.Address]*ecdsa.PrivateKey
+	gas      map[string]uint64 // gas used by each governed step and approval, for the measurements
 }
 
 const testDelay = 3600
@@ -55,7 +56,7 @@ func newKey(tb testing.TB, name string) (*chain.Key, *ecdsa.PrivateKey) {
 
 func newGovChain(tb testing.TB) *govChain {
 	tb.Helper()
-	c := &govChain{delay: testDelay, privs: map[common.Address]*ecdsa.PrivateKey{}}
+	c := &govChain{delay: testDelay, privs: map[common.Address]*ecdsa.PrivateKey{}, gas: map[string]uint64{}}
 	c.worker, _ = newKey(tb, "deployer")
 	var priv *ecdsa.PrivateKey
 	c.stranger, priv = newKey(tb, "stranger")
@@ -170,7 +171,8 @@ func (c *govChain) approve(tb testing.TB, owner *chain.Key, hash common.Hash) {
 		tb.Fatal(err)
 	}
 	safe := c.gov.Safe
-	c.send(tb, owner, c.ownerNS, chain.TxRequest{OpKey: "approve/" + owner.Name + "/" + hash.Hex(), To: &safe, Data: data})
+	_, conf := c.send(tb, owner, c.ownerNS, chain.TxRequest{OpKey: "approve/" + owner.Name + "/" + hash.Hex(), To: &safe, Data: data})
+	c.gas["approveHash/"+owner.Name] = conf.GasUsed
 }
 
 func (c *govChain) request() UpgradeRequest {
@@ -245,8 +247,10 @@ func (c *govChain) step(tb testing.TB, opKey string, build func() (chain.TxReque
 	if _, err := chain.Broadcast(ctx, c.client, s.Raw); err != nil {
 		tb.Fatalf("broadcast %s: %v", opKey, err)
 	}
-	if _, err := chain.WaitConfirmed(ctx, c.client, s.Raw, c.waitOpts()); err != nil {
+	conf, err := chain.WaitConfirmed(ctx, c.client, s.Raw, c.waitOpts())
+	if err != nil {
 		tb.Fatalf("wait %s: %v", opKey, err)
 	}
+	c.gas[opKey] = conf.GasUsed
 	return s
 }
