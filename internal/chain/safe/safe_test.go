@@ -367,3 +367,11 @@ func TestProposalSummary(t *testing.T) {
 	}
 	t.Log("\n" + s)
 }
+
+func TestSafeVersionCheck(t *testing.T) {
+	for v, want := range map[string]bool{"1.5.0": true, "1.3.0": true, "1.10.1": true, "1.2.0": false, "1.1.1": false, "2.0.0": false, "": false, "x": false} {
+		if got := versionAtLeast13(v); got != want {
+			t.Errorf("%q: %v", v, got)
+		}
+	}
+}

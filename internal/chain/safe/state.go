@@ -144,7 +144,7 @@ func (e *MismatchError) Unwrap() error { return ErrMismatch }
 // any transaction when it returns an error.
 func Check(g Governance, s *State, want Expect) error {
 	var p []string
-	if !strings.HasPrefix(s.SafeVersion, "1.") || s.SafeVersion < "1.3.0" {
+	if !versionAtLeast13(s.SafeVersion) {
 		p = append(p, fmt.Sprintf("Safe version %q: want 1.3.0 or later (the EIP-712 SafeTx with chainId)", s.SafeVersion))
 	}
 	have := sortedAddrs(s.Owners)
@@ -180,6 +180,15 @@ func Check(g Governance, s *State, want Expect) error {
 		return &MismatchError{Safe: g.Safe, Timelock: g.Timelock, Problems: p}
 	}
 	return nil
+}
+
+// versionAtLeast13: a Safe VERSION of 1.3.0 or later in the 1.x line (numeric comparison).
+func versionAtLeast13(v string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major == 1 && minor >= 3
 }
 
 func sortedAddrs(a []common.Address) []common.Address {
