@@ -138,14 +138,14 @@ func safeExecuted(ctx context.Context, b chain.Backend, p *Proposal) bool {
 }
 
 // ErrNotApproved: fewer owners approved than the threshold.
-var ErrNotApproved = errors.New("Safe transaction not approved by the threshold of owners")
+var ErrNotApproved = errors.New("safe transaction not approved by the threshold of owners")
 
 // ErrNonceUsed: the Safe already executed a transaction at the proposal's nonce (this one, or
 // one the owners executed instead: a rejection).
-var ErrNonceUsed = errors.New("Safe nonce already used")
+var ErrNonceUsed = errors.New("safe nonce already used")
 
 // ErrNonceAhead: earlier Safe transactions must execute before the proposal can.
-var ErrNonceAhead = errors.New("Safe nonce not reached")
+var ErrNonceAhead = errors.New("safe nonce not reached")
 
 // ExecSafeRequest is the worker's transaction that executes the approved Safe transaction.
 // Signatures come from on-chain approvals plus owners' off-chain ones; opKey goes to the nonce
