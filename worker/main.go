@@ -184,9 +184,10 @@ func run() error {
 	activities.RegisterAnalysis(w, &activities.Analysis{PrometheusURL: *promURL, HTTP: &http.Client{Timeout: 30 * time.Second}, Metrics: metrics})
 	httpClient := &http.Client{Timeout: 30 * time.Second}
 	activities.RegisterContracts(w, &activities.Contracts{Log: log, Store: evidenceStore,
-		Nonces:  &chain.NonceStore{Dir: filepath.Join(*chainData, "nonces")},
-		Records: &chain.RecordStore{Dir: filepath.Join(*chainData, "records")},
-		CrashAt: os.Getenv("SHIPGATE_TEST_CRASH_AT")})
+		Nonces:       &chain.NonceStore{Dir: filepath.Join(*chainData, "nonces")},
+		Records:      &chain.RecordStore{Dir: filepath.Join(*chainData, "records")},
+		AllowHexKeys: store.AllowDev, // raw hex keys only on a worker that runs dev policies
+		CrashAt:      os.Getenv("SHIPGATE_TEST_CRASH_AT")})
 	activities.Register(w,
 		&activities.Gates{Store: evidenceStore, HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL, Client: c},
 		&activities.Traffic{HTTP: httpClient, Metrics: metrics},
