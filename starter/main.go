@@ -80,6 +80,8 @@ func main() {
 type exitError struct {
 	code int
 	msg  string
+	// help is what -h on a command prints to standard output: its flags.
+	help string
 }
 
 func (e *exitError) Error() string { return e.msg }
@@ -133,6 +135,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
+			if ee.help != "" {
+				fmt.Fprint(stdout, ee.help)
+			}
 			if ee.msg != "" {
 				fmt.Fprintln(stderr, "starter:", ee.msg)
 			}
@@ -207,7 +212,9 @@ func parse(fs *flag.FlagSet, args []string, wantID bool) (string, error) {
 	if wantID && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		id, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return "", &exitError{code: 0, help: commandHelp(fs, wantID)}
+	} else if err != nil {
 		return "", &exitError{code: 2, msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
 	}
 	if wantID && id == "" && fs.NArg() > 0 {
@@ -219,6 +226,20 @@ func parse(fs *flag.FlagSet, args []string, wantID bool) (string, error) {
 		return "", &exitError{code: 2, msg: fs.Name() + ": the release id (release/<service>/<version>) is required"}
 	}
 	return id, nil
+}
+
+// commandHelp is a command's usage line and its flags, for -h.
+func commandHelp(fs *flag.FlagSet, wantID bool) string {
+	var b strings.Builder
+	b.WriteString("usage: starter " + fs.Name())
+	if wantID {
+		b.WriteString(" ID")
+	}
+	b.WriteString(" [flags]\n\nflags:\n")
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return b.String()
 }
 
 // quietLogger keeps the SDK's own logging off the CLI's output.
