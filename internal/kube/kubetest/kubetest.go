@@ -8,6 +8,7 @@ package kubetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,6 +19,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -62,21 +65,36 @@ func Bin() (string, error) {
 // Missing binaries fail the test (never skip it): run `go tool task tools:kube`.
 func Start(t testing.TB, crdSets ...string) *Env {
 	t.Helper()
-	logf.SetLogger(logr.Discard())
-	bin, err := Bin()
+	e, err := New(crdSets...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if err := e.Stop(); err != nil {
+			t.Errorf("kubetest: stop the API server: %v", err)
+		}
+	})
+	return e
+}
+
+// New runs an API server with the named CRD sets installed, for a whole test binary (TestMain);
+// the caller stops it.
+func New(crdSets ...string) (*Env, error) {
+	logf.SetLogger(logr.Discard())
+	bin, err := Bin()
+	if err != nil {
+		return nil, err
+	}
 	for _, b := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-			t.Fatalf("kubetest: %s missing: run `go tool task tools:kube` (builds it into .bin/): %v", b, err)
+			return nil, fmt.Errorf("kubetest: %s missing: run `go tool task tools:kube` (builds it into .bin/): %w", b, err)
 		}
 	}
 	var dirs []string
 	for _, s := range crdSets {
 		d := filepath.Join(bin, "crds", s)
 		if _, err := os.Stat(d); err != nil {
-			t.Fatalf("kubetest: CRDs %s missing: run `go tool task tools:kube`: %v", s, err)
+			return nil, fmt.Errorf("kubetest: CRDs %s missing: run `go tool task tools:kube`: %w", s, err)
 		}
 		dirs = append(dirs, d)
 	}
@@ -89,19 +107,18 @@ func Start(t testing.TB, crdSets ...string) *Env {
 	}
 	cfg, err := e.Start()
 	if err != nil {
-		t.Fatalf("kubetest: start the API server: %v", err)
+		return nil, fmt.Errorf("kubetest: start the API server: %w", err)
 	}
-	t.Cleanup(func() {
-		if err := e.Stop(); err != nil {
-			t.Errorf("kubetest: stop the API server: %v", err)
-		}
-	})
 	c, err := kube.New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		_ = e.Stop()
+		return nil, err
 	}
-	return &Env{Admin: cfg, Kube: c, env: e}
+	return &Env{Admin: cfg, Kube: c, env: e}, nil
 }
+
+// Stop stops the API server and etcd.
+func (e *Env) Stop() error { return e.env.Stop() }
 
 // User is the config of a user authenticated by a client certificate and granted nothing:
 // what it may do is what RBAC bindings give it.
@@ -165,4 +182,20 @@ func (e *Env) RunDeploymentController(ctx context.Context, namespace string) {
 			}
 		}
 	}()
+}
+
+// Kubeconfig writes cfg as a kubeconfig file in the test's temporary directory: what a worker's
+// operator hands the worker (kube.EnvKubeconfig).
+func Kubeconfig(t testing.TB, cfg *rest.Config) string {
+	t.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	kc.CurrentContext = "test"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
