@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -226,4 +227,17 @@ func Poll(ctx context.Context, every time.Duration, done func(context.Context) (
 		case <-t.C:
 		}
 	}
+}
+
+// Lazy connects on first use, with the kubeconfig at path (or in-cluster when path is empty),
+// and returns the same clients after: a worker whose policies use no Kubernetes backend never
+// needs a cluster.
+func Lazy(path string) func() (*Clients, error) {
+	return sync.OnceValues(func() (*Clients, error) {
+		cfg, err := Config(path)
+		if err != nil {
+			return nil, err
+		}
+		return New(cfg)
+	})
 }
