@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/shipgate/shipgate/internal/evidence"
@@ -27,6 +28,9 @@ type Gates struct {
 	Metrics *telemetry.Metrics
 	// PrometheusURL is where probe checks ask Prometheus (the worker's SHIPGATE_PROMETHEUS_URL).
 	PrometheusURL string
+	// Client reads the service's production lane and the release it names, whose evidence
+	// document checks compare with.
+	Client client.Client
 }
 
 // EvaluateCheck reads a check's evidence from the evidence store by digest (never a path or
@@ -88,7 +92,15 @@ func (g *Gates) evaluate(ctx context.Context, req release.CheckRequest) (release
 		digests = append(digests, release.EvidenceDigest{Location: b.Name, SHA256: b.SHA256, Bytes: b.Size})
 		files = append(files, evidence.File{Name: b.Name, Data: data})
 	}
-	r := evidence.Evaluate(evidence.Input{Type: req.Check.Type, Params: req.Check.Params, Files: files,
+	var prev *evidence.Previous
+	if req.Check.Type == evidence.TypeDocument {
+		p, err := g.previousEvidence(ctx, req)
+		if err != nil {
+			return release.CheckResult{}, err
+		}
+		prev = p
+	}
+	r := evidence.Evaluate(evidence.Input{Type: req.Check.Type, Params: req.Check.Params, Files: files, Previous: prev,
 		Version: req.Version, Commit: req.Commit, CheckURL: func(u string) error { return g.reachability(req.Check.Params).Check(ctx, u) }})
 	return release.CheckResult{Outcome: string(r.Outcome), Detail: r.Detail, Evidence: digests}, nil
 }

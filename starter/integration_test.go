@@ -40,6 +40,9 @@ type stack struct {
 	worker    *exec.Cmd
 	workerLog *bytes.Buffer
 	promURL   string
+	// usage stands in for the process metrics of the version deployed to staging (the demo
+	// service plays every version in one process, so it has none per version of its own).
+	usage *promtest.App
 	// workerEnv is added to the worker's environment (after the defaults: it wins).
 	workerEnv []string
 	// chainData is the worker's nonce store and deployment records, kept across restarts.
@@ -107,7 +110,8 @@ func newStack(t testing.TB) *stack {
 			resp.Body.Close()
 		}
 	}
-	s.promURL = promtest.Start(t, nil, promtest.Options{Target: ln.Addr().String()}).URL
+	s.usage = promtest.NewApp(t)
+	s.promURL = promtest.Start(t, s.usage, promtest.Options{Target: ln.Addr().String()}).URL
 	// steady, bounded traffic through the router, as users would send: the analysis judges it
 	go func() {
 		_, _ = demosvc.Load(sctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 5 * time.Minute})
@@ -311,7 +315,11 @@ func (s *stack) writeRelease(soak string, edits ...string) (manifest, policy str
 
 func TestReleaseThroughCLIAgainstDevServer(t *testing.T) {
 	s := newStack(t)
-	manifest, policy := s.writeRelease("12s")
+	// the resource-usage probe measures 1.4.0 on staging after its deploy there
+	s.usage.Resources("demo", "staging", "1.4.0", 0.25, 256<<20)
+	manifest, policy := s.writeRelease("12s", "      - {name: qa-validation",
+		`      - {name: resource-usage, kind: probe, type: resource-usage, params: {cpuMax: "2", memoryMaxMiB: "2048", windowSeconds: "2"}}
+      - {name: qa-validation`)
 
 	// an invalid manifest starts nothing
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
@@ -409,6 +417,10 @@ func TestReleaseThroughCLIAgainstDevServer(t *testing.T) {
 		t.Fatalf("human status:\n%s", out)
 	}
 	s.checkJudgedTheSubmittedBytes(c, id, manifest, final)
+	if cs := final.Gates[1].Checks[2]; cs.Name != "resource-usage" || cs.State != release.CheckPassed ||
+		!strings.Contains(cs.Detail, "256 MiB") {
+		t.Fatalf("resource-usage check %+v", cs)
+	}
 	recordHistory(t, c, id)
 
 	// production serves 1.4.0 now: a release built on 1.3.0 again is refused at start, before

@@ -152,7 +152,7 @@ func run() error {
 		Records: &chain.RecordStore{Dir: filepath.Join(*chainData, "records")},
 		CrashAt: os.Getenv("SHIPGATE_TEST_CRASH_AT")})
 	activities.Register(w,
-		&activities.Gates{Store: evidenceStore, HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL},
+		&activities.Gates{Store: evidenceStore, HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL, Client: c},
 		&activities.Traffic{HTTP: httpClient, Metrics: metrics, Kube: kube.Lazy(os.Getenv(kube.EnvKubeconfig))},
 		notify)
 	if err := w.Start(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/shipgate/shipgate/internal/probe"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -104,6 +105,11 @@ func (w *rel) runAutomated(ctx workflow.Context, gi int, attempt int) {
 		req := release.CheckRequest{ReleaseID: w.st.ID, Service: w.st.Service, Version: w.st.Version,
 			Environment: w.in.Manifest.Environment(w.st.Stage), Gate: g.ID, Check: c,
 			Commit: w.in.Manifest.Commit, Blobs: w.in.Manifest.Blobs[c.Name], Evidence: w.in.Manifest.Evidence[c.Name], Attempt: attempt}
+		if window, ok := probe.MeasureWindow(c.Type, c.Params); ok && c.Kind == release.KindProbe && w.st.Stage.Deploys() {
+			cs.Detail = fmt.Sprintf("measures %s on %s over the %v after its deploy there", w.st.Version, req.Environment, window)
+			futs = append(futs, pending{ci, w.afterDeploy(ctx, actx, req, window)})
+			continue
+		}
 		futs = append(futs, pending{ci, workflow.ExecuteActivity(actx, release.ActivityEvaluateCheck, req)})
 	}
 	w.publish(ctx)
@@ -130,6 +136,40 @@ func (w *rel) runAutomated(ctx workflow.Context, gi int, attempt int) {
 		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "check",
 			Target: g.ID + "/" + cs.Name, Accepted: cs.State == release.CheckPassed, Reason: res.Outcome + ": " + res.Detail, Evidence: digests})
 	}
+}
+
+// afterDeploy runs a check that measures the release's version on the stage's environment
+// (a resource-usage probe) once the version has been deployed there and has run for window:
+// gates open when the stage is entered, while the deploy is still under way, and measuring then
+// judges the version it replaces. A recheck later runs at once. The wait is a durable timer.
+func (w *rel) afterDeploy(ctx, actx workflow.Context, req release.CheckRequest, window time.Duration) workflow.Future {
+	fut, set := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		var at time.Time
+		_ = workflow.Await(ctx, func() bool {
+			at = w.deployedAt(req.Environment)
+			return w.stop != nil || !at.IsZero()
+		})
+		if wait := at.Add(window).Sub(workflow.Now(ctx)); w.stop == nil && wait > 0 {
+			_ = workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{
+				Summary: fmt.Sprintf("%s: %s on %s until %s", req.Check.Name, req.Version, req.Environment, at.Add(window).UTC().Format(time.RFC3339)),
+			}).Get(ctx, nil)
+		}
+		var res release.CheckResult
+		err := workflow.ExecuteActivity(actx, release.ActivityEvaluateCheck, req).Get(ctx, &res)
+		set.Set(res, err)
+	})
+	return fut
+}
+
+// deployedAt is when the release's version went to all of env's traffic; zero until then.
+func (w *rel) deployedAt(env string) time.Time {
+	for _, d := range w.st.Deployments {
+		if d.Kind == "service" && d.Environment == env && d.Version == w.st.Version && d.Percent == 100 {
+			return d.At
+		}
+	}
+	return time.Time{}
 }
 
 // updateGate derives the gate's state from its checks; called after every change to them.

@@ -17,9 +17,15 @@ import (
 // The production lane on the dev server, with the real lane workflow and activities: the
 // releases here are of one service, "payments".
 
-// startFrom starts a release of version built on previous, signed by rm-ada.
-func (s *wayBackStack) startFrom(version, previous string) client.WorkflowRun {
-	in, _ := testInput(s.t, func(m *release.Manifest, p *release.Policy) { m.Version, m.PreviousVersion = version, previous })
+// startFrom starts a release of version built on previous, signed by rm-ada; edit changes
+// its manifest further.
+func (s *wayBackStack) startFrom(version, previous string, edit ...func(*release.Manifest)) client.WorkflowRun {
+	in, _ := testInput(s.t, func(m *release.Manifest, p *release.Policy) {
+		m.Version, m.PreviousVersion = version, previous
+		for _, e := range edit {
+			e(m)
+		}
+	})
 	start := release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Policy: in.PolicyName, Manifest: release.ManifestDigest(&in.Manifest)}
 	require.NoError(s.t, control.Sign(testKeys.MustSigner("rm-ada"), release.ActionStart, &start, release.Binding{Release: in.Manifest.ID()}, time.Now()))
 	in.Start = &start

@@ -190,8 +190,8 @@ func (w *rel) run(ctx workflow.Context) (release.Result, error) {
 			}
 		}
 		var err error
-		switch stage {
-		case release.StageStaging, release.StageTestnet:
+		switch {
+		case stage.Deploys():
 			if stage == release.StageTestnet {
 				err = w.contractsTestnet(ctx)
 			}
@@ -201,9 +201,9 @@ func (w *rel) run(ctx workflow.Context) (release.Result, error) {
 			if err == nil && stage == release.StageTestnet {
 				w.openWindow(ctx, release.WindowTestnetSoak)
 			}
-		case release.StageCanary:
+		case stage == release.StageCanary:
 			err = w.runCanary(ctx)
-		case release.StageProduction:
+		case stage == release.StageProduction:
 			err = w.runProduction(ctx)
 		}
 		if err != nil {

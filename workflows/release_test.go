@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/shipgate/shipgate/internal/analysis"
 	"github.com/shipgate/shipgate/internal/control"
@@ -42,6 +43,9 @@ func testInput(t testing.TB, edit func(*release.Manifest, *release.Policy)) (rel
 	// activities per lifecycle. Tests about other things leave it out; the analysis tests put
 	// their own in (withAnalysis).
 	p.Analysis = nil
+	// The seed's resource-usage probe measures five minutes after the staging deploy: tests
+	// about other things measure one second (TestResourceUsageMeasuresAfterTheDeploy keeps 300).
+	measureBriefly(p)
 	m := release.Manifest{Service: "payments", Version: "2.0.0", PreviousVersion: "1.9.0", Author: "alice", Commit: strings.Repeat("c0ffee", 6) + "c0ff",
 		Changes: release.Flags{Major: true, Contracts: true, UserFacing: true}, Blobs: map[string][]release.Blob{}}
 	for _, g := range p.Gates {
@@ -55,6 +59,17 @@ func testInput(t testing.TB, edit func(*release.Manifest, *release.Policy)) (rel
 		edit(&m, p)
 	}
 	return release.Input{Manifest: m, PolicyName: release.DefaultPolicyName}, p
+}
+
+// measureBriefly makes every resource-usage probe of p measure the second after the deploy.
+func measureBriefly(p *release.Policy) {
+	for _, g := range p.Gates {
+		for _, c := range g.Checks {
+			if _, ok := c.Params["windowSeconds"]; ok {
+				c.Params["windowSeconds"] = "1"
+			}
+		}
+	}
 }
 
 // fakeActivities stand in for the real ones: the real ones have their own integration tests.
@@ -176,6 +191,10 @@ func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *ha
 	// the environment's default bound is 3 s of wall clock: a starved machine took longer
 	// (TestContractsRollbackRevertsProxy at load 20); it is a bound on hangs, not a speed test
 	env.SetTestTimeout(2 * time.Minute)
+	// the deadlock detector's default is 1 s of wall clock for one workflow task: at load 36
+	// it failed TestCanaryAnalysis48HoursToPromotion ("didn't yield for over 1s") though the
+	// task was only starved; like the timeout above, a bound on hangs
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
 	act := &fakeActivities{outcome: map[string]string{}}
 	env.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
 	env.RegisterActivityWithOptions(act.EvaluateCheck, activity.RegisterOptions{Name: release.ActivityEvaluateCheck})

@@ -2,6 +2,9 @@ package evidence
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -10,9 +13,46 @@ import (
 // A document (runbook, rollback procedure, incident plan) passes when it has content and
 // names the release version. The version must stand as a word: for 1.2.3, "v1.2.3" and
 // "1.2.3." count, "1.2.30", "11.2.3" and "1.2.3-rc1" do not. Each file is checked.
+//
+// A document must also be this release's: not the file the release production serves passed
+// the same check with, nor that file with only its version changed (Input.Previous). A
+// runbook copied forward unread is how an on-call engineer ends up following last quarter's
+// rollback steps.
 
 var documentParams = map[string]paramSpec{
-	"versionInHeading": {kind: kindBool, def: "true", stricter: Higher, doc: "the version must be named in a heading (Markdown #/setext, AsciiDoc =, HTML <h1>–<h6>), not just anywhere; default true"},
+	"versionInHeading":   {kind: kindBool, def: "true", stricter: Higher, doc: "the version must be named in a heading (Markdown #/setext, AsciiDoc =, HTML <h1>–<h6>), not just anywhere; default true"},
+	"differFromPrevious": {kind: kindBool, def: "true", stricter: Higher, doc: "each document must differ, beyond its version, from the ones the release production serves passed this check with; default true"},
+}
+
+// sameAsPrevious says why f is not this release's document but the previous one's, or "".
+func sameAsPrevious(f File, text []byte, version string, prev *Previous) string {
+	sum := sha256.Sum256(f.Data)
+	digest := hex.EncodeToString(sum[:])
+	for _, d := range prev.SHA256 {
+		if d == digest {
+			return fmt.Sprintf("%s is the document %s passed with, unchanged (sha256 %s)", f.Name, prev.Release, digest[:12])
+		}
+	}
+	mine := withoutVersion(text, version)
+	for _, pf := range prev.Files {
+		old, err := evidenceText(pf.Data)
+		if err != nil {
+			continue
+		}
+		if bytes.Equal(mine, withoutVersion(old, prev.Version)) {
+			return fmt.Sprintf("%s differs from %s, which %s passed with, only in its version", f.Name, baseName(pf.Name), prev.Release)
+		}
+	}
+	return ""
+}
+
+// withoutVersion is text with every mention of version taken out and its spacing evened, so
+// that two documents equal but for the version compare equal.
+func withoutVersion(text []byte, version string) []byte {
+	if version != "" {
+		text = bytes.ReplaceAll(text, []byte(version), nil)
+	}
+	return bytes.Join(bytes.Fields(text), []byte(" "))
 }
 
 // headings are the heading lines of a Markdown, AsciiDoc or HTML document.
@@ -148,9 +188,18 @@ func evalDocument(in Input, p params) Result {
 		if p.bool("versionInHeading") && !namesVersionInHeading(text, in.Version) {
 			return failf("%s names version %s, but in no heading (a document for this release says so in a heading)", f.Name, in.Version)
 		}
+		if p.bool("differFromPrevious") && in.Previous != nil {
+			if why := sameAsPrevious(f, text, in.Version, in.Previous); why != "" {
+				return failf("%s; this release needs its own", why)
+			}
+		}
 		names = append(names, baseName(f.Name))
 	}
-	return passf("%s %s version %s", strings.Join(names, ", "), verb(len(names)), in.Version)
+	detail := fmt.Sprintf("%s %s version %s", strings.Join(names, ", "), verb(len(names)), in.Version)
+	if p.bool("differFromPrevious") && in.Previous != nil {
+		detail += "; new since " + in.Previous.Release
+	}
+	return passf("%s", detail)
 }
 
 func verb(n int) string {

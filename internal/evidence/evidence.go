@@ -16,7 +16,7 @@
 //	audit        minReports [2]; Input.CheckURL checks report URLs when set
 //	k6           maxP95Ms [none], maxP99Ms [none], maxFailRate [0.01]
 //	buildmatrix  platforms (required)
-//	document     (none); needs Input.Version
+//	document     versionInHeading [true], differFromPrevious [true]; needs Input.Version, compares with Input.Previous
 package evidence
 
 import (
@@ -55,6 +55,20 @@ type Input struct {
 	// CheckURL, when set, is asked whether a URL named by the evidence (an audit report's
 	// reportURL) is reachable. It is I/O, so the activity supplies it; nil means not checked.
 	CheckURL func(url string) error
+	// Previous is what the release production serves passed the same check with; nil when no
+	// earlier release of the service is in production. Read by document checks.
+	Previous *Previous
+}
+
+// Previous is the evidence an earlier release passed a check with: the release production
+// serves, found by the activity from the service's production lane, never from the manifest.
+type Previous struct {
+	Release string   // its workflow id, e.g. release/payments/2.0.0
+	Version string   // its version, which its documents name where this release's name ours
+	SHA256  []string // digests of the files it passed with
+	// Files are those files as the evidence store holds them; one the store no longer has is
+	// compared by digest only.
+	Files []File
 }
 
 // Result is the verdict with a human detail line, e.g. "coverage 78.4 % < 80 %".
@@ -78,6 +92,9 @@ var commonParams = map[string]paramSpec{
 	"maxBytes": {kind: kindPositiveInt, def: strconv.Itoa(DefaultMaxBytes), stricter: AnyValue, doc: "largest evidence file accepted, in bytes (at most 50 MiB)"},
 }
 
+// TypeDocument is the document check type: the one that compares with the previous release.
+const TypeDocument = "document"
+
 var checkTypes = map[string]checkType{
 	"junit":       {params: junitParams, eval: evalJUnit},
 	"coverage":    {params: coverageParams, eval: evalCoverage},
@@ -86,7 +103,7 @@ var checkTypes = map[string]checkType{
 	"audit":       {params: auditParams, eval: evalAudit},
 	"k6":          {params: k6Params, eval: evalK6},
 	"buildmatrix": {params: buildMatrixParams, eval: evalBuildMatrix},
-	"document":    {params: documentParams, eval: evalDocument},
+	TypeDocument:  {params: documentParams, eval: evalDocument},
 }
 
 // Types returns the known check types, sorted.

@@ -2,6 +2,8 @@ package evidence
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,5 +160,31 @@ func FuzzHeadings(f *testing.F) {
 			}
 		}
 		_ = namesVersionInHeading(data, "1.0.0")
+	})
+}
+
+// FuzzDocumentAgainstPrevious: comparing a document with the previous release's never panics,
+// a document is never new against itself, nor against itself with the other version named.
+func FuzzDocumentAgainstPrevious(f *testing.F) {
+	f.Add([]byte("# Runbook 1.4.0\nstep\n"), []byte("# Runbook 1.3.0\nstep\n"))
+	f.Add([]byte("\xff# 1.4.0"), []byte(""))
+	f.Fuzz(func(t *testing.T, doc, old []byte) {
+		in := func(prev []byte) Input {
+			sum := sha256.Sum256(prev)
+			return Input{Type: "document", Version: "1.4.0", Params: map[string]string{"versionInHeading": "false"},
+				Files: []File{{Name: "doc.md", Data: doc}},
+				Previous: &Previous{Release: "release/s/1.3.0", Version: "1.3.0", SHA256: []string{hex.EncodeToString(sum[:])},
+					Files: []File{{Name: "old.md", Data: prev}}}}
+		}
+		_ = Evaluate(in(old))
+		if r := Evaluate(in(doc)); r.Outcome == Pass {
+			t.Fatalf("a document passed against itself: %q", r.Detail)
+		}
+		if bytes.Contains(doc, []byte("1.3.0")) {
+			return
+		}
+		if r := Evaluate(in(bytes.ReplaceAll(doc, []byte("1.4.0"), []byte("1.3.0")))); r.Outcome == Pass {
+			t.Fatalf("a document passed against the previous one with only the version changed: %q", r.Detail)
+		}
 	})
 }

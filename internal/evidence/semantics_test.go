@@ -1,6 +1,8 @@
 package evidence
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -379,4 +381,47 @@ func TestReportsBoundToTheCommit(t *testing.T) {
 	if _, err := ParseAudit([]byte(audit("A", "abc123"))); err == nil || !strings.Contains(err.Error(), "line 4, column 9: field commit is not a full commit SHA") {
 		t.Fatalf("short audit commit: %v", err)
 	}
+}
+
+// Issue 12: a document must differ from the one the release production serves passed the
+// same check with: not the same file, nor the same file with its version changed.
+func TestDocumentDiffersFromPrevious(t *testing.T) {
+	const old = "# Runbook 1.3.0\n\nRestart the service; 1.3.0 needs no migration.\n"
+	prev := &Previous{Release: "release/pay/1.3.0", Version: "1.3.0",
+		SHA256: []string{sha256Hex([]byte(old))}, Files: []File{{Name: "docs/runbook.md", Data: []byte(old)}}}
+	byDigestOnly := &Previous{Release: prev.Release, Version: prev.Version, SHA256: prev.SHA256}
+	for _, tc := range []struct {
+		name   string
+		doc    string
+		prev   *Previous
+		params map[string]string
+		want   Outcome
+		detail string
+	}{
+		{"the same file", old, prev, nil, Fail, "runbook.md is the document release/pay/1.3.0 passed with, unchanged (sha256 "},
+		{"the same file, the earlier one gone from the store", old, byDigestOnly, nil, Fail, "passed with, unchanged"},
+		{"only the version bumped", "# Runbook 1.4.0\n\nRestart the service; 1.4.0 needs no migration.\n", prev, nil, Fail,
+			"runbook.md differs from runbook.md, which release/pay/1.3.0 passed with, only in its version; this release needs its own"},
+		{"the version bumped and the lines rewrapped", "# Runbook 1.4.0\n\nRestart the service;\n1.4.0 needs no   migration.\n", prev, nil, Fail, "only in its version"},
+		{"a new step", "# Runbook 1.4.0\n\nRestart the service; 1.4.0 runs migration 42 first.\n", prev, nil, Pass, "runbook.md names version 1.4.0; new since release/pay/1.3.0"},
+		{"no release in production yet", "# Runbook 1.4.0\n", nil, nil, Pass, "runbook.md names version 1.4.0"},
+		{"a policy that allows copies", "# Runbook 1.4.0\n\nRestart the service; 1.4.0 needs no migration.\n", prev, map[string]string{"differFromPrevious": "false"}, Pass, "names version 1.4.0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			version := "1.4.0"
+			if tc.doc == old {
+				version = "1.3.0" // a re-run of the same version's documents
+			}
+			got := Evaluate(Input{Type: "document", Version: version, Params: tc.params, Previous: tc.prev,
+				Files: []File{{Name: "docs/runbook.md", Data: []byte(tc.doc)}}})
+			if got.Outcome != tc.want || !strings.Contains(got.Detail, tc.detail) {
+				t.Fatalf("got %s %q, want %s containing %q", got.Outcome, got.Detail, tc.want, tc.detail)
+			}
+		})
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

@@ -38,6 +38,19 @@ const (
 	TypeRules  = "prometheus-rules"  // alerting rules matching `labels` (k=v,...) and/or `names` (a,b) are loaded and healthy
 	TypeQuery  = "prometheus-query"  // every value of `query` is <= `max` and/or >= `min`
 	TypeHTTP   = "http"              // `url` answers 2xx, its body containing `contains` if given
+	// TypeResourceUsage measures the new version's CPU and memory on the environment over
+	// `windowSeconds` after it was deployed there (the workflow waits for the deploy and the
+	// window before it asks): average CPU <= `cpuMax` cores, peak memory <= `memoryMaxMiB`.
+	// Its series are selected by `labels`, which must name the version.
+	TypeResourceUsage = "resource-usage"
+)
+
+// The resource-usage probe's defaults: the process metrics every Prometheus client library
+// exports, selected by service, environment and version.
+const (
+	DefaultCPUMetric      = "process_cpu_seconds_total"
+	DefaultMemoryMetric   = "process_resident_memory_bytes"
+	DefaultResourceLabels = "service={{.Service}},environment={{.Environment}},version={{.Version}}"
 )
 
 // param is one param of a probe type: whether it is required, and which way a value makes
@@ -53,6 +66,22 @@ var types = map[string]map[string]param{
 	TypeRules:  {"labels": {false, evidence.Same}, "names": {false, evidence.Superset}},
 	TypeQuery:  {"query": {true, evidence.Same}, "max": {false, evidence.Lower}, "min": {false, evidence.Higher}},
 	TypeHTTP:   {"url": {true, evidence.Same}, "contains": {false, evidence.Same}},
+	TypeResourceUsage: {"cpuMax": {true, evidence.Lower}, "memoryMaxMiB": {true, evidence.Lower}, "windowSeconds": {true, evidence.Higher},
+		"labels": {false, evidence.Same}, "cpuMetric": {false, evidence.Same}, "memoryMetric": {false, evidence.Same}},
+}
+
+// MeasureWindow is how long after the deploy a resource-usage check measures, and so how long
+// the workflow waits after the deploy before it runs the check; ok is false for other checks.
+// Params must have been validated (ValidateParams).
+func MeasureWindow(typ string, params map[string]string) (w time.Duration, ok bool) {
+	if typ != TypeResourceUsage {
+		return 0, false
+	}
+	n, err := number(typ, "windowSeconds", params)
+	if err != nil || n == nil {
+		return 0, true
+	}
+	return time.Duration(*n * float64(time.Second)), true
 }
 
 // DefaultTimeout bounds a probe when the caller's http.Client has no timeout of its own.
@@ -75,11 +104,19 @@ func Types() []string {
 // template syntax, label pairs, numbers and URLs. Errors name the check type and the param.
 func ValidateParams(typ string, params map[string]string) error {
 	_, err := parse(typ, params, placeholders)
+	if err == nil {
+		// twice, so that a rule about what a template renders to (resource-usage labels name
+		// the version) holds for any release, not only for the placeholder's
+		_, err = parse(typ, params, otherPlaceholders)
+	}
 	return err
 }
 
 // placeholders render templates at validation time, when the release is not known yet.
-var placeholders = map[string]string{"Service": "service", "Version": "v0.0.0", "Environment": "env"}
+var (
+	placeholders      = map[string]string{"Service": "service", "Version": "v0.0.0", "Environment": "env"}
+	otherPlaceholders = map[string]string{"Service": "service2", "Version": "v9.9.9", "Environment": "env2"}
+)
 
 // Evaluate runs the check. prometheusURL is needed by the prometheus-* types; httpClient may be
 // nil (a client with DefaultTimeout is used).
@@ -117,6 +154,8 @@ func Evaluate(ctx context.Context, in Input, prometheusURL string, httpClient *h
 		return c.series(ctx, p)
 	case TypeRules:
 		return c.rules(ctx, p)
+	case TypeResourceUsage:
+		return c.resources(ctx, p, in)
 	default:
 		return c.query(ctx, p)
 	}
@@ -131,6 +170,10 @@ type parsed struct {
 	max, min *float64
 	url      string
 	contains string
+	// resource-usage
+	cpuQuery, memQuery string
+	cpuMax, memMaxMiB  float64
+	window             time.Duration
 }
 
 func parse(typ string, raw map[string]string, vars map[string]string) (parsed, error) {
@@ -208,6 +251,10 @@ func parse(typ string, raw map[string]string, vars map[string]string) (parsed, e
 		}
 		if p.max != nil && p.min != nil && *p.min > *p.max {
 			return p, fmt.Errorf("%s check: param min: %v is above max %v", typ, *p.min, *p.max)
+		}
+	case TypeResourceUsage:
+		if err := parseResources(typ, raw, vars, &p); err != nil {
+			return p, err
 		}
 	case TypeHTTP:
 		if p.url, err = get("url"); err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 func TestTypes(t *testing.T) {
-	want := []string{"http", "prometheus-query", "prometheus-rules", "prometheus-series"}
+	want := []string{"http", "prometheus-query", "prometheus-rules", "prometheus-series", "resource-usage"}
 	if got := Types(); !slices.Equal(got, want) {
 		t.Fatalf("Types() = %v, want %v", got, want)
 	}
@@ -44,7 +44,16 @@ func TestValidateParams(t *testing.T) {
 		{TypeHTTP, map[string]string{"url": "https://status.example.com/{{.Service}}", "contains": "{{.Version}}"}, ""},
 		{TypeHTTP, map[string]string{"url": "ftp://x"}, `http check: param url: "ftp://x" is not an http(s) URL`},
 		{TypeHTTP, map[string]string{"url": "/relative"}, `is not an http(s) URL`},
-		{"nagios", nil, `probe: unknown check type "nagios" (known: http, prometheus-query, prometheus-rules, prometheus-series)`},
+		{TypeResourceUsage, map[string]string{"cpuMax": "2", "memoryMaxMiB": "1024", "windowSeconds": "300"}, ""},
+		{TypeResourceUsage, map[string]string{"cpuMax": "2", "memoryMaxMiB": "1024", "windowSeconds": "300", "labels": "app={{.Service}},ver={{.Version}}", "cpuMetric": "container_cpu_usage_seconds_total"}, ""},
+		{TypeResourceUsage, map[string]string{"cpuMax": "2", "memoryMaxMiB": "1024"}, "resource-usage check: param windowSeconds: required"},
+		{TypeResourceUsage, map[string]string{"cpuMax": "0", "memoryMaxMiB": "1024", "windowSeconds": "300"}, "param cpuMax: 0 is not above 0"},
+		{TypeResourceUsage, map[string]string{"cpuMax": "2", "memoryMaxMiB": "1024", "windowSeconds": "0.2"}, "param windowSeconds: 0.2 is below 1s"},
+		// issue 12: the probe measured the service as a whole, so the old version
+		{TypeResourceUsage, map[string]string{"cpuMax": "2", "memoryMaxMiB": "1024", "windowSeconds": "300", "labels": "service={{.Service}},environment=staging"}, "selects no version"},
+		{TypeResourceUsage, map[string]string{"cpuMax": "2", "memoryMaxMiB": "1024", "windowSeconds": "300", "labels": "version=v0.0.0"}, "selects no version"},
+		{TypeResourceUsage, map[string]string{"cpuMax": "2", "memoryMaxMiB": "1024", "windowSeconds": "300", "memoryMetric": "rss{x}"}, `param memoryMetric: "rss{x}" is not a metric name`},
+		{"nagios", nil, `probe: unknown check type "nagios" (known: http, prometheus-query, prometheus-rules, prometheus-series, resource-usage)`},
 	}
 	for _, tc := range tests {
 		err := ValidateParams(tc.typ, tc.params)
@@ -65,6 +74,7 @@ func FuzzValidateParams(f *testing.F) {
 	f.Add(TypeSeries, "queries", "up\n\nhttp_requests_total{service=\"{{.Service}}\"}")
 	f.Add(TypeQuery, "max", "1e3")
 	f.Add(TypeHTTP, "url", "http://127.0.0.1:1/{{.Version}}")
+	f.Add(TypeResourceUsage, "labels", "version={{.Version}},pod=~x")
 	f.Add("x", "y", "{{")
 	f.Fuzz(func(t *testing.T, typ, name, value string) {
 		params := map[string]string{name: value}
@@ -76,6 +86,13 @@ func FuzzValidateParams(f *testing.F) {
 		}
 		if typ == TypeHTTP && name != "url" {
 			params["url"] = "http://127.0.0.1:1/"
+		}
+		if typ == TypeResourceUsage {
+			for _, k := range []string{"cpuMax", "memoryMaxMiB", "windowSeconds"} {
+				if k != name {
+					params[k] = "5"
+				}
+			}
 		}
 		if err := ValidateParams(typ, params); err != nil {
 			if !strings.Contains(err.Error(), "check") && !strings.HasPrefix(err.Error(), "probe:") {
@@ -132,8 +149,14 @@ func TestHTTP(t *testing.T) {
 func TestPrometheusProbes(t *testing.T) {
 	app := promtest.NewApp(t)
 	app.Serve("demo", "v2", 50, 0, 20*time.Millisecond)
+	// on staging the old version is heavy and the new one light: the probe must judge the new
+	app.Resources("demo", "staging", "v1", 3, 900<<20)
+	app.Resources("demo", "staging", "v2", 0.5, 200<<20)
 	srv := promtest.Start(t, app, promtest.Options{Services: []string{"demo"}})
-	srv.WaitFor(t, `count_over_time(up{job="app"}[10s]) >= 3`, 20*time.Second)
+	srv.WaitFor(t, `count_over_time(up{job="app"}[10s]) >= 6`, 30*time.Second)
+	usage := func(cores, mib string) map[string]string {
+		return map[string]string{"cpuMax": cores, "memoryMaxMiB": mib, "windowSeconds": "5"}
+	}
 	hc := &http.Client{Timeout: 5 * time.Second}
 	red := "sum(rate(http_requests_total{service=\"{{.Service}}\"}[5s]))\nhttp_request_duration_seconds_bucket{service=\"{{.Service}}\",version=\"{{.Version}}\"}"
 	tests := []struct {
@@ -156,6 +179,16 @@ func TestPrometheusProbes(t *testing.T) {
 		{"resource below min", Input{Type: TypeQuery, Params: map[string]string{"query": `sum(rate(http_requests_total{service="{{.Service}}"}[5s]))`, "min": "1000"}, Service: "demo"}, evidence.Fail, "< min 1000", ""},
 		{"resource query without data", Input{Type: TypeQuery, Params: map[string]string{"query": `sum(rate(http_requests_total{service="{{.Service}}"}[5s]))`, "max": "10"}, Service: "ghost"}, evidence.Error, "returned no data", ""},
 		{"resource query NaN", Input{Type: TypeQuery, Params: map[string]string{"query": `vector(0) / 0`, "max": "10"}, Service: "demo"}, evidence.Error, "returned NaN", ""},
+		{"new version within limits", Input{Type: TypeResourceUsage, Params: usage("1", "256"), Service: "demo", Version: "v2", Environment: "staging"}, evidence.Pass,
+			"cores <= max 1, memory peak 200 MiB <= max 256", ""},
+		{"new version above its CPU limit", Input{Type: TypeResourceUsage, Params: usage("0.25", "256"), Service: "demo", Version: "v2", Environment: "staging"}, evidence.Fail,
+			"cores > max 0.25", ""},
+		{"new version above its memory limit", Input{Type: TypeResourceUsage, Params: usage("1", "128"), Service: "demo", Version: "v2", Environment: "staging"}, evidence.Fail,
+			"memory peak 200 MiB > max 128", ""},
+		{"the old version's load is not the new one's", Input{Type: TypeResourceUsage, Params: usage("1", "256"), Service: "demo", Version: "v1", Environment: "staging"}, evidence.Fail,
+			"cores > max 1, memory peak 900 MiB > max 256", ""},
+		{"a version not deployed there is not measured", Input{Type: TypeResourceUsage, Params: usage("1", "256"), Service: "demo", Version: "v2", Environment: "testnet"}, evidence.Error,
+			"returned no data: the version was not measured", ""},
 		{"no Prometheus URL", Input{Type: TypeSeries, Params: map[string]string{"queries": "up"}}, evidence.Error, "no Prometheus URL configured", "-"},
 	}
 	for _, tc := range tests {

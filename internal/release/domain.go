@@ -48,6 +48,10 @@ func (s Stage) Valid() bool {
 // from the canary on, a rollback target must be recorded first.
 func (s Stage) TrafficMoves() bool { return s == StageCanary || s == StageProduction }
 
+// Deploys says whether the stage puts the release's version on all of its environment's
+// traffic (staging and testnet); checks that measure the version there wait for it.
+func (s Stage) Deploys() bool { return s == StageStaging || s == StageTestnet }
+
 // State is what a release is doing now.
 type State string
 

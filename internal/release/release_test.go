@@ -17,7 +17,7 @@ func knownTypes(kind CheckKind, typ string, _ map[string]string) error {
 		if kind == KindEvidence {
 			return nil
 		}
-	case "prometheus-query", "prometheus-series", "prometheus-rules", "http":
+	case "prometheus-query", "prometheus-series", "prometheus-rules", "http", "resource-usage":
 		if kind == KindProbe {
 			return nil
 		}

@@ -121,7 +121,7 @@ func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string)
 	activities.RegisterLine(w, &activities.Line{Client: c})
 	httpClient := &http.Client{Timeout: 10 * time.Second}
 	e.store = evstore.Dir{Root: t.TempDir()}
-	activities.Register(w, &activities.Gates{Store: e.store, HTTP: httpClient}, &activities.Traffic{HTTP: httpClient},
+	activities.Register(w, &activities.Gates{Store: e.store, HTTP: httpClient, Client: c}, &activities.Traffic{HTTP: httpClient},
 		&activities.Notify{Log: zap.NewNop(), Slack: e.sl.Poster, Channel: env.Channel, UIBase: "http://127.0.0.1:8233", Namespace: "default"})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

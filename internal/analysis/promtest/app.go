@@ -18,9 +18,12 @@ type App struct {
 	srv      *httptest.Server
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	cpu      *prometheus.CounterVec
+	memory   *prometheus.GaugeVec
 
 	mu       sync.Mutex
 	profiles map[[2]string]*profile
+	usage    map[[3]string]float64 // cores by service, environment, version
 	stop     chan struct{}
 	stopped  sync.WaitGroup
 }
@@ -42,10 +45,17 @@ func NewApp(t testing.TB) *App {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "http_request_duration_seconds", Help: "Request latency.", Buckets: prometheus.DefBuckets,
 		}, []string{"service", "version"}),
+		cpu: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "process_cpu_seconds_total", Help: "CPU time of the version's process.",
+		}, []string{"service", "environment", "version"}),
+		memory: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "process_resident_memory_bytes", Help: "Resident memory of the version's process.",
+		}, []string{"service", "environment", "version"}),
 		profiles: map[[2]string]*profile{},
+		usage:    map[[3]string]float64{},
 		stop:     make(chan struct{}),
 	}
-	reg.MustRegister(a.requests, a.duration)
+	reg.MustRegister(a.requests, a.duration, a.cpu, a.memory)
 	a.srv = httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.stopped.Add(1)
 	go a.generate()
@@ -80,6 +90,18 @@ func (a *App) Serve(service, version string, rps, errRatio float64, latency time
 	p.rps, p.errRatio, p.latency = rps, errRatio, latency
 }
 
+// Resources makes the process of version on environment use cores of CPU and rss bytes of
+// memory from now on, as a deployed instance reports them: process_cpu_seconds_total rising by
+// cores each second and process_resident_memory_bytes, labelled service, environment, version.
+func (a *App) Resources(service, environment, version string, cores, rss float64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	key := [3]string{service, environment, version}
+	a.usage[key] = cores
+	a.cpu.WithLabelValues(key[:]...)
+	a.memory.WithLabelValues(key[:]...).Set(rss)
+}
+
 func (a *App) generate() {
 	defer a.stopped.Done()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -98,6 +120,9 @@ func (a *App) generate() {
 func (a *App) step(dt float64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	for key, cores := range a.usage {
+		a.cpu.WithLabelValues(key[:]...).Add(cores * dt)
+	}
 	for key, p := range a.profiles {
 		p.reqAcc += p.rps * dt
 		for ; p.reqAcc >= 1; p.reqAcc-- {

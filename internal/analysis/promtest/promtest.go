@@ -93,8 +93,8 @@ type Options struct {
 	Rules string
 	// Services get SLO rules when Rules is empty (default "demo").
 	Services []string
-	// Target is the host:port to scrape instead of app (app may then be nil), e.g. the real
-	// demo service in an integration test.
+	// Target is a host:port scraped beside app (app may then be nil), e.g. the real demo
+	// service in an integration test.
 	Target string
 }
 
@@ -112,10 +112,14 @@ func Start(t testing.TB, app *App, opts Options) *Server {
 	if opts.Rules == "" {
 		opts.Rules = Rules(opts.Services...)
 	}
-	target := opts.Target
-	if target == "" {
-		target = app.Addr()
+	var targets []string
+	if opts.Target != "" {
+		targets = append(targets, opts.Target)
 	}
+	if app != nil {
+		targets = append(targets, app.Addr())
+	}
+	list, _ := json.Marshal(targets) // a YAML flow sequence of quoted strings
 	dir := t.TempDir()
 	rulesPath := filepath.Join(dir, "rules.yml")
 	config := fmt.Sprintf(`global:
@@ -126,8 +130,8 @@ rule_files: [%q]
 scrape_configs:
   - job_name: app
     static_configs:
-      - targets: [%q]
-`, rulesPath, target)
+      - targets: %s
+`, rulesPath, list)
 	write(t, rulesPath, opts.Rules)
 	write(t, filepath.Join(dir, "prometheus.yml"), config)
 	port := freePort(t)
@@ -152,7 +156,7 @@ scrape_configs:
 		s.Stop()
 		t.Fatalf("prometheus did not become ready: %v\n%s", err, s.Log())
 	}
-	s.WaitFor(t, `up{job="app"} == 1`, 30*time.Second)
+	s.WaitFor(t, fmt.Sprintf(`count(up{job="app"} == 1) == %d`, len(targets)), 30*time.Second)
 	return s
 }
 
