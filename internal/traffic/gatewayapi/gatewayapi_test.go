@@ -56,7 +56,7 @@ var nsSeq atomic.Int32
 // and the HTTPRoute (created as field manager "platform-team", all traffic to stable), and a
 // stand-in for the Deployment controller (no kubelet runs: it writes the status a controller
 // would once the pods run).
-func setup(t *testing.T) release.KubeEnvironment {
+func setup(t testing.TB) release.KubeEnvironment {
 	t.Helper()
 	ns := fmt.Sprintf("gw-%d-%d", time.Now().UnixNano()%100000, nsSeq.Add(1))
 	env.Namespace(t, ns)
@@ -97,7 +97,7 @@ func setup(t *testing.T) release.KubeEnvironment {
 		StableService: "demo-stable", CanaryService: "demo-canary"}
 }
 
-func backend(cfg *rest.Config, e release.KubeEnvironment, t *testing.T) *gatewayapi.Backend {
+func backend(cfg *rest.Config, e release.KubeEnvironment, t testing.TB) *gatewayapi.Backend {
 	c, err := kube.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -429,4 +429,22 @@ func TestWorkerKilledBetweenPatchAndRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantWeights(t, e, 100, 0, "1.4.0")
+}
+
+// BenchmarkStep is one traffic step (weights 25 ↔ 50, both Deployments already available)
+// against the local API server: reads, four server-side applies, the status reads.
+func BenchmarkStep(b *testing.B) {
+	e := setup(b)
+	be := backend(env.Admin, e, b)
+	ctx := context.Background()
+	if err := be.Apply(ctx, rel+"/canary", change(5)); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		p := float64(25 + 25*(i%2))
+		if err := be.Apply(ctx, fmt.Sprintf("%s/step-%d", rel, i), change(p)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
