@@ -169,6 +169,10 @@ func isMissingResource(err error) bool {
 	if !errors.As(err, &se) {
 		return false
 	}
+	// the API server's answer for a path it does not serve, whatever name was asked for
+	if strings.Contains(se.Status().Message, "could not find the requested resource") {
+		return true
+	}
 	d := se.Status().Details
 	return d == nil || d.Name == ""
 }

@@ -276,7 +276,9 @@ func TestRBACRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := backend(worker, e, t)
-	if err := kube.Poll(ctx, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := kube.Poll(wait, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
 		return b.Apply(ctx, rel+"/canary", change(5)) == nil, nil
 	}); err != nil {
 		t.Fatal(err)

@@ -60,6 +60,9 @@ func (b *Backend) Apply(ctx context.Context, key string, c traffic.Change) error
 	if c.Percent > 0 && canary == 0 {
 		canary = 1
 	}
+	if err := b.preflight(ctx, env); err != nil {
+		return err
+	}
 	if c.Percent > 0 {
 		if err := b.deploy(ctx, env, c.Service, c.Version); err != nil {
 			return err
@@ -181,6 +184,24 @@ func (b *Backend) selects(ctx context.Context, env release.KubeEnvironment, svc 
 		return "", kube.Wrap(fmt.Sprintf("read service %s/%s", env.Namespace, svc), err)
 	}
 	return s.Spec.Selector[kube.LabelVersion], nil
+}
+
+// preflight reads the route and checks its rule names both Services before anything is
+// deployed: a missing CRD, route or backendRef fails the step before it changes anything.
+func (b *Backend) preflight(ctx context.Context, env release.KubeEnvironment) error {
+	object := fmt.Sprintf("HTTPRoute %s/%s", env.Namespace, env.Route)
+	cur, err := b.Kube.Dynamic.Resource(HTTPRoutes).Namespace(env.Namespace).Get(ctx, env.Route, metav1.GetOptions{})
+	if err != nil {
+		return kube.Wrap("read "+object, err)
+	}
+	rules, _, err := unstructured.NestedSlice(cur.Object, "spec", "rules") // a deep copy
+	if err == nil {
+		err = SetWeights(rules, env.Rule, env.StableService, env.CanaryService, 100, 0)
+	}
+	if err != nil {
+		return kube.Wrap("read "+object, apierrors.NewBadRequest(object+": "+err.Error()))
+	}
+	return nil
 }
 
 // route sets the rule's canary weight to canary and the stable weight to the rest of 100.
