@@ -60,9 +60,15 @@ func (b *Backend) Apply(ctx context.Context, key string, c traffic.Change) error
 	if c.Percent > 0 && canary == 0 {
 		canary = 1
 	}
-	if err := b.preflight(ctx, env); err != nil {
+	// Force is decided once per step, from the route as it was before the step: the first
+	// step of a release takes the rules over with force in every apply it makes (a force
+	// that changes no value would leave the route's author as a co-owner, and the release's
+	// next change would then conflict with it); every later step applies without force.
+	owner, err := b.preflight(ctx, env)
+	if err != nil {
 		return err
 	}
+	force := wayBack || owner != rel
 	if c.Percent > 0 {
 		if err := b.deploy(ctx, env, c.Service, c.Version); err != nil {
 			return err
@@ -84,14 +90,14 @@ func (b *Backend) Apply(ctx context.Context, key string, c traffic.Change) error
 		return err
 	}
 	if sel != kube.LabelValue(c.Version) {
-		if err := b.route(ctx, env, rel, 0, wayBack); err != nil {
+		if err := b.route(ctx, env, rel, 0, force); err != nil {
 			return err
 		}
 		if err := b.point(ctx, env, env.CanaryService, c.Service, c.Version); err != nil {
 			return err
 		}
 	}
-	return b.route(ctx, env, rel, canary, wayBack)
+	return b.route(ctx, env, rel, canary, force)
 }
 
 // DeploymentName is the Deployment of one version of a service.
@@ -187,21 +193,22 @@ func (b *Backend) selects(ctx context.Context, env release.KubeEnvironment, svc 
 }
 
 // preflight reads the route and checks its rule names both Services before anything is
-// deployed: a missing CRD, route or backendRef fails the step before it changes anything.
-func (b *Backend) preflight(ctx context.Context, env release.KubeEnvironment) error {
+// deployed: a missing CRD, route or backendRef fails the step before it changes anything. It
+// returns the release that last moved the route.
+func (b *Backend) preflight(ctx context.Context, env release.KubeEnvironment) (string, error) {
 	object := fmt.Sprintf("HTTPRoute %s/%s", env.Namespace, env.Route)
 	cur, err := b.Kube.Dynamic.Resource(HTTPRoutes).Namespace(env.Namespace).Get(ctx, env.Route, metav1.GetOptions{})
 	if err != nil {
-		return kube.Wrap("read "+object, err)
+		return "", kube.Wrap("read "+object, err)
 	}
 	rules, _, err := unstructured.NestedSlice(cur.Object, "spec", "rules") // a deep copy
 	if err == nil {
 		err = SetWeights(rules, env.Rule, env.StableService, env.CanaryService, 100, 0)
 	}
 	if err != nil {
-		return kube.Wrap("read "+object, apierrors.NewBadRequest(object+": "+err.Error()))
+		return "", kube.Wrap("read "+object, apierrors.NewBadRequest(object+": "+err.Error()))
 	}
-	return nil
+	return cur.GetAnnotations()[kube.AnnotationRelease], nil
 }
 
 // route sets the rule's canary weight to canary and the stable weight to the rest of 100.
@@ -212,9 +219,6 @@ func (b *Backend) route(ctx context.Context, env release.KubeEnvironment, rel st
 	cur, err := routes.Get(ctx, env.Route, metav1.GetOptions{})
 	if err != nil {
 		return kube.Wrap(op, err)
-	}
-	if cur.GetAnnotations()[kube.AnnotationRelease] != rel {
-		force = true // this release's first step: shipgate takes the rules over
 	}
 	rules, _, err := unstructured.NestedSlice(cur.Object, "spec", "rules")
 	if err != nil {
