@@ -32,8 +32,7 @@ import (
 	"github.com/shipgate/shipgate/internal/traffic"
 )
 
-// Rollouts is the Argo Rollouts resource (argoproj.io/v1alpha1; its CRD has no status
-// subresource, so status is written on the object, as the plugin does).
+// Rollouts is the Argo Rollouts resource (argoproj.io/v1alpha1).
 var Rollouts = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
 
 // Backend applies changes to the Rollouts the policy names.
@@ -130,13 +129,14 @@ func setImage(containers []any, service, image string) error {
 	return nil
 }
 
-// patchStatus merge-patches the Rollout's status, as the plugin's promote, abort and retry do.
+// patchStatus merge-patches the Rollout's status subresource, as the plugin's promote, abort
+// and retry do.
 func patchStatus(ctx context.Context, r dynamic.ResourceInterface, name string, status map[string]any) error {
 	body, err := json.Marshal(map[string]any{"status": status})
 	if err != nil {
 		return err
 	}
-	_, err = r.Patch(ctx, name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: kube.FieldManager})
+	_, err = r.Patch(ctx, name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: kube.FieldManager}, "status")
 	return err
 }
 

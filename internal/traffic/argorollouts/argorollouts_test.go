@@ -92,7 +92,7 @@ func setup(t *testing.T) release.KubeEnvironment {
 func status(ctx context.Context, ns string, s map[string]any) error {
 	body, _ := json.Marshal(map[string]any{"status": s})
 	_, err := env.Kube.Dynamic.Resource(argorollouts.Rollouts).Namespace(ns).Patch(ctx, "demo", types.MergePatchType, body,
-		metav1.PatchOptions{FieldManager: "kubetest-argo-rollouts-controller"})
+		metav1.PatchOptions{FieldManager: "kubetest-argo-rollouts-controller"}, "status")
 	return err
 }
 
@@ -131,7 +131,9 @@ func controller(ctx context.Context, ns string) {
 					"stable": map[string]any{"weight": 100 - weight, "podTemplateHash": st["stableRS"]}}}}
 		}
 		if want != nil {
-			_ = status(ctx, ns, want)
+			if err := status(ctx, ns, want); err != nil && ctx.Err() == nil {
+				fmt.Fprintln(os.Stderr, "stand-in controller:", err)
+			}
 		}
 	}
 }
