@@ -37,8 +37,14 @@ type Contracts struct {
 	Records *chain.RecordStore
 	// Dial connects to a chain and checks its id; nil: chain.Dial (JSON-RPC).
 	Dial func(ctx context.Context, rpc string, chainID uint64) (chain.Backend, error)
-	// Key loads a deployer key by name; nil: chain.LoadKey (the worker's environment).
+	// Key loads a deployer key by name; nil: chain.LoadKeyFrom (the worker's environment),
+	// with a raw hex key accepted only as hexKeyAllowed says.
 	Key func(name string) (*chain.Key, error)
+	// AllowHexKeys: this worker runs dev policies (its operator set
+	// SHIPGATE_ALLOW_DEV_POLICIES), so a deployer key may be a raw hex string in the
+	// environment, except on a known mainnet or a governed chain. Otherwise keys are keystore
+	// files.
+	AllowHexKeys bool
 	// PollInterval is how often confirmations are polled; 0: 1 s.
 	PollInterval time.Duration
 	// OnPoll runs after every confirmation poll (tests on a simulated chain mine a block).
@@ -130,6 +136,9 @@ func (c *Contracts) Plan(ctx context.Context, req release.ContractsPlanRequest) 
 		return release.ContractsPlan{}, err
 	}
 	out := release.ContractsPlan{Chain: req.Chain.Name, ChainID: req.Chain.ChainID}
+	if err := c.checkGovernance(ctx, b, req.Chain); err != nil {
+		return out, err
+	}
 	for _, ct := range req.Contracts {
 		a, err := c.loadArtifact(ctx, ct.ArtifactBlob, ct.ArtifactContract())
 		if err != nil {
@@ -205,7 +214,7 @@ func (c *Contracts) Sign(ctx context.Context, req release.ContractTx) (release.S
 	if err != nil {
 		return release.SignedTx{}, err
 	}
-	key, err := c.loadKey(req.Chain.Deployer)
+	key, err := c.loadKey(req.Chain)
 	if err != nil {
 		return release.SignedTx{}, err
 	}
@@ -231,12 +240,19 @@ func (c *Contracts) Sign(ctx context.Context, req release.ContractTx) (release.S
 	return signedOut(s), nil
 }
 
-func (c *Contracts) loadKey(name string) (*chain.Key, error) {
+// hexKeyAllowed is the one rule for raw hex deployer keys: a dev worker, a chain that is
+// neither a known mainnet nor governed.
+func (c *Contracts) hexKeyAllowed(ch release.Chain) bool {
+	_, mainnet := release.KnownMainnets[ch.ChainID]
+	return c.AllowHexKeys && !mainnet && ch.Governance == nil
+}
+
+func (c *Contracts) loadKey(ch release.Chain) (*chain.Key, error) {
 	load := c.Key
 	if load == nil {
-		load = chain.LoadKey
+		load = func(name string) (*chain.Key, error) { return chain.LoadKeyFrom(name, c.hexKeyAllowed(ch)) }
 	}
-	k, err := load(name)
+	k, err := load(ch.Deployer)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("deployer key: %v", err), "NoKey", nil)
 	}
@@ -283,6 +299,10 @@ func (c *Contracts) txRequest(ctx context.Context, req release.ContractTx) (chai
 		}
 		out.ErrorABI = &impl.ABI
 	case release.OpUpgrade, release.OpRevert:
+		if req.Chain.Governance != nil {
+			// release validation refuses such a release; this holds even if one got through
+			return bad(fmt.Errorf("chain %s is governed: its proxies switch only through Safe %s, never with the worker's key", req.Chain.Name, req.Chain.Governance.Safe))
+		}
 		if !common.IsHexAddress(req.Proxy) || !common.IsHexAddress(req.Implementation) {
 			return bad(fmt.Errorf("proxy %q and implementation %q must be addresses", req.Proxy, req.Implementation))
 		}

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -45,6 +46,16 @@ const (
 // SHIPGATE_KEYSTORE_<NAME> (a keystore file) with SHIPGATE_KEYSTORE_PASS_<NAME>, or, for
 // development, a hex private key in SHIPGATE_KEY_<NAME>. Errors never include key material.
 func LoadKey(name string) (*Key, error) {
+	return LoadKeyFrom(name, true)
+}
+
+// ErrHexKeyRefused: a raw hex key is configured where only a keystore is accepted.
+var ErrHexKeyRefused = errors.New("a raw hex private key is accepted only for development chains")
+
+// LoadKeyFrom is LoadKey with the raw hex form allowed or not: a worker passes false unless its
+// operator runs dev policies, and always for a known mainnet or a governed chain, so a
+// production key is a keystore file (encrypted at rest), never a string in the environment.
+func LoadKeyFrom(name string, allowHex bool) (*Key, error) {
 	env := strings.ReplaceAll(strings.ToUpper(name), "-", "_")
 	if !keyName.MatchString(env) {
 		return nil, fmt.Errorf("key name %q: want letters, digits, '_' or '-' (1-64)", name)
@@ -68,6 +79,8 @@ func LoadKey(name string) (*Key, error) {
 			return nil, fmt.Errorf("key %s: keystore file %s: %v", name, file, err)
 		}
 		return NewKey(name, k.PrivateKey), nil
+	case hasHex && !allowHex:
+		return nil, fmt.Errorf("key %s: %s%s is set: %w; use %s%s with %s%s", name, EnvKeyHex, env, ErrHexKeyRefused, EnvKeystoreFile, env, EnvKeystorePass, env)
 	case hasHex:
 		priv, err := crypto.HexToECDSA(strings.TrimPrefix(strings.TrimSpace(hexKey), "0x"))
 		if err != nil {

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,5 +80,18 @@ func TestLoadKeyErrors(t *testing.T) {
 				t.Fatalf("error leaks key material: %v", err)
 			}
 		})
+	}
+}
+
+// Outside development a raw hex key is refused, naming the keystore variables to use instead,
+// and the refusal quotes nothing of the key.
+func TestLoadKeyHexRefusedOutsideDev(t *testing.T) {
+	t.Setenv("SHIPGATE_KEY_DEPLOYER_B", "0x"+devHex)
+	_, err := LoadKeyFrom("deployer-b", false)
+	if !errors.Is(err, ErrHexKeyRefused) || !strings.Contains(err.Error(), "SHIPGATE_KEYSTORE_DEPLOYER_B") || strings.Contains(err.Error(), devHex[:8]) {
+		t.Fatalf("hex key outside dev: %v", err)
+	}
+	if _, err := LoadKeyFrom("deployer-b", true); err != nil {
+		t.Fatalf("hex key in dev: %v", err)
 	}
 }

@@ -68,6 +68,7 @@ var types = map[string]map[string]param{
 	TypeHTTP:   {"url": {true, evidence.Same}, "contains": {false, evidence.Same}},
 	TypeResourceUsage: {"cpuMax": {true, evidence.Lower}, "memoryMaxMiB": {true, evidence.Lower}, "windowSeconds": {true, evidence.Higher},
 		"labels": {false, evidence.Same}, "cpuMetric": {false, evidence.Same}, "memoryMetric": {false, evidence.Same}},
+	TypeChainCall: chainCallParams,
 }
 
 // MeasureWindow is how long after the deploy a resource-usage check measures, and so how long
@@ -142,6 +143,9 @@ func Evaluate(ctx context.Context, in Input, prometheusURL string, httpClient *h
 	if in.Type == TypeHTTP {
 		return probeHTTP(ctx, httpClient, p)
 	}
+	if in.Type == TypeChainCall {
+		return probeChainCall(ctx, p)
+	}
 	if prometheusURL == "" {
 		return errorf("%s check: no Prometheus URL configured", in.Type)
 	}
@@ -174,6 +178,7 @@ type parsed struct {
 	cpuQuery, memQuery string
 	cpuMax, memMaxMiB  float64
 	window             time.Duration
+	call               *chainCall
 }
 
 func parse(typ string, raw map[string]string, vars map[string]string) (parsed, error) {
@@ -254,6 +259,10 @@ func parse(typ string, raw map[string]string, vars map[string]string) (parsed, e
 		}
 	case TypeResourceUsage:
 		if err := parseResources(typ, raw, vars, &p); err != nil {
+			return p, err
+		}
+	case TypeChainCall:
+		if err := parseChainCall(typ, get, raw, &p); err != nil {
 			return p, err
 		}
 	case TypeHTTP:

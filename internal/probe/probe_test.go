@@ -14,7 +14,7 @@ import (
 )
 
 func TestTypes(t *testing.T) {
-	want := []string{"http", "prometheus-query", "prometheus-rules", "prometheus-series", "resource-usage"}
+	want := []string{"chain-call", "http", "prometheus-query", "prometheus-rules", "prometheus-series", "resource-usage"}
 	if got := Types(); !slices.Equal(got, want) {
 		t.Fatalf("Types() = %v, want %v", got, want)
 	}
@@ -53,7 +53,7 @@ func TestValidateParams(t *testing.T) {
 		{TypeResourceUsage, map[string]string{"cpuMax": "2", "memoryMaxMiB": "1024", "windowSeconds": "300", "labels": "service={{.Service}},environment=staging"}, "selects no version"},
 		{TypeResourceUsage, map[string]string{"cpuMax": "2", "memoryMaxMiB": "1024", "windowSeconds": "300", "labels": "version=v0.0.0"}, "selects no version"},
 		{TypeResourceUsage, map[string]string{"cpuMax": "2", "memoryMaxMiB": "1024", "windowSeconds": "300", "memoryMetric": "rss{x}"}, `param memoryMetric: "rss{x}" is not a metric name`},
-		{"nagios", nil, `probe: unknown check type "nagios" (known: http, prometheus-query, prometheus-rules, prometheus-series, resource-usage)`},
+		{"nagios", nil, `probe: unknown check type "nagios" (known: chain-call, http, prometheus-query, prometheus-rules, prometheus-series, resource-usage)`},
 	}
 	for _, tc := range tests {
 		err := ValidateParams(tc.typ, tc.params)

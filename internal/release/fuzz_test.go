@@ -50,6 +50,9 @@ func FuzzParsePolicy(f *testing.F) {
 	// a Kubernetes backend
 	f.Add([]byte(strings.Replace(string(DefaultPolicyYAML()), "backend: webhook", "backend: gatewayapi\n  kubernetes: [{name: production, namespace: demo, image: r/demo, route: demo, stableService: a, canaryService: b}]", 1)))
 	f.Add(append(DefaultPolicyYAML(), strings.ReplaceAll(promotionYAML, "Europe/Berlin", "../etc/passwd")...))
+	// governance: good, and with a checksum typo
+	f.Add(governedPolicy(goodGov))
+	f.Add(governedPolicy(strings.Replace(goodGov, "0x5FbDB", "0x5fbDB", 1)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePolicy("policy.yaml", data, knownTypes)
 		if err != nil {
@@ -66,6 +69,16 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 		if p.Profile == ProfileProduction && (len(p.BelowFloor()) > 0 || p.Analysis == nil || p.FailureAction(StageCanary) != "rollback") {
 			t.Fatalf("production policy below the floors accepted: %+v", p)
+		}
+		for _, c := range p.Chains {
+			if g := c.Governance; g != nil {
+				if g.Threshold < 1 || g.Threshold > len(g.Owners) || g.MinDelay <= 0 || checkAddress(g.Safe) != "" || checkAddress(g.Timelock) != "" {
+					t.Fatalf("accepted invalid governance %+v", g)
+				}
+				if p.Profile == ProfileProduction && (g.Threshold < FloorGovernanceThreshold || g.MinDelay.D() < FloorGovernanceDelay) {
+					t.Fatalf("production governance below the floors accepted: %+v", g)
+				}
+			}
 		}
 		owners := map[string]string{}
 		for _, g := range p.Groups {

@@ -222,6 +222,9 @@ type Chain struct {
 	// transaction whose suggested fees exceed a cap is signed at the cap.
 	MaxFeeGwei float64 `yaml:"maxFeeGwei,omitempty" json:"maxFeeGwei,omitempty"`
 	MaxTipGwei float64 `yaml:"maxTipGwei,omitempty" json:"maxTipGwei,omitempty"`
+	// Governance, when set, is the Safe and timelock every proxy upgrade on this chain goes
+	// through (governance.go).
+	Governance *Governance `yaml:"governance,omitempty" json:"governance,omitempty"`
 }
 
 // ChainFor returns the policy's chain of a role (testnet or mainnet).
@@ -576,6 +579,7 @@ func (p *Policy) validateChains(v *validator) {
 		if c.MaxFeeGwei < 0 || c.MaxTipGwei < 0 || (c.MaxFeeGwei > 0 && c.MaxTipGwei > c.MaxFeeGwei) {
 			v.addf(f+".maxTipGwei", "fee caps must not be negative and the tip cap not above the fee cap")
 		}
+		p.validateGovernance(v, f, c)
 		for j := range i {
 			if p.Chains[j].Role == c.Role {
 				v.addf(f+".role", "a second %s chain: one chain per role", c.Role)
@@ -672,6 +676,7 @@ func ValidateRelease(manifestFile string, m *Manifest, p *Policy) error {
 			}
 		}
 	}
+	validateGovernedRelease(v, m, p)
 	if len(m.Contracts) > 0 {
 		for _, role := range []string{"testnet", "mainnet"} {
 			if _, ok := p.ChainFor(role); !ok {

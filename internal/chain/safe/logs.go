@@ -1,0 +1,20 @@
+package safe
+
+import (
+	"context"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+)
+
+type logFilterer interface {
+	FilterLogs(ctx context.Context, q ethereum.FilterQuery) ([]types.Log, error)
+}
+
+// executionFilter finds the Safe's ExecutionSuccess(bytes32 indexed txHash, uint256 payment)
+// event for the proposal's hash: the proof its nonce went to this proposal.
+func executionFilter(p *Proposal) ethereum.FilterQuery {
+	ev := safeABI().Events["ExecutionSuccess"]
+	return ethereum.FilterQuery{Addresses: []common.Address{p.SafeTx.Safe}, Topics: [][]common.Hash{{ev.ID}, {p.SafeTxHash}}}
+}
