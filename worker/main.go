@@ -27,6 +27,7 @@ import (
 	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/dora"
 	"github.com/shipgate/shipgate/internal/evstore"
+	"github.com/shipgate/shipgate/internal/kube"
 	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/searchattr"
@@ -190,7 +191,7 @@ func run() error {
 		CrashAt:      os.Getenv("SHIPGATE_TEST_CRASH_AT")})
 	activities.Register(w,
 		&activities.Gates{Store: evidenceStore, HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL, Client: c},
-		&activities.Traffic{HTTP: httpClient, Metrics: metrics},
+		&activities.Traffic{HTTP: httpClient, Metrics: metrics, Kube: kube.Lazy(os.Getenv(kube.EnvKubeconfig))},
 		notify)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting worker: %w", err)
