@@ -41,9 +41,9 @@ func benchPolicy(p string) string {
 //
 //	go test -run '^$' -bench ConcurrentSlackClicks -benchtime 3x ./internal/slackbridge/
 func BenchmarkConcurrentSlackClicks(b *testing.B) {
+	e := startE2E(b, benchPolicy)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	e := startE2E(b, ctx, benchPolicy)
 	var acks, visible []time.Duration
 	wfts := 0
 	b.ResetTimer()

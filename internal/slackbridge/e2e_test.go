@@ -57,8 +57,13 @@ type e2e struct {
 }
 
 // startE2E starts everything; editPolicy, when given, changes the demo policy's YAML first.
-func startE2E(t testing.TB, ctx context.Context, editPolicy func(string) string) *e2e {
+// Starting has a budget of its own: on a loaded 2-core machine the dev server alone took most of
+// the three minutes the test once shared with it (TestSlackSignoffsEndToEnd failed in startE2E
+// with "context deadline exceeded" in one run of six while three builds ran beside it).
+func startE2E(t testing.TB, editPolicy func(string) string) *e2e {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
 	temporal, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -264,9 +269,9 @@ func slackAudit(st release.Status) []release.AuditEntry {
 // TestSlackSignoffsEndToEnd: the workflow posts its signoff requests to Slack, signed clicks
 // decide them, and every decision updates the same message in place.
 func TestSlackSignoffsEndToEnd(t *testing.T) {
+	e := startE2E(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	e := startE2E(t, ctx, nil)
 	if err := e.release(e.in).Start(ctx, e.c, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
 		t.Fatal(err)
 	}
