@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,7 +18,9 @@ import (
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -58,6 +61,34 @@ func Bin() (string, error) {
 			return "", errors.New("kubetest: repository root not found above the working directory")
 		}
 		dir = parent
+	}
+}
+
+// ShippedRole is the Role shipped in deployments/kubernetes/rbac.yaml: what the RBAC tests bind
+// to the worker's user.
+func ShippedRole(t testing.TB) *rbacv1.Role {
+	t.Helper()
+	bin, err := Bin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(filepath.Dir(bin), "deployments", "kubernetes", "rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+	for {
+		var role rbacv1.Role
+		if err := dec.Decode(&role); err != nil {
+			if err == io.EOF {
+				t.Fatal("deployments/kubernetes/rbac.yaml has no Role")
+			}
+			t.Fatal(err)
+		}
+		if role.Kind == "Role" {
+			return &role
+		}
 	}
 }
 

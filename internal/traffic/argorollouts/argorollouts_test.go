@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 
 	"github.com/shipgate/shipgate/internal/kube"
@@ -235,28 +233,6 @@ func TestForeignEditIsReported(t *testing.T) {
 	}
 }
 
-func roleFromFile(t *testing.T) *rbacv1.Role {
-	t.Helper()
-	f, err := os.Open("../../../deployments/kubernetes/rbac.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	for {
-		var role rbacv1.Role
-		if err := dec.Decode(&role); err != nil {
-			if err == io.EOF {
-				t.Fatal("no Role in rbac.yaml")
-			}
-			t.Fatal(err)
-		}
-		if role.Kind == "Role" {
-			return &role
-		}
-	}
-}
-
 // TestRBACRole: refused without the shipped Role, every call succeeds with it.
 func TestRBACRole(t *testing.T) {
 	e := setup(t)
@@ -267,7 +243,7 @@ func TestRBACRole(t *testing.T) {
 	if !errors.As(err, &ke) || !ke.Permanent() || !strings.Contains(err.Error(), "forbidden") {
 		t.Fatalf("without the Role: %v", err)
 	}
-	role := roleFromFile(t)
+	role := kubetest.ShippedRole(t)
 	if _, err := env.Kube.Core.RbacV1().Roles(e.Namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

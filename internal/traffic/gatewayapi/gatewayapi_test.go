@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 
 	"github.com/shipgate/shipgate/internal/kube"
@@ -255,29 +253,6 @@ func TestForeignEditIsReported(t *testing.T) {
 	wantWeights(t, e, 100, 0, "1.4.0")
 }
 
-// roleFromFile reads the Role shipped in deployments/kubernetes/rbac.yaml.
-func roleFromFile(t *testing.T) *rbacv1.Role {
-	t.Helper()
-	f, err := os.Open("../../../deployments/kubernetes/rbac.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	for {
-		var role rbacv1.Role
-		if err := dec.Decode(&role); err != nil {
-			if err == io.EOF {
-				t.Fatal("deployments/kubernetes/rbac.yaml has no Role")
-			}
-			t.Fatal(err)
-		}
-		if role.Kind == "Role" {
-			return &role
-		}
-	}
-}
-
 // TestRBACRole: the worker, as a user with nothing but the shipped Role bound in the
 // namespace, runs a step and a rollback; without the binding it is refused, and the error says
 // what to grant and is final (no retry can help).
@@ -291,7 +266,7 @@ func TestRBACRole(t *testing.T) {
 		t.Fatalf("without the Role: want a permanent forbidden error naming rbac.yaml, got %v", err)
 	}
 	t.Logf("without the Role: %v", err)
-	role := roleFromFile(t)
+	role := kubetest.ShippedRole(t)
 	role.Namespace = e.Namespace
 	if _, err := env.Kube.Core.RbacV1().Roles(e.Namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
