@@ -71,6 +71,10 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 		fmt.Sprintf("governance: awaiting %d owner approvals of safeTxHash %s (Safe nonce %d)", ch.Governance.Threshold, gp.SafeTxHash, gp.SafeNonce))
 	if err != nil {
 		g.Phase = release.GovRejected
+		if errors.Is(err, errStopped) {
+			g.Phase = "withdrawn"
+			w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s is withdrawn (release stopped): Safe owners, do not approve safeTxHash %s; nothing was scheduled", w.st.Service, w.st.Version, what, gp.SafeTxHash))
+		}
 		w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
 		return fmt.Errorf("governed %s: the owners' approval: %w", what, err)
 	}
@@ -90,9 +94,14 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govDelayWindow(ct.Name), StartedAt: now, EndsAt: now.Add(delay), State: release.WindowOpen,
 		Policy: release.Duration(delay).String(), Note: "the timelock's minimum delay: anyone can see the upgrade coming"})
 	w.publish(ctx)
-	timer := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{Summary: fmt.Sprintf("governance: timelock delay %s for the %s", delay, what)})
-	if err := timer.Get(ctx, nil); err != nil {
-		return err
+	if _, err := w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
+		timer := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{Summary: fmt.Sprintf("governance: timelock delay %s for the %s", delay, what)})
+		return release.GovernanceProgress{}, timer.Get(ctx, nil)
+	}); err != nil {
+		w.window(govDelayWindow(ct.Name)).State = release.WindowDone
+		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s stopped during the timelock delay: operations %s (upgrade) and %s (revert) stay scheduled in timelock %s; only the worker may execute them and it will not: Safe owners, cancel them through the Safe",
+			w.st.Service, w.st.Version, what, opID(gp, "upgrade"), opID(gp, "revert"), ch.Governance.Timelock))
+		return fmt.Errorf("governed %s: the timelock delay: %w", what, err)
 	}
 	if pr, err = w.governanceWatch(ctx, ch, gp, release.WatchReady, time.Hour, "governance: the timelock operation ready on chain for the "+what); err != nil {
 		return fmt.Errorf("governed %s: the timelock delay: %w", what, err)
@@ -118,13 +127,52 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 // the whole wait (heartbeats, no history per poll); a rejected or cancelled proposal is not
 // retried.
 func (w *rel) governanceWatch(ctx workflow.Context, ch release.Chain, gp release.GovernanceProposal, until string, timeout time.Duration, summary string) (release.GovernanceProgress, error) {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumInterval: time.Minute},
 		Summary:             summary,
+	}
+	return w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
+		var pr release.GovernanceProgress
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), release.ActivityGovernanceWatch, release.GovernanceWatchRequest{Chain: ch, Proposal: gp.Proposal, Until: until}).Get(ctx, &pr)
+		return pr, err
 	})
-	var pr release.GovernanceProgress
-	err := workflow.ExecuteActivity(actx, release.ActivityGovernanceWatch, release.GovernanceWatchRequest{Chain: ch, Proposal: gp.Proposal, Until: until}).Get(ctx, &pr)
+}
+
+// errStopped: a governed wait (owners, delay) ended because the release was aborted or rolled
+// back meanwhile; run takes the release's way out instead of failing it.
+var errStopped = errors.New("stopped while waiting for the governance")
+
+// untilStopped runs wait in a cancellable context and returns errStopped as soon as an abort
+// (or rollback) arrives: the owners' approvals or the timelock's delay can take days, and a
+// person must be able to stop the release meanwhile.
+func (w *rel) untilStopped(ctx workflow.Context, wait func(workflow.Context) (release.GovernanceProgress, error)) (release.GovernanceProgress, error) {
+	cctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	var (
+		pr   release.GovernanceProgress
+		err  error
+		done bool
+	)
+	workflow.Go(cctx, func(gctx workflow.Context) {
+		pr, err = wait(gctx)
+		done = true
+	})
+	_ = workflow.Await(ctx, func() bool { return done || w.stop != nil })
+	if !done {
+		return pr, errStopped
+	}
 	return pr, err
+}
+
+// opID is a proposal's timelock operation id as its summary states it.
+func opID(gp release.GovernanceProposal, which string) string {
+	for _, l := range gp.Summary {
+		if rest, ok := strings.CutPrefix(l, "operation "+which+" "); ok {
+			id, _, _ := strings.Cut(rest, " ")
+			return id
+		}
+	}
+	return "(unknown)"
 }
