@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 	"go.uber.org/zap"
@@ -44,7 +45,15 @@ func (n *Notify) Notify(ctx context.Context, notice release.Notice) error {
 	if n.Slack == nil {
 		return nil
 	}
+	defer n.observeSlack("notice", time.Now())
 	return n.post(ctx, notice)
+}
+
+// observeSlack records how long one Slack delivery took (shipgate_slack_duration_seconds).
+func (n *Notify) observeSlack(op string, start time.Time) {
+	if n.Metrics != nil {
+		n.Metrics.SlackSeconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	}
 }
 
 func (n *Notify) post(ctx context.Context, notice release.Notice) error {
@@ -84,6 +93,7 @@ func (n *Notify) SignoffMessage(ctx context.Context, m release.SignoffMessage) (
 	if n.Slack == nil {
 		return release.SignoffPosted{}, nil
 	}
+	defer n.observeSlack("signoff", time.Now())
 	channel := n.channel(release.Notice{Channel: m.Channel})
 	if channel == "" {
 		return release.SignoffPosted{}, fmt.Errorf("slack signoff message for %s: no channel id (set %s)", m.ReleaseID, slackapp.EnvChannel)

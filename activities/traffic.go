@@ -12,9 +12,12 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/shipgate/shipgate/internal/kube"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/telemetry"
 	"github.com/shipgate/shipgate/internal/traffic"
+	"github.com/shipgate/shipgate/internal/traffic/argorollouts"
+	"github.com/shipgate/shipgate/internal/traffic/gatewayapi"
 )
 
 // Traffic deploys versions and moves traffic through the policy's backend.
@@ -24,6 +27,9 @@ type Traffic struct {
 	// Getenv reads the backend's token from the worker's secret namespace
 	// (release.SecretEnv: SHIPGATE_SECRET_<NAME> only); os.Getenv by default.
 	Getenv func(string) string
+	// Kube connects to the Kubernetes API server of the gatewayapi and argorollouts backends
+	// (kube.Lazy: the kubeconfig the worker's operator names, or in-cluster); nil: none.
+	Kube func() (*kube.Clients, error)
 }
 
 // heartbeatEvery is how often a traffic activity tells Temporal it is alive while it waits
@@ -56,8 +62,10 @@ func (t *Traffic) SetTraffic(ctx context.Context, req release.TrafficRequest) er
 	}
 	activity.GetLogger(ctx).Info("traffic change", "environment", req.Environment, "version", req.Version,
 		"percent", req.Percent, "key", req.IdempotencyKey, "result", result)
-	var se *traffic.StatusError
-	if errors.As(err, &se) && se.Permanent() {
+	// the backend refused the change itself (a webhook's 4xx; Kubernetes: forbidden, no such
+	// kind or object, an edit by someone else): retrying cannot help a forward step
+	var perm interface{ Permanent() bool }
+	if errors.As(err, &perm) && perm.Permanent() {
 		return t.permanent(req, err, "TrafficRefused")
 	}
 	return err
@@ -103,6 +111,18 @@ func (t *Traffic) backend(cfg release.Traffic) (traffic.Backend, error) {
 			return nil, err
 		}
 		return &traffic.Webhook{URL: cfg.URL, Token: token, Client: t.HTTP}, nil
+	case release.BackendGatewayAPI, release.BackendArgoRollouts:
+		if t.Kube == nil {
+			return nil, fmt.Errorf("traffic backend %s: this worker has no Kubernetes connection", cfg.Backend)
+		}
+		clients, err := t.Kube()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Backend == release.BackendGatewayAPI {
+			return &gatewayapi.Backend{Kube: clients, Envs: cfg.Kubernetes}, nil
+		}
+		return &argorollouts.Backend{Kube: clients, Envs: cfg.Kubernetes}, nil
 	}
 	return nil, fmt.Errorf("unknown traffic backend %q", cfg.Backend)
 }

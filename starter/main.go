@@ -13,11 +13,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/shipgate/shipgate/internal/release"
+	"github.com/shipgate/shipgate/internal/telemetry"
 )
 
 const usage = `usage: starter COMMAND [ARGS]
@@ -27,6 +29,9 @@ const usage = `usage: starter COMMAND [ARGS]
                                                     policies (default "default"); prints its id
   status ID [--json] [--watch]                      where a release is and what it waits for
   list [--stage S] [--state S]                      releases, newest first
+  report [--since 30d|720h|DATE] [--json]           DORA metrics of the releases: deployment
+                                                    frequency, lead time, change failure rate,
+                                                    time to restore, per service
   approve ID --check CHECK --as ACTOR [--comment TEXT]
   reject ID --check CHECK --as ACTOR --reason TEXT
   clear-rejection ID --check CHECK --as ACTOR --reason TEXT
@@ -58,6 +63,9 @@ SHIPGATE_SSH_KEY), or ssh-agent's only key. The policy lists each member's sshKe
 the member whose key signs.
 
 Temporal connection: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS settings.
+Tracing: --otlp-endpoint URL before the command (env SHIPGATE_OTLP_ENDPOINT), the OTLP/gRPC
+collector the CLI's spans go to (http://host:4317 plaintext, https://host:4317 TLS): a release
+started with it is one trace from its start to its end.
 `
 
 func main() {
@@ -72,6 +80,8 @@ func main() {
 type exitError struct {
 	code int
 	msg  string
+	// help is what -h on a command prints to standard output: its flags.
+	help string
 }
 
 func (e *exitError) Error() string { return e.msg }
@@ -84,9 +94,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	otlp, args, err := otlpFlag(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "starter:", err)
+		return 2
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
 	cmd, rest := args[0], args[1:]
-	cli := &cli{out: stdout, errOut: stderr}
-	var err error
+	cli := &cli{out: stdout, errOut: stderr, otlp: otlp}
 	switch cmd {
 	case "start":
 		err = cli.start(ctx, rest)
@@ -94,6 +112,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.status(ctx, rest)
 	case "list":
 		err = cli.list(ctx, rest)
+	case "report":
+		err = cli.report(ctx, rest)
 	case "approve", "reject", "clear-rejection", "pause", "resume", "recheck", "abort", "rollback", "restore", "report-issue", "resolve-issue", "break-glass", "override":
 		err = cli.signal(ctx, cmd, rest)
 	case release.ActionFreeze, release.ActionUnfreeze:
@@ -105,9 +125,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cli.client != nil {
 		cli.client.Close()
 	}
+	if cli.tracing != nil {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if terr := cli.tracing.Close(fctx); terr != nil {
+			fmt.Fprintln(stderr, "starter: sending traces:", terr)
+		}
+		cancel()
+	}
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
+			if ee.help != "" {
+				fmt.Fprint(stdout, ee.help)
+			}
 			if ee.msg != "" {
 				fmt.Fprintln(stderr, "starter:", ee.msg)
 			}
@@ -123,6 +153,25 @@ type cli struct {
 	out, errOut io.Writer
 	client      client.Client
 	namespace   string
+	otlp        string             // the collector traces go to; empty: none
+	tracing     *telemetry.Tracing // set by connect when otlp is
+}
+
+// otlpFlag takes --otlp-endpoint URL (or =URL) from before the command; its default is the
+// environment's SHIPGATE_OTLP_ENDPOINT.
+func otlpFlag(args []string) (string, []string, error) {
+	endpoint := os.Getenv(telemetry.EnvOTLPEndpoint)
+	for len(args) > 0 && strings.HasPrefix(args[0], "--otlp-endpoint") {
+		if v, ok := strings.CutPrefix(args[0], "--otlp-endpoint="); ok {
+			endpoint, args = v, args[1:]
+			continue
+		}
+		if args[0] != "--otlp-endpoint" || len(args) < 2 {
+			return "", nil, fmt.Errorf("--otlp-endpoint needs a URL, e.g. http://127.0.0.1:4317")
+		}
+		endpoint, args = args[1], args[2:]
+	}
+	return endpoint, args, nil
 }
 
 func (c *cli) connect(ctx context.Context) (client.Client, error) {
@@ -140,6 +189,14 @@ func (c *cli) connect(ctx context.Context) (client.Client, error) {
 		opts.Namespace = "default"
 	}
 	opts.Logger = quietLogger{}
+	if c.otlp != "" {
+		tr, err := telemetry.NewTracing(ctx, c.otlp, "shipgate-cli")
+		if err != nil {
+			return nil, err
+		}
+		c.tracing = tr
+		opts.Interceptors = append(opts.Interceptors, tr.Interceptor)
+	}
 	cl, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to temporal at %s: %w", opts.HostPort, err)
@@ -155,7 +212,9 @@ func parse(fs *flag.FlagSet, args []string, wantID bool) (string, error) {
 	if wantID && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		id, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return "", &exitError{code: 0, help: commandHelp(fs, wantID)}
+	} else if err != nil {
 		return "", &exitError{code: 2, msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
 	}
 	if wantID && id == "" && fs.NArg() > 0 {
@@ -167,6 +226,20 @@ func parse(fs *flag.FlagSet, args []string, wantID bool) (string, error) {
 		return "", &exitError{code: 2, msg: fs.Name() + ": the release id (release/<service>/<version>) is required"}
 	}
 	return id, nil
+}
+
+// commandHelp is a command's usage line and its flags, for -h.
+func commandHelp(fs *flag.FlagSet, wantID bool) string {
+	var b strings.Builder
+	b.WriteString("usage: starter " + fs.Name())
+	if wantID {
+		b.WriteString(" ID")
+	}
+	b.WriteString(" [flags]\n\nflags:\n")
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return b.String()
 }
 
 // quietLogger keeps the SDK's own logging off the CLI's output.

@@ -25,7 +25,9 @@ import (
 
 	"github.com/shipgate/shipgate/activities"
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/dora"
 	"github.com/shipgate/shipgate/internal/evstore"
+	"github.com/shipgate/shipgate/internal/kube"
 	"github.com/shipgate/shipgate/internal/policies"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/searchattr"
@@ -49,10 +51,27 @@ func envOr(key, def string) string {
 	return def
 }
 
+// envDuration is the duration in the environment variable key, or def; a malformed one stops
+// the worker (flag.Duration's own parse reports it with the flag's name).
+func envDuration(key string, def time.Duration) time.Duration {
+	if v := os.Getenv(key); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(os.Stderr, "worker: %s: %q is not a positive duration like 720h\n", key, v)
+			os.Exit(2)
+		}
+		return d
+	}
+	return def
+}
+
 func run() error {
 	httpAddr := flag.String("http", envOr("SHIPGATE_HTTP_ADDR", "127.0.0.1:9464"), "address of /healthz, /readyz and /metrics (env SHIPGATE_HTTP_ADDR)")
 	promURL := flag.String("prometheus", envOr("SHIPGATE_PROMETHEUS_URL", "http://127.0.0.1:9090"), "Prometheus for probe checks (env SHIPGATE_PROMETHEUS_URL)")
 	chainData := flag.String("chain-data", envOr("SHIPGATE_CHAIN_DATA", ".data/chain"), "directory of the contract nonce store and deployment records, shared by every release (env SHIPGATE_CHAIN_DATA)")
+	otlp := flag.String("otlp-endpoint", os.Getenv(telemetry.EnvOTLPEndpoint), "OTLP/gRPC collector for traces, http://host:4317 (plaintext) or https://host:4317 (TLS); empty: no tracing (env "+telemetry.EnvOTLPEndpoint+")")
+	doraWindow := flag.Duration("dora-window", envDuration("SHIPGATE_DORA_WINDOW", 30*24*time.Hour), "period the shipgate_dora_* gauges cover (env SHIPGATE_DORA_WINDOW)")
+	doraRefresh := flag.Duration("dora-refresh", envDuration("SHIPGATE_DORA_REFRESH", time.Minute), "how long the shipgate_dora_* gauges are cached between reads of the releases (env SHIPGATE_DORA_REFRESH)")
 	logLevel := flag.String("log-level", envOr("SHIPGATE_LOG_LEVEL", "info"), "debug, info, warn or error (env SHIPGATE_LOG_LEVEL)")
 	flag.Parse()
 
@@ -92,6 +111,23 @@ func run() error {
 	}
 	opts.Logger = telemetry.NewSDKLogger(log)
 	opts.MetricsHandler = telemetry.NewSDKMetrics(metrics.Registry)
+	workerOpts := worker.Options{}
+	if *otlp != "" {
+		tracing, err := telemetry.NewTracing(context.Background(), *otlp, "shipgate-worker")
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tracing.Close(ctx); err != nil {
+				log.Warn("flushing traces", zap.Error(err))
+			}
+		}()
+		opts.Interceptors = append(opts.Interceptors, tracing.ClientInterceptor())
+		workerOpts.Interceptors = append(workerOpts.Interceptors, telemetry.StageInterceptor(workflows.SearchStage), tracing.Interceptor)
+		log.Info("tracing", zap.String("otlpEndpoint", *otlp))
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -113,6 +149,8 @@ func run() error {
 		return err
 	}
 	metrics.Registry.MustRegister(telemetry.NewReleasesCollector(releaseCounter(c), 15*time.Second))
+	doraSource := &dora.Source{Client: c}
+	metrics.Registry.MustRegister(telemetry.NewDORACollector(doraSource.Releases, *doraWindow, *doraRefresh))
 
 	notify := &activities.Notify{Log: log, Metrics: metrics}
 	var sl *slackbridge.Worker
@@ -139,7 +177,7 @@ func run() error {
 		return err
 	}
 	log.Info("evidence store", zap.String("store", evidenceStore.String()))
-	w := worker.New(c, release.TaskQueue, worker.Options{})
+	w := worker.New(c, release.TaskQueue, workerOpts)
 	workflows.Register(w)
 	activities.RegisterLanes(w, &activities.Lanes{Client: c})
 	activities.RegisterPolicies(w, &activities.Policies{Store: store})
@@ -153,7 +191,7 @@ func run() error {
 		CrashAt:      os.Getenv("SHIPGATE_TEST_CRASH_AT")})
 	activities.Register(w,
 		&activities.Gates{Store: evidenceStore, HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL, Client: c},
-		&activities.Traffic{HTTP: httpClient, Metrics: metrics},
+		&activities.Traffic{HTTP: httpClient, Metrics: metrics, Kube: kube.Lazy(os.Getenv(kube.EnvKubeconfig))},
 		notify)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting worker: %w", err)

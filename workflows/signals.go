@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
@@ -47,6 +48,7 @@ func (w *rel) handle(ctx workflow.Context, name string, cmd release.Command) rel
 	}
 	reason, ok := w.apply(ctx, name, cmd)
 	entry.Accepted, entry.Reason = ok, reason
+	w.observeCommand(ctx, name, cmd, ok)
 	if gi, ci := w.findCheck(cmd.Check); ok && w.signed && gi >= 0 && (name == release.SignalApprove || name == release.SignalClearRejection) {
 		entry.Detail = w.st.Gates[gi].Checks[ci].Detail
 	}
@@ -56,6 +58,17 @@ func (w *rel) handle(ctx workflow.Context, name string, cmd release.Command) rel
 	w.audit(ctx, entry)
 	w.publish(ctx)
 	return w.st.Audit[len(w.st.Audit)-1]
+}
+
+// observeCommand records how long a signed command took from its signing to its verdict
+// (shipgate_command_latency_seconds{action,channel,accepted}): the person's wait, across the
+// CLI or Slack, Temporal and the workflow task. A metric only: no command, no history.
+func (w *rel) observeCommand(ctx workflow.Context, name string, cmd release.Command, accepted bool) {
+	if cmd.IssuedAt.IsZero() {
+		return
+	}
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"action": name, "channel": cmd.Channel, "accepted": strconv.FormatBool(accepted)}).
+		Timer("shipgate_command_latency").Record(max(0, workflow.Now(ctx).Sub(cmd.IssuedAt))) // a skewed clock is no wait
 }
 
 // authenticate proves who sent the command (release.Policy.Authenticate) and that it was not

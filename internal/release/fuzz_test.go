@@ -47,6 +47,8 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte(keyed.Replace(string(DefaultPolicyYAML())) + "slackBridgeKeys: [\"ssh-dss AAAA nope\"]\nroles: {starters: [nobody]}\n"))
 	// promotion windows, good and bad
 	f.Add(append(DefaultPolicyYAML(), promotionYAML...))
+	// a Kubernetes backend
+	f.Add([]byte(strings.Replace(string(DefaultPolicyYAML()), "backend: webhook", "backend: gatewayapi\n  kubernetes: [{name: production, namespace: demo, image: r/demo, route: demo, stableService: a, canaryService: b}]", 1)))
 	f.Add(append(DefaultPolicyYAML(), strings.ReplaceAll(promotionYAML, "Europe/Berlin", "../etc/passwd")...))
 	// governance: good, and with a checksum typo
 	f.Add(governedPolicy(goodGov))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Manifest is one release of a product, written by the release manager (release.yaml).
@@ -18,6 +19,9 @@ type Manifest struct {
 	// Commit is the full SHA of the commit the release is built from: reports that name a
 	// revision must name this one.
 	Commit string `yaml:"commit,omitempty" json:"commit,omitempty"`
+	// CommitTime is when that commit was made (RFC 3339, e.g. `git show -s --format=%cI`):
+	// the start of the DORA lead time for changes, which ends when the release serves 100 %.
+	CommitTime string `yaml:"commitTime,omitempty" json:"commitTime,omitempty"`
 	// Channel is the Slack channel for this release's messages (overrides the policy's).
 	Channel string `yaml:"channel,omitempty" json:"channel,omitempty"`
 	// Targets are the service's deploy targets per environment, by stage name.
@@ -121,6 +125,12 @@ func LoadManifest(path string) (*Manifest, error) {
 	return ParseManifest(path, data)
 }
 
+// CommittedAt is CommitTime parsed; false when the manifest names none.
+func (m *Manifest) CommittedAt() (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, m.CommitTime)
+	return t, err == nil
+}
+
 // ParseManifest decodes and validates manifest bytes; file names the source in errors.
 func ParseManifest(file string, data []byte) (*Manifest, error) {
 	var m Manifest
@@ -152,6 +162,11 @@ func (m *Manifest) validate(v *validator) {
 	}
 	if m.Commit != "" && !commitRE.MatchString(m.Commit) {
 		v.addf("commit", "must be the full commit SHA (40 or 64 lower-case hex digits) the release is built from")
+	}
+	if m.CommitTime != "" {
+		if _, err := time.Parse(time.RFC3339, m.CommitTime); err != nil {
+			v.addf("commitTime", "must be an RFC 3339 time like 2026-11-30T14:05:00Z, as git show -s --format=%%cI prints it (got %q)", m.CommitTime)
+		}
 	}
 	if strings.TrimSpace(m.Author) == "" {
 		v.addf("author", "is required: the author may not approve their own release")

@@ -189,8 +189,12 @@ type Step struct {
 
 // Traffic names the backend that deploys the service and moves its traffic.
 type Traffic struct {
-	Backend string `yaml:"backend" json:"backend"` // webhook
-	URL     string `yaml:"url,omitempty" json:"url,omitempty"`
+	Backend string `yaml:"backend" json:"backend"`             // webhook, gatewayapi or argorollouts
+	URL     string `yaml:"url,omitempty" json:"url,omitempty"` // webhook
+	// Kubernetes names what the gatewayapi and argorollouts backends act on, per environment.
+	// The cluster and the credentials are the worker's (in-cluster service account or the
+	// kubeconfig its operator names), never the policy's.
+	Kubernetes []KubeEnvironment `yaml:"kubernetes,omitempty" json:"kubernetes,omitempty"`
 	// TokenSecret names the bearer token among the worker's secrets: the worker reads it from
 	// SHIPGATE_SECRET_<NAME> (SecretEnv) only; the token itself never enters the policy, the
 	// workflow input or its history.
@@ -525,12 +529,17 @@ func (p *Policy) validateWindows(v *validator) {
 
 func (p *Policy) validateTraffic(v *validator) {
 	switch p.Traffic.Backend {
-	case "webhook":
+	case BackendWebhook:
 		if !strings.HasPrefix(p.Traffic.URL, "http://") && !strings.HasPrefix(p.Traffic.URL, "https://") {
 			v.addf("traffic.url", "a webhook backend needs an http(s) URL (got %q)", p.Traffic.URL)
 		}
+		if len(p.Traffic.Kubernetes) > 0 {
+			v.addf("traffic.kubernetes", "is for the %s and %s backends, not webhook", BackendGatewayAPI, BackendArgoRollouts)
+		}
+	case BackendGatewayAPI, BackendArgoRollouts:
+		p.validateKube(v)
 	default:
-		v.addf("traffic.backend", "must be webhook (got %q)", p.Traffic.Backend)
+		v.addf("traffic.backend", "must be %s, %s or %s (got %q)", BackendWebhook, BackendGatewayAPI, BackendArgoRollouts, p.Traffic.Backend)
 	}
 	p.validateTrafficToken(v)
 	if r := p.Traffic.StepRetry; r != 0 && (r.D() < MinStepRetry || r.D() > MaxStepRetry) {

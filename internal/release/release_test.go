@@ -183,12 +183,20 @@ func TestManifest(t *testing.T) {
 		{"service: payments", "service: Payments!", "service: must be lower-case"},
 		{"[cover.out]", "[ftp://x/cover.out]", `scheme "ftp" not supported`},
 		{"changes:", "chnages:", "field chnages not found"},
+		{"author: alice", "author: alice\ncommitTime: 30.11.2026", `release.yaml:5: commitTime: must be an RFC 3339 time like 2026-11-30T14:05:00Z, as git show -s --format=%cI prints it (got "30.11.2026")`},
 	}
 	for _, b := range bad {
 		_, err := ParseManifest("release.yaml", []byte(strings.Replace(goodManifest, b.from, b.to, 1)))
 		if err == nil || !strings.Contains(err.Error(), b.want) {
 			t.Errorf("%s → %s: got %v, want %q", b.from, b.to, err, b.want)
 		}
+	}
+	timed, err := ParseManifest("release.yaml", []byte(strings.Replace(goodManifest, "author: alice", "author: alice\ncommitTime: 2026-11-30T15:05:00+01:00", 1)))
+	if at, ok := timed.CommittedAt(); err != nil || !ok || !at.Equal(time.Date(2026, 11, 30, 14, 5, 0, 0, time.UTC)) {
+		t.Errorf("commitTime: %v %v %v", at, ok, err)
+	}
+	if _, ok := m.CommittedAt(); ok {
+		t.Error("a manifest without commitTime has one")
 	}
 	if _, err := ParseManifest("release.yaml", nil); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("empty manifest: %v", err)

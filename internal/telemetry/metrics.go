@@ -22,6 +22,9 @@ type Metrics struct {
 	CheckSeconds  *prometheus.HistogramVec // shipgate_check_duration_seconds{type}
 	// AnalysisVerdicts is shipgate_analysis_verdicts_total{metric,verdict}.
 	AnalysisVerdicts *prometheus.CounterVec
+	// SlackSeconds is shipgate_slack_duration_seconds{op}: one notice or signoff message
+	// delivered to Slack (lookups, post or update), op notice or signoff.
+	SlackSeconds *prometheus.HistogramVec
 }
 
 // NewMetrics builds the registry.
@@ -46,8 +49,12 @@ func NewMetrics() *Metrics {
 	m.AnalysisVerdicts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shipgate_analysis_verdicts_total", Help: "Canary and production-step analysis verdicts per metric.",
 	}, []string{"metric", "verdict"})
+	m.SlackSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "shipgate_slack_duration_seconds", Help: "Time to deliver one notice or signoff message to Slack.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+	}, []string{"op"})
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.CheckOutcomes, m.TrafficMoves, m.Notices, m.CheckSeconds, m.AnalysisVerdicts)
+		m.CheckOutcomes, m.TrafficMoves, m.Notices, m.CheckSeconds, m.AnalysisVerdicts, m.SlackSeconds)
 	return m
 }
 
