@@ -218,14 +218,19 @@ func (c *Contracts) Sign(ctx context.Context, req release.ContractTx) (release.S
 	if err != nil {
 		return release.SignedTx{}, err
 	}
-	txReq, err := c.txRequest(ctx, req)
-	if err != nil {
-		return release.SignedTx{}, err
+	var s *chain.SignedTx
+	if release.GovernedOp(req.Op) {
+		s, err = c.governedSign(ctx, b, key, req)
+	} else {
+		txReq, rerr := c.txRequest(ctx, req)
+		if rerr != nil {
+			return release.SignedTx{}, rerr
+		}
+		if err := c.feeCaps(ctx, b, req.Chain, &txReq); err != nil {
+			return release.SignedTx{}, err
+		}
+		s, err = chain.SignTx(ctx, b, key, c.Nonces, txReq)
 	}
-	if err := c.feeCaps(ctx, b, req.Chain, &txReq); err != nil {
-		return release.SignedTx{}, err
-	}
-	s, err := chain.SignTx(ctx, b, key, c.Nonces, txReq)
 	if err != nil {
 		var revert *chain.TxError
 		if errors.As(err, &revert) {
@@ -470,7 +475,9 @@ func (c *Contracts) Record(ctx context.Context, step release.ContractTxStep) (re
 			}
 			rec.Implementation, rec.StorageLayout = &impl, nil
 		}
-	case release.OpUpgrade, release.OpRevert:
+	case release.OpGovExecSafe:
+		return c.recordGoverned(ctx, b, step)
+	case release.OpUpgrade, release.OpRevert, release.OpGovUpgrade, release.OpGovRevert:
 		proxy, impl := common.HexToAddress(tx.Proxy), common.HexToAddress(tx.Implementation)
 		if err := chain.VerifyImplementation(ctx, b, proxy, impl); err != nil {
 			return release.ContractDeployment{}, mismatch(err)

@@ -2,8 +2,14 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"go.temporal.io/sdk/activity"
 
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
@@ -37,4 +43,198 @@ func (c *Contracts) checkGovernance(ctx context.Context, b chain.Backend, ch rel
 			zap.Uint64("threshold", st.Threshold), zap.Int("owners", len(st.Owners)), zap.Uint64("minDelaySeconds", st.MinDelay), zap.Uint64("safeNonce", st.Nonce))
 	}
 	return nil
+}
+
+// Propose builds the governed upgrade of one proxy: one Safe transaction that schedules the
+// upgrade and its revert (with the upgrade as predecessor) in the chain's timelock, at the
+// Safe's current nonce and the timelock's minimum delay, checked against the policy first. It
+// sends nothing: the owners approve the safeTxHash on chain (approveHash) from their own
+// wallets. safe.Propose is pure, so a retried activity proposes the same transaction while the
+// Safe's nonce has not moved; the workflow keeps the first result it records.
+func (c *Contracts) Propose(ctx context.Context, req release.GovernanceProposeRequest) (release.GovernanceProposal, error) {
+	ch := req.Chain
+	bad := func(err error) (release.GovernanceProposal, error) {
+		return release.GovernanceProposal{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("governed upgrade of %s on %s: %v", req.Contract.Name, ch.Name, err), "BadProposal", err)
+	}
+	if ch.Governance == nil {
+		return bad(errors.New("the chain has no governance"))
+	}
+	if req.Contract.Proxy == nil {
+		return bad(errors.New("not behind a proxy"))
+	}
+	for _, a := range []string{req.Proxy, req.Next, req.Previous} {
+		if !common.IsHexAddress(a) {
+			return bad(fmt.Errorf("%q is not an address", a))
+		}
+	}
+	b, err := c.dial(ctx, ch)
+	if err != nil {
+		return release.GovernanceProposal{}, err
+	}
+	key, err := c.loadKey(ch)
+	if err != nil {
+		return release.GovernanceProposal{}, err
+	}
+	st, err := safe.CheckPolicy(ctx, b, ch, key.Address)
+	if err != nil {
+		if errors.Is(err, safe.ErrMismatch) {
+			return release.GovernanceProposal{}, temporal.NewNonRetryableApplicationError(err.Error(), "GovernanceMismatch", err)
+		}
+		return release.GovernanceProposal{}, fmt.Errorf("governance: %w", err)
+	}
+	next := common.HexToAddress(req.Next)
+	code, err := b.CodeAt(ctx, next, nil)
+	if err != nil {
+		return release.GovernanceProposal{}, fmt.Errorf("code of %s: %w", next.Hex(), err)
+	}
+	if len(code) == 0 {
+		return bad(fmt.Errorf("no code at the new implementation %s", next.Hex()))
+	}
+	gov, _ := safe.FromPolicy(ch, key.Address)
+	p, err := safe.Propose(gov, safe.UpgradeRequest{ReleaseID: req.ReleaseID, Contract: req.Contract.Name, Kind: req.Contract.Proxy.Kind,
+		Proxy: common.HexToAddress(req.Proxy), Next: next, Previous: common.HexToAddress(req.Previous), NextCodeHash: crypto.Keccak256Hash(code)},
+		st.Nonce, st.MinDelay)
+	if err != nil {
+		return bad(err)
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return release.GovernanceProposal{}, err
+	}
+	if c.Log != nil {
+		c.Log.Info("governed upgrade proposed", zap.String("chain", ch.Name), zap.String("contract", req.Contract.Name),
+			zap.String("safeTxHash", p.SafeTxHash.Hex()), zap.Uint64("safeNonce", p.SafeTx.Nonce))
+	}
+	c.crash("propose")
+	return release.GovernanceProposal{Contract: req.Contract.Name, Chain: ch.Name, SafeTxHash: p.SafeTxHash.Hex(), SafeNonce: p.SafeTx.Nonce,
+		Delay: p.Delay, Proposal: raw, Summary: p.Summary()}, nil
+}
+
+// proposal decodes a proposal carried through history and checks that its fields still hash
+// to the safeTxHash the owners approved.
+func proposal(raw json.RawMessage) (*safe.Proposal, error) {
+	var p safe.Proposal
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("governed proposal: not a proposal", "BadProposal", err)
+	}
+	if h, err := p.SafeTx.Hash(); err != nil || h != p.SafeTxHash {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("governed proposal %s: its fields hash to %s: refusing a changed transaction", p.SafeTxHash.Hex(), h.Hex()), "BadProposal", err)
+	}
+	return &p, nil
+}
+
+// phaseRank orders the on-chain phases a watch waits through.
+var phaseRank = map[safe.Phase]int{
+	safe.PhaseAwaitingApprovals: 0, safe.PhaseApproved: 1, safe.PhaseScheduled: 2, safe.PhaseReady: 3,
+	safe.PhaseUpgraded: 4, safe.PhaseReverted: 5,
+}
+
+// Watch waits, polling the chain and heartbeating what it read, until the proposal reaches
+// req.Until (approved: the owners' approvals meet the threshold; ready: the timelock delay is
+// over). One activity for the whole wait keeps the workflow's history small however long the
+// owners take; a lost worker is noticed by the heartbeat timeout and the watch resumes
+// elsewhere. A rejected (the Safe used the nonce for another transaction) or cancelled
+// proposal ends the watch with a non-retryable error naming the state.
+func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchRequest) (release.GovernanceProgress, error) {
+	p, err := proposal(req.Proposal)
+	if err != nil {
+		return release.GovernanceProgress{}, err
+	}
+	want := safe.PhaseApproved
+	if req.Until == release.WatchReady {
+		want = safe.PhaseReady
+	}
+	b, err := c.dial(ctx, req.Chain)
+	if err != nil {
+		return release.GovernanceProgress{}, err
+	}
+	poll := c.PollInterval
+	if poll <= 0 {
+		poll = time.Second
+	}
+	for {
+		pr, err := safe.ReadProgress(ctx, b, p, nil)
+		if err != nil {
+			return release.GovernanceProgress{}, fmt.Errorf("governed proposal %s: %w", p.SafeTxHash.Hex(), err)
+		}
+		out := release.GovernanceProgress{Phase: string(pr.Phase), Threshold: pr.Threshold, ReadyAt: int64(pr.ReadyAt)}
+		for _, a := range pr.Approved {
+			out.Approved = append(out.Approved, a.Hex())
+		}
+		switch pr.Phase {
+		case safe.PhaseRejected, safe.PhaseCancelled:
+			return out, temporal.NewNonRetryableApplicationError(fmt.Sprintf("governed proposal %s (Safe nonce %d): %s", p.SafeTxHash.Hex(), p.SafeTx.Nonce, pr.Phase), "Governance"+string(pr.Phase), nil)
+		}
+		if phaseRank[pr.Phase] >= phaseRank[want] {
+			return out, nil
+		}
+		activity.RecordHeartbeat(ctx, fmt.Sprintf("%s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold))
+		if c.OnPoll != nil {
+			c.OnPoll()
+		}
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// governedRequest is the transaction of a governed execution, signed through safe.SignStep:
+// once signed under its OpKey, a retried step re-sends the same bytes even when the chain has
+// moved on and the request could no longer be built (e.g. the Safe's nonce already used by it).
+func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chain.Key, req release.ContractTx) (*chain.SignedTx, error) {
+	if req.Chain.Governance == nil {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s on %s: the chain has no governance", req.Op, req.Chain.Name), "BadContract", nil)
+	}
+	p, err := proposal(req.Proposal)
+	if err != nil {
+		return nil, err
+	}
+	return safe.SignStep(ctx, b, key, c.Nonces, req.OpKey, func() (chain.TxRequest, error) {
+		var (
+			r   chain.TxRequest
+			err error
+		)
+		switch req.Op {
+		case release.OpGovExecSafe:
+			r, err = safe.ExecSafeRequest(ctx, b, p, nil, req.OpKey)
+		case release.OpGovUpgrade:
+			r, err = safe.ExecuteRequest(p.Timelock, p.Upgrade, req.OpKey)
+		case release.OpGovRevert:
+			r, err = safe.ExecuteRequest(p.Timelock, p.Revert, req.OpKey)
+		}
+		if err != nil {
+			if errors.Is(err, safe.ErrNonceUsed) || errors.Is(err, safe.ErrNotApproved) {
+				return r, temporal.NewNonRetryableApplicationError(err.Error(), "GovernanceRefused", err)
+			}
+			return r, err
+		}
+		return r, c.feeCaps(ctx, b, req.Chain, &r)
+	})
+}
+
+// recordGoverned proves what a governed execution left on chain: the Safe transaction has
+// scheduled both operations, or the proxy's EIP-1967 slot holds the implementation the
+// executed operation points it at (written to the deployment records like any switch).
+func (c *Contracts) recordGoverned(ctx context.Context, b chain.Backend, step release.ContractTxStep) (release.ContractDeployment, error) {
+	tx := step.Tx
+	p, err := proposal(tx.Proposal)
+	if err != nil {
+		return release.ContractDeployment{}, err
+	}
+	if tx.Op != release.OpGovExecSafe {
+		return release.ContractDeployment{}, errors.New("recordGoverned: execute operations are recorded as proxy switches")
+	}
+	pr, err := safe.ReadProgress(ctx, b, p, nil)
+	if err != nil {
+		return release.ContractDeployment{}, err
+	}
+	if phaseRank[pr.Phase] < phaseRank[safe.PhaseScheduled] || pr.Revert == safe.OpUnset {
+		return release.ContractDeployment{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s executed in %s, but the timelock operations are %s/%s (phase %s)",
+			p.SafeTxHash.Hex(), step.Signed.Hash, pr.Upgrade, pr.Revert, pr.Phase), "GovernanceMismatch", nil)
+	}
+	return release.ContractDeployment{Chain: tx.Chain.Name, ChainID: tx.Chain.ChainID, Contract: tx.Contract.Name, Op: tx.Op, Kind: "safe-tx",
+		Address: p.SafeTx.Safe.Hex(), TxHash: step.Signed.Hash, Nonce: step.Signed.Nonce, Block: step.Receipt.Block,
+		Confirmations: step.Receipt.Confirmations, CodeHash: p.SafeTxHash.Hex(), At: time.Now().UTC()}, nil
 }

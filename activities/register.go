@@ -32,6 +32,8 @@ func RegisterContracts(w worker.ActivityRegistry, c *Contracts) {
 	w.RegisterActivityWithOptions(c.Broadcast, activity.RegisterOptions{Name: release.ActivityContractsBroadcast})
 	w.RegisterActivityWithOptions(c.Confirm, activity.RegisterOptions{Name: release.ActivityContractsConfirm})
 	w.RegisterActivityWithOptions(c.Record, activity.RegisterOptions{Name: release.ActivityContractsRecord})
+	w.RegisterActivityWithOptions(c.Propose, activity.RegisterOptions{Name: release.ActivityGovernancePropose})
+	w.RegisterActivityWithOptions(c.Watch, activity.RegisterOptions{Name: release.ActivityGovernanceWatch})
 }
 
 // RegisterLanes registers the production lane and restore activities.

@@ -135,6 +135,19 @@ func printContracts(tw io.Writer, st release.Status) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", d.Chain, d.Contract, d.Op, d.Kind, d.Address, d.TxHash, d.Block, d.Confirmations, d.CodeHash, d.Implementation)
 		}
 	}
+	for _, g := range st.Governance {
+		fmt.Fprintf(tw, "\nGOVERNED UPGRADE\t%s on %s: %s", g.Contract, g.Chain, g.Phase)
+		if g.Approvals != "" {
+			fmt.Fprintf(tw, " (approvals %s)", g.Approvals)
+		}
+		if !g.ReadyAt.IsZero() {
+			fmt.Fprintf(tw, " (ready %s)", g.ReadyAt.Local().Format(time.RFC3339))
+		}
+		fmt.Fprintln(tw)
+		for _, l := range g.Summary {
+			fmt.Fprintf(tw, "\t%s\n", l)
+		}
+	}
 	if st.RollbackPlan != nil {
 		fmt.Fprintf(tw, "\nROLLBACK PLAN\t%s to %s (recorded %s)\n", st.RollbackPlan.Environment, st.RollbackPlan.TargetVersion, st.RollbackPlan.RecordedAt.Local().Format(time.RFC3339))
 		for _, c := range st.RollbackPlan.Contracts {

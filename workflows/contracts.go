@@ -180,6 +180,12 @@ func (w *rel) switchProxies(ctx workflow.Context, role string) error {
 		if p.Implementation == impl {
 			continue
 		}
+		if ch.Governance != nil {
+			if err := w.governedSwitch(ctx, ch, ct, p.Proxy, p.Implementation, impl); err != nil {
+				return err
+			}
+			continue
+		}
 		tx := release.ContractTx{Op: release.OpUpgrade, Contract: ct, Proxy: p.Proxy, Implementation: impl}
 		sp := switchedProxy{Chain: ch, Contract: ct, Proxy: p.Proxy, Previous: p.Implementation}
 		if _, err := w.forwardTx(ctx, ch, tx, &sp); err != nil {
@@ -201,6 +207,11 @@ func (w *rel) revertProxies(ctx workflow.Context) {
 		s := w.ct.switched[i]
 		tx := release.ContractTx{Op: release.OpRevert, Contract: s.Contract, Proxy: s.Proxy, Implementation: s.Previous}
 		what := fmt.Sprintf("reverting proxy %s of %s on %s to %s", s.Proxy, s.Contract.Name, s.Chain.Name, s.Previous)
+		if s.Proposal != nil {
+			// governed: the revert the Safe scheduled alongside the upgrade, ready since it landed
+			tx.Op, tx.Proposal = release.OpGovRevert, s.Proposal
+			what += " (the timelock's prepared revert)"
+		}
 		w.backStep = "the way back: " + what
 		err := w.persist(ctx, func() string { return what }, func(int) error {
 			_, err := w.contractTx(ctx, s.Chain, tx, !w.wayOut)

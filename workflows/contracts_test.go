@@ -383,19 +383,3 @@ func TestCancellationAfterSigningSettlesTheStep(t *testing.T) {
 	require.Equal(t, release.StateSucceeded, h3.run().State)
 	require.Equal(t, uint64(5), c.nonce(t, "sim://testnet"))
 }
-
-// On a governed chain the release never switches a proxy with the worker's key: until the
-// governed path (Safe proposal, owners, timelock) is wired into the workflow, a release that
-// would switch proxies there is refused before any transaction on any chain.
-func TestGovernedChainRefusesProxySwitch(t *testing.T) {
-	c := newSimChains(t)
-	h := c.contractRelease(t, "1.0.0", "CounterV1", demoArtifacts)
-	h.pol.Chains[1].Governance = &release.Governance{Safe: "0x5FbDB2315678afecb367f032d93F642f64180aa3", Timelock: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
-		MultiSend: "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0", Owners: []string{"0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"},
-		Threshold: 2, MinDelay: release.Duration(time.Hour)}
-	res := h.run()
-	require.Equal(t, release.StateFailed, res.State)
-	require.Contains(t, res.Reason, "chain mainnet is governed")
-	require.Equal(t, uint64(0), c.nonce(t, "sim://testnet"))
-	require.Equal(t, uint64(0), c.nonce(t, "sim://mainnet"))
-}

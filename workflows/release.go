@@ -3,6 +3,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -205,6 +206,9 @@ func (w *rel) run(ctx workflow.Context) (release.Result, error) {
 			err = w.runCanary(ctx)
 		case stage == release.StageProduction:
 			err = w.runProduction(ctx)
+		}
+		if err != nil && w.stop != nil && errors.Is(err, errStopped) {
+			return w.finishStop(ctx) // a governed wait the stop interrupted
 		}
 		if err != nil {
 			return w.fail(ctx, err)

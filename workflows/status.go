@@ -108,5 +108,18 @@ func (w *rel) details() string {
 			b.WriteString("\n")
 		}
 	}
+	if len(w.st.Governance) > 0 {
+		b.WriteString("### Governed upgrades\n")
+		for _, g := range w.st.Governance {
+			fmt.Fprintf(&b, "- %s on %s: %s", g.Contract, g.Chain, g.Phase)
+			if g.Approvals != "" {
+				fmt.Fprintf(&b, ", approvals %s", g.Approvals)
+			}
+			b.WriteString("\n")
+			for _, l := range g.Summary {
+				fmt.Fprintf(&b, "  - %s\n", l)
+			}
+		}
+	}
 	return b.String()
 }

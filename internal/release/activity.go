@@ -144,6 +144,8 @@ const (
 	NoticeDone     = "done"
 	// NoticeAnalysis: a failing verdict, or an analysis that needs a person.
 	NoticeAnalysis = "analysis"
+	// NoticeGovernance: a governed upgrade's proposal, for the Safe owners to check and approve.
+	NoticeGovernance = "governance"
 )
 
 // Notice is a notification for people following a release (Slack thread, or the log).

@@ -1,6 +1,9 @@
 package release
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Contract activity names (activities.Contracts). A transaction is four activities so that
 // each step's result is in history before the next starts: sign (the signed bytes and hash
@@ -59,6 +62,8 @@ type ContractTx struct {
 	Implementation string `json:"implementation,omitempty"`
 	// Proxy is the proxy upgrade and revert call.
 	Proxy string `json:"proxy,omitempty"`
+	// Proposal is a governed operation's proposal (internal/chain/safe.Proposal).
+	Proposal json.RawMessage `json:"proposal,omitempty"`
 }
 
 // SignedTx is a signed transaction as it enters history: the exact bytes to broadcast, its

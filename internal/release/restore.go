@@ -1,6 +1,9 @@
 package release
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Restore returns what a release left when its execution ended without its way back
 // (terminated, timed out): production traffic to the version that was live before it, and
@@ -47,6 +50,9 @@ type SwitchedProxy struct {
 	Contract Contract `json:"contract"`
 	Proxy    string   `json:"proxy"`
 	Previous string   `json:"previous"` // implementation before the release
+	// Proposal is set for a governed upgrade: the way back executes the revert scheduled
+	// alongside it (internal/chain/safe.Proposal) instead of switching with the worker's key.
+	Proposal json.RawMessage `json:"proposal,omitempty"`
 }
 
 // WayBack is what a release's way back has to return, as its workflow knows it.

@@ -2,6 +2,7 @@ package release
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -107,6 +108,10 @@ func BuildSignoffMessage(p *Policy, author string, st *Status, gi, ci int) Signo
 		if c.Kind != KindSignoff && c.State != CheckSkipped {
 			m.Evidence = append(m.Evidence, SignoffEvidence{Name: c.Name, State: c.State, Detail: c.Detail, Digests: len(c.Evidence)})
 		}
+	}
+	// a governed upgrade under way: the facts the Safe owners check, beside the gate's evidence
+	for _, g := range st.Governance {
+		m.Evidence = append(m.Evidence, SignoffEvidence{Name: "governed upgrade of " + g.Contract + " on " + g.Chain, State: g.Phase, Detail: strings.Join(g.Summary, "; ")})
 	}
 	authorID := author
 	if a, ok := p.Resolve(author); ok {

@@ -132,10 +132,12 @@ type Status struct {
 	Deployments    []Deployment   `json:"deployments,omitempty"`
 	// Contracts lists every contract transaction of the release, verified: chain, contract,
 	// address, tx, block, confirmations, code hash, and where a proxy points.
-	Contracts    []ContractDeployment `json:"contracts,omitempty"`
-	Issues       []Issue              `json:"issues"`
-	Audit        []AuditEntry         `json:"audit"`
-	PolicyDigest string               `json:"policyDigest"`
+	Contracts []ContractDeployment `json:"contracts,omitempty"`
+	// Governance lists the governed upgrades: what the Safe owners sign and where each stands.
+	Governance   []GovernedUpgrade `json:"governance,omitempty"`
+	Issues       []Issue           `json:"issues"`
+	Audit        []AuditEntry      `json:"audit"`
+	PolicyDigest string            `json:"policyDigest"`
 	// Execution is how the workflow execution ended when the release did not end it itself
 	// (terminated, timed_out, failed, canceled): its last published stage and state are then
 	// only where it was, not how it ended. Set by the client from Temporal, never by the

@@ -1,0 +1,178 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+// versionGoverned (recorded history v12-governed): a proxy on a governed chain is switched
+// through the chain's Safe and timelock (governedSwitch) instead of the worker's key. Releases
+// recorded before it never switched a governed proxy (validation refused them), so the marker
+// is asked only on the governed path and no older history meets it.
+const versionGoverned = "governed-upgrades"
+
+// How long the owners may take to approve a proposal before the release fails as expired; the
+// Safe transaction stays valid on chain, but the release does not wait forever with its
+// testnet soak and canary going stale.
+const governanceApprovalTimeout = 14 * 24 * time.Hour
+
+// Governed windows in status, per contract.
+func govApprovalWindow(contract string) string { return "governance " + contract + ": owner approvals" }
+func govDelayWindow(contract string) string    { return "governance " + contract + ": timelock delay" }
+
+// governedSwitch upgrades one proxy on a governed chain:
+//  1. propose: one Safe transaction that schedules the upgrade and its revert (the revert has
+//     the upgrade as predecessor: the rollback is ready the moment the upgrade lands, with no
+//     fresh delay or approval round); its facts go to status, the audit log and a notice;
+//  2. wait for the owners' approvals (approveHash on chain), one heartbeating watch activity,
+//     a named window in status;
+//  3. execute the Safe transaction (execTransaction) exactly once;
+//  4. wait out the timelock's delay: a durable timer, a named window, then a watch until the
+//     chain's clock agrees;
+//  5. execute the upgrade operation exactly once; the proxy joins the switched ones, so a
+//     rollback executes the prepared revert (revertProxies).
+func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.Contract, proxy, previous, impl string) error {
+	if workflow.GetVersion(ctx, versionGoverned, workflow.DefaultVersion, 1) < 1 {
+		return errors.New("governed upgrade in a history recorded before governed upgrades existed")
+	}
+	pctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, InitialInterval: 2 * time.Second},
+		Summary:             fmt.Sprintf("governance: propose the upgrade of %s on %s through Safe %s", ct.Name, ch.Name, ch.Governance.Safe),
+	})
+	var gp release.GovernanceProposal
+	req := release.GovernanceProposeRequest{ReleaseID: w.st.ID, Chain: ch, Contract: ct, Proxy: proxy, Next: impl, Previous: previous}
+	if err := workflow.ExecuteActivity(pctx, release.ActivityGovernancePropose, req).Get(ctx, &gp); err != nil {
+		return fmt.Errorf("governed upgrade of %s on %s: propose: %w", ct.Name, ch.Name, err)
+	}
+	w.st.Governance = append(w.st.Governance, release.GovernedUpgrade{Contract: ct.Name, Chain: ch.Name, Phase: release.GovProposed,
+		SafeTxHash: gp.SafeTxHash, SafeNonce: gp.SafeNonce, Summary: gp.Summary})
+	g := &w.st.Governance[len(w.st.Governance)-1]
+	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-proposed", Target: what, Accepted: true,
+		Reason: strings.Join(gp.Summary, "; "), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: Safe owners, approve the %s (approveHash of the safeTxHash from your own wallet; check every line on your device):\n%s",
+		w.st.Service, w.st.Version, what, strings.Join(gp.Summary, "\n")))
+
+	// 2. the owners
+	now := workflow.Now(ctx)
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govApprovalWindow(ct.Name), StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
+		Note: fmt.Sprintf("until %d of the Safe's owners approve safeTxHash %s", ch.Governance.Threshold, gp.SafeTxHash)})
+	w.publish(ctx)
+	pr, err := w.governanceWatch(ctx, ch, gp, release.WatchApproved, governanceApprovalTimeout,
+		fmt.Sprintf("governance: awaiting %d owner approvals of safeTxHash %s (Safe nonce %d)", ch.Governance.Threshold, gp.SafeTxHash, gp.SafeNonce))
+	if err != nil {
+		g.Phase = release.GovRejected
+		if errors.Is(err, errStopped) {
+			g.Phase = "withdrawn"
+			w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s is withdrawn (release stopped): Safe owners, do not approve safeTxHash %s; nothing was scheduled", w.st.Service, w.st.Version, what, gp.SafeTxHash))
+		}
+		w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
+		return fmt.Errorf("governed %s: the owners' approval: %w", what, err)
+	}
+	w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
+	g.Phase, g.Approvals = release.GovApproved, fmt.Sprintf("%d of %d: %s", len(pr.Approved), pr.Threshold, strings.Join(pr.Approved, ", "))
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-approved", Target: what, Accepted: true, Reason: g.Approvals})
+
+	// 3. execTransaction: schedules the upgrade and the revert
+	if _, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal}, nil); err != nil {
+		return err
+	}
+	g.Phase = release.GovScheduled
+
+	// 4. the delay: a durable timer, then the chain's own clock
+	now = workflow.Now(ctx)
+	delay := time.Duration(gp.Delay) * time.Second
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govDelayWindow(ct.Name), StartedAt: now, EndsAt: now.Add(delay), State: release.WindowOpen,
+		Policy: release.Duration(delay).String(), Note: "the timelock's minimum delay: anyone can see the upgrade coming"})
+	w.publish(ctx)
+	if _, err := w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
+		timer := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{Summary: fmt.Sprintf("governance: timelock delay %s for the %s", delay, what)})
+		return release.GovernanceProgress{}, timer.Get(ctx, nil)
+	}); err != nil {
+		w.window(govDelayWindow(ct.Name)).State = release.WindowDone
+		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s stopped during the timelock delay: operations %s (upgrade) and %s (revert) stay scheduled in timelock %s; only the worker may execute them and it will not: Safe owners, cancel them through the Safe",
+			w.st.Service, w.st.Version, what, opID(gp, "upgrade"), opID(gp, "revert"), ch.Governance.Timelock))
+		return fmt.Errorf("governed %s: the timelock delay: %w", what, err)
+	}
+	if pr, err = w.governanceWatch(ctx, ch, gp, release.WatchReady, time.Hour, "governance: the timelock operation ready on chain for the "+what); err != nil {
+		return fmt.Errorf("governed %s: the timelock delay: %w", what, err)
+	}
+	w.window(govDelayWindow(ct.Name)).State = release.WindowDone
+	if pr.ReadyAt > 0 {
+		g.ReadyAt = time.Unix(pr.ReadyAt, 0).UTC()
+	}
+
+	// 5. execute the upgrade; the prepared revert is the rollback
+	sp := switchedProxy{Chain: ch, Contract: ct, Proxy: proxy, Previous: previous, Proposal: gp.Proposal}
+	tx := release.ContractTx{Op: release.OpGovUpgrade, Contract: ct, Proxy: proxy, Implementation: impl, Proposal: gp.Proposal}
+	if _, err := w.forwardTx(ctx, ch, tx, &sp); err != nil {
+		return err
+	}
+	g.Phase = release.GovUpgraded
+	w.ct.switched = append(w.ct.switched, sp)
+	w.publish(ctx)
+	return nil
+}
+
+// governanceWatch runs the watch activity until the proposal reaches until: one activity for
+// the whole wait (heartbeats, no history per poll); a rejected or cancelled proposal is not
+// retried.
+func (w *rel) governanceWatch(ctx workflow.Context, ch release.Chain, gp release.GovernanceProposal, until string, timeout time.Duration, summary string) (release.GovernanceProgress, error) {
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout: timeout,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumInterval: time.Minute},
+		Summary:             summary,
+	}
+	return w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
+		var pr release.GovernanceProgress
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), release.ActivityGovernanceWatch, release.GovernanceWatchRequest{Chain: ch, Proposal: gp.Proposal, Until: until}).Get(ctx, &pr)
+		return pr, err
+	})
+}
+
+// errStopped: a governed wait (owners, delay) ended because the release was aborted or rolled
+// back meanwhile; run takes the release's way out instead of failing it.
+var errStopped = errors.New("stopped while waiting for the governance")
+
+// untilStopped runs wait in a cancellable context and returns errStopped as soon as an abort
+// (or rollback) arrives: the owners' approvals or the timelock's delay can take days, and a
+// person must be able to stop the release meanwhile.
+func (w *rel) untilStopped(ctx workflow.Context, wait func(workflow.Context) (release.GovernanceProgress, error)) (release.GovernanceProgress, error) {
+	cctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	var (
+		pr   release.GovernanceProgress
+		err  error
+		done bool
+	)
+	workflow.Go(cctx, func(gctx workflow.Context) {
+		pr, err = wait(gctx)
+		done = true
+	})
+	_ = workflow.Await(ctx, func() bool { return done || w.stop != nil })
+	if !done {
+		return pr, errStopped
+	}
+	return pr, err
+}
+
+// opID is a proposal's timelock operation id as its summary states it.
+func opID(gp release.GovernanceProposal, which string) string {
+	for _, l := range gp.Summary {
+		if rest, ok := strings.CutPrefix(l, "operation "+which+" "); ok {
+			id, _, _ := strings.Cut(rest, " ")
+			return id
+		}
+	}
+	return "(unknown)"
+}

@@ -1,0 +1,243 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/shipgate/shipgate/internal/analysis"
+	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/chain/safe"
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+const govDelay = 24 * time.Hour
+
+// govMainnet is the simulated mainnet governed the way a serious team's is: the real Safe
+// v1.5.0 (2 of 3 test owners), MultiSendCallOnly and OpenZeppelin's TimelockController (the
+// Safe proposes and cancels, the worker executes), with the demo Counter's proxy owned by the
+// timelock. The owners are people with their own wallets: here test keys that approve the
+// proposal's safeTxHash on chain (approveHash) when the release proposes it.
+type govMainnet struct {
+	c         *simChains
+	gov       safe.Governance
+	owners    []*chain.Key
+	ownerNS   *chain.NonceStore
+	approvers []*chain.Key // the owners who approve (2 of 3)
+	mu        sync.Mutex
+	approved  map[common.Hash]bool
+	adjusted  map[common.Hash]bool
+	proposals []*safe.Proposal
+}
+
+func (c *simChains) mainnet() *simBackend {
+	return &simBackend{c: c, rpc: "sim://mainnet"}
+}
+
+type simBackend struct {
+	c   *simChains
+	rpc string
+}
+
+// send signs key's transaction under store, broadcasts it and mines until it is confirmed.
+func (s *simBackend) send(ctx context.Context, key *chain.Key, store *chain.NonceStore, req chain.TxRequest) (*chain.SignedTx, error) {
+	sim := s.c.sims[s.rpc]
+	b := sim.Client()
+	st, err := chain.SignTx(ctx, b, key, store, req)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := chain.Broadcast(ctx, b, st.Raw); err != nil {
+		return nil, err
+	}
+	_, err = chain.WaitConfirmed(ctx, b, st.Raw, chain.WaitOptions{Confirmations: 1, PollInterval: time.Millisecond, OnProgress: func(chain.WaitProgress) { sim.Commit() }})
+	return st, err
+}
+
+// newGovMainnet deploys the governance contracts on the simulated mainnet with the worker's
+// key (through its nonce store, like every worker transaction), funds the owners and hands the
+// Counter proxy's ownership to the timelock.
+func newGovMainnet(t *testing.T, c *simChains, proxy string) *govMainnet {
+	ctx := context.Background()
+	g := &govMainnet{c: c, ownerNS: &chain.NonceStore{Dir: t.TempDir()}, approved: map[common.Hash]bool{}, adjusted: map[common.Hash]bool{}}
+	m := c.mainnet()
+	var owners []common.Address
+	for i := range 3 {
+		priv, err := crypto.GenerateKey()
+		require.NoError(t, err)
+		k := chain.NewKey(fmt.Sprintf("owner%d", i), priv)
+		g.owners = append(g.owners, k)
+		owners = append(owners, k.Address)
+		to := k.Address
+		_, err = m.send(ctx, c.key, c.act.Nonces, chain.TxRequest{OpKey: "test/fund/" + k.Name, To: &to, Value: big.NewInt(params.Ether)})
+		require.NoError(t, err)
+	}
+	slices.SortFunc(g.owners, func(a, b *chain.Key) int { return a.Address.Cmp(b.Address) })
+	g.approvers = g.owners[:2]
+	var err error
+	g.gov, err = safe.DeployGovernance(ctx, c.sims["sim://mainnet"].Client(), c.key.Address, func(ctx context.Context, opKey string, to *common.Address, data []byte) (*chain.SignedTx, error) {
+		return m.send(ctx, c.key, c.act.Nonces, chain.TxRequest{OpKey: opKey, To: to, Data: data})
+	}, "test/governance", owners, 2, uint64(govDelay.Seconds()), c.key.Address)
+	require.NoError(t, err)
+	v1, err := chain.LoadArtifact(demoArtifacts, "CounterV1")
+	require.NoError(t, err)
+	data, err := v1.ABI.Pack("transferOwnership", g.gov.Timelock)
+	require.NoError(t, err)
+	p := common.HexToAddress(proxy)
+	_, err = m.send(ctx, c.key, c.act.Nonces, chain.TxRequest{OpKey: "test/transfer-ownership", To: &p, Data: data})
+	require.NoError(t, err)
+	return g
+}
+
+func (g *govMainnet) policy() *release.Governance {
+	out := &release.Governance{Safe: g.gov.Safe.Hex(), Timelock: g.gov.Timelock.Hex(), MultiSend: g.gov.MultiSend.Hex(), Threshold: 2, MinDelay: release.Duration(govDelay)}
+	for _, o := range g.owners {
+		out.Owners = append(out.Owners, o.Address.Hex())
+	}
+	return out
+}
+
+// register puts the real governance activities into h, the watch behind the owners: when the
+// release waits for approvals, two owners approve the proposal's hash from their own keys;
+// when it waits out the delay (a durable timer the test environment skips), the chain's clock
+// moves by the delay too.
+func (g *govMainnet) register(h *harness) {
+	h.env.RegisterActivityWithOptions(g.c.act.Propose, activity.RegisterOptions{Name: release.ActivityGovernancePropose})
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, req release.GovernanceWatchRequest) (release.GovernanceProgress, error) {
+		var p safe.Proposal
+		if err := json.Unmarshal(req.Proposal, &p); err != nil {
+			return release.GovernanceProgress{}, err
+		}
+		g.mu.Lock()
+		switch {
+		case req.Until == release.WatchApproved && !g.approved[p.SafeTxHash]:
+			g.approved[p.SafeTxHash] = true
+			g.proposals = append(g.proposals, &p)
+			for _, o := range g.approvers {
+				data, err := safe.ApproveHashData(p.SafeTxHash)
+				if err == nil {
+					_, err = g.c.mainnet().send(ctx, o, g.ownerNS, chain.TxRequest{OpKey: "approve/" + p.SafeTxHash.Hex(), To: &p.SafeTx.Safe, Data: data})
+				}
+				if err != nil {
+					g.mu.Unlock()
+					return release.GovernanceProgress{}, err
+				}
+			}
+		case req.Until == release.WatchReady && !g.adjusted[p.SafeTxHash]:
+			g.adjusted[p.SafeTxHash] = true
+			sim := g.c.sims["sim://mainnet"]
+			_ = sim.AdjustTime(govDelay)
+			sim.Commit()
+		}
+		g.mu.Unlock()
+		return g.c.act.Watch(ctx, req)
+	}, activity.RegisterOptions{Name: release.ActivityGovernanceWatch})
+}
+
+// governedRelease is release 2.0.0 of the demo counter with the simulated mainnet governed.
+func (g *govMainnet) governedRelease(t *testing.T) *harness {
+	h := g.c.contractRelease(t, "2.0.0", "CounterV2", demoArtifacts)
+	h.pol.Chains[1].Governance = g.policy()
+	g.register(h)
+	return h
+}
+
+func govFirstRelease(t *testing.T) (*simChains, *govMainnet, string, string) {
+	c := newSimChains(t)
+	h1 := c.contractRelease(t, "1.0.0", "CounterV1", demoArtifacts)
+	require.Equal(t, release.StateSucceeded, h1.run().State)
+	st1 := h1.status()
+	proxy, v1 := contractsOf(st1, "mainnet", release.OpDeployProxy)[0].Address, contractsOf(st1, "mainnet", release.OpDeploy)[0].Address
+	return c, newGovMainnet(t, c, proxy), proxy, v1
+}
+
+// A governed release reaches production: the worker's key never switches the mainnet proxy;
+// it proposes one Safe transaction (upgrade and revert scheduled together), two of three
+// owners approve it on chain, the worker executes it once, the timelock's delay passes as a
+// named window, and the worker executes the upgrade once. Status carries what the owners
+// check. The testnet (not governed) is switched with the worker's key as before.
+func TestGovernedReleaseReachesProduction(t *testing.T) {
+	c, g, proxy, v1 := govFirstRelease(t)
+	before := c.nonce(t, "sim://mainnet")
+	h := g.governedRelease(t)
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State, res.Reason)
+	st := h.status()
+
+	v2 := contractsOf(st, "mainnet", release.OpDeploy)[0].Address
+	require.Equal(t, v2, c.implementation(t, "sim://mainnet", proxy), "the proxy runs v2")
+	require.Empty(t, contractsOf(st, "mainnet", release.OpUpgrade), "no switch with the worker's key on a governed chain")
+	require.Len(t, contractsOf(st, "mainnet", release.OpGovExecSafe), 1)
+	up := contractsOf(st, "mainnet", release.OpGovUpgrade)
+	require.Len(t, up, 1)
+	require.Equal(t, v2, up[0].Implementation)
+	require.Len(t, contractsOf(st, "testnet", release.OpUpgrade), 1)
+	// the worker's transactions on mainnet: the implementation, execTransaction, execute
+	require.Equal(t, before+3, c.nonce(t, "sim://mainnet"))
+	t.Logf("governed upgrade: %d worker transactions on mainnet besides the implementation deploy, plus %d owner approvals", 2, len(g.approvers))
+
+	require.Len(t, st.Governance, 1)
+	gu := st.Governance[0]
+	require.Equal(t, release.GovUpgraded, gu.Phase)
+	require.Len(t, g.proposals, 1)
+	p := g.proposals[0]
+	require.Equal(t, p.SafeTxHash.Hex(), gu.SafeTxHash)
+	require.True(t, strings.HasPrefix(gu.Approvals, "2 of 2: "), gu.Approvals)
+	require.ElementsMatch(t, []string{g.approvers[0].Address.Hex(), g.approvers[1].Address.Hex()}, strings.Split(strings.TrimPrefix(gu.Approvals, "2 of 2: "), ", "))
+	summary := strings.Join(gu.Summary, "\n")
+	require.Contains(t, summary, "safeTxHash "+p.SafeTxHash.Hex())
+	require.Contains(t, summary, "upgrade Counter proxy "+proxy+" (uups) from "+v1+" to "+v2)
+	require.Contains(t, summary, "delay 24h0m0s")
+	for _, name := range []string{govApprovalWindow("Counter"), govDelayWindow("Counter")} {
+		i := slices.IndexFunc(st.Windows, func(w release.WindowStatus) bool { return w.Name == name })
+		require.GreaterOrEqual(t, i, 0, name)
+		require.Equal(t, release.WindowDone, st.Windows[i].State, name)
+	}
+	require.True(t, h.auditHas(st, "governance-proposed", "upgrade of Counter on mainnet", true, "safeTxHash "+p.SafeTxHash.Hex()))
+	require.True(t, h.auditHas(st, "governance-approved", "upgrade of Counter on mainnet", true, "2 of 2"))
+	// the revert waits, ready, for a rollback that did not come
+	state, _, err := safe.OpState(context.Background(), c.sims["sim://mainnet"].Client(), p.Timelock, p.Revert.ID)
+	require.NoError(t, err)
+	require.Equal(t, safe.OpReady, state)
+}
+
+// A canary whose analysis fails after the governed upgrade landed rolls back by executing the
+// revert the Safe scheduled alongside the upgrade: one transaction, no new approval, no delay.
+func TestGovernedRollbackExecutesPreparedRevert(t *testing.T) {
+	c, g, proxy, v1 := govFirstRelease(t)
+	h := g.governedRelease(t)
+	withAnalysis("")(&h.in.Manifest, h.pol)
+	h.pol.Contracts.UpgradeAt = release.StageCanary
+	h.act.verdict = func(v analysis.Vars, interval int) analysis.Outcome {
+		if v.Stage == string(release.StageCanary) && interval > 60 {
+			return analysis.Fail
+		}
+		return analysis.Pass
+	}
+	var afterUpgrade uint64
+	h.at(14*24*time.Hour+govDelay+30*time.Minute, func() { afterUpgrade = c.nonce(t, "sim://mainnet") })
+	res := h.run()
+	require.Equal(t, release.StateRolledBack, res.State, res.Reason)
+	st := h.status()
+	rev := contractsOf(st, "mainnet", release.OpGovRevert)
+	require.Len(t, rev, 1)
+	require.Equal(t, v1, rev[0].Implementation)
+	require.Equal(t, v1, c.implementation(t, "sim://mainnet", proxy), "the proxy runs v1 again")
+	require.Empty(t, contractsOf(st, "mainnet", release.OpRevert), "no revert with the worker's key")
+	require.Equal(t, afterUpgrade+1, c.nonce(t, "sim://mainnet"), "the rollback is one transaction")
+	state, _, err := safe.OpState(context.Background(), c.sims["sim://mainnet"].Client(), g.proposals[0].Timelock, g.proposals[0].Revert.ID)
+	require.NoError(t, err)
+	require.Equal(t, safe.OpDone, state)
+}
