@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/shipgate/shipgate/internal/release"
 )
 
 // FieldManager is who shipgate is in every object's managedFields: server-side apply under
@@ -135,6 +137,19 @@ func (e *ForeignEditError) Unwrap() error { return e.Err }
 
 // Permanent: a person has to look.
 func (e *ForeignEditError) Permanent() bool { return true }
+
+// StepEnvironment is what both backends check first in a traffic step: a percent from 0 to
+// 100, and an environment the policy's traffic.kubernetes names. Either error is final.
+func StepEnvironment(envs []release.KubeEnvironment, environment string, percent float64) (release.KubeEnvironment, error) {
+	if percent < 0 || percent > 100 {
+		return release.KubeEnvironment{}, &Error{Op: "traffic step", Err: fmt.Errorf("percent %g out of range 0–100", percent)}
+	}
+	env, err := (release.Traffic{Kubernetes: envs}).KubeEnv(environment)
+	if err != nil {
+		return release.KubeEnvironment{}, Wrap("traffic step", apierrors.NewBadRequest(err.Error()))
+	}
+	return env, nil
+}
 
 // Wrap says what op was doing when err happened, and whether a retry can help.
 func Wrap(op string, err error) error {

@@ -46,12 +46,9 @@ var _ traffic.Backend = (*Backend)(nil)
 
 // Apply sets the Rollout to c.Version at c.Percent (0: abort, back to the stable ReplicaSet).
 func (b *Backend) Apply(ctx context.Context, key string, c traffic.Change) error {
-	if c.Percent < 0 || c.Percent > 100 {
-		return &kube.Error{Op: "traffic step", Err: fmt.Errorf("percent %g out of range 0–100", c.Percent)}
-	}
-	env, err := (release.Traffic{Kubernetes: b.Envs}).KubeEnv(c.Environment)
+	env, err := kube.StepEnvironment(b.Envs, c.Environment, c.Percent)
 	if err != nil {
-		return kube.Wrap("traffic step", apierrors.NewBadRequest(err.Error()))
+		return err
 	}
 	object := fmt.Sprintf("Rollout %s/%s", env.Namespace, env.Rollout)
 	rollouts := b.Kube.Dynamic.Resource(Rollouts).Namespace(env.Namespace)

@@ -47,12 +47,9 @@ var _ traffic.Backend = (*Backend)(nil)
 // Apply deploys c.Version (and c.PreviousVersion while it keeps traffic), points the Services
 // at them and sets the route's weights to c.Percent / 100 − c.Percent.
 func (b *Backend) Apply(ctx context.Context, key string, c traffic.Change) error {
-	if c.Percent < 0 || c.Percent > 100 {
-		return &kube.Error{Op: "traffic step", Err: fmt.Errorf("percent %g out of range 0–100", c.Percent)}
-	}
-	env, err := (release.Traffic{Kubernetes: b.Envs}).KubeEnv(c.Environment)
+	env, err := kube.StepEnvironment(b.Envs, c.Environment, c.Percent)
 	if err != nil {
-		return kube.Wrap("traffic step", apierrors.NewBadRequest(err.Error()))
+		return err
 	}
 	rel := kube.ReleaseOf(key)
 	wayBack := c.Percent == 0
