@@ -3,6 +3,8 @@
 package searchattr
 
 import (
+	"github.com/shipgate/shipgate/internal/release"
+
 	"context"
 	"fmt"
 
@@ -12,7 +14,7 @@ import (
 )
 
 // Names are the keyword search attributes a release sets.
-var Names = []string{"ReleaseService", "ReleaseVersion", "ReleaseStage", "ReleaseState", "ReleaseWaitsFor"}
+var Names = release.SearchAttrs
 
 // Ensure adds the missing ones; it is safe to call on every worker start.
 func Ensure(ctx context.Context, c client.Client, namespace string) error {
