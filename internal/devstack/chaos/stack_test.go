@@ -79,8 +79,9 @@ func newStack(t testing.TB, o stackOptions) *stack {
 	}
 	s := &stack{t: t, root: root, dir: t.TempDir(), keys: &people.Keyring{Dir: t.TempDir()}, polDir: t.TempDir(),
 		workers: make([]*exec.Cmd, o.workers), workerAt: make([]string, o.workers)}
-	// the worker binary, built into .bin/ as `go tool task build` does
-	build := exec.Command("go", "build", "-o", filepath.Join(root, ".bin", "worker"), "./worker")
+	// the worker binary, built into the test's directory: .bin/ may be shared with other
+	// checkouts (a worktree's link), whose tests would replace it under this one's feet
+	build := exec.Command("go", "build", "-o", filepath.Join(s.dir, "worker"), "./worker")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./worker: %v\n%s", err, out)
@@ -222,7 +223,7 @@ func (s *stack) startWorker(i int) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(filepath.Join(s.root, ".bin", "worker"))
+	cmd := exec.Command(filepath.Join(s.dir, "worker"))
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+at,
 		"SHIPGATE_PROMETHEUS_URL="+s.promURL, "SHIPGATE_CHAIN_DATA="+filepath.Join(s.dir, "chain"),
 		policies.EnvDir+"="+s.polDir, policies.EnvAllowDev+"=true", s.keyEnv, evstore.EnvStore+"="+s.evidence())
