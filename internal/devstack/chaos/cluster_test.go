@@ -70,9 +70,9 @@ func (su *suite) failover() Run {
 	if err := su.start(r); err != nil {
 		return fail(err)
 	}
-	killed, inFlight := -1, false
+	killed := -1
 	var killedAt time.Time
-	var killedID string
+	var killedID, inFlight string // the dead worker's identity, the activity it was running
 	st, err := su.follow(r, 10*time.Minute, func(st release.Status) {
 		if killed >= 0 || st.Stage != release.StageStaging {
 			return
@@ -110,9 +110,13 @@ func (su *suite) failover() Run {
 	if err != nil {
 		return fail(err)
 	}
-	var nextActivity, nextTask time.Duration
+	var nextActivity, nextTask, retried time.Duration
 	survivors := map[string]bool{}
+	activityOf := map[int64]string{} // scheduled event id → activity id
 	for _, ev := range events {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			activityOf[ev.GetEventId()] = a.GetActivityId()
+		}
 		at := ev.GetEventTime().AsTime()
 		if at.Before(killedAt) {
 			continue
@@ -120,9 +124,13 @@ func (su *suite) failover() Run {
 		var who string
 		switch ev.GetEventType() {
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-			who = ev.GetActivityTaskCompletedEventAttributes().GetIdentity()
+			a := ev.GetActivityTaskCompletedEventAttributes()
+			who = a.GetIdentity()
 			if nextActivity == 0 {
 				nextActivity = at.Sub(killedAt)
+			}
+			if inFlight != "" && activityOf[a.GetScheduledEventId()] == inFlight {
+				retried = at.Sub(killedAt)
 			}
 		case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
 			who = ev.GetWorkflowTaskCompletedEventAttributes().GetIdentity()
@@ -144,8 +152,11 @@ func (su *suite) failover() Run {
 		run.Problems = append(run.Problems, "no activity was completed after the kill")
 	}
 	held := "its last activity done"
-	if inFlight {
-		held = "an activity in flight"
+	if inFlight != "" {
+		held = fmt.Sprintf("activity %s in flight, completed by the other %.1f s after the kill", inFlight, retried.Seconds())
+		if retried == 0 { // the release may have canceled it (a wait that ended otherwise): it succeeded all the same
+			held = fmt.Sprintf("activity %s in flight (not completed after the kill)", inFlight)
+		}
 	}
 	run.Note = fmt.Sprintf("killed worker %d (%s) in staging with %s; the other (%s) completed the next activity %.1f s and the release's next workflow task %.1f s after the kill; %s",
 		killed+1, killedID, held, strings.Join(slices.Sorted(maps.Keys(survivors)), ", "), nextActivity.Seconds(), nextTask.Seconds(), txNote)
@@ -155,32 +166,33 @@ func (su *suite) failover() Run {
 	return run
 }
 
-// holder is the worker slot that holds the release: the one whose activity is running,
-// else the one that started its latest activity; -1 when no activity has started yet.
-func (su *suite) holder(id string) (slot int, identity string, running bool) {
+// holder is the worker slot that holds the release: the one whose activity is running (its
+// activity id in running), else the one that started its latest activity; -1 when no activity
+// has started yet.
+func (su *suite) holder(id string) (slot int, identity, running string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if d, err := su.s.c.DescribeWorkflowExecution(ctx, id, ""); err == nil {
 		for _, pa := range d.GetPendingActivities() {
 			if pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
 				if i := su.s.workerOf(pa.GetLastWorkerIdentity()); i >= 0 {
-					return i, pa.GetLastWorkerIdentity(), true
+					return i, pa.GetLastWorkerIdentity(), pa.GetActivityId()
 				}
 			}
 		}
 	}
 	events, err := su.history(id)
 	if err != nil {
-		return -1, "", false
+		return -1, "", ""
 	}
 	for i := len(events) - 1; i >= 0; i-- {
 		if a := events[i].GetActivityTaskStartedEventAttributes(); a != nil {
 			if w := su.s.workerOf(a.GetIdentity()); w >= 0 {
-				return w, a.GetIdentity(), false
+				return w, a.GetIdentity(), ""
 			}
 		}
 	}
-	return -1, "", false
+	return -1, "", ""
 }
 
 // workerOf is the slot of the running worker with a Temporal identity (the SDK's default,
