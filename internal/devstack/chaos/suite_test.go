@@ -58,7 +58,11 @@ func TestChaos(t *testing.T) {
 	if seed == 0 {
 		seed = time.Now().UnixNano()
 	}
-	fmt.Printf("chaos: seed %d (rerun: go tool task chaos -- -seed %d -kills %d -sample %d -scenarios %s)\n", seed, seed, *kills, *sample, *scenarios)
+	on := ""
+	if *onCluster {
+		on = " -cluster"
+	}
+	fmt.Printf("chaos: seed %d (rerun: go tool task chaos -- -seed %d -kills %d -sample %d -scenarios %s%s)\n", seed, seed, *kills, *sample, *scenarios, on)
 	su := &suite{t: t, rng: rand.New(rand.NewPCG(uint64(seed), 0)), live: "1.3.0"}
 	begin := time.Now()
 	o := stackOptions{cluster: *onCluster}
