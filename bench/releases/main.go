@@ -31,6 +31,8 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -63,6 +65,8 @@ type config struct {
 	Memory      bool     // dev server without a database file
 	Timeout     time.Duration
 	JSON        string // also write the report here
+	Soak        time.Duration
+	Record      string // write the first release's whole history here, once it has ended
 	Progress    io.Writer
 }
 
@@ -85,6 +89,8 @@ func main() {
 	flag.BoolVar(&cfg.Memory, "memory", false, "dev server without a database file (default: SQLite file, as the embedded stack)")
 	flag.DurationVar(&cfg.Timeout, "timeout", 20*time.Minute, "give up waiting for the soak after this long")
 	flag.StringVar(&cfg.JSON, "json", "", "also write the report as JSON to this file")
+	flag.DurationVar(&cfg.Soak, "soak", 2*time.Hour, "the policy's testnet soak (long enough that no release leaves it during the ramp)")
+	flag.StringVar(&cfg.Record, "record", "", "after the ramp, wait for the first release to end and write its history (JSON, for workflows/testdata/histories) here; use a short -soak")
 	flag.Parse()
 	cfg.WorkerEnv = env
 	cfg.Progress = os.Stderr
@@ -234,7 +240,10 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return nil, err
 	}
-	pol := strings.ReplaceAll(policyYAML, "{{WEBHOOK}}", "http://"+ln.Addr().String()+"/v1/traffic")
+	if cfg.Soak <= 0 {
+		cfg.Soak = 2 * time.Hour
+	}
+	pol := strings.NewReplacer("{{WEBHOOK}}", "http://"+ln.Addr().String()+"/v1/traffic", "{{SOAK}}", cfg.Soak.String()).Replace(policyYAML)
 	if err := os.WriteFile(filepath.Join(src, policyName+".yaml"), []byte(pol), 0o644); err != nil {
 		return nil, err
 	}
@@ -301,6 +310,9 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	if serr := r.costs(ctx); serr != nil {
 		err = errors.Join(err, serr)
+	}
+	if cfg.Record != "" && err == nil && len(r.ids) > 0 {
+		err = record(ctx, c, r.ids[0], cfg.Record)
 	}
 	return rep, err
 }
@@ -699,4 +711,32 @@ func divide(c cost, n int) cost {
 		out.ByActivity[k] = d(v)
 	}
 	return out
+}
+
+// record waits for a release to end and writes its whole history as JSON, the form the replay
+// test reads (workflows/testdata/histories).
+func record(ctx context.Context, c client.Client, id, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var res release.Result
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+		return fmt.Errorf("record %s: %w", id, err)
+	}
+	if res.State != release.StateSucceeded {
+		return fmt.Errorf("record %s: ended %s in %s: %s", id, res.State, res.Stage, res.Reason)
+	}
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return err
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
