@@ -25,7 +25,7 @@ func (w *rel) admit(ctx workflow.Context) (release.Result, bool) {
 	if name == "" {
 		name = release.DefaultPolicyName
 	}
-	pr, err := loadPolicy(ctx, name)
+	pr, err := loadPolicy(ctx, name, w.local)
 	if err != nil {
 		return w.refuseStart(ctx, in.Start, release.RefusedDenied, err.Error())
 	}
