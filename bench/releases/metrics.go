@@ -17,7 +17,8 @@ type s2s struct {
 // scrape reads a worker's /metrics (Prometheus text format) for the SDK's schedule-to-start
 // latencies: how long tasks waited in the server's queues for a worker to take them.
 func scrape(url string) (s2s, error) {
-	cl := &http.Client{Timeout: 10 * time.Second}
+	// minutes: the worker's /metrics counts releases through visibility, slow on a loaded server
+	cl := &http.Client{Timeout: 2 * time.Minute}
 	resp, err := cl.Get(url)
 	if err != nil {
 		return s2s{}, err

@@ -15,27 +15,23 @@ import (
 // every Linux architecture Go runs on.
 const clockTicks = 100
 
-// cpuSeconds is the user plus system CPU time a process has used, from /proc/PID/stat.
-func cpuSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// cpuSeconds is the user plus system CPU time a process has used, from /proc/PID/stat; with
+// children, that of its children that have ended and been waited for (cutime, cstime).
+func cpuSeconds(pid int, children bool) (float64, error) {
+	f, err := statFields(pid)
 	if err != nil {
 		return 0, err
 	}
-	// the command name (field 2) may hold spaces: fields are counted after its ')'
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no ')' in %q", pid, b)
+	i := 11 // utime, stime: fields 14, 15
+	if children {
+		i = 13 // cutime, cstime: fields 16, 17
 	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(f))
-	}
-	utime, err1 := strconv.ParseFloat(f[11], 64) // field 14
-	stime, err2 := strconv.ParseFloat(f[12], 64) // field 15
+	u, err1 := strconv.ParseFloat(f[i], 64)
+	s, err2 := strconv.ParseFloat(f[i+1], 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+		return 0, fmt.Errorf("/proc/%d/stat: %q %q", pid, f[i], f[i+1])
 	}
-	return (utime + stime) / clockTicks, nil
+	return (u + s) / clockTicks, nil
 }
 
 // memKiB reads one "Name:  N kB" line of /proc/PID/status (VmRSS, VmHWM).
@@ -62,17 +58,20 @@ func memKiB(pid int, field string) (int64, error) {
 // procGroup is a set of processes measured together (the workers; the server and its
 // database), with the peak of their summed resident memory as sampled.
 type procGroup struct {
-	pids    []int
-	mu      sync.Mutex
-	peakKiB int64
-	cpu0    float64
+	pids []int
+	// withChildren counts the processes' children too (PostgreSQL's backends), and the CPU
+	// of children that have ended (cutime, cstime)
+	withChildren bool
+	mu           sync.Mutex
+	peakKiB      int64
+	cpu0         float64
 }
 
 // sample reads the group's current resident memory and keeps the peak of the sum; the peak
 // of each process alone is VmHWM, which the kernel keeps exactly.
 func (g *procGroup) sample() {
 	var sum int64
-	for _, pid := range g.pids {
+	for _, pid := range g.members() {
 		if v, err := memKiB(pid, "VmRSS"); err == nil {
 			sum += v
 		}
@@ -95,12 +94,67 @@ func (g *procGroup) hwmKiB() int64 {
 
 func (g *procGroup) cpu() float64 {
 	var sum float64
-	for _, pid := range g.pids {
-		if v, err := cpuSeconds(pid); err == nil {
+	for _, pid := range g.members() {
+		if v, err := cpuSeconds(pid, false); err == nil {
 			sum += v
 		}
 	}
+	if g.withChildren {
+		for _, pid := range g.pids {
+			if v, err := cpuSeconds(pid, true); err == nil {
+				sum += v
+			}
+		}
+	}
 	return sum
+}
+
+// members are the group's processes and, withChildren, their children now.
+func (g *procGroup) members() []int {
+	if !g.withChildren {
+		return g.pids
+	}
+	parent := map[int]bool{}
+	for _, p := range g.pids {
+		parent[p] = true
+	}
+	out := append([]int(nil), g.pids...)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || parent[pid] {
+			continue
+		}
+		if pp, err := ppid(pid); err == nil && parent[pp] {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func statFields(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	// the command name (field 2) may hold spaces: fields are counted after its ')'
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: no ')' in %q", pid, b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(f))
+	}
+	return f, nil
+}
+
+func ppid(pid int) (int, error) {
+	f, err := statFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(f[1]) // field 4
 }
 
 // sampleEvery samples every group until stop is closed.
