@@ -336,6 +336,12 @@ func (cl *Cluster) Stop() error {
 // are part of the suite, never skipped.
 func TestCluster(tb testing.TB) *Cluster {
 	tb.Helper()
+	if _, _, err := ServerBinaries(); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := PostgresBinDir(); err != nil {
+		tb.Fatal(err)
+	}
 	// not t.TempDir: PostgreSQL runs as nobody under root and must reach its directory
 	dir, err := os.MkdirTemp("", "shipgate-cluster-")
 	if err != nil {

@@ -86,6 +86,10 @@ func InitPostgres(dir string) (fresh bool, err error) {
 	if err != nil {
 		return false, err
 	}
+	// the directories above it searchable: under root the instance runs as nobody
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return false, err
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return false, err
 	}
