@@ -125,6 +125,7 @@ type report struct {
 	InSoak        int       `json:"inSoak"`
 	Failures      int       `json:"failures"`
 	FailureNotes  []string  `json:"failureNotes,omitempty"`
+	FirstError    string    `json:"firstError,omitempty"` // the first start or signoff that failed
 	StartErrors   int       `json:"startErrors"`
 	Refusals      int       `json:"signoffRefusals"`
 	StartedSec    float64   `json:"startedSeconds"`  // until the last start returned
@@ -153,6 +154,9 @@ func (r *report) print(w io.Writer) {
 		r.InSoak, r.N, r.WallSec, r.StartedSec, r.Failures, r.StartErrors, r.Refusals)
 	if len(r.Milestones) > 0 {
 		fmt.Fprintf(w, "  25/50/75/100 %% in the soak after %s s\n", strings.Trim(fmt.Sprintf("%.0f", r.Milestones), "[]"))
+	}
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "  first error: %s\n", r.FirstError)
 	}
 	for _, n := range r.FailureNotes {
 		fmt.Fprintf(w, "  failed: %s\n", n)
@@ -534,6 +538,11 @@ func (r *ramp) run(ctx context.Context, began time.Time) error {
 	close(signoffs)
 	signing.Wait()
 	r.rep.StartErrors, r.rep.Refusals = int(r.startErrs.Load()), int(r.refusals.Load())
+	r.mu.Lock()
+	if r.firstErr != nil {
+		r.rep.FirstError = r.firstErr.Error()
+	}
+	r.mu.Unlock()
 	return err
 }
 
