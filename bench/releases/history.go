@@ -52,13 +52,6 @@ type releaseCost struct {
 	G1, G3 cost
 }
 
-func (r releaseCost) total() cost {
-	var t cost
-	t.add(r.G1)
-	t.add(r.G3)
-	return t
-}
-
 // historyCost reads one release's history (the run the id names now) and counts its events.
 func historyCost(ctx context.Context, c client.Client, id string) (releaseCost, error) {
 	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

@@ -333,7 +333,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if rep.WFTasks > 0 {
 		rep.WFTS2SAvgSec /= rep.WFTasks
 	}
-	if serr := r.costs(ctx); serr != nil {
+	if serr := r.costs(); serr != nil {
 		err = errors.Join(err, serr)
 	}
 	if cfg.Record != "" && err == nil && len(r.ids) > 0 {
@@ -608,15 +608,6 @@ func (r *ramp) signoff(ctx context.Context, s signoff) {
 	}
 }
 
-func gateOf(st release.Status, id string) *release.GateStatus {
-	for i := range st.Gates {
-		if st.Gates[i].ID == id {
-			return &st.Gates[i]
-		}
-	}
-	return nil
-}
-
 // watch follows the releases through visibility (their search attributes), as a person
 // follows the Slack channel: a release waiting in development has started G1 (its gates start
 // before its stage waits), one waiting in staging has started G3, and their signoffs are
@@ -718,7 +709,8 @@ func (r *ramp) failureNotes(ctx context.Context, q string) {
 
 // costs reads the histories of a sample of the releases in the soak, evenly spread over the
 // order they started in, and the policy line's history length.
-func (r *ramp) costs(ctx context.Context) error {
+func (r *ramp) costs() error {
+	// its own budget: the ramp's context may have ended (a timeout, ^C) and the costs are still wanted
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	r.mu.Lock()

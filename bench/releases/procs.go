@@ -64,7 +64,6 @@ type procGroup struct {
 	withChildren bool
 	mu           sync.Mutex
 	peakKiB      int64
-	cpu0         float64
 }
 
 // sample reads the group's current resident memory and keeps the peak of the sum; the peak
