@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -111,7 +112,10 @@ func run() error {
 	}
 	opts.Logger = telemetry.NewSDKLogger(log)
 	opts.MetricsHandler = telemetry.NewSDKMetrics(metrics.Registry)
-	workerOpts := worker.Options{}
+	workerOpts, err := tuning(os.Getenv)
+	if err != nil {
+		return err
+	}
 	if *otlp != "" {
 		tracing, err := telemetry.NewTracing(context.Background(), *otlp, "shipgate-worker")
 		if err != nil {
@@ -265,4 +269,38 @@ func routes(m *telemetry.Metrics, ready *atomic.Bool, c func() client.Client) *h
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	return mux
+}
+
+// tuning reads the worker's task-slot, poller and cache settings; unset ones keep the SDK's
+// defaults (README "Sizing" says when to change them).
+func tuning(getenv func(string) string) (worker.Options, error) {
+	var o worker.Options
+	for _, s := range []struct {
+		env string
+		dst *int
+	}{
+		{"SHIPGATE_WORKFLOW_TASK_POLLERS", &o.MaxConcurrentWorkflowTaskPollers},
+		{"SHIPGATE_ACTIVITY_TASK_POLLERS", &o.MaxConcurrentActivityTaskPollers},
+		{"SHIPGATE_MAX_WORKFLOW_TASKS", &o.MaxConcurrentWorkflowTaskExecutionSize},
+		{"SHIPGATE_MAX_ACTIVITIES", &o.MaxConcurrentActivityExecutionSize},
+		{"SHIPGATE_MAX_LOCAL_ACTIVITIES", &o.MaxConcurrentLocalActivityExecutionSize},
+	} {
+		if v := getenv(s.env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return o, fmt.Errorf("%s: %q is not a positive number", s.env, v)
+			}
+			*s.dst = n
+		}
+	}
+	// The sticky cache keeps each release's workflow state between its tasks: without it every
+	// task replays the release's whole history. It is process-wide, set before the worker starts.
+	if v := getenv("SHIPGATE_STICKY_CACHE_SIZE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("SHIPGATE_STICKY_CACHE_SIZE: %q is not a positive number", v)
+		}
+		worker.SetStickyWorkflowCacheSize(n)
+	}
+	return o, nil
 }

@@ -85,6 +85,8 @@ type rel struct {
 	laneRun string
 	// pr holds promotion for windows and the stopped line (promotion.go).
 	pr promo
+	// local is set for releases whose short calls are local activities (versionLocalActivities).
+	local bool
 }
 
 // ReleaseWorkflow carries one release through every stage of its policy.
@@ -106,6 +108,7 @@ func ReleaseWorkflow(ctx workflow.Context, in release.Input) (release.Result, er
 	w.signed = workflow.GetVersion(ctx, versionSignedCommands, workflow.DefaultVersion, 1) >= 1
 	w.wayOut = workflow.GetVersion(ctx, versionWayOut, workflow.DefaultVersion, 1) >= 1
 	w.laneOn = workflow.GetVersion(ctx, versionServiceLane, workflow.DefaultVersion, 1) >= 1
+	w.local = workflow.GetVersion(ctx, versionLocalActivities, workflow.DefaultVersion, 1) >= 1
 	if err := workflow.SetQueryHandler(ctx, release.QueryStatus, func() (release.Status, error) {
 		return w.st, nil
 	}); err != nil {

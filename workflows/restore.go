@@ -53,7 +53,7 @@ func RestoreWorkflow(ctx workflow.Context, in release.RestoreInput) (release.Res
 	case er.Status.State.Final():
 		return refuse(fmt.Sprintf("%s ended %s itself (%s): it took its own way back", in.Release, er.Status.State, er.Status.Reason))
 	}
-	pr, err := loadPolicy(ctx, er.Status.PolicyName)
+	pr, err := loadPolicy(ctx, er.Status.PolicyName, false)
 	if err != nil {
 		return refuse(err.Error())
 	}
@@ -104,17 +104,17 @@ func RestoreWorkflow(ctx workflow.Context, in release.RestoreInput) (release.Res
 }
 
 // loadPolicy asks the worker for one of its policies (release.ActivityLoadPolicy).
-func loadPolicy(ctx workflow.Context, name string) (release.PolicyResult, error) {
+func loadPolicy(ctx workflow.Context, name string, local bool) (release.PolicyResult, error) {
 	if name == "" {
 		name = release.DefaultPolicyName
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	o := workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 		Summary:             "policy " + name + " from the worker",
-	})
+	}
 	var pr release.PolicyResult
-	if err := workflow.ExecuteActivity(actx, release.ActivityLoadPolicy, release.PolicyRequest{Name: name}).Get(ctx, &pr); err != nil {
+	if err := quick(ctx, local, o, release.ActivityLoadPolicy, release.PolicyRequest{Name: name}).Get(ctx, &pr); err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) {
 			err = errors.New(app.Message())

@@ -65,7 +65,7 @@ func (w *rel) followSignoff(ctx workflow.Context, gi, ci int) {
 		shown, posted = next, true
 		next.TS = ts
 		var out release.SignoffPosted
-		err := workflow.ExecuteActivity(w.signoffCtx(ctx, next), release.ActivitySignoffMessage, next).Get(ctx, &out)
+		err := quick(ctx, w.local, signoffOptions(next), release.ActivitySignoffMessage, next).Get(ctx, &out)
 		switch {
 		case err != nil:
 			// Never fails the release; the next change tries again.
@@ -111,12 +111,12 @@ func (w *rel) endNote() string {
 	return "release " + string(w.base)
 }
 
-func (w *rel) signoffCtx(ctx workflow.Context, m release.SignoffMessage) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+func signoffOptions(m release.SignoffMessage) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, InitialInterval: time.Second},
 		Summary:             fmt.Sprintf("slack: signoff %s/%s %s", m.Gate, m.Check, orPending(m.Result)),
-	})
+	}
 }
 
 func orPending(result string) string {

@@ -18,38 +18,38 @@ func (w *rel) audit(ctx workflow.Context, e release.AuditEntry) {
 	w.st.Audit = append(w.st.Audit, e)
 }
 
-func (w *rel) noticeCtx(ctx workflow.Context, kind string) (workflow.Context, release.Notice) {
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+func (w *rel) noticeCtx(ctx workflow.Context, kind string) (workflow.ActivityOptions, release.Notice) {
+	o := workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3},
 		Summary:             "notify: " + kind,
-	})
+	}
 	channel := w.in.Manifest.Channel
 	if channel == "" {
 		channel = w.pol.Channel
 	}
 	n := release.Notice{ReleaseID: w.st.ID, Channel: channel, Kind: kind, At: workflow.Now(ctx)}
 	n.Key = fmt.Sprintf("%s/notice/%d", w.st.ID, len(w.st.Audit))
-	return actx, n
+	return o, n
 }
 
 // notify tells the people following the release and waits for it; a failed notification is
 // logged and never fails the release.
 func (w *rel) notify(ctx workflow.Context, kind, text string) {
-	actx, n := w.noticeCtx(ctx, kind)
+	o, n := w.noticeCtx(ctx, kind)
 	n.Text = text
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "notify", Target: kind, Accepted: true, Reason: text})
-	if err := workflow.ExecuteActivity(actx, release.ActivityNotify, n).Get(ctx, nil); err != nil {
+	if err := quick(ctx, w.local, o, release.ActivityNotify, n).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("notification failed", "kind", kind, "error", err)
 	}
 }
 
 // notifyAsync is notify for signal handlers, which must not block the other signals.
 func (w *rel) notifyAsync(ctx workflow.Context, kind, text string) {
-	actx, n := w.noticeCtx(ctx, kind)
+	o, n := w.noticeCtx(ctx, kind)
 	n.Text = text
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "notify", Target: kind, Accepted: true, Reason: text})
-	workflow.ExecuteActivity(actx, release.ActivityNotify, n)
+	quick(ctx, w.local, o, release.ActivityNotify, n)
 }
 
 // details is the markdown checklist the Temporal UI shows as the workflow's current details.

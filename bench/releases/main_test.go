@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchSmoke runs the benchmark with five releases against a dev server of its own and
+// the real worker binary, so that the program cannot rot: every release must reach the soak
+// and every figure of the report must have been measured.
+func TestBenchSmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	rep, err := run(ctx, config{N: 5, Concurrency: 2, Workers: 1, Sample: 2, Memory: true, Timeout: 2 * time.Minute, Progress: &progress})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	var out bytes.Buffer
+	rep.print(&out)
+	t.Log("\n" + out.String())
+	switch {
+	case rep.InSoak != 5 || rep.Failures != 0 || rep.StartErrors != 0 || rep.Refusals != 0:
+		t.Errorf("in soak %d, failures %d, start errors %d, refusals %d; want 5, 0, 0, 0", rep.InSoak, rep.Failures, rep.StartErrors, rep.Refusals)
+	case rep.WorkerPeakMiB <= 0 || rep.ServerPeakMiB <= 0 || rep.WorkerCPUSec <= 0 || rep.ServerCPUSec <= 0:
+		t.Errorf("process figures not measured: %+v", rep)
+	case rep.ActTasks <= 0 || rep.WFTasks <= 0:
+		t.Errorf("schedule-to-start not read from the worker's metrics: %+v", rep)
+	case rep.Sampled != 2 || rep.G1.Activities == 0 || rep.G3.Activities == 0 || rep.G1.Updates != 2 || rep.G3.Updates != 1:
+		t.Errorf("per-release cost: sampled %d, G1 %+v, G3 %+v; want activities in both and the 2 + 1 signoff updates", rep.Sampled, rep.G1, rep.G3)
+	case rep.Deploys < 10: // staging and testnet, per release
+		t.Errorf("traffic webhook called %d times, want at least 10", rep.Deploys)
+	}
+	if !strings.Contains(out.String(), "in the testnet soak: 5/5") {
+		t.Errorf("report:\n%s", out.String())
+	}
+}
