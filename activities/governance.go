@@ -105,7 +105,7 @@ func (c *Contracts) Propose(ctx context.Context, req release.GovernanceProposeRe
 		c.Log.Info("governed upgrade proposed", zap.String("chain", ch.Name), zap.String("contract", req.Contract.Name),
 			zap.String("safeTxHash", p.SafeTxHash.Hex()), zap.Uint64("safeNonce", p.SafeTx.Nonce))
 	}
-	c.crash("propose")
+	c.crash("propose", "")
 	return release.GovernanceProposal{Contract: req.Contract.Name, Chain: ch.Name, SafeTxHash: p.SafeTxHash.Hex(), SafeNonce: p.SafeTx.Nonce,
 		Delay: p.Delay, Proposal: raw, Summary: p.Summary()}, nil
 }
@@ -169,6 +169,7 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 			return out, nil
 		}
 		activity.RecordHeartbeat(ctx, fmt.Sprintf("%s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold))
+		c.crash("watch", req.Until)
 		if c.OnPoll != nil {
 			c.OnPoll()
 		}

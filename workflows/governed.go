@@ -166,6 +166,17 @@ func (w *rel) untilStopped(ctx workflow.Context, wait func(workflow.Context) (re
 	return pr, err
 }
 
+// govPhase sets the status phase of the newest governed upgrade of contract on chainName (the
+// status alone: no command depends on it).
+func (w *rel) govPhase(chainName, contract, phase string) {
+	for i := len(w.st.Governance) - 1; i >= 0; i-- {
+		if g := &w.st.Governance[i]; g.Chain == chainName && g.Contract == contract {
+			g.Phase = phase
+			return
+		}
+	}
+}
+
 // opID is a proposal's timelock operation id as its summary states it.
 func opID(gp release.GovernanceProposal, which string) string {
 	for _, l := range gp.Summary {
