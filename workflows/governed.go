@@ -18,6 +18,11 @@ import (
 // is asked only on the governed path and no older history meets it.
 const versionGoverned = "governed-upgrades"
 
+// versionGovernedMainnet: a production policy must govern its mainnet to switch proxies there
+// (release.GovernedMainnet); asked only when a release breaks the rule, so it changes no
+// history of a release the rule admits.
+const versionGovernedMainnet = "governed-mainnet"
+
 // How long the owners may take to approve a proposal before the release fails as expired; the
 // Safe transaction stays valid on chain, but the release does not wait forever with its
 // testnet soak and canary going stale.

@@ -150,6 +150,7 @@ func (g *govMainnet) register(h *harness) {
 func (g *govMainnet) governedRelease(t *testing.T) *harness {
 	h := g.c.contractRelease(t, "2.0.0", "CounterV2", demoArtifacts)
 	h.pol.Chains[1].Governance = g.policy()
+	h.pol.Profile = release.ProfileProduction
 	g.register(h)
 	return h
 }
@@ -240,4 +241,17 @@ func TestGovernedRollbackExecutesPreparedRevert(t *testing.T) {
 	state, _, err := safe.OpState(context.Background(), c.sims["sim://mainnet"].Client(), g.proposals[0].Timelock, g.proposals[0].Revert.ID)
 	require.NoError(t, err)
 	require.Equal(t, safe.OpDone, state)
+}
+
+// A production policy whose mainnet is not governed: a release with a proxy is refused at
+// admission, before any transaction (the worker's key alone would upgrade it in production).
+func TestProductionRefusesProxyOnUngovernedMainnet(t *testing.T) {
+	c := newSimChains(t)
+	h := c.contractRelease(t, "1.0.0", "CounterV1", demoArtifacts)
+	h.pol.Profile = release.ProfileProduction
+	res := h.run()
+	require.Equal(t, release.StateFailed, res.State, res.Reason)
+	require.Contains(t, res.Reason, `start refused: workflow input manifest: contracts: the release switches the proxies of Counter on mainnet chain "mainnet", which the production policy does not govern`)
+	require.Zero(t, c.nonce(t, "sim://testnet"))
+	require.Zero(t, c.nonce(t, "sim://mainnet"))
 }
