@@ -482,7 +482,7 @@ func (c *Contracts) Record(ctx context.Context, step release.ContractTxStep) (re
 			}
 			rec.Implementation, rec.StorageLayout = &impl, nil
 		}
-	case release.OpGovExecSafe:
+	case release.OpGovExecSafe, release.OpGovCancel:
 		return c.recordGoverned(ctx, b, step)
 	case release.OpUpgrade, release.OpRevert, release.OpGovUpgrade, release.OpGovRevert:
 		proxy, impl := common.HexToAddress(tx.Proxy), common.HexToAddress(tx.Implementation)
