@@ -117,4 +117,3 @@ func CancelProgress(ctx context.Context, b chain.Backend, c *Cancellation) (*Pro
 	}
 	return pr, nil
 }
-
