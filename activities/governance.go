@@ -91,9 +91,14 @@ func (c *Contracts) Propose(ctx context.Context, req release.GovernanceProposeRe
 		return bad(fmt.Errorf("no code at the new implementation %s", next.Hex()))
 	}
 	gov, _ := safe.FromPolicy(ch, key.Address)
-	p, err := safe.Propose(gov, safe.UpgradeRequest{ReleaseID: req.ReleaseID, Contract: req.Contract.Name, Kind: req.Contract.Proxy.Kind,
-		Proxy: common.HexToAddress(req.Proxy), Next: next, Previous: common.HexToAddress(req.Previous), NextCodeHash: crypto.Keccak256Hash(code)},
-		st.Nonce, st.MinDelay)
+	up := safe.UpgradeRequest{ReleaseID: req.ReleaseID, Contract: req.Contract.Name, Kind: req.Contract.Proxy.Kind,
+		Proxy: common.HexToAddress(req.Proxy), Next: next, Previous: common.HexToAddress(req.Previous), NextCodeHash: crypto.Keccak256Hash(code)}
+	if up.Kind == safe.KindTransparent {
+		if up.ProxyAdmin, err = safe.ProxyAdminOf(ctx, b, up.Proxy, common.HexToAddress(ch.Governance.ProxyAdmin), gov.Timelock); err != nil {
+			return bad(err)
+		}
+	}
+	p, err := safe.Propose(gov, up, st.Nonce, st.MinDelay)
 	if err != nil {
 		return bad(err)
 	}

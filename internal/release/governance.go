@@ -23,6 +23,10 @@ type Governance struct {
 	Owners    []string `yaml:"owners" json:"owners"`       // the Safe's owners, any order
 	Threshold int      `yaml:"threshold" json:"threshold"` // approvals the Safe needs
 	MinDelay  Duration `yaml:"minDelay" json:"minDelay"`   // the timelock's minimum delay
+	// ProxyAdmin, when set, is the ProxyAdmin every transparent proxy on this chain is
+	// upgraded through (a shared one, OpenZeppelin 4.x style); unset, each proxy's own is read
+	// from its EIP-1967 admin slot (OpenZeppelin 5.x). Either must be owned by the timelock.
+	ProxyAdmin string `yaml:"proxyAdmin,omitempty" json:"proxyAdmin,omitempty"`
 }
 
 // Governance floors of a production policy: a multisig of at least two people, and a delay
@@ -77,6 +81,13 @@ func (p *Policy) validateGovernance(v *validator, f string, c Chain) {
 	}
 	if len(seen) != 3 {
 		v.addf(f, "safe, timelock and multiSend must be three different contracts")
+	}
+	if g.ProxyAdmin != "" {
+		if msg := checkAddress(g.ProxyAdmin); msg != "" {
+			v.addf(f+".proxyAdmin", "%s", msg)
+		} else if name, ok := seen[strings.ToLower(g.ProxyAdmin)]; ok {
+			v.addf(f+".proxyAdmin", "%s is the %s, not a ProxyAdmin", g.ProxyAdmin, name)
+		}
 	}
 	owners := map[string]bool{}
 	for i, o := range g.Owners {
