@@ -158,7 +158,7 @@ func (g *GovernedChain) Policy() release.Governance {
 // PolicyYAML is Policy in YAML flow style, to append to a chain's line in a policy file.
 func (g *GovernedChain) PolicyYAML() string {
 	p := g.Policy()
-	return fmt.Sprintf("governance: {safe: %q, timelock: %q, multiSend: %q, owners: [%q], threshold: %d, minDelay: %s}",
+	return fmt.Sprintf(`governance: {safe: %q, timelock: %q, multiSend: %q, owners: ["%s"], threshold: %d, minDelay: %s}`,
 		p.Safe, p.Timelock, p.MultiSend, strings.Join(p.Owners, `", "`), p.Threshold, p.MinDelay)
 }
 
