@@ -15,6 +15,7 @@ import (
 
 	"github.com/shipgate/shipgate/internal/chain"
 	"github.com/shipgate/shipgate/internal/devstack"
+	"github.com/shipgate/shipgate/internal/devstack/demosvc"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -237,6 +238,12 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 	})
 
 	t.Run("worker killed around each governed step", func(t *testing.T) {
+		// the stack's load (5 minutes) has ended by now: the canary analysis needs traffic
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 15 * time.Minute})
+		}()
 		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
 		r := s.load(s.nextRelease(base, "1.4.0", "1.6.0"), policy)
 		before := c.sent(t, c.mainnet)
