@@ -10,13 +10,6 @@ import (
 // upgrade and its revert in the chain's timelock, waits for the owners and the delay, and then
 // sends only executions (execTransaction, execute) through the four transaction activities
 // under the usual exactly-once rules.
-const (
-	ActivityGovernancePropose = "GovernancePropose"
-	ActivityGovernanceWatch   = "GovernanceWatch"
-	// ActivityGovernanceCancel builds the Safe transaction that cancels an aborted release's
-	// scheduled operations (TimelockController.cancel through the Safe).
-	ActivityGovernanceCancel = "GovernanceProposeCancel"
-)
 
 // Governed contract operations (ContractTx.Op), each signed at most once under its OpKey.
 const (
