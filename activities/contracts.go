@@ -51,7 +51,11 @@ type Contracts struct {
 	OnPoll func()
 	// CrashAt kills the worker process with SIGKILL at a named point, once per process, for
 	// the crash tests: "sign" (signed and stored, before the result reaches history),
-	// "broadcast" (sent, before the result reaches history) or "confirm" (while waiting).
+	// "broadcast" (sent, before the result reaches history), "confirm" (while waiting) or
+	// "propose" (a governed proposal built, before it reaches history), "watch" (watching a
+	// proposal on chain; "watch/approved", "watch/ready" for one wait); "sign/<op>",
+	// "broadcast/<op>" and "confirm/<op>" stop only at that operation (e.g.
+	// "broadcast/exec-safe"), so a test can kill the worker around one governed step.
 	// Set from SHIPGATE_TEST_CRASH_AT; never in production.
 	CrashAt string
 	crashed atomic.Bool
@@ -76,10 +80,13 @@ func (c *Contracts) dial(ctx context.Context, ch release.Chain) (chain.Backend, 
 	return b, nil
 }
 
-func (c *Contracts) crash(point string) {
-	if c.CrashAt == point && c.crashed.CompareAndSwap(false, true) {
+func (c *Contracts) crash(point, op string) {
+	if c.CrashAt == "" || (c.CrashAt != point && c.CrashAt != point+"/"+op) {
+		return
+	}
+	if c.crashed.CompareAndSwap(false, true) {
 		if c.Log != nil {
-			c.Log.Warn("test crash point reached: SIGKILL", zap.String("point", point))
+			c.Log.Warn("test crash point reached: SIGKILL", zap.String("point", c.CrashAt))
 			_ = c.Log.Sync()
 		}
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -241,7 +248,7 @@ func (c *Contracts) Sign(ctx context.Context, req release.ContractTx) (release.S
 	if c.Log != nil {
 		c.Log.Info("contract transaction signed", zap.String("op", req.OpKey), zap.String("tx", s.Hash.Hex()), zap.Uint64("nonce", s.Nonce))
 	}
-	c.crash("sign")
+	c.crash("sign", req.Op)
 	return signedOut(s), nil
 }
 
@@ -386,7 +393,7 @@ func (c *Contracts) Broadcast(ctx context.Context, step release.ContractTxStep) 
 		}
 		return err
 	}
-	c.crash("broadcast")
+	c.crash("broadcast", step.Tx.Op)
 	return nil
 }
 
@@ -414,7 +421,7 @@ func (c *Contracts) Confirm(ctx context.Context, step release.ContractTxStep) (r
 				c.OnPoll()
 			}
 			if polls++; polls == 1 {
-				c.crash("confirm")
+				c.crash("confirm", step.Tx.Op)
 			}
 		},
 	})
@@ -475,7 +482,7 @@ func (c *Contracts) Record(ctx context.Context, step release.ContractTxStep) (re
 			}
 			rec.Implementation, rec.StorageLayout = &impl, nil
 		}
-	case release.OpGovExecSafe:
+	case release.OpGovExecSafe, release.OpGovCancel:
 		return c.recordGoverned(ctx, b, step)
 	case release.OpUpgrade, release.OpRevert, release.OpGovUpgrade, release.OpGovRevert:
 		proxy, impl := common.HexToAddress(tx.Proxy), common.HexToAddress(tx.Implementation)

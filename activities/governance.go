@@ -91,9 +91,14 @@ func (c *Contracts) Propose(ctx context.Context, req release.GovernanceProposeRe
 		return bad(fmt.Errorf("no code at the new implementation %s", next.Hex()))
 	}
 	gov, _ := safe.FromPolicy(ch, key.Address)
-	p, err := safe.Propose(gov, safe.UpgradeRequest{ReleaseID: req.ReleaseID, Contract: req.Contract.Name, Kind: req.Contract.Proxy.Kind,
-		Proxy: common.HexToAddress(req.Proxy), Next: next, Previous: common.HexToAddress(req.Previous), NextCodeHash: crypto.Keccak256Hash(code)},
-		st.Nonce, st.MinDelay)
+	up := safe.UpgradeRequest{ReleaseID: req.ReleaseID, Contract: req.Contract.Name, Kind: req.Contract.Proxy.Kind,
+		Proxy: common.HexToAddress(req.Proxy), Next: next, Previous: common.HexToAddress(req.Previous), NextCodeHash: crypto.Keccak256Hash(code)}
+	if up.Kind == safe.KindTransparent {
+		if up.ProxyAdmin, err = safe.ProxyAdminOf(ctx, b, up.Proxy, common.HexToAddress(ch.Governance.ProxyAdmin), gov.Timelock); err != nil {
+			return bad(err)
+		}
+	}
+	p, err := safe.Propose(gov, up, st.Nonce, st.MinDelay)
 	if err != nil {
 		return bad(err)
 	}
@@ -105,7 +110,7 @@ func (c *Contracts) Propose(ctx context.Context, req release.GovernanceProposeRe
 		c.Log.Info("governed upgrade proposed", zap.String("chain", ch.Name), zap.String("contract", req.Contract.Name),
 			zap.String("safeTxHash", p.SafeTxHash.Hex()), zap.Uint64("safeNonce", p.SafeTx.Nonce))
 	}
-	c.crash("propose")
+	c.crash("propose", "")
 	return release.GovernanceProposal{Contract: req.Contract.Name, Chain: ch.Name, SafeTxHash: p.SafeTxHash.Hex(), SafeNonce: p.SafeTx.Nonce,
 		Delay: p.Delay, Proposal: raw, Summary: p.Summary()}, nil
 }
@@ -136,6 +141,9 @@ var phaseRank = map[safe.Phase]int{
 // elsewhere. A rejected (the Safe used the nonce for another transaction) or cancelled
 // proposal ends the watch with a non-retryable error naming the state.
 func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchRequest) (release.GovernanceProgress, error) {
+	if req.Until == release.WatchCancel {
+		return c.watchCancel(ctx, req)
+	}
 	p, err := proposal(req.Proposal)
 	if err != nil {
 		return release.GovernanceProgress{}, err
@@ -169,6 +177,7 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 			return out, nil
 		}
 		activity.RecordHeartbeat(ctx, fmt.Sprintf("%s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold))
+		c.crash("watch", req.Until)
 		if c.OnPoll != nil {
 			c.OnPoll()
 		}
@@ -187,7 +196,16 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 	if req.Chain.Governance == nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s on %s: the chain has no governance", req.Op, req.Chain.Name), "BadContract", nil)
 	}
-	p, err := proposal(req.Proposal)
+	var (
+		p   *safe.Proposal
+		cn  *safe.Cancellation
+		err error
+	)
+	if req.Op == release.OpGovCancel {
+		cn, err = cancellation(req.Proposal)
+	} else {
+		p, err = proposal(req.Proposal)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +217,8 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 		switch req.Op {
 		case release.OpGovExecSafe:
 			r, err = safe.ExecSafeRequest(ctx, b, p, nil, req.OpKey)
+		case release.OpGovCancel:
+			r, err = safe.ExecSafeTxRequest(ctx, b, cn.SafeTx, cn.SafeTxHash, nil, req.OpKey)
 		case release.OpGovUpgrade:
 			r, err = safe.ExecuteRequest(p.Timelock, p.Upgrade, req.OpKey)
 		case release.OpGovRevert:
@@ -219,6 +239,9 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 // executed operation points it at (written to the deployment records like any switch).
 func (c *Contracts) recordGoverned(ctx context.Context, b chain.Backend, step release.ContractTxStep) (release.ContractDeployment, error) {
 	tx := step.Tx
+	if tx.Op == release.OpGovCancel {
+		return c.recordCancel(ctx, b, step)
+	}
 	p, err := proposal(tx.Proposal)
 	if err != nil {
 		return release.ContractDeployment{}, err
@@ -237,4 +260,107 @@ func (c *Contracts) recordGoverned(ctx context.Context, b chain.Backend, step re
 	return release.ContractDeployment{Chain: tx.Chain.Name, ChainID: tx.Chain.ChainID, Contract: tx.Contract.Name, Op: tx.Op, Kind: "safe-tx",
 		Address: p.SafeTx.Safe.Hex(), TxHash: step.Signed.Hash, Nonce: step.Signed.Nonce, Block: step.Receipt.Block,
 		Confirmations: step.Receipt.Confirmations, CodeHash: p.SafeTxHash.Hex(), At: time.Now().UTC()}, nil
+}
+
+// cancellation decodes a cancellation carried through history and checks that its fields
+// still hash to the safeTxHash the owners approved.
+func cancellation(raw json.RawMessage) (*safe.Cancellation, error) {
+	var cn safe.Cancellation
+	if err := json.Unmarshal(raw, &cn); err != nil || len(cn.Ops) == 0 {
+		return nil, temporal.NewNonRetryableApplicationError("governed cancellation: not a cancellation", "BadProposal", err)
+	}
+	if h, err := cn.SafeTx.Hash(); err != nil || h != cn.SafeTxHash {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("governed cancellation %s: its fields hash to %s: refusing a changed transaction", cn.SafeTxHash.Hex(), h.Hex()), "BadProposal", err)
+	}
+	return &cn, nil
+}
+
+// ProposeCancel builds the Safe transaction that cancels what an aborted release left in the
+// timelock: cancel(id) of each of the proposal's operations still pending, at the Safe's
+// current nonce. It sends nothing: the owners approve it as they approved the proposal. With
+// nothing pending (the Safe transaction never executed) it returns an empty result.
+func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCancelRequest) (release.GovernanceProposal, error) {
+	p, err := proposal(req.Proposal)
+	if err != nil {
+		return release.GovernanceProposal{}, err
+	}
+	b, err := c.dial(ctx, req.Chain)
+	if err != nil {
+		return release.GovernanceProposal{}, err
+	}
+	cn, err := safe.ProposeCancel(ctx, b, p)
+	if err != nil || cn == nil {
+		return release.GovernanceProposal{}, err
+	}
+	raw, err := json.Marshal(cn)
+	if err != nil {
+		return release.GovernanceProposal{}, err
+	}
+	if c.Log != nil {
+		c.Log.Info("governed cancellation proposed", zap.String("chain", req.Chain.Name), zap.String("of", p.SafeTxHash.Hex()),
+			zap.String("safeTxHash", cn.SafeTxHash.Hex()), zap.Uint64("safeNonce", cn.SafeTx.Nonce))
+	}
+	return release.GovernanceProposal{Contract: p.Request.Contract, Chain: req.Chain.Name, SafeTxHash: cn.SafeTxHash.Hex(), SafeNonce: cn.SafeTx.Nonce,
+		Proposal: raw, Summary: cn.Summary()}, nil
+}
+
+// watchCancel is Watch for a cancellation: until the owners' approvals meet the threshold,
+// or they executed it themselves (cancelled); the Safe using its nonce otherwise is rejected.
+func (c *Contracts) watchCancel(ctx context.Context, req release.GovernanceWatchRequest) (release.GovernanceProgress, error) {
+	cn, err := cancellation(req.Proposal)
+	if err != nil {
+		return release.GovernanceProgress{}, err
+	}
+	b, err := c.dial(ctx, req.Chain)
+	if err != nil {
+		return release.GovernanceProgress{}, err
+	}
+	poll := c.PollInterval
+	if poll <= 0 {
+		poll = time.Second
+	}
+	for {
+		pr, err := safe.CancelProgress(ctx, b, cn)
+		if err != nil {
+			return release.GovernanceProgress{}, fmt.Errorf("governed cancellation %s: %w", cn.SafeTxHash.Hex(), err)
+		}
+		out := release.GovernanceProgress{Phase: string(pr.Phase), Threshold: pr.Threshold}
+		for _, a := range pr.Approved {
+			out.Approved = append(out.Approved, a.Hex())
+		}
+		switch pr.Phase {
+		case safe.PhaseRejected:
+			return out, temporal.NewNonRetryableApplicationError(fmt.Sprintf("governed cancellation %s (Safe nonce %d): the Safe used its nonce for another transaction", cn.SafeTxHash.Hex(), cn.SafeTx.Nonce), "GovernanceRejected", nil)
+		case safe.PhaseApproved, safe.PhaseCancelled:
+			return out, nil
+		}
+		activity.RecordHeartbeat(ctx, fmt.Sprintf("cancellation %s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold))
+		if c.OnPoll != nil {
+			c.OnPoll()
+		}
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// recordCancel proves the cancellation executed: every operation it names is unset again.
+func (c *Contracts) recordCancel(ctx context.Context, b chain.Backend, step release.ContractTxStep) (release.ContractDeployment, error) {
+	tx := step.Tx
+	cn, err := cancellation(tx.Proposal)
+	if err != nil {
+		return release.ContractDeployment{}, err
+	}
+	done, err := cn.Cancelled(ctx, b)
+	if err != nil {
+		return release.ContractDeployment{}, err
+	}
+	if !done {
+		return release.ContractDeployment{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s executed in %s, but the timelock still holds the operations it cancels", cn.SafeTxHash.Hex(), step.Signed.Hash), "GovernanceMismatch", nil)
+	}
+	return release.ContractDeployment{Chain: tx.Chain.Name, ChainID: tx.Chain.ChainID, Contract: tx.Contract.Name, Op: tx.Op, Kind: "safe-tx",
+		Address: cn.SafeTx.Safe.Hex(), TxHash: step.Signed.Hash, Nonce: step.Signed.Nonce, Block: step.Receipt.Block,
+		Confirmations: step.Receipt.Confirmations, CodeHash: cn.SafeTxHash.Hex(), At: time.Now().UTC()}, nil
 }

@@ -34,6 +34,7 @@ func RegisterContracts(w worker.ActivityRegistry, c *Contracts) {
 	w.RegisterActivityWithOptions(c.Record, activity.RegisterOptions{Name: release.ActivityContractsRecord})
 	w.RegisterActivityWithOptions(c.Propose, activity.RegisterOptions{Name: release.ActivityGovernancePropose})
 	w.RegisterActivityWithOptions(c.Watch, activity.RegisterOptions{Name: release.ActivityGovernanceWatch})
+	w.RegisterActivityWithOptions(c.ProposeCancel, activity.RegisterOptions{Name: release.ActivityGovernanceCancel})
 }
 
 // RegisterLanes registers the production lane and restore activities.

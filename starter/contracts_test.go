@@ -28,15 +28,17 @@ type contractChains struct {
 	testnet, mainnet *devstack.Chain
 	key              *chain.Key
 	keyEnv           string
+	// keyFile holds the deployer's hex key (devstack.DeployerKey), for a keystore of it.
+	keyFile string
 }
 
 func startContractChains(t *testing.T) *contractChains {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := &contractChains{}
+	c := &contractChains{keyFile: filepath.Join(t.TempDir(), "deployer.key")}
 	var err error
-	if c.key, c.keyEnv, err = devstack.DeployerKey(filepath.Join(t.TempDir(), "deployer.key")); err != nil {
+	if c.key, c.keyEnv, err = devstack.DeployerKey(c.keyFile); err != nil {
 		t.Fatal(err)
 	}
 	for _, ch := range []struct {
@@ -73,9 +75,10 @@ func (c *contractChains) sent(t *testing.T, ch *devstack.Chain) uint64 {
 
 // writeContractRelease is the demo release with the demo counter (implementation impl behind
 // a DemoProxy) on the two chains.
-func (s *stack) writeContractRelease(c *contractChains, version, impl string) (manifest, policy string) {
+// policyEdits are more edits of the policy (see writeRelease).
+func (s *stack) writeContractRelease(c *contractChains, version, impl string, policyEdits ...string) (manifest, policy string) {
 	s.t.Helper()
-	manifest, policy = s.writeRelease("3s", "http://127.0.0.1:8545", c.testnet.RPC, "http://127.0.0.1:8546", c.mainnet.RPC)
+	manifest, policy = s.writeRelease("3s", append([]string{"http://127.0.0.1:8545", c.testnet.RPC, "http://127.0.0.1:8546", c.mainnet.RPC}, policyEdits...)...)
 	art := filepath.Join(s.root, "deployments/examples/demo/contracts/artifacts/standard-output.json")
 	m, err := os.ReadFile(manifest)
 	if err != nil {

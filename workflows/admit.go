@@ -50,6 +50,11 @@ func (w *rel) admit(ctx workflow.Context) (release.Result, bool) {
 	if err := release.ValidateInput(&in.Manifest, w.pol); err != nil {
 		return w.refuseStart(ctx, in.Start, release.RefusedDenied, err.Error())
 	}
+	// The marker is asked only when the rule refuses: a release it admits records nothing, and
+	// one refused before the rule existed replays as admitted.
+	if err := release.GovernedMainnet(&in.Manifest, w.pol); err != nil && workflow.GetVersion(ctx, versionGovernedMainnet, workflow.DefaultVersion, 1) >= 1 {
+		return w.refuseStart(ctx, in.Start, release.RefusedDenied, err.Error())
+	}
 	if err := w.evidenceStored(ctx); err != nil {
 		return w.refuseStart(ctx, in.Start, release.RefusedDenied, err.Error())
 	}

@@ -223,6 +223,9 @@ func (w *rel) revertProxies(ctx workflow.Context) {
 				w.st.Service, w.st.Version, s.Proxy, s.Contract.Name, s.Chain.Name, s.Previous, err))
 			continue
 		}
+		if s.Proposal != nil {
+			w.govPhase(s.Chain.Name, s.Contract.Name, release.GovReverted)
+		}
 		w.notify(ctx, release.NoticeRollback, fmt.Sprintf("%s %s: proxy %s of %s on %s reverted to %s",
 			w.st.Service, w.st.Version, s.Proxy, s.Contract.Name, s.Chain.Name, s.Previous))
 	}

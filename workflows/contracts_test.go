@@ -129,6 +129,9 @@ func (c *simChains) contractRelease(t *testing.T, version, impl, artifact string
 			{Name: "mainnet", Role: "mainnet", ChainID: 31338, RPC: "sim://mainnet", Confirmations: 3, Deployer: "DEPLOYER"},
 		}
 		p.Contracts.UpgradeAt = release.StageProduction
+		// dev: a production policy switches proxies only on a governed mainnet
+		// (release.GovernedMainnet); the governed tests add the governance
+		p.Profile = release.ProfileDev
 	})
 	c.register(h)
 	h.approveEvery(time.Minute, 30*time.Minute)

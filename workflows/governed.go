@@ -18,6 +18,11 @@ import (
 // is asked only on the governed path and no older history meets it.
 const versionGoverned = "governed-upgrades"
 
+// versionGovernedMainnet: a production policy must govern its mainnet to switch proxies there
+// (release.GovernedMainnet); asked only when a release breaks the rule, so it changes no
+// history of a release the rule admits.
+const versionGovernedMainnet = "governed-mainnet"
+
 // How long the owners may take to approve a proposal before the release fails as expired; the
 // Safe transaction stays valid on chain, but the release does not wait forever with its
 // testnet soak and canary going stale.
@@ -72,7 +77,7 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	if err != nil {
 		g.Phase = release.GovRejected
 		if errors.Is(err, errStopped) {
-			g.Phase = "withdrawn"
+			g.Phase = release.GovWithdrawn
 			w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s is withdrawn (release stopped): Safe owners, do not approve safeTxHash %s; nothing was scheduled", w.st.Service, w.st.Version, what, gp.SafeTxHash))
 		}
 		w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
@@ -99,6 +104,10 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 		return release.GovernanceProgress{}, timer.Get(ctx, nil)
 	}); err != nil {
 		w.window(govDelayWindow(ct.Name)).State = release.WindowDone
+		if errors.Is(err, errStopped) && workflow.GetVersion(ctx, versionGovernedCancel, workflow.DefaultVersion, 1) >= 1 {
+			w.cancelGoverned(ctx, ch, ct, gp, len(w.st.Governance)-1)
+			return fmt.Errorf("governed %s: the timelock delay: %w", what, err)
+		}
 		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s stopped during the timelock delay: operations %s (upgrade) and %s (revert) stay scheduled in timelock %s; only the worker may execute them and it will not: Safe owners, cancel them through the Safe",
 			w.st.Service, w.st.Version, what, opID(gp, "upgrade"), opID(gp, "revert"), ch.Governance.Timelock))
 		return fmt.Errorf("governed %s: the timelock delay: %w", what, err)
@@ -125,19 +134,86 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 
 // governanceWatch runs the watch activity until the proposal reaches until: one activity for
 // the whole wait (heartbeats, no history per poll); a rejected or cancelled proposal is not
-// retried.
+// retried. An abort or rollback ends the wait (errStopped).
 func (w *rel) governanceWatch(ctx workflow.Context, ch release.Chain, gp release.GovernanceProposal, until string, timeout time.Duration, summary string) (release.GovernanceProgress, error) {
+	return w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
+		return watchGovernance(ctx, ch, gp, until, timeout, summary)
+	})
+}
+
+func watchGovernance(ctx workflow.Context, ch release.Chain, gp release.GovernanceProposal, until string, timeout time.Duration, summary string) (release.GovernanceProgress, error) {
 	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumInterval: time.Minute},
 		Summary:             summary,
 	}
-	return w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
-		var pr release.GovernanceProgress
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), release.ActivityGovernanceWatch, release.GovernanceWatchRequest{Chain: ch, Proposal: gp.Proposal, Until: until}).Get(ctx, &pr)
-		return pr, err
+	var pr release.GovernanceProgress
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), release.ActivityGovernanceWatch, release.GovernanceWatchRequest{Chain: ch, Proposal: gp.Proposal, Until: until}).Get(ctx, &pr)
+	return pr, err
+}
+
+// versionGovernedCancel (recorded history v12-governed-cancel): a release stopped during the
+// timelock delay asks the Safe to cancel the operations it scheduled, and executes the
+// cancellation once the owners approve it; before, it only told the owners to.
+const versionGovernedCancel = "governed-cancel"
+
+func govCancelWindow(contract string) string { return "governance " + contract + ": cancel approvals" }
+
+// cancelGoverned takes back what a release stopped during the timelock delay left scheduled:
+// the worker proposes TimelockController.cancel of both operations as a Safe transaction (the
+// Safe is the canceller; the worker may not cancel), waits for the owners' approvals as a
+// window (the stop already happened: this wait is the way out, not interruptible), executes
+// the cancellation once and checks both operations are gone. The owners executing it
+// themselves counts too. If they do not approve in time, the operations stay scheduled and
+// the phase says so (only the worker may execute them, and it will not).
+func (w *rel) cancelGoverned(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, gi int) {
+	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, InitialInterval: 2 * time.Second},
+		Summary:             fmt.Sprintf("governance: propose the cancellation of the %s through Safe %s", what, ch.Governance.Safe),
 	})
+	var cp release.GovernanceProposal
+	err := workflow.ExecuteActivity(actx, release.ActivityGovernanceCancel, release.GovernanceCancelRequest{Chain: ch, Proposal: gp.Proposal}).Get(ctx, &cp)
+	switch {
+	case err != nil:
+		w.st.Governance[gi].Phase = release.GovCancelExpired
+		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s stopped during the timelock delay, and its cancellation could not be proposed (%v): Safe owners, cancel operations %s and %s in timelock %s",
+			w.st.Service, w.st.Version, what, err, opID(gp, "upgrade"), opID(gp, "revert"), ch.Governance.Timelock))
+		return
+	case cp.SafeTxHash == "":
+		w.st.Governance[gi].Phase = release.GovWithdrawn // nothing left in the timelock
+		return
+	}
+	w.st.Governance[gi].Phase, w.st.Governance[gi].Cancel = release.GovCancelling, cp.Summary
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-cancel-proposed", Target: what, Accepted: true,
+		Reason: strings.Join(cp.Summary, "; "), Evidence: []string{"safeTxHash " + cp.SafeTxHash}})
+	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the release stopped during the timelock delay: Safe owners, approve the cancellation of the %s (approveHash of the safeTxHash from your own wallet):\n%s",
+		w.st.Service, w.st.Version, what, strings.Join(cp.Summary, "\n")))
+	now := workflow.Now(ctx)
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govCancelWindow(ct.Name), StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
+		Note: fmt.Sprintf("until %d of the Safe's owners approve the cancellation, safeTxHash %s", ch.Governance.Threshold, cp.SafeTxHash)})
+	w.backStep = "the way out: the Safe owners' approval of the cancellation of the " + what
+	w.publish(ctx)
+	defer func() { w.backStep = "" }()
+	pr, err := watchGovernance(ctx, ch, cp, release.WatchCancel, governanceApprovalTimeout,
+		fmt.Sprintf("governance: awaiting %d owner approvals of the cancellation, safeTxHash %s", ch.Governance.Threshold, cp.SafeTxHash))
+	if err == nil && pr.Phase != release.GovCancelled {
+		_, err = w.contractTx(ctx, ch, release.ContractTx{Op: release.OpGovCancel, Contract: ct, Proposal: cp.Proposal}, false)
+	}
+	w.window(govCancelWindow(ct.Name)).State = release.WindowDone
+	if err != nil {
+		w.st.Governance[gi].Phase = release.GovCancelExpired
+		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the cancellation of the %s did not complete (%v): operations %s and %s stay scheduled in timelock %s; only the worker may execute them and it will not",
+			w.st.Service, w.st.Version, what, err, opID(gp, "upgrade"), opID(gp, "revert"), ch.Governance.Timelock))
+		return
+	}
+	w.st.Governance[gi].Phase = release.GovCancelled
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-cancelled", Target: what, Accepted: true,
+		Reason: "operations " + opID(gp, "upgrade") + " and " + opID(gp, "revert") + " cancelled through the Safe", Evidence: []string{"safeTxHash " + cp.SafeTxHash}})
+	w.publish(ctx)
 }
 
 // errStopped: a governed wait (owners, delay) ended because the release was aborted or rolled
@@ -164,6 +240,17 @@ func (w *rel) untilStopped(ctx workflow.Context, wait func(workflow.Context) (re
 		return pr, errStopped
 	}
 	return pr, err
+}
+
+// govPhase sets the status phase of the newest governed upgrade of contract on chainName (the
+// status alone: no command depends on it).
+func (w *rel) govPhase(chainName, contract, phase string) {
+	for i := len(w.st.Governance) - 1; i >= 0; i-- {
+		if g := &w.st.Governance[i]; g.Chain == chainName && g.Contract == contract {
+			g.Phase = phase
+			return
+		}
+	}
 }
 
 // opID is a proposal's timelock operation id as its summary states it.

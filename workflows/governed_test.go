@@ -40,6 +40,10 @@ type govMainnet struct {
 	approved  map[common.Hash]bool
 	adjusted  map[common.Hash]bool
 	proposals []*safe.Proposal
+	// hold, when set, runs instead of the owners' approvals (an abort during their wait)
+	hold func()
+	// cancels are the cancellations the owners approved
+	cancels []*safe.Cancellation
 }
 
 func (c *simChains) mainnet() *simBackend {
@@ -115,25 +119,42 @@ func (g *govMainnet) policy() *release.Governance {
 // moves by the delay too.
 func (g *govMainnet) register(h *harness) {
 	h.env.RegisterActivityWithOptions(g.c.act.Propose, activity.RegisterOptions{Name: release.ActivityGovernancePropose})
+	h.env.RegisterActivityWithOptions(g.c.act.ProposeCancel, activity.RegisterOptions{Name: release.ActivityGovernanceCancel})
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, req release.GovernanceWatchRequest) (release.GovernanceProgress, error) {
+		if req.Until == release.WatchCancel {
+			var cn safe.Cancellation
+			if err := json.Unmarshal(req.Proposal, &cn); err != nil {
+				return release.GovernanceProgress{}, err
+			}
+			g.mu.Lock()
+			g.cancels = append(g.cancels, &cn)
+			err := g.approveHash(ctx, cn.SafeTxHash, cn.SafeTx.Safe)
+			g.mu.Unlock()
+			if err != nil {
+				return release.GovernanceProgress{}, err
+			}
+			return g.c.act.Watch(ctx, req)
+		}
 		var p safe.Proposal
 		if err := json.Unmarshal(req.Proposal, &p); err != nil {
 			return release.GovernanceProgress{}, err
 		}
 		g.mu.Lock()
 		switch {
+		case req.Until == release.WatchApproved && g.hold != nil:
+			// the owners sit on it; a person aborts meanwhile (the test clock stands still
+			// while an activity runs, so the abort comes from here)
+			g.proposals = append(g.proposals, &p)
+			g.mu.Unlock()
+			g.hold()
+			<-ctx.Done()
+			return release.GovernanceProgress{}, ctx.Err()
 		case req.Until == release.WatchApproved && !g.approved[p.SafeTxHash]:
 			g.approved[p.SafeTxHash] = true
 			g.proposals = append(g.proposals, &p)
-			for _, o := range g.approvers {
-				data, err := safe.ApproveHashData(p.SafeTxHash)
-				if err == nil {
-					_, err = g.c.mainnet().send(ctx, o, g.ownerNS, chain.TxRequest{OpKey: "approve/" + p.SafeTxHash.Hex(), To: &p.SafeTx.Safe, Data: data})
-				}
-				if err != nil {
-					g.mu.Unlock()
-					return release.GovernanceProgress{}, err
-				}
+			if err := g.approveHash(ctx, p.SafeTxHash, p.SafeTx.Safe); err != nil {
+				g.mu.Unlock()
+				return release.GovernanceProgress{}, err
 			}
 		case req.Until == release.WatchReady && !g.adjusted[p.SafeTxHash]:
 			g.adjusted[p.SafeTxHash] = true
@@ -146,10 +167,25 @@ func (g *govMainnet) register(h *harness) {
 	}, activity.RegisterOptions{Name: release.ActivityGovernanceWatch})
 }
 
+// approveHash: the approving owners approve hash on the Safe from their own keys.
+func (g *govMainnet) approveHash(ctx context.Context, hash common.Hash, safeAddr common.Address) error {
+	for _, o := range g.approvers {
+		data, err := safe.ApproveHashData(hash)
+		if err == nil {
+			_, err = g.c.mainnet().send(ctx, o, g.ownerNS, chain.TxRequest{OpKey: "approve/" + hash.Hex(), To: &safeAddr, Data: data})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // governedRelease is release 2.0.0 of the demo counter with the simulated mainnet governed.
 func (g *govMainnet) governedRelease(t *testing.T) *harness {
 	h := g.c.contractRelease(t, "2.0.0", "CounterV2", demoArtifacts)
 	h.pol.Chains[1].Governance = g.policy()
+	h.pol.Profile = release.ProfileProduction
 	g.register(h)
 	return h
 }
@@ -240,4 +276,90 @@ func TestGovernedRollbackExecutesPreparedRevert(t *testing.T) {
 	state, _, err := safe.OpState(context.Background(), c.sims["sim://mainnet"].Client(), g.proposals[0].Timelock, g.proposals[0].Revert.ID)
 	require.NoError(t, err)
 	require.Equal(t, safe.OpDone, state)
+}
+
+// A production policy whose mainnet is not governed: a release with a proxy is refused at
+// admission, before any transaction (the worker's key alone would upgrade it in production).
+func TestProductionRefusesProxyOnUngovernedMainnet(t *testing.T) {
+	c := newSimChains(t)
+	h := c.contractRelease(t, "1.0.0", "CounterV1", demoArtifacts)
+	h.pol.Profile = release.ProfileProduction
+	res := h.run()
+	require.Equal(t, release.StateFailed, res.State, res.Reason)
+	require.Contains(t, res.Reason, `start refused: workflow input manifest: contracts: the release switches the proxies of Counter on mainnet chain "mainnet", which the production policy does not govern`)
+	require.Zero(t, c.nonce(t, "sim://testnet"))
+	require.Zero(t, c.nonce(t, "sim://mainnet"))
+}
+
+// abortWhen aborts the release at the first hour (of the next 30 days) its status satisfies ok.
+func abortWhen(h *harness, ok func(release.Status) bool) {
+	aborted := false
+	for d := time.Hour; d < 30*24*time.Hour; d += time.Hour {
+		h.at(d, func() {
+			if !aborted && ok(h.status()) {
+				aborted = true
+				h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "abort during the governance"})
+			}
+		})
+	}
+}
+
+// An abort while the timelock delays the upgrade: the worker proposes the cancellation of both
+// operations as a Safe transaction, the owners approve it, the worker executes it once, and
+// the timelock holds nothing of the release any more; status says cancelled.
+func TestGovernedAbortDuringDelayCancelsThroughSafe(t *testing.T) {
+	c, g, proxy, v1 := govFirstRelease(t)
+	h := g.governedRelease(t)
+	abortWhen(h, func(st release.Status) bool {
+		return len(st.Governance) == 1 && st.Governance[0].Phase == release.GovScheduled
+	})
+	before := c.nonce(t, "sim://mainnet")
+	res := h.run()
+	require.Equal(t, release.StateAborted, res.State, res.Reason)
+	st := h.status()
+	require.Equal(t, v1, c.implementation(t, "sim://mainnet", proxy), "the proxy still runs v1")
+	require.Len(t, st.Governance, 1)
+	gu := st.Governance[0]
+	require.Equal(t, release.GovCancelled, gu.Phase)
+	require.Len(t, g.proposals, 1)
+	require.Len(t, g.cancels, 1)
+	cn := g.cancels[0]
+	require.Equal(t, g.proposals[0].SafeTxHash, cn.Of)
+	require.Contains(t, strings.Join(gu.Cancel, "\n"), "safeTxHash "+cn.SafeTxHash.Hex())
+	require.Equal(t, g.proposals[0].SafeTx.Nonce+1, cn.SafeTx.Nonce, "the cancellation takes the Safe's next nonce")
+	for _, op := range []safe.TimelockOp{g.proposals[0].Upgrade, g.proposals[0].Revert} {
+		state, _, err := safe.OpState(context.Background(), c.sims["sim://mainnet"].Client(), g.proposals[0].Timelock, op.ID)
+		require.NoError(t, err)
+		require.Equal(t, safe.OpUnset, state, "operation %s", op.ID.Hex())
+	}
+	require.Len(t, contractsOf(st, "mainnet", release.OpGovExecSafe), 1)
+	require.Len(t, contractsOf(st, "mainnet", release.OpGovCancel), 1)
+	require.Empty(t, contractsOf(st, "mainnet", release.OpGovUpgrade))
+	// the worker's mainnet transactions: implementation, execTransaction, the cancellation
+	require.Equal(t, before+3, c.nonce(t, "sim://mainnet"))
+	require.True(t, h.auditHas(st, "governance-cancel-proposed", "upgrade of Counter on mainnet", true, "safeTxHash "+cn.SafeTxHash.Hex()))
+	require.True(t, h.auditHas(st, "governance-cancelled", "upgrade of Counter on mainnet", true, "operations "+g.proposals[0].Upgrade.ID.Hex()+" and "+g.proposals[0].Revert.ID.Hex()+" cancelled through the Safe"))
+	i := slices.IndexFunc(st.Windows, func(w release.WindowStatus) bool { return w.Name == govCancelWindow("Counter") })
+	require.GreaterOrEqual(t, i, 0)
+	require.Equal(t, release.WindowDone, st.Windows[i].State)
+}
+
+// An abort while the owners have not approved: nothing was scheduled, nothing is sent; the
+// proposal is withdrawn in status.
+func TestGovernedAbortDuringApprovalsWithdraws(t *testing.T) {
+	c, g, proxy, v1 := govFirstRelease(t)
+	h := g.governedRelease(t)
+	g.hold = func() {
+		h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "abort during the owners' approvals"})
+	}
+	before := c.nonce(t, "sim://mainnet")
+	res := h.run()
+	require.Equal(t, release.StateAborted, res.State, res.Reason)
+	st := h.status()
+	require.Equal(t, v1, c.implementation(t, "sim://mainnet", proxy))
+	require.Len(t, st.Governance, 1)
+	require.Equal(t, release.GovWithdrawn, st.Governance[0].Phase)
+	require.Empty(t, st.Governance[0].Cancel)
+	require.Empty(t, contractsOf(st, "mainnet", release.OpGovExecSafe))
+	require.Equal(t, before+1, c.nonce(t, "sim://mainnet"), "only the implementation was deployed")
 }

@@ -223,14 +223,16 @@ func (p *Policy) MayStart(id string) bool {
 }
 
 // ValidateInput is the validation the workflow runs on its own input, the same the starter
-// runs on the files: the manifest alone, then against the policy the worker handed out.
+// runs on the files: the manifest alone, then against the policy the worker handed out. The
+// governed-mainnet rule (GovernedMainnet) is not part of it: the workflow asks it behind a
+// version marker, so releases admitted before the rule replay as admitted.
 func ValidateInput(m *Manifest, p *Policy) error {
 	v := &validator{file: "workflow input manifest"}
 	m.validate(v)
 	if err := v.err(); err != nil {
 		return err
 	}
-	return ValidateRelease("workflow input manifest", m, p)
+	return validateRelease("workflow input manifest", m, p, false)
 }
 
 // ManifestDigest is the sha256 of the manifest's canonical JSON: a start command signs it, so

@@ -23,6 +23,10 @@ type Governance struct {
 	Owners    []string `yaml:"owners" json:"owners"`       // the Safe's owners, any order
 	Threshold int      `yaml:"threshold" json:"threshold"` // approvals the Safe needs
 	MinDelay  Duration `yaml:"minDelay" json:"minDelay"`   // the timelock's minimum delay
+	// ProxyAdmin, when set, is the ProxyAdmin every transparent proxy on this chain is
+	// upgraded through (a shared one, OpenZeppelin 4.x style); unset, each proxy's own is read
+	// from its EIP-1967 admin slot (OpenZeppelin 5.x). Either must be owned by the timelock.
+	ProxyAdmin string `yaml:"proxyAdmin,omitempty" json:"proxyAdmin,omitempty"`
 }
 
 // Governance floors of a production policy: a multisig of at least two people, and a delay
@@ -78,6 +82,13 @@ func (p *Policy) validateGovernance(v *validator, f string, c Chain) {
 	if len(seen) != 3 {
 		v.addf(f, "safe, timelock and multiSend must be three different contracts")
 	}
+	if g.ProxyAdmin != "" {
+		if msg := checkAddress(g.ProxyAdmin); msg != "" {
+			v.addf(f+".proxyAdmin", "%s", msg)
+		} else if name, ok := seen[strings.ToLower(g.ProxyAdmin)]; ok {
+			v.addf(f+".proxyAdmin", "%s is the %s, not a ProxyAdmin", g.ProxyAdmin, name)
+		}
+	}
 	owners := map[string]bool{}
 	for i, o := range g.Owners {
 		if msg := checkAddress(o); msg != "" {
@@ -108,8 +119,42 @@ func (p *Policy) validateGovernance(v *validator, f string, c Chain) {
 	}
 }
 
-// validateGovernedRelease: a release that switches proxies on a governed chain goes through
-// the workflow's governed path (workflows/governed.go: propose through the Safe, wait for the
-// owners and the delay, execute), so nothing is refused here; the rule that a production policy
-// must govern its mainnet when a release switches proxies is not enforced yet.
-func validateGovernedRelease(_ *validator, _ *Manifest, _ *Policy) {}
+// validateGovernedRelease: on a production policy, a release with contracts behind proxies
+// needs its mainnet governed (GovernedMainnet); the workflow takes the governed path for them.
+func validateGovernedRelease(v *validator, m *Manifest, p *Policy) {
+	if msg := governedMainnet(m, p); msg != "" {
+		v.addf("contracts", "%s", msg)
+	}
+}
+
+// GovernedMainnet is the rule that a production policy governs its mainnet whenever a release
+// switches proxies there: no single hot key of the worker upgrades a production proxy. It is
+// part of ValidateRelease (the starter, Load); the workflow asks it separately, behind a
+// version marker, because releases admitted before the rule must replay as admitted.
+func GovernedMainnet(m *Manifest, p *Policy) error {
+	if msg := governedMainnet(m, p); msg != "" {
+		return fmt.Errorf("workflow input manifest: contracts: %s", msg)
+	}
+	return nil
+}
+
+func governedMainnet(m *Manifest, p *Policy) string {
+	if p.Profile != ProfileProduction {
+		return ""
+	}
+	var proxies []string
+	for _, c := range m.Contracts {
+		if c.Proxy != nil {
+			proxies = append(proxies, c.Name)
+		}
+	}
+	if len(proxies) == 0 {
+		return ""
+	}
+	ch, ok := p.ChainFor("mainnet")
+	if !ok || ch.Governance != nil {
+		return "" // no mainnet: refused on its own
+	}
+	return fmt.Sprintf("the release switches the proxies of %s on mainnet chain %q, which the production policy does not govern: a production policy needs governance (a Safe and a timelock) on its mainnet to upgrade proxies there",
+		strings.Join(proxies, ", "), ch.Name)
+}

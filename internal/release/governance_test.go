@@ -81,3 +81,60 @@ func TestGovernedChainAcceptsProxySwitch(t *testing.T) {
 		t.Fatalf("proxy switch on a governed chain: %v", err)
 	}
 }
+
+// A production policy whose mainnet is not governed refuses a release that switches proxies
+// there (the worker's key alone would upgrade them); with governance, or without proxies, or
+// under the dev profile, that rule says nothing.
+func TestProductionMainnetGovernedForProxySwitches(t *testing.T) {
+	ungoverned := append(DefaultPolicyYAML(), []byte(`chains:
+  - {name: sepolia, role: testnet, chainId: 11155111, rpc: "http://127.0.0.1:1", confirmations: 2}
+  - {name: ethereum, role: mainnet, chainId: 1, rpc: "http://127.0.0.1:2", confirmations: 12}
+`)...)
+	const proxied = "service: a\nversion: 1.0.0\npreviousVersion: 0.9.0\nauthor: x\nchanges: {contracts: true}\ncontracts:\n  - {name: Counter, artifact: out/Counter.json, proxy: {kind: uups}}\n  - {name: Token, artifact: out/Token.json}\n"
+	const plain = "service: a\nversion: 1.0.0\npreviousVersion: 0.9.0\nauthor: x\nchanges: {contracts: true}\ncontracts:\n  - {name: Token, artifact: out/Token.json}\n"
+	const rule = "contracts: the release switches the proxies of Counter on mainnet chain \"ethereum\", which the production policy does not govern"
+	for _, tc := range []struct {
+		name, policy, manifest string
+		refused                bool
+	}{
+		{"production, ungoverned mainnet, proxy", string(ungoverned), proxied, true},
+		{"production, governed mainnet, proxy", string(governedPolicy(goodGov)), proxied, false},
+		{"production, ungoverned mainnet, no proxy", string(ungoverned), plain, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ParsePolicy("policy.yaml", []byte(tc.policy), knownTypes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := ParseManifest("release.yaml", []byte(tc.manifest))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// the manifest names no evidence, so validation fails for that in every case
+			err = ValidateRelease("release.yaml", m, p)
+			if err == nil {
+				t.Fatal("validated a manifest without evidence")
+			}
+			if got := strings.Contains(err.Error(), "release.yaml: "+rule); got != tc.refused {
+				t.Fatalf("refused for the ungoverned mainnet: %v, want %v:\n%v", got, tc.refused, err)
+			}
+			if got := GovernedMainnet(m, p) != nil; got != tc.refused {
+				t.Fatalf("GovernedMainnet refused: %v, want %v", got, tc.refused)
+			}
+			// the workflow asks the rule on its own, behind a version marker
+			if err := ValidateInput(m, p); err != nil && strings.Contains(err.Error(), rule) {
+				t.Fatalf("ValidateInput carries the rule: %v", err)
+			}
+		})
+	}
+	// the dev profile governs nothing by force (its chains are dev chains)
+	p, err := ParsePolicy("policy.yaml", []byte(strings.Replace(string(ungoverned), "chainId: 1,", "chainId: 31338,", 1)), knownTypes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Profile = ProfileDev
+	m, _ := ParseManifest("release.yaml", []byte(proxied))
+	if err := GovernedMainnet(m, p); err != nil {
+		t.Fatalf("dev profile: %v", err)
+	}
+}

@@ -16,11 +16,12 @@ const (
 	OpGovExecSafe = "exec-safe"       // execTransaction of the approved Safe transaction: schedules both operations
 	OpGovUpgrade  = "execute-upgrade" // TimelockController.execute of the scheduled upgrade
 	OpGovRevert   = "execute-revert"  // TimelockController.execute of the revert scheduled alongside
+	OpGovCancel   = "exec-cancel"     // execTransaction of the approved cancellation: cancels both operations
 )
 
 // GovernedOp reports whether op is one of the governed executions.
 func GovernedOp(op string) bool {
-	return op == OpGovExecSafe || op == OpGovUpgrade || op == OpGovRevert
+	return op == OpGovExecSafe || op == OpGovUpgrade || op == OpGovRevert || op == OpGovCancel
 }
 
 // GovernanceProposeRequest asks for the Safe transaction that upgrades one proxy.
@@ -50,6 +51,9 @@ type GovernanceProposal struct {
 const (
 	WatchApproved = "approved" // the owners' approvals reach the threshold
 	WatchReady    = "ready"    // the timelock delay is over
+	// WatchCancel: the owners approved the cancellation (GovernanceWatchRequest.Proposal holds
+	// it), or executed it themselves (phase cancelled).
+	WatchCancel = "cancel-approved"
 )
 
 // GovernanceWatchRequest asks the watch activity to wait until a proposal reaches Until.
@@ -75,7 +79,22 @@ const (
 	GovUpgraded  = "upgraded"
 	GovReverted  = "reverted"
 	GovRejected  = "rejected"
+	// An abort before the Safe transaction executed: nothing was scheduled; owners must not
+	// approve the proposal.
+	GovWithdrawn = "withdrawn"
+	// An abort during the timelock delay: the Safe is asked to cancel the scheduled operations
+	// (cancelling), then they are cancelled; a cancellation the owners did not approve in time
+	// leaves them scheduled (cancel-expired), for the Safe to cancel by hand.
+	GovCancelling    = "cancelling"
+	GovCancelled     = "cancelled"
+	GovCancelExpired = "cancel-expired"
 )
+
+// GovernanceCancelRequest asks for the cancellation of a proposal's scheduled operations.
+type GovernanceCancelRequest struct {
+	Chain    Chain           `json:"chain"`
+	Proposal json.RawMessage `json:"proposal"`
+}
 
 // GovernedUpgrade is one governed upgrade in the release's status: the proposal's facts and
 // where it stands.
@@ -88,4 +107,7 @@ type GovernedUpgrade struct {
 	Approvals  string    `json:"approvals,omitempty"` // "2 of 2: 0x…, 0x…"
 	ReadyAt    time.Time `json:"readyAt,omitzero"`
 	Summary    []string  `json:"summary"`
+	// Cancel is the Safe transaction that cancels the scheduled operations after an abort:
+	// its safeTxHash and what the owners check (empty: none proposed).
+	Cancel []string `json:"cancel,omitempty"`
 }

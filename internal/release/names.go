@@ -35,6 +35,9 @@ const (
 	ActivityContractsRecord    = "ContractsRecord"
 	ActivityGovernancePropose  = "GovernancePropose"
 	ActivityGovernanceWatch    = "GovernanceWatch"
+	// ActivityGovernanceCancel builds the Safe transaction that cancels an aborted release's
+	// scheduled operations (TimelockController.cancel through the Safe).
+	ActivityGovernanceCancel = "GovernanceProposeCancel"
 
 	ActivityLaneEnter  = "LaneEnter"
 	ActivityLaneLeave  = "LaneLeave"

@@ -31,6 +31,10 @@ const (
 	NameProxyFactory = "SafeProxyFactory"   // Safe v1.5.0 proxy factory
 	NameMultiSend    = "MultiSendCallOnly"  // Safe v1.5.0 batching library (delegatecall target)
 	NameTimelock     = "TimelockController" // OpenZeppelin Contracts 5.7.0
+	// NameTransparentProxy is OpenZeppelin's TransparentUpgradeableProxy (5.7.0): its
+	// constructor deploys the proxy's own ProxyAdmin, owned by initialOwner.
+	NameTransparentProxy = "TransparentUpgradeableProxy"
+	NameProxyAdmin       = "ProxyAdmin" // OpenZeppelin Contracts 5.7.0
 )
 
 var (
@@ -43,7 +47,7 @@ var (
 func Artifact(name string) (*chain.Artifact, error) {
 	artifactsOnce.Do(func() {
 		artifacts = map[string]*chain.Artifact{}
-		for _, n := range []string{NameSafe, NameProxyFactory, NameMultiSend, NameTimelock} {
+		for _, n := range []string{NameSafe, NameProxyFactory, NameMultiSend, NameTimelock, NameTransparentProxy, NameProxyAdmin} {
 			file := "contracts/artifacts/" + n + ".json"
 			data, err := artifactFS.ReadFile(file)
 			if err != nil {

@@ -37,7 +37,7 @@ func TestGovernanceArtifactsReproducible(t *testing.T) {
 	}
 	run("npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts")
 	run("node", "extract.js", filepath.Join(work, "artifacts"))
-	for _, n := range []string{NameSafe, NameProxyFactory, NameMultiSend, NameTimelock} {
+	for _, n := range []string{NameSafe, NameProxyFactory, NameMultiSend, NameTimelock, NameTransparentProxy, NameProxyAdmin} {
 		want, err := os.ReadFile(filepath.Join("contracts", "artifacts", n+".json"))
 		if err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func TestGovernanceArtifactsReproducible(t *testing.T) {
 			t.Errorf("artifacts/%s.json differs from a clean extraction: run `npm ci && node extract.js` in internal/chain/safe/contracts and commit the result", n)
 		}
 	}
-	for _, n := range []string{NameSafe, NameProxyFactory, NameMultiSend, NameTimelock} {
+	for _, n := range []string{NameSafe, NameProxyFactory, NameMultiSend, NameTimelock, NameTransparentProxy, NameProxyAdmin} {
 		if a, err := Artifact(n); err != nil || len(a.Bytecode) == 0 {
 			t.Errorf("%s: %v (no bytecode)", n, err)
 		}

@@ -152,24 +152,30 @@ var ErrNonceAhead = errors.New("safe nonce not reached")
 // store (e.g. "<release id>/governance/exec-safe/<contract>"), so however often the activity
 // runs, at most one execTransaction is ever signed for the proposal.
 func ExecSafeRequest(ctx context.Context, b chain.Backend, p *Proposal, offChain []Signature, opKey string) (chain.TxRequest, error) {
-	if h, err := p.SafeTx.Hash(); err != nil || h != p.SafeTxHash {
-		return chain.TxRequest{}, fmt.Errorf("exec Safe tx: its fields hash to %s, the owners approved %s: refusing a changed transaction", h.Hex(), p.SafeTxHash.Hex())
+	return ExecSafeTxRequest(ctx, b, p.SafeTx, p.SafeTxHash, offChain, opKey)
+}
+
+// ExecSafeTxRequest is ExecSafeRequest for any Safe transaction the owners approved by hash
+// (a proposal, or its cancellation).
+func ExecSafeTxRequest(ctx context.Context, b chain.Backend, t SafeTx, hash common.Hash, offChain []Signature, opKey string) (chain.TxRequest, error) {
+	if h, err := t.Hash(); err != nil || h != hash {
+		return chain.TxRequest{}, fmt.Errorf("exec Safe tx: its fields hash to %s, the owners approved %s: refusing a changed transaction", h.Hex(), hash.Hex())
 	}
-	n, err := callView(ctx, b, p.SafeTx.Safe, safeABI(), "nonce")
+	n, err := callView(ctx, b, t.Safe, safeABI(), "nonce")
 	if err != nil {
 		return chain.TxRequest{}, err
 	}
 	switch cur := n[0].(*big.Int).Uint64(); {
-	case cur > p.SafeTx.Nonce:
-		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: nonce %d, the Safe is at %d: %w", p.SafeTxHash.Hex(), p.SafeTx.Nonce, cur, ErrNonceUsed)
-	case cur < p.SafeTx.Nonce:
-		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: nonce %d, the Safe is at %d: %w", p.SafeTxHash.Hex(), p.SafeTx.Nonce, cur, ErrNonceAhead)
+	case cur > t.Nonce:
+		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: nonce %d, the Safe is at %d: %w", hash.Hex(), t.Nonce, cur, ErrNonceUsed)
+	case cur < t.Nonce:
+		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: nonce %d, the Safe is at %d: %w", hash.Hex(), t.Nonce, cur, ErrNonceAhead)
 	}
-	approved, threshold, err := Approvals(ctx, b, p.SafeTx.Safe, p.SafeTxHash)
+	approved, threshold, err := Approvals(ctx, b, t.Safe, hash)
 	if err != nil {
 		return chain.TxRequest{}, err
 	}
-	owners, err := callView(ctx, b, p.SafeTx.Safe, safeABI(), "getOwners")
+	owners, err := callView(ctx, b, t.Safe, safeABI(), "getOwners")
 	if err != nil {
 		return chain.TxRequest{}, err
 	}
@@ -179,20 +185,19 @@ func ExecSafeRequest(ctx context.Context, b chain.Backend, p *Proposal, offChain
 	}
 	for _, s := range offChain {
 		if !slices.Contains(owners[0].([]common.Address), s.Owner) {
-			return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: signature by %s, who is not an owner", p.SafeTxHash.Hex(), s.Owner.Hex())
+			return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: signature by %s, who is not an owner", hash.Hex(), s.Owner.Hex())
 		}
 		if !slices.Contains(approved, s.Owner) {
 			sigs = append(sigs, s)
 		}
 	}
 	if uint64(len(sigs)) < threshold {
-		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: %d of %d approvals: %w", p.SafeTxHash.Hex(), len(sigs), threshold, ErrNotApproved)
+		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: %d of %d approvals: %w", hash.Hex(), len(sigs), threshold, ErrNotApproved)
 	}
-	enc, err := EncodeSignatures(p.SafeTxHash, sigs)
+	enc, err := EncodeSignatures(hash, sigs)
 	if err != nil {
-		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: %w", p.SafeTxHash.Hex(), err)
+		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: %w", hash.Hex(), err)
 	}
-	t := p.SafeTx
 	data, err := safeABI().Pack("execTransaction", t.To, bigOrZero(t.Value), []byte(t.Data), uint8(t.Operation), bigOrZero(t.SafeTxGas), bigOrZero(t.BaseGas), bigOrZero(t.GasPrice), t.GasToken, t.RefundReceiver, enc)
 	if err != nil {
 		return chain.TxRequest{}, err

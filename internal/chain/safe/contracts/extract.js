@@ -22,6 +22,10 @@ const sources = {
   SafeProxyFactory: `${safeBuild}/proxies/SafeProxyFactory.sol/SafeProxyFactory.json`,
   MultiSendCallOnly: `${safeBuild}/libraries/MultiSendCallOnly.sol/MultiSendCallOnly.json`,
   TimelockController: '@openzeppelin/contracts/build/contracts/TimelockController.json',
+  // a transparent proxy (it deploys its own ProxyAdmin, owned by the timelock on a governed
+  // chain) and the ProxyAdmin's ABI: the governed upgrade of a transparent proxy
+  TransparentUpgradeableProxy: '@openzeppelin/contracts/build/contracts/TransparentUpgradeableProxy.json',
+  ProxyAdmin: '@openzeppelin/contracts/build/contracts/ProxyAdmin.json',
 };
 const fields = ['_format', 'contractName', 'sourceName', 'abi', 'bytecode', 'deployedBytecode', 'linkReferences', 'deployedLinkReferences'];
 

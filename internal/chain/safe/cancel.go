@@ -1,0 +1,119 @@
+package safe
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/shipgate/shipgate/internal/chain"
+)
+
+// Cancellation is the Safe transaction that takes back a proposal whose operations the
+// timelock holds (an aborted release): timelock.cancel(id) for each pending operation, batched
+// through MultiSendCallOnly, approved by the owners like any Safe transaction (the Safe is the
+// timelock's canceller) and executed by the worker once.
+type Cancellation struct {
+	// Of is the safeTxHash of the proposal it cancels.
+	Of         common.Hash    `json:"of"`
+	Timelock   common.Address `json:"timelock"`
+	Ops        []TimelockOp   `json:"ops"`
+	SafeTx     SafeTx         `json:"safeTx"`
+	SafeTxHash common.Hash    `json:"safeTxHash"`
+	Decoded    []DecodedCall  `json:"decoded"`
+}
+
+// ProposeCancel reads which of p's operations the timelock still holds (waiting or ready) and
+// builds their cancellation at the Safe's current nonce. Nothing pending (the Safe transaction
+// never executed, or the operations are done or cancelled already): nil, nil.
+func ProposeCancel(ctx context.Context, b chain.Backend, p *Proposal) (*Cancellation, error) {
+	var pending []TimelockOp
+	for _, op := range []TimelockOp{p.Upgrade, p.Revert} {
+		st, _, err := OpState(ctx, b, p.Timelock, op.ID)
+		if err != nil {
+			return nil, err
+		}
+		if st == OpWaiting || st == OpReady {
+			pending = append(pending, op)
+		}
+	}
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	n, err := callView(ctx, b, p.SafeTx.Safe, safeABI(), "nonce")
+	if err != nil {
+		return nil, err
+	}
+	g := Governance{ChainID: p.SafeTx.ChainID, Safe: p.SafeTx.Safe, Timelock: p.Timelock, MultiSend: p.SafeTx.To}
+	tx, h, err := CancelTx(g, p, pending, n[0].(*big.Int).Uint64())
+	if err != nil {
+		return nil, err
+	}
+	c := &Cancellation{Of: p.SafeTxHash, Timelock: p.Timelock, Ops: pending, SafeTx: tx, SafeTxHash: h}
+	if c.Decoded, err = Decode(tx.To, tx.Data); err != nil {
+		return nil, fmt.Errorf("cancel %s: decode own calldata: %w", p.SafeTxHash.Hex(), err)
+	}
+	return c, nil
+}
+
+// Summary is what the owners check before approving the cancellation.
+func (c *Cancellation) Summary() []string {
+	out := []string{
+		fmt.Sprintf("cancel the proposal %s: Safe %s on chain %d, nonce %d", c.Of.Hex(), c.SafeTx.Safe.Hex(), c.SafeTx.ChainID, c.SafeTx.Nonce),
+		fmt.Sprintf("safeTxHash %s (your wallet must show this hash)", c.SafeTxHash.Hex()),
+		fmt.Sprintf("to %s (MultiSendCallOnly, delegatecall), value 0", c.SafeTx.To.Hex()),
+	}
+	for _, op := range c.Ops {
+		out = append(out, fmt.Sprintf("timelock %s: cancel operation %s", c.Timelock.Hex(), op.ID.Hex()))
+	}
+	out = append(out, "calldata:")
+	for _, l := range Lines(c.Decoded) {
+		out = append(out, "  "+l)
+	}
+	return out
+}
+
+// Cancelled reports whether every operation the cancellation names is unset again.
+func (c *Cancellation) Cancelled(ctx context.Context, b chain.Backend) (bool, error) {
+	for _, op := range c.Ops {
+		st, _, err := OpState(ctx, b, c.Timelock, op.ID)
+		if err != nil {
+			return false, err
+		}
+		if st != OpUnset {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// CancelProgress reads where the cancellation stands: approved (threshold met), cancelled
+// (executed: every operation unset), rejected (the Safe used its nonce otherwise), or
+// awaiting approvals.
+func CancelProgress(ctx context.Context, b chain.Backend, c *Cancellation) (*Progress, error) {
+	pr := &Progress{}
+	done, err := c.Cancelled(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	n, err := callView(ctx, b, c.SafeTx.Safe, safeABI(), "nonce")
+	if err != nil {
+		return nil, err
+	}
+	pr.SafeNonce = n[0].(*big.Int).Uint64()
+	if pr.Approved, pr.Threshold, err = Approvals(ctx, b, c.SafeTx.Safe, c.SafeTxHash); err != nil {
+		return nil, err
+	}
+	switch {
+	case done:
+		pr.Phase = PhaseCancelled
+	case pr.SafeNonce > c.SafeTx.Nonce:
+		pr.Phase = PhaseRejected
+	case uint64(len(pr.Approved)) >= pr.Threshold:
+		pr.Phase = PhaseApproved
+	default:
+		pr.Phase = PhaseAwaitingApprovals
+	}
+	return pr, nil
+}

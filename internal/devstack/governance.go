@@ -1,0 +1,225 @@
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/accounts/keystore"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+	"github.com/google/uuid"
+
+	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/chain/safe"
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+// KeystoreEnv writes the hex private key in keyFile (as DeployerKey keeps it) as a
+// go-ethereum keystore (V3) file under dir, with a fresh random passphrase, and returns the
+// worker's variables for key name (SHIPGATE_KEYSTORE_<NAME> and its passphrase): the form a
+// worker must use on a governed chain, where raw hex keys are refused even under the dev
+// profile. Light scrypt parameters: the file guards a test key.
+func KeystoreEnv(name, keyFile, dir string) ([]string, error) {
+	pk, err := crypto.LoadECDSA(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("keystore for %s: %w", name, err)
+	}
+	pass := make([]byte, 16)
+	if _, err := rand.Read(pass); err != nil {
+		return nil, err
+	}
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return nil, err
+	}
+	blob, err := keystore.EncryptKey(&keystore.Key{Id: id, Address: crypto.PubkeyToAddress(pk.PublicKey), PrivateKey: pk}, hex.EncodeToString(pass), keystore.LightScryptN, keystore.LightScryptP)
+	if err != nil {
+		return nil, fmt.Errorf("keystore for %s: %w", name, err)
+	}
+	path := filepath.Join(dir, strings.ToLower(name)+".keystore.json")
+	if err := os.WriteFile(path, blob, 0o600); err != nil {
+		return nil, err
+	}
+	env := strings.ReplaceAll(strings.ToUpper(name), "-", "_")
+	return []string{chain.EnvKeystoreFile + env + "=" + path, chain.EnvKeystorePass + env + "=" + hex.EncodeToString(pass)}, nil
+}
+
+// GovernedChain is a dev chain governed the way a serious team's mainnet is: a Safe v1.5.0 of
+// test owners (people with wallets of their own), MultiSendCallOnly and a TimelockController
+// whose proposer and canceller is the Safe and whose executor is the worker. The owners
+// approve proposals on chain (approveHash) from their own keys.
+type GovernedChain struct {
+	RPC       string
+	ChainID   uint64
+	Gov       safe.Governance
+	Owners    []*chain.Key // sorted by address
+	Threshold int
+	Delay     time.Duration
+
+	nonces *chain.NonceStore // the owners' and the deployer's transactions here
+	mu     sync.Mutex
+	// Approved records, per safeTxHash, when the threshold's last approveHash was mined.
+	Approved map[common.Hash]time.Time
+}
+
+// DeployGovernedChain deploys the governance contracts on a dev chain with deployer's key
+// (through a nonce store of its own in dir: the worker must not be sending meanwhile) and
+// funds n owners from the dev account.
+func DeployGovernedChain(ctx context.Context, rpc string, chainID uint64, deployer *chain.Key, dir string, n, threshold int, delay time.Duration, executor common.Address) (*GovernedChain, error) {
+	g := &GovernedChain{RPC: rpc, ChainID: chainID, Threshold: threshold, Delay: delay, nonces: &chain.NonceStore{Dir: dir}, Approved: map[common.Hash]time.Time{}}
+	var owners []common.Address
+	for i := range n {
+		priv, err := crypto.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		k := chain.NewKey(fmt.Sprintf("owner%d", i+1), priv)
+		if _, err := FundFromDev(ctx, rpc, k.Address, big.NewInt(params.Ether)); err != nil {
+			return nil, err
+		}
+		g.Owners = append(g.Owners, k)
+		owners = append(owners, k.Address)
+	}
+	slices.SortFunc(g.Owners, func(a, b *chain.Key) int { return a.Address.Cmp(b.Address) })
+	c, err := chain.Dial(ctx, rpc, chainID)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	g.Gov, err = safe.DeployGovernance(ctx, c, deployer.Address, func(ctx context.Context, opKey string, to *common.Address, data []byte) (*chain.SignedTx, error) {
+		return g.Send(ctx, deployer, opKey, to, data)
+	}, "devstack/governance", owners, uint64(threshold), uint64(delay.Seconds()), executor)
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// Send signs key's transaction under the chain's test nonce store, broadcasts it and waits
+// for it to be mined (one confirmation).
+func (g *GovernedChain) Send(ctx context.Context, key *chain.Key, opKey string, to *common.Address, data []byte) (*chain.SignedTx, error) {
+	c, err := chain.Dial(ctx, g.RPC, g.ChainID)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	st, err := chain.SignTx(ctx, c, key, g.nonces, chain.TxRequest{OpKey: opKey, To: to, Data: data})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := chain.Broadcast(ctx, c, st.Raw); err != nil {
+		return nil, err
+	}
+	if _, err := chain.WaitConfirmed(ctx, c, st.Raw, chain.WaitOptions{Confirmations: 1, PollInterval: 100 * time.Millisecond}); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// HandOver makes the timelock the owner of an Ownable (UUPS) proxy: from then on only a
+// scheduled, delayed operation can upgrade it. owner is the proxy's current owner.
+func (g *GovernedChain) HandOver(ctx context.Context, owner *chain.Key, proxy common.Address) error {
+	data, err := transferOwnershipABI.Pack("transferOwnership", g.Gov.Timelock)
+	if err != nil {
+		return err
+	}
+	_, err = g.Send(ctx, owner, "devstack/hand-over/"+proxy.Hex(), &proxy, data)
+	return err
+}
+
+var transferOwnershipABI = func() abi.ABI {
+	a, err := abi.JSON(strings.NewReader(`[{"type":"function","name":"transferOwnership","stateMutability":"nonpayable","inputs":[{"name":"newOwner","type":"address"}],"outputs":[]}]`))
+	if err != nil {
+		panic(err)
+	}
+	return a
+}()
+
+// Policy is the chain's governance as a policy names it.
+func (g *GovernedChain) Policy() release.Governance {
+	p := release.Governance{Safe: g.Gov.Safe.Hex(), Timelock: g.Gov.Timelock.Hex(), MultiSend: g.Gov.MultiSend.Hex(), Threshold: g.Threshold, MinDelay: release.Duration(g.Delay)}
+	for _, o := range g.Owners {
+		p.Owners = append(p.Owners, o.Address.Hex())
+	}
+	return p
+}
+
+// PolicyYAML is Policy in YAML flow style, to append to a chain's line in a policy file.
+func (g *GovernedChain) PolicyYAML() string {
+	p := g.Policy()
+	return fmt.Sprintf(`governance: {safe: %q, timelock: %q, multiSend: %q, owners: ["%s"], threshold: %d, minDelay: %s}`,
+		p.Safe, p.Timelock, p.MultiSend, strings.Join(p.Owners, `", "`), p.Threshold, p.MinDelay)
+}
+
+// ApproveHash has the first n owners approve hash on chain, each from their own key, and
+// records when the last approval was mined.
+func (g *GovernedChain) ApproveHash(ctx context.Context, hash common.Hash, n int) error {
+	data, err := safe.ApproveHashData(hash)
+	if err != nil {
+		return err
+	}
+	for _, o := range g.Owners[:n] {
+		if _, err := g.Send(ctx, o, "approve/"+hash.Hex(), &g.Gov.Safe, data); err != nil {
+			return fmt.Errorf("approveHash by %s: %w", o.Address.Hex(), err)
+		}
+	}
+	g.mu.Lock()
+	g.Approved[hash] = time.Now()
+	g.mu.Unlock()
+	return nil
+}
+
+// ApprovedAt is when the threshold's last approveHash of hash was mined (zero: not approved).
+func (g *GovernedChain) ApprovedAt(hash common.Hash) time.Time {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.Approved[hash]
+}
+
+// Approvers is a round of the Safe's owners for FollowWith: every governed upgrade of this
+// chain awaiting approvals is approved by the threshold of owners, once.
+func (g *GovernedChain) Approvers(chainName string) Approve {
+	return func(ctx context.Context, st release.Status) ([]string, error) {
+		var did []string
+		for _, u := range st.Governance {
+			if u.Chain != chainName || u.Phase != release.GovProposed {
+				continue
+			}
+			h := common.HexToHash(u.SafeTxHash)
+			if !g.ApprovedAt(h).IsZero() {
+				continue
+			}
+			if err := g.ApproveHash(ctx, h, g.Threshold); err != nil {
+				return did, err
+			}
+			did = append(did, fmt.Sprintf("%d Safe owners approved safeTxHash %s (%s)", g.Threshold, u.SafeTxHash, u.Contract))
+		}
+		return did, nil
+	}
+}
+
+// SafeNonce is the Safe's nonce: it moves when a Safe transaction executes (the proposal's
+// execTransaction scheduled its operations, or the owners used the nonce otherwise).
+func (g *GovernedChain) SafeNonce(ctx context.Context) (uint64, error) {
+	c, err := chain.Dial(ctx, g.RPC, g.ChainID)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	st, err := safe.ReadState(ctx, c, g.Gov, common.Address{})
+	if err != nil {
+		return 0, err
+	}
+	return st.Nonce, nil
+}

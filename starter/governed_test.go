@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/devstack"
+	"github.com/shipgate/shipgate/internal/devstack/demosvc"
+	"github.com/shipgate/shipgate/internal/release"
+)
+
+// govDevDelay is the dev mainnet's timelock delay: short, so the test waits it out for real.
+const govDevDelay = 5 * time.Second
+
+// governedDev is the dev mainnet governed by a real Safe v1.5.0 (2 of 3 test owners) and a
+// TimelockController, and the measurements the test takes of it.
+type governedDev struct {
+	gov *devstack.GovernedChain
+	// policyEdits put the governance on the mainnet's line of the demo policy.
+	policyEdits []string
+	mu          sync.Mutex
+	// thresholdToScheduled: from the threshold's last approveHash mined to the Safe's nonce
+	// moving (execTransaction mined: the upgrade and its revert scheduled), per safeTxHash.
+	thresholdToScheduled map[string]time.Duration
+}
+
+// governMainnet deploys the governance on the dev mainnet and hands the Counter proxy to the
+// timelock (the worker must be idle: the deployer key sends).
+func governMainnet(ctx context.Context, t *testing.T, c *contractChains, proxy string) *governedDev {
+	t.Helper()
+	gov, err := devstack.DeployGovernedChain(ctx, c.mainnet.RPC, c.mainnet.ChainID, c.key, t.TempDir(), 3, 2, govDevDelay, c.key.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gov.HandOver(ctx, c.key, common.HexToAddress(proxy)); err != nil {
+		t.Fatal(err)
+	}
+	line := c.mainnet.RPC + `", confirmations: 2, deployer: DEPLOYER`
+	return &governedDev{gov: gov, policyEdits: []string{line + "}", line + ", " + gov.PolicyYAML() + "}"}, thresholdToScheduled: map[string]time.Duration{}}
+}
+
+// approvers are the demo's people (signoffs) and the Safe's owners (approveHash on chain);
+// after the owners approve, a watcher times how long until the Safe transaction executes.
+func (g *governedDev) approvers(c client.Client, r devstack.Release) devstack.Approve {
+	sent := map[string]bool{}
+	owners := g.gov.Approvers("mainnet")
+	return func(ctx context.Context, st release.Status) ([]string, error) {
+		did, err := devstack.Approvers(ctx, c, r, st, sent)
+		if err != nil {
+			return did, err
+		}
+		more, err := owners(ctx, st)
+		for _, u := range st.Governance {
+			h := common.HexToHash(u.SafeTxHash)
+			if at := g.gov.ApprovedAt(h); !at.IsZero() && len(more) > 0 {
+				go g.timeScheduled(ctx, u.SafeTxHash, u.SafeNonce, at)
+			}
+		}
+		return append(did, more...), err
+	}
+}
+
+func (g *governedDev) timeScheduled(ctx context.Context, hash string, nonce uint64, approvedAt time.Time) {
+	for ctx.Err() == nil {
+		if n, err := g.gov.SafeNonce(ctx); err == nil && n > nonce {
+			g.mu.Lock()
+			g.thresholdToScheduled[hash] = time.Since(approvedAt)
+			g.mu.Unlock()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (g *governedDev) scheduledAfter(hash string) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.thresholdToScheduled[hash]
+}
+
+func deploymentsOf(st release.Status, chainName, op string) []release.ContractDeployment {
+	var out []release.ContractDeployment
+	for _, d := range st.Contracts {
+		if d.Chain == chainName && d.Op == op {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// implementationOf reads a proxy's EIP-1967 implementation slot on a dev chain.
+func implementationOf(t *testing.T, ch *devstack.Chain, proxy string) string {
+	t.Helper()
+	cl, err := chain.Dial(context.Background(), ch.RPC, ch.ChainID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	a, err := chain.ReadImplementation(context.Background(), cl, common.HexToAddress(proxy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.Hex()
+}
+
+// recordGoverned logs a governed release's history size and records it for the replay test
+// as name when SHIPGATE_RECORD_GOVERNED_HISTORY is set.
+func recordGoverned(t *testing.T, c client.Client, id, name string) {
+	t.Helper()
+	if os.Getenv("SHIPGATE_RECORD_GOVERNED_HISTORY") != "" {
+		t.Setenv("SHIPGATE_RECORD_HISTORY", name)
+	} else {
+		t.Setenv("SHIPGATE_RECORD_HISTORY", "")
+	}
+	recordHistory(t, c, id)
+}
+
+// Governed releases end to end on the dev server with the real worker binary and geth --dev:
+// the mainnet proxy is owned by a TimelockController whose proposer is a 2-of-3 Safe v1.5.0.
+//
+//   - 1.5.0: proposed through the Safe, two owners approve with approveHash from their own
+//     keys, the worker executes the Safe transaction, the timelock's delay passes, the worker
+//     executes the upgrade at the canary; the canary breaks and the rollback executes the
+//     revert the Safe scheduled alongside: one transaction, no approval, no delay;
+//   - 1.6.0: the same path with the worker SIGKILLed before and after each governed step
+//     (propose, the owners' wait, execTransaction, execute): each executes exactly once.
+//
+// Record the histories with SHIPGATE_RECORD_GOVERNED_HISTORY=1.
+func TestGovernedReleasesOnDevServer(t *testing.T) {
+	c := startContractChains(t)
+	s := newStack(t)
+	// a governed chain takes no raw hex key, even on a dev worker: the deployer as a keystore
+	keystore, err := devstack.KeystoreEnv(devstack.DeployerKeyName, c.keyFile, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.killWorker()
+	s.workerEnv = keystore
+	s.startWorker()
+	cl, err := client.Dial(client.Options{HostPort: s.temporal.Address, Logger: quietLogger{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	defer cancel()
+
+	// 1.4.0: CounterV1 behind its proxy on both chains; the mainnet is not governed yet
+	m1, policy := s.writeContractRelease(c, "1.4.0", "CounterV1")
+	r1 := s.load(m1, policy)
+	if err := r1.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+		t.Fatal(err)
+	}
+	st1, err := devstack.Follow(ctx, cl, r1, io.Discard, true)
+	if err != nil || st1.State != release.StateSucceeded {
+		t.Fatalf("1.4.0 ended %s: %s (%v)\n%s", st1.State, st1.Reason, err, s.workerLog)
+	}
+	proxy, v1 := deploymentsOf(st1, "mainnet", release.OpDeployProxy)[0].Address, deploymentsOf(st1, "mainnet", release.OpDeploy)[0].Address
+
+	g := governMainnet(ctx, t, c, proxy)
+	t.Logf("mainnet governed: Safe %s (2 of 3), timelock %s (delay %s)", g.gov.Gov.Safe.Hex(), g.gov.Gov.Timelock.Hex(), govDevDelay)
+
+	t.Run("rollback executes the prepared revert", func(t *testing.T) {
+		// room for the fault to show in the canary watch
+		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", append(g.policyEdits, "canaryWatchMin: 2s", "canaryWatchMin: 30s")...)
+		r := s.load(s.nextRelease(base, "1.4.0", "1.5.0"), policy)
+		before := c.sent(t, c.mainnet)
+		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+			t.Fatal(err)
+		}
+		var afterUpgrade uint64
+		broke := make(chan error, 1)
+		go func() {
+			_, err := devstack.BreakCanary(ctx, cl, r.In.Manifest.ID(), s.demoURL, io.Discard)
+			broke <- err
+		}()
+		began := time.Now()
+		approve := g.approvers(cl, r)
+		st, err := devstack.FollowWith(ctx, cl, r.In.Manifest.ID(), io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
+			if len(st.Governance) == 1 && st.Governance[0].Phase == release.GovUpgraded && afterUpgrade == 0 {
+				afterUpgrade = c.sent(t, c.mainnet)
+			}
+			return approve(ctx, st)
+		})
+		if err != nil || st.State != release.StateRolledBack {
+			t.Fatalf("1.5.0 ended %s in %s: %s (%v)\n%s", st.State, st.Stage, st.Reason, err, s.workerLog)
+		}
+		if err := <-broke; err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(began)
+		if got := implementationOf(t, c.mainnet, proxy); got != v1 {
+			t.Fatalf("after the rollback the mainnet proxy runs %s, want v1 %s", got, v1)
+		}
+		if len(deploymentsOf(st, "mainnet", release.OpUpgrade)) != 0 || len(deploymentsOf(st, "mainnet", release.OpRevert)) != 0 {
+			t.Fatalf("the worker's key switched the governed proxy: %+v", st.Contracts)
+		}
+		for _, op := range []string{release.OpDeploy, release.OpGovExecSafe, release.OpGovUpgrade, release.OpGovRevert} {
+			if n := len(deploymentsOf(st, "mainnet", op)); n != 1 {
+				t.Fatalf("%d %s on mainnet, want 1: %+v", n, op, st.Contracts)
+			}
+		}
+		if len(st.Governance) != 1 || st.Governance[0].Phase != release.GovReverted {
+			t.Fatalf("governance in status: %+v", st.Governance)
+		}
+		gu := st.Governance[0]
+		// the worker's mainnet transactions: implementation, execTransaction, execute; then the revert
+		total := c.sent(t, c.mainnet) - before
+		if total != 4 || afterUpgrade-before != 3 {
+			t.Fatalf("worker transactions on mainnet: %d in all, %d until the upgrade; want 4 and 3", total, afterUpgrade-before)
+		}
+		if n, err := g.gov.SafeNonce(ctx); err != nil || n != gu.SafeNonce+1 {
+			t.Fatalf("Safe nonce %d (%v), want %d: one execTransaction", n, err, gu.SafeNonce+1)
+		}
+		for _, name := range []string{"governance Counter: owner approvals", "governance Counter: timelock delay"} {
+			found := false
+			for _, w := range st.Windows {
+				found = found || (w.Name == name && w.State == release.WindowDone)
+			}
+			if !found {
+				t.Fatalf("no closed window %q in status: %+v", name, st.Windows)
+			}
+		}
+		t.Logf("governed upgrade: %d worker transactions (implementation, execTransaction, execute) + %d owner approveHash; rollback: %d worker transaction (execute of the prepared revert)",
+			afterUpgrade-before, g.gov.Threshold, total-(afterUpgrade-before))
+		t.Logf("threshold → scheduled on geth: %s; release 1.5.0 took %s", g.scheduledAfter(gu.SafeTxHash), took)
+		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-rollback.json")
+	})
+
+	t.Run("worker killed around each governed step", func(t *testing.T) {
+		// the stack's load (5 minutes) has ended by now: the canary analysis needs traffic
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 15 * time.Minute})
+		}()
+		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
+		r := s.load(s.nextRelease(base, "1.4.0", "1.6.0"), policy)
+		before := c.sent(t, c.mainnet)
+		safeBefore, err := g.gov.SafeNonce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// before/after propose (built, not in history; watching), execTransaction (signed, not
+		// sent; sent, not in history), execute (likewise)
+		points := []string{"propose", "watch/approved", "sign/exec-safe", "broadcast/exec-safe", "sign/execute-upgrade", "broadcast/execute-upgrade"}
+		s.killWorker()
+		s.workerEnv = append(keystore, "SHIPGATE_TEST_CRASH_AT="+points[0])
+		s.startWorker()
+		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+			t.Fatal(err)
+		}
+		type ended struct {
+			st  release.Status
+			err error
+		}
+		done := make(chan ended, 1)
+		approve := g.approvers(cl, r)
+		go func() {
+			st, err := devstack.FollowWith(ctx, cl, r.In.Manifest.ID(), io.Discard, approve)
+			done <- ended{st, err}
+		}()
+		for i, p := range points {
+			s.waitWorkerDies(p, 5*time.Minute)
+			s.workerEnv = keystore
+			if i+1 < len(points) {
+				s.workerEnv = append(keystore, "SHIPGATE_TEST_CRASH_AT="+points[i+1])
+			}
+			s.startWorker()
+		}
+		e := <-done
+		if e.err != nil || e.st.State != release.StateSucceeded {
+			t.Fatalf("1.6.0 ended %s: %s (%v)\n%s", e.st.State, e.st.Reason, e.err, s.workerLog)
+		}
+		st := e.st
+		v2 := deploymentsOf(st, "mainnet", release.OpDeploy)[0].Address
+		if got := implementationOf(t, c.mainnet, proxy); got != v2 {
+			t.Fatalf("the mainnet proxy runs %s, want v2 %s", got, v2)
+		}
+		for _, op := range []string{release.OpDeploy, release.OpGovExecSafe, release.OpGovUpgrade} {
+			if n := len(deploymentsOf(st, "mainnet", op)); n != 1 {
+				t.Fatalf("%d %s on mainnet, want 1: %+v", n, op, st.Contracts)
+			}
+		}
+		if n := c.sent(t, c.mainnet) - before; n != 3 {
+			t.Fatalf("the worker sent %d transactions on mainnet across %d crashes, want 3 (implementation, execTransaction, execute)", n, len(points))
+		}
+		if n, err := g.gov.SafeNonce(ctx); err != nil || n != safeBefore+1 {
+			t.Fatalf("Safe nonce %d (%v), want %d: exactly one execTransaction", n, err, safeBefore+1)
+		}
+		if len(st.Governance) != 1 || st.Governance[0].Phase != release.GovUpgraded || !strings.HasPrefix(st.Governance[0].Approvals, "2 of 2: ") {
+			t.Fatalf("governance in status: %+v", st.Governance)
+		}
+		t.Logf("threshold → scheduled on geth with the worker killed around execTransaction: %s", g.scheduledAfter(st.Governance[0].SafeTxHash))
+		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-crashes.json")
+	})
+}
