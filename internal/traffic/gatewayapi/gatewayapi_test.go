@@ -54,13 +54,18 @@ var nsSeq atomic.Int32
 // and the HTTPRoute (created as field manager "platform-team", all traffic to stable), and a
 // stand-in for the Deployment controller (no kubelet runs: it writes the status a controller
 // would once the pods run).
-func setup(t testing.TB) release.KubeEnvironment {
+func setup(t testing.TB) release.KubeEnvironment { return setupWith(t, true) }
+
+// setupWith is setup, with the stand-in Deployment controller running or not.
+func setupWith(t testing.TB, controller bool) release.KubeEnvironment {
 	t.Helper()
 	ns := fmt.Sprintf("gw-%d-%d", time.Now().UnixNano()%100000, nsSeq.Add(1))
 	env.Namespace(t, ns)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	env.RunDeploymentController(ctx, ns)
+	if controller {
+		env.RunDeploymentController(ctx, ns)
+	}
 	for _, s := range []string{"demo-stable", "demo-canary"} {
 		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: s}, Spec: corev1.ServiceSpec{
 			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
@@ -425,3 +430,4 @@ func BenchmarkStep(b *testing.B) {
 		}
 	}
 }
+
