@@ -313,6 +313,10 @@ func (b *Backend) preflight(ctx context.Context, env release.KubeEnvironment) (s
 }
 
 // route sets the rule's canary weight to canary and the stable weight to the rest of 100.
+// Without force, a conflict about fields shipgate still owns is no edit (kube.StillOwned: the
+// release's first step took over values someone had already set, and shares them with that
+// someone): the apply is made again with force against the route as read after the conflict,
+// so that anything written since still fails it.
 func (b *Backend) route(ctx context.Context, env release.KubeEnvironment, rel string, canary int64, force bool) error {
 	object := fmt.Sprintf("HTTPRoute %s/%s", env.Namespace, env.Route)
 	op := "set weights of " + object
@@ -321,26 +325,35 @@ func (b *Backend) route(ctx context.Context, env release.KubeEnvironment, rel st
 	if err != nil {
 		return kube.Wrap(op, err)
 	}
-	rules, _, err := unstructured.NestedSlice(cur.Object, "spec", "rules")
-	if err != nil {
-		return kube.Wrap(op, apierrors.NewBadRequest(err.Error()))
+	for {
+		rules, _, err := unstructured.NestedSlice(cur.Object, "spec", "rules")
+		if err != nil {
+			return kube.Wrap(op, apierrors.NewBadRequest(err.Error()))
+		}
+		if err := SetWeights(rules, env.Rule, env.StableService, env.CanaryService, 100-canary, canary); err != nil {
+			return kube.Wrap(op, apierrors.NewBadRequest(object+": "+err.Error()))
+		}
+		apply := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "gateway.networking.k8s.io/v1",
+			"kind":       "HTTPRoute",
+			"metadata": map[string]any{
+				"name": env.Route, "namespace": env.Namespace,
+				// what was read is what is changed: a write in between fails the apply (retried)
+				"resourceVersion": cur.GetResourceVersion(),
+				"annotations":     map[string]any{kube.AnnotationRelease: rel},
+			},
+			"spec": map[string]any{"rules": rules},
+		}}
+		_, err = routes.Apply(ctx, env.Route, apply, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: force})
+		if err == nil || force || !apierrors.IsConflict(err) {
+			return kube.Wrap(op, kube.ApplyConflict(object, err))
+		}
+		again, gerr := routes.Get(ctx, env.Route, metav1.GetOptions{})
+		if gerr != nil || !kube.StillOwned(err, again) {
+			return kube.Wrap(op, kube.ApplyConflict(object, err))
+		}
+		cur, force = again, true
 	}
-	if err := SetWeights(rules, env.Rule, env.StableService, env.CanaryService, 100-canary, canary); err != nil {
-		return kube.Wrap(op, apierrors.NewBadRequest(object+": "+err.Error()))
-	}
-	apply := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.networking.k8s.io/v1",
-		"kind":       "HTTPRoute",
-		"metadata": map[string]any{
-			"name": env.Route, "namespace": env.Namespace,
-			// what was read is what is changed: a write in between fails the apply (retried)
-			"resourceVersion": cur.GetResourceVersion(),
-			"annotations":     map[string]any{kube.AnnotationRelease: rel},
-		},
-		"spec": map[string]any{"rules": rules},
-	}}
-	_, err = routes.Apply(ctx, env.Route, apply, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: force})
-	return kube.Wrap(op, kube.ApplyConflict(object, err))
 }
 
 // SetWeights sets, in rules[rule], the weight of the backendRef named stable and of the one
