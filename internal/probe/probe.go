@@ -8,6 +8,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -194,10 +195,10 @@ func parse(typ string, raw map[string]string, vars map[string]string) (parsed, e
 	slices.Sort(names)
 	for _, name := range names {
 		if _, ok := known[name]; !ok {
-			return p, fmt.Errorf("%s check: unknown param %q (known: %s)", typ, name, strings.Join(sortedKeys(known), ", "))
+			return p, fmt.Errorf("%s check: unknown param %q (known: %s)", typ, name, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
 		}
 	}
-	for _, name := range sortedKeys(known) {
+	for _, name := range slices.Sorted(maps.Keys(known)) {
 		if known[name].required && strings.TrimSpace(raw[name]) == "" {
 			return p, fmt.Errorf("%s check: param %s: required", typ, name)
 		}
@@ -311,15 +312,6 @@ func number(typ, name string, raw map[string]string) (*float64, error) {
 		return nil, fmt.Errorf("%s check: param %s: %q is not a finite number", typ, name, s)
 	}
 	return &f, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func errorf(format string, args ...any) result {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/hiddeco/sshsig"
@@ -193,7 +195,7 @@ func (p *Policy) validateKeys(v *validator) {
 		}
 		owner[fp] = who
 	}
-	for _, name := range sortedKeys(p.Groups) {
+	for _, name := range slices.Sorted(maps.Keys(p.Groups)) {
 		for i, m := range p.Groups[name].Members {
 			for j, k := range m.SSHKeys {
 				check(fmt.Sprintf("groups.%s.members[%d].sshKeys[%d]", name, i, j), k, "member "+m.ID)

@@ -2,6 +2,7 @@ package release
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -156,7 +157,7 @@ func paramFloors(v *validator, f string, seed, got Check) {
 	for name := range got.Params {
 		names[name] = true
 	}
-	for _, name := range sortedKeys(names) {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		if err := paramFloor(seed.Kind, seed.Type, name, seed.Params[name], got.Params[name]); err != nil {
 			v.addf(f+".params."+name, "%v", err)
 		}

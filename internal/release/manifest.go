@@ -2,9 +2,11 @@ package release
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -238,7 +240,7 @@ func (m *Manifest) evidenceChecks() []string {
 	for k := range m.Blobs {
 		seen[k] = true
 	}
-	return sortedKeys(seen)
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // ValidateStored checks that a release's input names its evidence and contract artifacts only
@@ -248,10 +250,10 @@ func ValidateStored(file string, m *Manifest) error {
 	if m.Commit == "" {
 		v.addf("commit", "is required: the full SHA of the commit the release is built from, which its reports must name")
 	}
-	for _, name := range sortedKeys(m.Evidence) {
+	for _, name := range slices.Sorted(maps.Keys(m.Evidence)) {
 		v.addf("evidence["+name+"]", "names a location: a release's evidence travels as blobs the starter uploaded to the evidence store (the worker opens no path and fetches no URL)")
 	}
-	for _, name := range sortedKeys(m.Blobs) {
+	for _, name := range slices.Sorted(maps.Keys(m.Blobs)) {
 		if len(m.Blobs[name]) == 0 {
 			v.addf("blobs["+name+"]", "lists no evidence")
 		}

@@ -6,10 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,6 +127,12 @@ type Member struct {
 	// SSHKeys are the member's public keys in authorized_keys form ("ssh-ed25519 AAAA… comment"):
 	// every command the member sends through the CLI is signed with one of them.
 	SSHKeys []string `yaml:"sshKeys,omitempty" json:"sshKeys,omitempty"`
+}
+
+// Is reports whether identity names the member: its id, email or Slack id. The empty identity
+// names no one, so a member without an email is never matched by a missing one.
+func (m Member) Is(identity string) bool {
+	return identity != "" && (m.ID == identity || m.Email == identity || m.Slack == identity)
 }
 
 // Gate is a quality gate: all its applicable checks must pass before the release enters Before.
@@ -386,7 +393,7 @@ func (p *Policy) validateGroups(v *validator) {
 		v.addf("groups", "at least one approver group is required")
 	}
 	ids := map[string]string{}
-	for _, name := range sortedKeys(p.Groups) {
+	for _, name := range slices.Sorted(maps.Keys(p.Groups)) {
 		for i, m := range p.Groups[name].Members {
 			f := fmt.Sprintf("groups.%s.members[%d]", name, i)
 			if m.ID == "" {
@@ -634,9 +641,9 @@ func (p *Policy) FindCheck(name string) (*Gate, *Check) {
 
 // Resolve finds the member an identity (id, email or Slack id) names.
 func (p *Policy) Resolve(identity string) (Member, bool) {
-	for _, name := range sortedKeys(p.Groups) {
+	for _, name := range slices.Sorted(maps.Keys(p.Groups)) {
 		for _, m := range p.Groups[name].Members {
-			if identity != "" && (m.ID == identity || m.Email == identity || m.Slack == identity) {
+			if m.Is(identity) {
 				return m, true
 			}
 		}
@@ -647,7 +654,7 @@ func (p *Policy) Resolve(identity string) (Member, bool) {
 // InGroup reports whether the identity belongs to the group.
 func (p *Policy) InGroup(group, identity string) bool {
 	for _, m := range p.Groups[group].Members {
-		if identity != "" && (m.ID == identity || m.Email == identity || m.Slack == identity) {
+		if m.Is(identity) {
 			return true
 		}
 	}
@@ -700,15 +707,6 @@ func ValidateRelease(manifestFile string, m *Manifest, p *Policy) error {
 		}
 	}
 	return v.err()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // DefaultPolicyName is the name of the policy a release runs under when it names none.
