@@ -146,7 +146,7 @@ func TestKubeWorkerKilledBetweenPatchAndRecord(t *testing.T) {
 	if recorded != 1 {
 		t.Fatalf("production 25 %% recorded %d times in the release's deployments: %+v", recorded, st.Deployments)
 	}
-	e, err := r.Send(ctx, s.Client, release.SignalRollback, release.Command{Actor: "rm-bo", Channel: release.ChannelCLI, Comment: "test: rollback after the crash"})
+	e, err := r.Send(ctx, s.Client, release.SignalRollback, release.Command{Actor: "rm-bo", Channel: release.ChannelCLI, Reason: "test: rollback after the crash"})
 	if err != nil || !e.Accepted {
 		t.Fatalf("rollback: %v %s", err, e.Reason)
 	}

@@ -99,7 +99,7 @@ func watchRoutes(ctx context.Context, s *devstack.KubeStack, r devstack.Release,
 		}
 		if rollbackAt > 0 && !rolledBack && last["production"].canary == int64(rollbackAt) {
 			rolledBack = true
-			cmd := release.Command{Actor: "rm-bo", Channel: release.ChannelCLI, Comment: fmt.Sprintf("kubedemo: rollback at %g %%", rollbackAt)}
+			cmd := release.Command{Actor: "rm-bo", Channel: release.ChannelCLI, Reason: fmt.Sprintf("kubedemo: rollback at %g %%", rollbackAt)}
 			if e, err := r.Send(ctx, s.Client, release.SignalRollback, cmd); err != nil || !e.Accepted {
 				fmt.Fprintf(out, "rollback refused: %v %s\n", err, e.Reason)
 			} else {
