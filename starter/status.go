@@ -10,12 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/converter"
+	workflowpb "go.temporal.io/api/workflow/v1"
 
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/release"
-	"github.com/shipgate/shipgate/workflows"
 )
 
 func (c *cli) query(ctx context.Context, id string) (release.Status, error) {
@@ -187,12 +185,12 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	if *stage != "" && !release.Stage(*stage).Valid() {
 		return &exitError{code: 2, msg: fmt.Sprintf("list: unknown stage %q", *stage)}
 	}
-	q := "WorkflowType = '" + workflows.WorkflowName + "'"
+	q := "WorkflowType = '" + release.ReleaseWorkflowName + "'"
 	if *stage != "" {
-		q += " AND ReleaseStage = '" + *stage + "'"
+		q += " AND " + release.SearchAttrStage + " = '" + *stage + "'"
 	}
 	if *state != "" {
-		q += " AND ReleaseState = '" + strings.ReplaceAll(*state, "'", "") + "'"
+		q += " AND " + release.SearchAttrState + " = '" + strings.ReplaceAll(*state, "'", "") + "'"
 	}
 	cl, err := c.connect(ctx)
 	if err != nil {
@@ -205,27 +203,17 @@ func (c *cli) list(ctx context.Context, args []string) error {
 	printLines(c.out, lines)
 	tw := tabwriter.NewWriter(c.out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTAGE\tSTATE\tSTARTED\tWAITS FOR")
-	var token []byte
-	for {
-		resp, err := cl.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, NextPageToken: token})
-		if err != nil {
-			return err
+	err = control.List(ctx, cl, q, func(e *workflowpb.WorkflowExecutionInfo) error {
+		stg, sta, waits := control.Keyword(e, release.SearchAttrStage), control.Keyword(e, release.SearchAttrState), control.Keyword(e, release.SearchAttrWaitsFor)
+		if end := control.ExecutionEnd(e.GetStatus()); end != "" {
+			sta = end + " (was " + sta + ")" // the workflow did not end itself: its last state is stale
+			waits = ""                       // and waits for nobody
 		}
-		for _, e := range resp.GetExecutions() {
-			f := e.GetSearchAttributes().GetIndexedFields()
-			var stg, sta, waits string
-			_ = converter.GetDefaultDataConverter().FromPayload(f["ReleaseStage"], &stg)
-			_ = converter.GetDefaultDataConverter().FromPayload(f["ReleaseState"], &sta)
-			_ = converter.GetDefaultDataConverter().FromPayload(f["ReleaseWaitsFor"], &waits)
-			if end := control.ExecutionEnd(e.GetStatus()); end != "" {
-				sta = end + " (was " + sta + ")" // the workflow did not end itself: its last state is stale
-				waits = ""                       // and waits for nobody
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), stg, sta, e.GetStartTime().AsTime().Local().Format(time.RFC3339), waits)
-		}
-		if token = resp.GetNextPageToken(); len(token) == 0 {
-			break
-		}
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.GetExecution().GetWorkflowId(), stg, sta, e.GetStartTime().AsTime().Local().Format(time.RFC3339), waits)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return tw.Flush()
 }

@@ -3,38 +3,24 @@ package main
 import (
 	"context"
 
-	"go.temporal.io/api/workflowservice/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
+	"github.com/shipgate/shipgate/internal/control"
+	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/telemetry"
-	"github.com/shipgate/shipgate/workflows"
 )
 
-// releaseCounter counts running releases by their ReleaseStage and ReleaseState search
-// attributes, for the shipgate_releases gauge.
+// releaseCounter counts running releases by their stage and state search attributes, for the
+// shipgate_releases gauge.
 func releaseCounter(c client.Client) telemetry.ReleaseCounter {
 	return func(ctx context.Context) (map[telemetry.StageState]int, error) {
 		out := map[telemetry.StageState]int{}
-		var token []byte
-		for {
-			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-				Query:         "WorkflowType = '" + workflows.WorkflowName + "' AND ExecutionStatus = 'Running'",
-				NextPageToken: token,
+		err := control.List(ctx, c, "WorkflowType = '"+release.ReleaseWorkflowName+"' AND ExecutionStatus = 'Running'",
+			func(e *workflowpb.WorkflowExecutionInfo) error {
+				out[telemetry.StageState{Stage: control.Keyword(e, release.SearchAttrStage), State: control.Keyword(e, release.SearchAttrState)}]++
+				return nil
 			})
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range resp.GetExecutions() {
-				fields := e.GetSearchAttributes().GetIndexedFields()
-				var stage, state string
-				_ = converter.GetDefaultDataConverter().FromPayload(fields["ReleaseStage"], &stage)
-				_ = converter.GetDefaultDataConverter().FromPayload(fields["ReleaseState"], &state)
-				out[telemetry.StageState{Stage: stage, State: state}]++
-			}
-			if token = resp.GetNextPageToken(); len(token) == 0 {
-				return out, nil
-			}
-		}
+		return out, err
 	}
 }

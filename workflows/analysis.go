@@ -214,7 +214,7 @@ func (w *rel) startAnalysis(ctx workflow.Context, window string, min, maxD time.
 			StaticSummary: fmt.Sprintf("%s %s: %s analysis", w.st.Service, w.st.Version, window),
 		})
 		var out release.AnalysisOutcome
-		if err := workflow.ExecuteChildWorkflow(cctx, release.WorkflowAnalysis, in).Get(ctx, &out); err != nil {
+		if err := workflow.ExecuteChildWorkflow(cctx, release.AnalysisWorkflowName, in).Get(ctx, &out); err != nil {
 			out = release.AnalysisOutcome{Step: window, Action: "pause", WorkflowID: childID, Reason: "the analysis could not run: " + err.Error()}
 		}
 		w.onAnalysis(ctx, out)

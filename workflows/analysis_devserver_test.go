@@ -91,7 +91,7 @@ func analysisInput(spec analysis.Spec, interval, minD, maxD time.Duration, requi
 
 func (s *analysisStack) start(ctx context.Context, id string, in release.AnalysisInput) client.WorkflowRun {
 	s.t.Helper()
-	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, release.WorkflowAnalysis, in)
+	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, release.AnalysisWorkflowName, in)
 	if err != nil {
 		s.t.Fatal(err)
 	}

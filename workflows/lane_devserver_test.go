@@ -29,7 +29,7 @@ func (s *wayBackStack) startFrom(version, previous string, edit ...func(*release
 	start := release.Command{Actor: "rm-ada", Channel: release.ChannelCLI, Policy: in.PolicyName, Manifest: release.ManifestDigest(&in.Manifest)}
 	require.NoError(s.t, control.Sign(testKeys.MustSigner("rm-ada"), release.ActionStart, &start, release.Binding{Release: in.Manifest.ID()}, time.Now()))
 	in.Start = &start
-	run, err := s.c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: in.Manifest.ID(), TaskQueue: s.queue}, WorkflowName, in)
+	run, err := s.c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: in.Manifest.ID(), TaskQueue: s.queue}, release.ReleaseWorkflowName, in)
 	require.NoError(s.t, err)
 	return run
 }
@@ -67,7 +67,7 @@ func (s *wayBackStack) waitsFor(run client.WorkflowRun) string {
 	d, err := s.c.DescribeWorkflowExecution(context.Background(), run.GetID(), run.GetRunID())
 	require.NoError(s.t, err)
 	var v string
-	_ = converter.GetDefaultDataConverter().FromPayload(d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["ReleaseWaitsFor"], &v)
+	_ = converter.GetDefaultDataConverter().FromPayload(d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[release.SearchAttrWaitsFor], &v)
 	return v
 }
 

@@ -9,12 +9,12 @@ import (
 
 // RegisterOptions is how the worker (and the tests) register ReleaseWorkflow.
 func RegisterOptions() workflow.RegisterOptions {
-	return workflow.RegisterOptions{Name: WorkflowName}
+	return workflow.RegisterOptions{Name: release.ReleaseWorkflowName}
 }
 
 // AnalysisRegisterOptions is how the worker registers AnalysisWorkflow.
 func AnalysisRegisterOptions() workflow.RegisterOptions {
-	return workflow.RegisterOptions{Name: release.WorkflowAnalysis}
+	return workflow.RegisterOptions{Name: release.AnalysisWorkflowName}
 }
 
 // Register registers every shipgate workflow under its name: releases, their analyses, the

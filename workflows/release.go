@@ -16,16 +16,12 @@ import (
 
 // Typed search attributes: the worker registers them at start if missing.
 var (
-	SearchService = temporal.NewSearchAttributeKeyKeyword("ReleaseService")
-	SearchVersion = temporal.NewSearchAttributeKeyKeyword("ReleaseVersion")
-	SearchStage   = temporal.NewSearchAttributeKeyKeyword("ReleaseStage")
-	SearchState   = temporal.NewSearchAttributeKeyKeyword("ReleaseState")
-	// SearchWaitsFor names the release a queued release waits for in its production lane.
-	SearchWaitsFor = temporal.NewSearchAttributeKeyKeyword("ReleaseWaitsFor")
+	SearchService  = temporal.NewSearchAttributeKeyKeyword(release.SearchAttrService)
+	SearchVersion  = temporal.NewSearchAttributeKeyKeyword(release.SearchAttrVersion)
+	SearchStage    = temporal.NewSearchAttributeKeyKeyword(release.SearchAttrStage)
+	SearchState    = temporal.NewSearchAttributeKeyKeyword(release.SearchAttrState)
+	SearchWaitsFor = temporal.NewSearchAttributeKeyKeyword(release.SearchAttrWaitsFor)
 )
-
-// WorkflowName is the registered name of ReleaseWorkflow.
-const WorkflowName = release.ReleaseWorkflowName
 
 // versionSignedCommands (recorded history v8-signed-commands): the release obtains its policy
 // from the worker, verifies its signed start and every command's signature, and keeps

@@ -69,7 +69,7 @@ func execution(t *testing.T, first *historypb.HistoryEvent) workflow.Execution {
 		ex.ID = release.RestoreWorkflowID(in.Release, in.Run)
 		return ex
 	}
-	if attrs.GetWorkflowType().GetName() != WorkflowName {
+	if attrs.GetWorkflowType().GetName() != release.ReleaseWorkflowName {
 		return ex
 	}
 	var in release.Input

@@ -171,7 +171,7 @@ func TestWayBackOnDevServer(t *testing.T) {
 	desc, err := s.c.DescribeWorkflowExecution(context.Background(), run.GetID(), run.GetRunID())
 	require.NoError(t, err)
 	var state string
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["ReleaseState"], &state))
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[release.SearchAttrState], &state))
 	require.Equal(t, string(release.StateRollbackFailed), state)
 	s.signal(run, release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "lock released, go"})
 	var res release.Result

@@ -40,10 +40,10 @@ func Start(ctx context.Context, c client.Client, signer ssh.Signer, actor string
 		WorkflowExecutionErrorWhenAlreadyStarted: conflict == enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		StaticSummary:                            fmt.Sprintf("%s %s (from %s) by %s, policy %s", m.Service, m.Version, m.PreviousVersion, m.Author, in.PolicyName),
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporal.NewSearchAttributeKeyKeyword("ReleaseService").ValueSet(m.Service),
-			temporal.NewSearchAttributeKeyKeyword("ReleaseVersion").ValueSet(m.Version),
-			temporal.NewSearchAttributeKeyKeyword("ReleaseStage").ValueSet(string(release.StageDevelopment)),
-			temporal.NewSearchAttributeKeyKeyword("ReleaseState").ValueSet(string(release.StateRunning)),
+			temporal.NewSearchAttributeKeyKeyword(release.SearchAttrService).ValueSet(m.Service),
+			temporal.NewSearchAttributeKeyKeyword(release.SearchAttrVersion).ValueSet(m.Version),
+			temporal.NewSearchAttributeKeyKeyword(release.SearchAttrStage).ValueSet(string(release.StageDevelopment)),
+			temporal.NewSearchAttributeKeyKeyword(release.SearchAttrState).ValueSet(string(release.StateRunning)),
 		),
 	}, "ReleaseWorkflow", in)
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/workflowservice/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/crypto/ssh"
@@ -71,21 +71,18 @@ func SendLine(ctx context.Context, c client.Client, signer ssh.Signer, policy, a
 
 // Lines returns the state of every running line, by policy.
 func Lines(ctx context.Context, c client.Client) ([]release.LineState, error) {
-	resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", release.LineWorkflowName)})
-	if err != nil {
-		return nil, err
-	}
 	var out []release.LineState
-	for _, e := range resp.GetExecutions() {
-		v, err := c.QueryWorkflow(ctx, e.GetExecution().GetWorkflowId(), "", release.QueryLine)
-		if err != nil {
-			continue
-		}
-		var st release.LineState
-		if v.Get(&st) == nil {
-			out = append(out, st)
-		}
-	}
-	return out, nil
+	err := List(ctx, c, fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", release.LineWorkflowName),
+		func(e *workflowpb.WorkflowExecutionInfo) error {
+			v, err := c.QueryWorkflow(ctx, e.GetExecution().GetWorkflowId(), "", release.QueryLine)
+			if err != nil {
+				return nil // a line that ended between the list and the query has nothing to show
+			}
+			var st release.LineState
+			if v.Get(&st) == nil {
+				out = append(out, st)
+			}
+			return nil
+		})
+	return out, err
 }

@@ -36,6 +36,14 @@ func (s Stack) Running(name string) (int, bool) {
 
 // Spawn starts a detached process that outlives this one, logging to the stack's log dir.
 func (s Stack) Spawn(name, bin string, args, env []string) (int, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return s.SpawnCmd(name, cmd)
+}
+
+// SpawnCmd is Spawn for a command made elsewhere (one that runs as another user, say): it
+// starts cmd detached, logging to the stack's log dir, unless name runs already.
+func (s Stack) SpawnCmd(name string, cmd *exec.Cmd) (int, error) {
 	if pid, ok := s.Running(name); ok {
 		return pid, nil
 	}
@@ -49,10 +57,9 @@ func (s Stack) Spawn(name, bin string, args, env []string) (int, error) {
 		return 0, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), env...)
 	detach(cmd)
+	bin := cmd.Path
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("starting %s (%s): %w", name, bin, err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/workflowservice/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -32,40 +32,35 @@ func (s *Source) Releases(ctx context.Context, since time.Time) ([]Release, erro
 		release.ReleaseWorkflowName, since.UTC().Format(time.RFC3339))
 	var out []Release
 	seen := map[string]bool{}
-	var token []byte
-	for {
-		resp, err := s.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
-		if err != nil {
-			return nil, fmt.Errorf("listing releases: %w", err)
+	err := control.List(ctx, s.Client, query, func(e *workflowpb.WorkflowExecutionInfo) error {
+		id, run := e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId()
+		if seen[id] {
+			return nil
 		}
-		for _, e := range resp.GetExecutions() {
-			id, run := e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId()
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			running := e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
-			if r, ok := s.cached(id, run); ok && !running {
-				out = append(out, r)
-				continue
-			}
-			var ended time.Time
-			if !running && e.GetCloseTime() != nil {
-				ended = e.GetCloseTime().AsTime()
-			}
-			r, err := s.read(ctx, id, run, ended)
-			if err != nil {
-				return nil, err
-			}
-			if !running {
-				s.keep(id, run, r)
-			}
+		seen[id] = true
+		running := e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+		if r, ok := s.cached(id, run); ok && !running {
 			out = append(out, r)
+			return nil
 		}
-		if token = resp.GetNextPageToken(); len(token) == 0 {
-			return out, nil
+		var ended time.Time
+		if !running && e.GetCloseTime() != nil {
+			ended = e.GetCloseTime().AsTime()
 		}
+		r, err := s.read(ctx, id, run, ended)
+		if err != nil {
+			return err
+		}
+		if !running {
+			s.keep(id, run, r)
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing releases: %w", err)
 	}
+	return out, nil
 }
 
 func (s *Source) cached(id, run string) (Release, bool) {

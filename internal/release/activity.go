@@ -10,17 +10,6 @@ import (
 	"github.com/shipgate/shipgate/internal/analysis"
 )
 
-// Activity names: the workflow calls activities by name so that it imports nothing but this
-// package and the SDK.
-const (
-	ActivityEvaluateCheck = "EvaluateCheck"
-	ActivitySetTraffic    = "SetTraffic"
-	ActivityNotify        = "Notify"
-	ActivityAnalyze       = "AnalyzeInterval"
-	ActivityLoadPolicy    = "LoadPolicy"
-	WorkflowAnalysis      = "AnalysisWorkflow"
-)
-
 // AnalyzeRequest measures one interval of an analysis and folds it into the run. With Until
 // set, the activity first watches the SLO alerts until then and returns at once when one fires.
 type AnalyzeRequest struct {

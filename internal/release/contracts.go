@@ -10,13 +10,6 @@ import (
 // enter history), broadcast (the same bytes, harmless to repeat), confirm (waits, heartbeating,
 // re-broadcasting the same bytes if a reorg drops them), record (verifies the code and writes
 // the deployment record).
-const (
-	ActivityContractsPlan      = "ContractsPlan"
-	ActivityContractsSign      = "ContractsSign"
-	ActivityContractsBroadcast = "ContractsBroadcast"
-	ActivityContractsConfirm   = "ContractsConfirm"
-	ActivityContractsRecord    = "ContractsRecord"
-)
 
 // Contract operations a release performs on a chain.
 const (

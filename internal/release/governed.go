@@ -10,10 +10,6 @@ import (
 // upgrade and its revert in the chain's timelock, waits for the owners and the delay, and then
 // sends only executions (execTransaction, execute) through the four transaction activities
 // under the usual exactly-once rules.
-const (
-	ActivityGovernancePropose = "GovernancePropose"
-	ActivityGovernanceWatch   = "GovernanceWatch"
-)
 
 // Governed contract operations (ContractTx.Op), each signed at most once under its OpKey.
 const (

@@ -16,22 +16,6 @@ import (
 // returned what a terminated holder left). Its hints to releases (SignalLaneChanged) carry
 // nothing: a release reacts by asking the lane again through an activity.
 const (
-	// LaneWorkflowName is the lane workflow's registered name.
-	LaneWorkflowName = "ServiceLaneWorkflow"
-	// UpdateLaneEnter asks for the lane (LaneEntry → LaneAnswer); asking again is harmless.
-	UpdateLaneEnter = "lane-enter"
-	// UpdateLaneLeave gives the lane up or leaves its queue (LaneEntry → LaneAnswer).
-	UpdateLaneLeave = "lane-leave"
-	// QueryLane answers the lane's state (LaneState).
-	QueryLane = "lane"
-	// SignalLaneChanged tells a release that the lane changed: its turn may have come, or a
-	// newer release supersedes it. It is a hint only.
-	SignalLaneChanged = "lane-changed"
-
-	ActivityLaneEnter  = "LaneEnter"
-	ActivityLaneLeave  = "LaneLeave"
-	ActivityLaneVerify = "LaneVerify"
-
 	// LaneQueue and LaneSupersede are the policy's rollout.concurrency: a newer release waits
 	// for the one holding production, or rolls it back and takes its place.
 	LaneQueue     = "queue"

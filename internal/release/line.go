@@ -15,24 +15,6 @@ import (
 const (
 	ActionFreeze   = "freeze"
 	ActionUnfreeze = "unfreeze"
-	// SignalOverride: two release managers, neither the author, with reasons, let the release
-	// through the window that holds it now (one occurrence of it).
-	SignalOverride = "override"
-	// SignalLine carries a relayed stop-the-line command (LineCommand) to a release.
-	SignalLine = "line"
-	// SignalLeave tells a line that a release (its id) has ended: the line stops relaying to it.
-	SignalLeave = "leave"
-	// UpdateJoin adds a release to its line and answers with the line's state (LineState).
-	UpdateJoin = "join"
-	// UpdateLineCommand carries a freeze or unfreeze (LineCommand) to the line and answers with
-	// the line's verdict (an AuditEntry).
-	UpdateLineCommand = "line-command"
-	// QueryLine answers with the line's state (LineState).
-	QueryLine = "line"
-	// LineWorkflowName is the registered name of the line workflow.
-	LineWorkflowName = "LineWorkflow"
-	// ActivityJoinLine joins a release to its policy's line (UpdateWithStart of the line).
-	ActivityJoinLine = "JoinLine"
 )
 
 // LineID is the workflow id of a policy's line.

@@ -12,16 +12,8 @@ import (
 // same way back a running release takes, audited, and then frees the service's production
 // lane, which verifies the restore with the server.
 const (
-	// ReleaseWorkflowName is the release workflow's registered name.
-	ReleaseWorkflowName = "ReleaseWorkflow"
-	RestoreWorkflowName = "RestoreWorkflow"
 	// ActionRestore is the action a restore command is signed for.
 	ActionRestore = "restore"
-	// QueryWayBack answers what a release's way back has to return (WayBack); it works on
-	// an ended release too, whose worker replays its history to answer.
-	QueryWayBack = "way-back"
-
-	ActivityReadEnded = "ReadEndedRelease"
 )
 
 // RestoreWorkflowID is the id of the restore of one run of a release: the lane checks a

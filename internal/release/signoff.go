@@ -6,9 +6,6 @@ import (
 	"time"
 )
 
-// ActivitySignoffMessage posts or updates the Slack message asking for one signoff.
-const ActivitySignoffMessage = "SignoffMessage"
-
 // Signoff message results; empty while the check still takes decisions.
 const (
 	SignoffApproved  = "approved"

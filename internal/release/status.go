@@ -2,29 +2,6 @@ package release
 
 import "time"
 
-// Signal and query names: the contract between the starter, Slack and the workflow.
-const (
-	SignalApprove      = "approve"
-	SignalReject       = "reject"
-	SignalPause        = "pause"
-	SignalResume       = "resume"
-	SignalRecheck      = "recheck"
-	SignalAbort        = "abort"
-	SignalRollback     = "rollback"
-	SignalReportIssue  = "report-issue"
-	SignalResolveIssue = "resolve-issue"
-	SignalBreakGlass   = "break-glass"
-	// SignalClearRejection lifts a signoff rejection: only the person who rejected, or a
-	// release manager who is not the author, with a reason. recheck never does.
-	SignalClearRejection = "clear-rejection"
-	QueryStatus          = "status"
-	// UpdateDecide carries any signal's command as an update (Decide) and answers with the
-	// workflow's verdict (the audit entry), so a caller learns at once whether it was accepted.
-	UpdateDecide = "decide"
-
-	TaskQueue = "shipgate"
-)
-
 // Signals lists every signal the workflow accepts.
 var Signals = []string{SignalApprove, SignalReject, SignalPause, SignalResume, SignalRecheck,
 	SignalAbort, SignalRollback, SignalReportIssue, SignalResolveIssue, SignalBreakGlass, SignalClearRejection, SignalOverride}

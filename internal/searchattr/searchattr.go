@@ -3,6 +3,8 @@
 package searchattr
 
 import (
+	"github.com/shipgate/shipgate/internal/release"
+
 	"context"
 	"fmt"
 
@@ -12,7 +14,7 @@ import (
 )
 
 // Names are the keyword search attributes a release sets.
-var Names = []string{"ReleaseService", "ReleaseVersion", "ReleaseStage", "ReleaseState", "ReleaseWaitsFor"}
+var Names = release.SearchAttrs
 
 // Ensure adds the missing ones; it is safe to call on every worker start.
 func Ensure(ctx context.Context, c client.Client, namespace string) error {
@@ -31,9 +33,23 @@ func Ensure(ctx context.Context, c client.Client, namespace string) error {
 		return nil
 	}
 	if _, err := ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing}); err != nil {
+		// Several workers starting together on a fresh namespace race to add them: the
+		// losers are refused (already exists), and the attributes are there all the same.
+		if again, lerr := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace}); lerr == nil && hasAll(again.GetCustomAttributes()) {
+			return nil
+		}
 		return fmt.Errorf("adding search attributes %v to namespace %s: %w", keys(missing), namespace, err)
 	}
 	return nil
+}
+
+func hasAll(have map[string]enumspb.IndexedValueType) bool {
+	for _, n := range Names {
+		if _, ok := have[n]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func keys(m map[string]enumspb.IndexedValueType) []string {

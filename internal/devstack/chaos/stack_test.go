@@ -29,16 +29,18 @@ import (
 	"github.com/shipgate/shipgate/internal/policies"
 )
 
-// stack is the chaos suite's embedded stack: the Temporal dev server persisted to a file (so
-// it can be killed and restarted on the same database), two geth --dev chains with a funded
-// deployer, the demo service under load, a real Prometheus scraping it, and the worker binary
-// as a separate process that can be SIGKILLed.
+// stack is the chaos suite's embedded stack: the Temporal dev server persisted to a file, or
+// the cluster (the Temporal server on PostgreSQL), either of which can be killed and restarted
+// on the same database; two geth --dev chains with a funded deployer, the demo service under
+// load, a real Prometheus scraping it, and the worker binary as separate processes (one, or
+// several on the cluster) that can be SIGKILLed.
 type stack struct {
 	t        testing.TB
 	root     string
 	dir      string
 	temporal *devstack.Temporal
 	tempOpts devstack.TemporalOptions
+	cluster  *devstack.Cluster // the cluster when the stack runs on one, else nil
 	c        client.Client
 	testnet  *devstack.Chain
 	mainnet  *devstack.Chain
@@ -50,24 +52,36 @@ type stack struct {
 	prom     *promtest.Server
 	keys     *people.Keyring
 	polDir   string
-	worker   *exec.Cmd
-	workerAt string // host:port of the running worker's HTTP server
-	workerN  int    // worker starts so far, for the log file names
+	workers  []*exec.Cmd // the running worker of each slot
+	workerAt []string    // host:port of each slot's worker's HTTP server
+	workerN  int         // worker starts so far, for the log file names
+}
+
+// stackOptions say what the stack runs on: the dev server or the cluster, and how many
+// workers.
+type stackOptions struct {
+	cluster bool
+	workers int // 0: one
 }
 
 // evidence is the stack's evidence store: the suite uploads as the starter does, the worker
 // reads by digest.
 func (s *stack) evidence() string { return "dir:" + filepath.Join(s.dir, "evidence") }
 
-func newStack(t testing.TB) *stack {
+func newStack(t testing.TB, o stackOptions) *stack {
 	t.Helper()
+	if o.workers == 0 {
+		o.workers = 1
+	}
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, root: root, dir: t.TempDir(), keys: &people.Keyring{Dir: t.TempDir()}, polDir: t.TempDir()}
-	// the worker binary, built into .bin/ as `go tool task build` does
-	build := exec.Command("go", "build", "-o", filepath.Join(root, ".bin", "worker"), "./worker")
+	s := &stack{t: t, root: root, dir: t.TempDir(), keys: &people.Keyring{Dir: t.TempDir()}, polDir: t.TempDir(),
+		workers: make([]*exec.Cmd, o.workers), workerAt: make([]string, o.workers)}
+	// the worker binary, built into the test's directory: .bin/ may be shared with other
+	// checkouts (a worktree's link), whose tests would replace it under this one's feet
+	build := exec.Command("go", "build", "-o", filepath.Join(s.dir, "worker"), "./worker")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./worker: %v\n%s", err, out)
@@ -75,20 +89,25 @@ func newStack(t testing.TB) *stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	port, err := devstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
+	if o.cluster {
+		s.cluster = devstack.TestCluster(t)
+		s.temporal = s.cluster.Server
+	} else {
+		port, err := devstack.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		uiPort, err := devstack.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.tempOpts = devstack.TemporalOptions{Port: port, UIPort: uiPort, DBFile: filepath.Join(s.dir, "temporal.db"),
+			Log: filepath.Join(s.dir, "temporal.log")}
+		if s.temporal, err = devstack.StartTemporal(ctx, s.tempOpts); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.temporal.Stop() })
 	}
-	uiPort, err := devstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.tempOpts = devstack.TemporalOptions{Port: port, UIPort: uiPort, DBFile: filepath.Join(s.dir, "temporal.db"),
-		Log: filepath.Join(s.dir, "temporal.log")}
-	if s.temporal, err = devstack.StartTemporal(ctx, s.tempOpts); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.temporal.Stop() })
 	if s.c, err = client.Dial(client.Options{HostPort: s.temporal.Address, Logger: quiet{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -143,10 +162,12 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	go func() { _, _ = demosvc.Load(sctx, loadCfg) }()
-	t.Cleanup(s.stopWorker)
+	t.Cleanup(s.stopWorkers)
 	s.putPolicies()
-	if err := s.startWorker(); err != nil {
-		t.Fatal(err)
+	for i := range s.workers {
+		if err := s.startWorker(i); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return s
 }
@@ -187,32 +208,33 @@ func (s *stack) putPolicies() {
 	}
 }
 
-// startWorker starts the worker binary and waits until it is ready. It may run on another
-// goroutine than the test's.
-func (s *stack) startWorker() error {
+// startWorker starts the worker binary in slot i and waits until it is ready. It may run on
+// another goroutine than the test's.
+func (s *stack) startWorker(i int) error {
 	port, err := devstack.FreePort()
 	if err != nil {
 		return err
 	}
-	s.workerAt = fmt.Sprintf("127.0.0.1:%d", port)
+	at := fmt.Sprintf("127.0.0.1:%d", port)
+	s.workerAt[i] = at
 	s.workerN++
 	logf, err := os.Create(filepath.Join(s.dir, fmt.Sprintf("worker-%03d.log", s.workerN)))
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(filepath.Join(s.root, ".bin", "worker"))
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+s.workerAt,
+	cmd := exec.Command(filepath.Join(s.dir, "worker"))
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, "SHIPGATE_HTTP_ADDR="+at,
 		"SHIPGATE_PROMETHEUS_URL="+s.promURL, "SHIPGATE_CHAIN_DATA="+filepath.Join(s.dir, "chain"),
 		policies.EnvDir+"="+s.polDir, policies.EnvAllowDev+"=true", s.keyEnv, evstore.EnvStore+"="+s.evidence())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	s.worker = cmd
+	s.workers[i] = cmd
 	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := http.Get("http://" + s.workerAt + "/readyz")
+		resp, err := http.Get("http://" + at + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -229,8 +251,11 @@ func (s *stack) startWorker() error {
 // interrupted stops every process the suite started when the run is interrupted (Ctrl-C),
 // where the test's cleanups would not run, and exits.
 func (s *stack) interrupted() {
-	s.stopWorker()
+	s.stopWorkers()
 	s.killServer()
+	if s.cluster != nil {
+		_ = s.cluster.Postgres.Stop()
+	}
 	for _, ch := range []*devstack.Chain{s.testnet, s.mainnet} {
 		if ch != nil {
 			_ = ch.Stop()
@@ -243,30 +268,37 @@ func (s *stack) interrupted() {
 	os.Exit(1)
 }
 
-// stopWorker ends the worker at the end of the suite.
-func (s *stack) stopWorker() {
-	if s.worker != nil && s.worker.ProcessState == nil {
-		s.killWorker()
+// stopWorkers ends the workers at the end of the suite.
+func (s *stack) stopWorkers() {
+	for i, w := range s.workers {
+		if w != nil && w.ProcessState == nil {
+			s.killWorker(i)
+		}
 	}
 }
 
-// killWorker SIGKILLs the worker: a crash, no graceful stop.
-func (s *stack) killWorker() {
-	_ = s.worker.Process.Signal(syscall.SIGKILL)
-	_ = s.worker.Wait()
+// killWorker SIGKILLs the worker in slot i: a crash, no graceful stop.
+func (s *stack) killWorker(i int) {
+	_ = s.workers[i].Process.Signal(syscall.SIGKILL)
+	_ = s.workers[i].Wait()
 }
 
-// killServer SIGKILLs the dev server's process group: no graceful stop of its database.
+// killServer SIGKILLs the Temporal server's process group (the dev server's or the
+// cluster's): no graceful stop of its database or its shards.
 func (s *stack) killServer() {
 	_ = syscall.Kill(-s.temporal.Cmd.Process.Pid, syscall.SIGKILL)
 	_ = s.temporal.Cmd.Wait()
 }
 
-// restartServer starts the dev server again on the same port and database file.
+// restartServer starts the Temporal server again on the same ports and database.
 func (s *stack) restartServer() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	t, err := devstack.StartTemporal(ctx, s.tempOpts)
+	start := func() (*devstack.Temporal, error) { return devstack.StartTemporal(ctx, s.tempOpts) }
+	if s.cluster != nil {
+		start = func() (*devstack.Temporal, error) { return s.cluster.StartServer(ctx) }
+	}
+	t, err := start()
 	if err != nil {
 		return err
 	}

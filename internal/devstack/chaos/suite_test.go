@@ -38,6 +38,7 @@ var (
 	sample    = flag.Int("sample", 0, "traffic-fault steps, cancel stages and cancel-switch chains to try, picked by the seed (0: every one)")
 	recordAs  = flag.String("record-history", "", "write the history of the first cancel-switch release to workflows/testdata/histories/NAME (for replay tests)")
 	scenarios = flag.String("scenarios", "worker-kill,server-kill,traffic-fault,cancel,cancel-switch", "the scenarios to run, comma-separated")
+	onCluster = flag.Bool("cluster", false, "run the suite on the cluster (the Temporal server on PostgreSQL) instead of the dev server")
 )
 
 // The steps a release makes at the backend under the chaos policy: staging and testnet
@@ -57,10 +58,18 @@ func TestChaos(t *testing.T) {
 	if seed == 0 {
 		seed = time.Now().UnixNano()
 	}
-	fmt.Printf("chaos: seed %d (rerun: go tool task chaos -- -seed %d -kills %d -sample %d -scenarios %s)\n", seed, seed, *kills, *sample, *scenarios)
+	on := ""
+	if *onCluster {
+		on = " -cluster"
+	}
+	fmt.Printf("chaos: seed %d (rerun: go tool task chaos -- -seed %d -kills %d -sample %d -scenarios %s%s)\n", seed, seed, *kills, *sample, *scenarios, on)
 	su := &suite{t: t, rng: rand.New(rand.NewPCG(uint64(seed), 0)), live: "1.3.0"}
 	begin := time.Now()
-	su.s = newStack(t)
+	o := stackOptions{cluster: *onCluster}
+	if o.cluster {
+		o.workers = 2 // as production runs it: the worker-kill scenario kills the first, the second carries on
+	}
+	su.s = newStack(t, o)
 	interrupt := make(chan os.Signal, 1)
 	signal.Notify(interrupt, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(interrupt)
@@ -69,8 +78,12 @@ func TestChaos(t *testing.T) {
 			su.s.interrupted()
 		}
 	}()
-	fmt.Printf("chaos: stack up in %s (dev server %s, chains %s and %s, demo service %s, worker log dir %s)\n",
-		time.Since(begin).Round(time.Second), su.s.temporal.Address, su.s.testnet.RPC, su.s.mainnet.RPC, su.s.demoURL, su.s.dir)
+	server := "dev server"
+	if su.s.cluster != nil {
+		server = "cluster frontend"
+	}
+	fmt.Printf("chaos: stack up in %s (%s %s, chains %s and %s, demo service %s, worker log dir %s)\n",
+		time.Since(begin).Round(time.Second), server, su.s.temporal.Address, su.s.testnet.RPC, su.s.mainnet.RPC, su.s.demoURL, su.s.dir)
 	want := strings.Split(*scenarios, ",")
 	// The worker-kill release is the suite's first: it deploys v1 of the demo counter behind
 	// its proxy on both chains; every later release with contracts upgrades that proxy to v2
@@ -420,10 +433,10 @@ func (su *suite) workerKill(n int) Run {
 				return
 			case <-time.After(p.after):
 			}
-			su.s.killWorker()
+			su.s.killWorker(0)
 			k.stages = append(k.stages, stage.Load())
 			time.Sleep(p.dead)
-			if k.err = su.s.startWorker(); k.err != nil {
+			if k.err = su.s.startWorker(0); k.err != nil {
 				return
 			}
 		}
@@ -506,11 +519,16 @@ func (su *suite) baseline() (run Run) {
 	return run
 }
 
-// serverKill: the dev server SIGKILLed in the middle of a 30 s soak and restarted on the same
-// database; the soak must end at the deadline it recorded, and the release succeed.
+// serverKill: the Temporal server (the dev server, or the cluster's on PostgreSQL) SIGKILLed
+// in the middle of a 30 s soak and restarted on the same database; the soak must end at the
+// deadline it recorded, and the release succeed.
 func (su *suite) serverKill() Run {
 	const version = "2.1.0"
-	run := Run{Scenario: "server-kill", Name: "dev server killed mid-soak (release " + version + ")"}
+	server := "dev server"
+	if su.s.cluster != nil {
+		server = "cluster's Temporal server"
+	}
+	run := Run{Scenario: "server-kill", Name: server + " killed mid-soak (release " + version + ")"}
 	fail := func(err error) Run { run.Problems = append(run.Problems, err.Error()); return run }
 	r, err := su.release(version, "chaos-soak", noContracts)
 	if err != nil {
@@ -524,6 +542,7 @@ func (su *suite) serverKill() Run {
 	down := su.between(time.Second, 4*time.Second)
 	var deadline, closedSeen, killedAt time.Time
 	var restartErr error
+	var restart time.Duration // from the restart to the server serving the namespace again
 	st, err := su.follow(r, 6*time.Minute, func(st release.Status) {
 		soak := st.Windows[0]
 		switch {
@@ -533,7 +552,9 @@ func (su *suite) serverKill() Run {
 				killedAt = time.Now()
 				su.s.killServer()
 				time.Sleep(down)
+				begin := time.Now()
 				restartErr = su.s.restartServer()
+				restart = time.Since(begin)
 			}
 		case soak.State == release.WindowDone && closedSeen.IsZero():
 			closedSeen = time.Now()
@@ -544,7 +565,7 @@ func (su *suite) serverKill() Run {
 	})
 	run.Duration = time.Since(start)
 	if restartErr != nil {
-		return fail(fmt.Errorf("restarting the dev server: %w", restartErr))
+		return fail(fmt.Errorf("restarting the %s: %w", server, restartErr))
 	}
 	if err != nil {
 		return fail(err)
@@ -566,8 +587,8 @@ func (su *suite) serverKill() Run {
 		run.Problems = append(run.Problems, fmt.Sprintf("release ended %s: %s", st.State, st.Reason))
 	}
 	run.Problems = append(run.Problems, ExactlyOnce(StepsOf(su.s.steps(), version, su.live), allSteps, true)...)
-	run.Note = fmt.Sprintf("server down %.1f s at %.0f %% of the soak; soak seen closed %.2f s after its recorded deadline",
-		down.Seconds(), frac*100, late.Seconds())
+	run.Note = fmt.Sprintf("server down %.1f s at %.0f %% of the soak, serving again %.1f s after its restart; soak seen closed %.2f s after its recorded deadline",
+		down.Seconds(), frac*100, restart.Seconds(), late.Seconds())
 	if st.State == release.StateSucceeded {
 		su.live = version
 	}

@@ -2,7 +2,10 @@
 // 127.0.0.1:8233, persisted to .data/temporal.db), two geth --dev chains (testnet: chain id
 // 31337 on 127.0.0.1:8545, mainnet: 31338 on 127.0.0.1:8546, data in .data/chains/), the demo
 // service and the worker (with the deployer key of .data/deployer.key) in the background;
-// `demo` drives a sample release to the end; `down` stops everything.
+// `up -cluster` runs the production-shaped cluster in the dev server's place (PostgreSQL on
+// 127.0.0.1:5433 with its data in .data/cluster/, the Temporal server's frontend on
+// 127.0.0.1:7233) and two workers; `demo` drives a sample release to the end; `down` stops
+// everything.
 package main
 
 import (
@@ -42,6 +45,7 @@ const (
 	uiBase       = "http://127.0.0.1:8233"
 	demosvcAddr  = "127.0.0.1:8090"
 	workerAddr   = "127.0.0.1:9464"
+	worker2Addr  = "127.0.0.1:9465" // the cluster's second worker
 	promAddr     = "127.0.0.1:9090"
 )
 
@@ -62,6 +66,7 @@ func run(ctx context.Context, args []string) error {
 	manifest := fs.String("f", "deployments/examples/demo/release.yaml", "demo: the release manifest")
 	policy := fs.String("policy", "demo", "demo: the name of the worker policy (deployments/policies/NAME.yaml)")
 	slackURLFile := fs.String("url-file", "", "slack: where the Slack stand-in writes its Web API URL")
+	cluster := fs.Bool("cluster", false, "up: the Temporal server on PostgreSQL and two workers instead of the dev server and one")
 	if len(args) == 0 {
 		return errors.New("usage: devstack up|down|demo [flags]")
 	}
@@ -73,13 +78,14 @@ func run(ctx context.Context, args []string) error {
 	keys := stackKeys(st)
 	switch cmd {
 	case "up":
-		return up(ctx, st, *binDir)
+		return up(ctx, st, *binDir, *cluster)
 	case "down":
-		names := []string{"loadgen", "prometheus", "worker", "slack"}
+		names := []string{"loadgen", "prometheus", "worker", "worker-2", "slack"}
 		for _, c := range devstack.DevChains {
 			names = append(names, c.Process())
 		}
-		for _, n := range append(names, "demosvc", "temporal") {
+		// the server before its database
+		for _, n := range append(names, "demosvc", "temporal", "temporal-server", "postgres") {
 			if err := st.Stop(n, 15*time.Second); err != nil {
 				return err
 			}
@@ -101,23 +107,29 @@ func run(ctx context.Context, args []string) error {
 	return fmt.Errorf("unknown command %q (want up, down or demo)", cmd)
 }
 
-func up(ctx context.Context, st devstack.Stack, binDir string) error {
+func up(ctx context.Context, st devstack.Stack, binDir string, cluster bool) error {
 	if err := os.MkdirAll(st.Dir, 0o755); err != nil {
 		return err
 	}
-	tbin, err := devstack.TemporalCLI()
-	if err != nil {
-		return err
+	if cluster {
+		if err := upCluster(ctx, st); err != nil {
+			return err
+		}
+	} else {
+		tbin, err := devstack.TemporalCLI()
+		if err != nil {
+			return err
+		}
+		db, _ := filepath.Abs(filepath.Join(st.Dir, "temporal.db"))
+		if _, err := st.Spawn("temporal", tbin, append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", "7233",
+			"--ui-port", "8233", "--db-filename", db, "--log-level", "warn", "--namespace", "default"}, devstack.ServerLimits...), nil); err != nil {
+			return err
+		}
+		if err := devstack.WaitTemporal(ctx, temporalAddr, 2*time.Minute); err != nil {
+			return fmt.Errorf("%w (log: %s)", err, st.LogFile("temporal"))
+		}
+		fmt.Printf("temporal dev server on %s, Web UI %s\n", temporalAddr, uiBase)
 	}
-	db, _ := filepath.Abs(filepath.Join(st.Dir, "temporal.db"))
-	if _, err := st.Spawn("temporal", tbin, append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", "7233",
-		"--ui-port", "8233", "--db-filename", db, "--log-level", "warn", "--namespace", "default"}, devstack.ServerLimits...), nil); err != nil {
-		return err
-	}
-	if err := devstack.WaitTemporal(ctx, temporalAddr, 2*time.Minute); err != nil {
-		return fmt.Errorf("%w (log: %s)", err, st.LogFile("temporal"))
-	}
-	fmt.Printf("temporal dev server on %s, Web UI %s\n", temporalAddr, uiBase)
 	deployerEnv, err := startChains(ctx, st)
 	if err != nil {
 		return err
@@ -150,15 +162,74 @@ func up(ctx context.Context, st devstack.Stack, binDir string) error {
 		return fmt.Errorf("policies: %w", err)
 	}
 	fmt.Printf("policies from %s, the demo people's keys in %s\n", policySource, keys.Dir)
-	if _, err := st.Spawn("worker", filepath.Join(binDir, "worker"), nil,
-		append([]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + workerAddr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv, "SHIPGATE_CHAIN_DATA=" + chainData(st),
-			evstore.EnvStore + "=" + evidenceStore(st), policies.EnvDir + "=" + policyDir(st), policies.EnvAllowDev + "=true"}, slackEnv...)); err != nil {
+	workers := map[string]string{"worker": workerAddr}
+	if cluster {
+		workers["worker-2"] = worker2Addr
+	}
+	for _, name := range []string{"worker", "worker-2"} {
+		addr, ok := workers[name]
+		if !ok {
+			continue
+		}
+		if _, err := st.Spawn(name, filepath.Join(binDir, "worker"), nil,
+			append([]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + addr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv, "SHIPGATE_CHAIN_DATA=" + chainData(st),
+				evstore.EnvStore + "=" + evidenceStore(st), policies.EnvDir + "=" + policyDir(st), policies.EnvAllowDev + "=true"}, slackEnv...)); err != nil {
+			return err
+		}
+		if err := waitHTTP(ctx, "http://"+addr+"/readyz", time.Minute); err != nil {
+			return fmt.Errorf("%s: %w (log: %s)", name, err, st.LogFile(name))
+		}
+		fmt.Printf("%s ready (metrics http://%s/metrics); logs in %s\n", name, addr, filepath.Join(st.Dir, "logs"))
+	}
+	return nil
+}
+
+// upCluster starts the production-shaped cluster in the dev server's place: PostgreSQL
+// (initialized, with the schemas set up by temporal-sql-tool, at the first start) and the
+// Temporal server on it, its frontend where the dev server's is.
+func upCluster(ctx context.Context, st devstack.Stack) error {
+	server, sqlTool, err := devstack.ServerBinaries()
+	if err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, "http://"+workerAddr+"/readyz", time.Minute); err != nil {
-		return fmt.Errorf("worker: %w (log: %s)", err, st.LogFile("worker"))
+	dir, _ := filepath.Abs(filepath.Join(st.Dir, "cluster"))
+	ports := devstack.FixedClusterPorts
+	pg := &devstack.Postgres{Dir: filepath.Join(dir, "postgres"), Port: ports.Postgres}
+	fresh, err := devstack.InitPostgres(pg.Dir)
+	if err != nil {
+		return err
 	}
-	fmt.Printf("worker ready (metrics http://%s/metrics); logs in %s\n", workerAddr, filepath.Join(st.Dir, "logs"))
+	cmd, err := pg.PostgresCommand()
+	if err != nil {
+		return err
+	}
+	if _, err := st.SpawnCmd("postgres", cmd); err != nil {
+		return err
+	}
+	if err := devstack.WaitPostgres(ctx, ports.Postgres, time.Minute); err != nil {
+		return fmt.Errorf("%w (log: %s)", err, st.LogFile("postgres"))
+	}
+	if fresh {
+		if err := devstack.SetupClusterSchema(ctx, sqlTool, ports.Postgres); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("postgresql on 127.0.0.1:%d (data in %s), schemas of temporal and temporal_visibility set up\n", ports.Postgres, pg.Dir)
+	args, err := devstack.WriteClusterConfig(dir, ports)
+	if err != nil {
+		return err
+	}
+	if _, err := st.Spawn("temporal-server", server, args, nil); err != nil {
+		return err
+	}
+	if err := devstack.WaitTemporal(ctx, temporalAddr, 3*time.Minute); err != nil {
+		return fmt.Errorf("%w (log: %s)", err, st.LogFile("temporal-server"))
+	}
+	if err := devstack.PrepareNamespace(ctx, temporalAddr, devstack.ClusterNamespace); err != nil {
+		return fmt.Errorf("%w (log: %s)", err, st.LogFile("temporal-server"))
+	}
+	fmt.Printf("temporal server (frontend, history, matching, worker; %d history shards) on %s, namespace %s; config in %s\n",
+		devstack.ClusterHistoryShards, temporalAddr, devstack.ClusterNamespace, filepath.Join(dir, "config"))
 	return nil
 }
 
