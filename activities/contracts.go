@@ -80,18 +80,29 @@ func (c *Contracts) dial(ctx context.Context, ch release.Chain) (chain.Backend, 
 	return b, nil
 }
 
+// crash kills the worker at a test crash point: the point alone (every operation) or
+// point/op (one governed operation, e.g. broadcast/exec-safe).
 func (c *Contracts) crash(point, op string) {
-	if c.CrashAt == "" || (c.CrashAt != point && c.CrashAt != point+"/"+op) {
+	if c.CrashAt == point+"/"+op {
+		point = c.CrashAt
+	}
+	crashAt(c.CrashAt, point, &c.crashed, c.Log)
+}
+
+// crashAt kills the worker process with SIGKILL when point is the crash point the test set
+// (want), once per process (once), saying so in log (or on standard error when nil).
+func crashAt(want, point string, once *atomic.Bool, log *zap.Logger) {
+	if want == "" || want != point || !once.CompareAndSwap(false, true) {
 		return
 	}
-	if c.crashed.CompareAndSwap(false, true) {
-		if c.Log != nil {
-			c.Log.Warn("test crash point reached: SIGKILL", zap.String("point", c.CrashAt))
-			_ = c.Log.Sync()
-		}
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		time.Sleep(time.Minute) // the signal is delivered; never return a result
+	if log != nil {
+		log.Warn("test crash point reached: SIGKILL", zap.String("point", point))
+		_ = log.Sync()
+	} else {
+		fmt.Fprintf(os.Stderr, "test crash point %s reached: SIGKILL\n", point)
 	}
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	time.Sleep(time.Minute) // the signal is delivered; never return a result
 }
 
 // loadArtifact reads one contract of an artifact from the evidence store, by the digest the

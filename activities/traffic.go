@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -30,6 +32,12 @@ type Traffic struct {
 	// Kube connects to the Kubernetes API server of the gatewayapi and argorollouts backends
 	// (kube.Lazy: the kubeconfig the worker's operator names, or in-cluster); nil: none.
 	Kube func() (*kube.Clients, error)
+	// CrashAt kills the worker process with SIGKILL once the backend has applied the step
+	// named "traffic:<step>" (the idempotency key's last part), before the activity's result
+	// reaches history: applied, not recorded. Once per process, for the crash tests
+	// (SHIPGATE_TEST_CRASH_AT); never in production.
+	CrashAt string
+	crashed atomic.Bool
 }
 
 // heartbeatEvery is how often a traffic activity tells Temporal it is alive while it waits
@@ -52,6 +60,9 @@ func (t *Traffic) SetTraffic(ctx context.Context, req release.TrafficRequest) er
 		stop = heartbeat(ctx, heartbeatEvery, func() { activity.RecordHeartbeat(ctx) })
 	}
 	err = backend.Apply(ctx, req.IdempotencyKey, change)
+	if err == nil {
+		crashAt(t.CrashAt, "traffic:"+req.IdempotencyKey[strings.LastIndexByte(req.IdempotencyKey, '/')+1:], &t.crashed, nil)
+	}
 	stop()
 	result := "ok"
 	if err != nil {

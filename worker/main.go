@@ -195,7 +195,8 @@ func run() error {
 		CrashAt:      os.Getenv("SHIPGATE_TEST_CRASH_AT")})
 	activities.Register(w,
 		&activities.Gates{Store: evidenceStore, HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL, Client: c},
-		&activities.Traffic{HTTP: httpClient, Metrics: metrics, Kube: kube.Lazy(os.Getenv(kube.EnvKubeconfig))},
+		&activities.Traffic{HTTP: httpClient, Metrics: metrics, Kube: kube.Lazy(os.Getenv(kube.EnvKubeconfig)),
+			CrashAt: os.Getenv("SHIPGATE_TEST_CRASH_AT")},
 		notify)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting worker: %w", err)

@@ -4,6 +4,7 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/shipgate/shipgate/internal/release"
 )
@@ -218,6 +220,41 @@ func ApplyConflict(object string, err error) error {
 		return err
 	}
 	return &ForeignEditError{Object: object, Managers: managers, Err: err}
+}
+
+// StillOwned reports whether the apply conflict err is only about fields FieldManager still
+// owns in obj (the object read after the conflict). Another manager's update or forced apply
+// of a field takes it away from shipgate, so a field shipgate still owns was changed by nobody
+// since shipgate set it: the conflict is a co-owner that set the same value before shipgate
+// did (a forced apply that changes no value shares the field, it does not take it), not an
+// edit. The caller may then apply with force against obj's resourceVersion.
+func StillOwned(err error, obj metav1.Object) bool {
+	var se apierrors.APIStatus
+	if !apierrors.IsConflict(err) || !errors.As(err, &se) || se.Status().Details == nil {
+		return false
+	}
+	owned := map[string]bool{}
+	for _, mf := range obj.GetManagedFields() {
+		if mf.Manager != FieldManager || mf.Operation != metav1.ManagedFieldsOperationApply || mf.Subresource != "" || mf.FieldsV1 == nil {
+			continue
+		}
+		var set fieldpath.Set
+		if err := set.FromJSON(bytes.NewReader(mf.FieldsV1.GetRawBytes())); err != nil {
+			return false
+		}
+		set.Iterate(func(p fieldpath.Path) { owned[p.String()] = true })
+	}
+	n := 0
+	for _, c := range se.Status().Details.Causes {
+		if c.Type != metav1.CauseTypeFieldManagerConflict {
+			continue
+		}
+		if !owned[c.Field] {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // managerOf reads the manager out of a conflict cause's message (`conflict with "kubectl-edit"

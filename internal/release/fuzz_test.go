@@ -49,6 +49,8 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add(append(DefaultPolicyYAML(), promotionYAML...))
 	// a Kubernetes backend
 	f.Add([]byte(strings.Replace(string(DefaultPolicyYAML()), "backend: webhook", "backend: gatewayapi\n  kubernetes: [{name: production, namespace: demo, image: r/demo, route: demo, stableService: a, canaryService: b}]", 1)))
+	f.Add([]byte(strings.Replace(string(DefaultPolicyYAML()), "backend: webhook", "backend: gatewayapi\n  kubernetes: [{name: production, namespace: demo, image: r/demo, route: demo, stableService: a, canaryService: b, deploy: image, stableDeployment: a, canaryDeployment: b, container: c}]", 1)))
+	f.Add([]byte(strings.Replace(string(DefaultPolicyYAML()), "backend: webhook", "backend: argorollouts\n  kubernetes: [{name: production, namespace: demo, image: r/demo, rollout: demo, deploy: patch, port: 99999}]", 1)))
 	f.Add(append(DefaultPolicyYAML(), strings.ReplaceAll(promotionYAML, "Europe/Berlin", "../etc/passwd")...))
 	// governance: good, and with a checksum typo
 	f.Add(governedPolicy(goodGov))

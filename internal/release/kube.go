@@ -17,6 +17,17 @@ const (
 	BackendWebhook = "webhook"
 )
 
+// How the gatewayapi backend puts a version on the cluster (KubeEnvironment.Deploy).
+const (
+	// DeployVersion (the default) applies a Deployment of shipgate's own per version and points
+	// the stable and canary Services' selectors at them.
+	DeployVersion = "version"
+	// DeployImage patches the container image of the platform team's two Deployments behind the
+	// stable and canary Services (StableDeployment, CanaryDeployment); shipgate creates nothing
+	// and leaves the Services alone.
+	DeployImage = "image"
+)
+
 // KubeEnvironment is what a Kubernetes backend acts on in one environment (the name the
 // manifest's targets give it, the stage name by default). Every object is named here, by the
 // platform team: a release can only pick one of these environments, never an object.
@@ -39,7 +50,18 @@ type KubeEnvironment struct {
 	CanaryService string `yaml:"canaryService,omitempty" json:"canaryService,omitempty"`
 	// Rollout is the Argo Rollout of the service (argorollouts).
 	Rollout string `yaml:"rollout,omitempty" json:"rollout,omitempty"`
+	// Deploy is DeployVersion (default) or DeployImage (gatewayapi).
+	Deploy string `yaml:"deploy,omitempty" json:"deploy,omitempty"`
+	// StableDeployment and CanaryDeployment are the Deployments behind StableService and
+	// CanaryService whose image a DeployImage step patches; Container names the container
+	// (default: the one named after the service, or the only one).
+	StableDeployment string `yaml:"stableDeployment,omitempty" json:"stableDeployment,omitempty"`
+	CanaryDeployment string `yaml:"canaryDeployment,omitempty" json:"canaryDeployment,omitempty"`
+	Container        string `yaml:"container,omitempty" json:"container,omitempty"`
 }
+
+// ImagePatch reports whether the environment deploys by patching its Deployments' image.
+func (e KubeEnvironment) ImagePatch() bool { return e.Deploy == DeployImage }
 
 // Kubernetes object names (RFC 1123 labels: namespaces, Services, and the names shipgate gives
 // Deployments) and image repositories as the policy writes them (no tag, no digest: the
@@ -93,9 +115,57 @@ func (p *Policy) validateKube(v *validator) {
 			if e.Rule < 0 || e.Rule > 63 {
 				v.addf(f+".rule", "must be a rule's index in the route, 0 to 63 (got %d)", e.Rule)
 			}
+			validateKubeDeploy(v, f, e, name)
 		case BackendArgoRollouts:
 			name("rollout", e.Rollout)
+			for _, fv := range e.deployFields(true) {
+				if fv[1] != "" {
+					v.addf(f+"."+fv[0], "is for the %s backend: Argo Rollouts deploys through the Rollout's own template", BackendGatewayAPI)
+				}
+			}
 		}
+	}
+}
+
+// deployFields are the image-patch fields as (field, value) pairs, in a fixed order (the
+// workflow validates policies too: no map order may reach an error), with deploy first when
+// withMode.
+func (e KubeEnvironment) deployFields(withMode bool) [][2]string {
+	fs := [][2]string{{"stableDeployment", e.StableDeployment}, {"canaryDeployment", e.CanaryDeployment}, {"container", e.Container}}
+	if withMode {
+		fs = append([][2]string{{"deploy", e.Deploy}}, fs...)
+	}
+	return fs
+}
+
+// validateKubeDeploy checks how a gatewayapi environment deploys: the fields of one mode are
+// refused in the other, so a policy never names objects that are silently not used.
+func validateKubeDeploy(v *validator, f string, e KubeEnvironment, name func(field, val string)) {
+	switch e.Deploy {
+	case "", DeployVersion:
+		for _, fv := range e.deployFields(false) {
+			if fv[1] != "" {
+				v.addf(f+"."+fv[0], "is only used with deploy: %s (a Deployment per version is shipgate's own)", DeployImage)
+			}
+		}
+	case DeployImage:
+		name("stableDeployment", e.StableDeployment)
+		name("canaryDeployment", e.CanaryDeployment)
+		if e.StableDeployment == e.CanaryDeployment {
+			v.addf(f+".canaryDeployment", "must differ from stableDeployment (both %q): stable keeps serving while the canary's image changes", e.CanaryDeployment)
+		}
+		if e.Container != "" {
+			name("container", e.Container)
+		}
+		if e.Replicas != 0 {
+			v.addf(f+".replicas", "is not used with deploy: %s (the Deployments and their replicas are the platform team's)", DeployImage)
+		}
+		if e.Port != 0 {
+			v.addf(f+".port", "is not used with deploy: %s (the Deployments and their ports are the platform team's)", DeployImage)
+		}
+	default:
+		v.addf(f+".deploy", "must be %q (a Deployment per version) or %q (patch the image of stableDeployment and canaryDeployment) (got %q)",
+			DeployVersion, DeployImage, e.Deploy)
 	}
 }
 

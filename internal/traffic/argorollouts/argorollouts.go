@@ -5,17 +5,21 @@
 // the controller sets the weight and waits for shipgate's next step; 100 % is a full
 // promotion and 0 % an abort, written the way the kubectl-argo-rollouts plugin writes them
 // (promote --full sets status.promoteFull, abort sets status.abort). Each step then reads the
-// Rollout's status back until the controller reports it done.
+// Rollout's status back until the controller reports it done. An abort returns traffic to the
+// Rollout's stable ReplicaSet, so 0 % is an abort only when that ReplicaSet runs the way back's
+// target; otherwise (the release was promoted at 100 %, or the target is another version) the
+// target is applied and promoted fully (see back).
 //
 // Ownership is the gatewayapi backend's rule: the first step of a release takes the Rollout's
 // containers and steps over (forced apply, stamped with the release), later steps apply
 // without force, so an edit by someone else is reported (kube.ForeignEditError) rather than
-// overwritten; the abort always goes through.
+// overwritten; the way back always goes through.
 package argorollouts
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -56,24 +60,72 @@ func (b *Backend) Apply(ctx context.Context, key string, c traffic.Change) error
 	if c.Percent > 0 && weight == 0 {
 		weight = 1
 	}
-	if c.Percent == 0 { // abort: `kubectl argo rollouts abort`
-		if err := patchStatus(ctx, rollouts, env.Rollout, map[string]any{"abort": true}); err != nil {
-			return kube.Wrap("abort "+object, err)
-		}
-		return kube.Wrap("abort "+object+": wait for the controller", b.wait(ctx, rollouts, env.Rollout, Aborted))
-	}
 	cur, err := rollouts.Get(ctx, env.Rollout, metav1.GetOptions{})
 	if err != nil {
 		return kube.Wrap("read "+object, err)
 	}
+	if c.Percent == 0 {
+		return b.back(ctx, env, rollouts, cur, key, c)
+	}
 	force := cur.GetAnnotations()[kube.AnnotationRelease] != kube.ReleaseOf(key)
+	return b.set(ctx, env, rollouts, cur, key, c.Service, c.Version, weight, force)
+}
+
+// set applies version's image and a canary of weight to the Rollout (cur as read), clears an
+// earlier abort, promotes fully at 100 %, and waits for the controller.
+func (b *Backend) set(ctx context.Context, env release.KubeEnvironment, rollouts dynamic.ResourceInterface, cur *unstructured.Unstructured,
+	key, service, version string, weight int64, force bool) error {
+	object := fmt.Sprintf("Rollout %s/%s", env.Namespace, env.Rollout)
+	for {
+		err := b.applySpec(ctx, env, rollouts, cur, key, service, version, weight, force)
+		if err == nil || force || !apierrors.IsConflict(err) {
+			if err != nil {
+				return kube.Wrap(fmt.Sprintf("set %s to %s at %d %%", object, version, weight), kube.ApplyConflict(object, err))
+			}
+			break
+		}
+		// a conflict only about fields shipgate still owns is no edit (see kube.StillOwned):
+		// apply again with force against the Rollout as read now
+		again, gerr := rollouts.Get(ctx, env.Rollout, metav1.GetOptions{})
+		if gerr != nil || !kube.StillOwned(err, again) {
+			return kube.Wrap(fmt.Sprintf("set %s to %s at %d %%", object, version, weight), kube.ApplyConflict(object, err))
+		}
+		cur, force = again, true
+	}
+	if abort, _, _ := unstructured.NestedBool(cur.Object, "status", "abort"); abort {
+		// `kubectl argo rollouts retry`: an earlier release was aborted; this one goes on
+		if err := patchStatus(ctx, rollouts, env.Rollout, map[string]any{"abort": false}); err != nil {
+			return kube.Wrap("retry "+object, err)
+		}
+	}
+	done := AtWeight(weight)
+	if weight == 100 { // `kubectl argo rollouts promote --full`
+		if err := patchStatus(ctx, rollouts, env.Rollout, map[string]any{"promoteFull": true}); err != nil {
+			return kube.Wrap("promote "+object, err)
+		}
+		done = func(r *unstructured.Unstructured) bool {
+			if !Promoted(r) {
+				return false
+			}
+			// promoted to this version, not a status from before the apply
+			img, err := b.stableImage(ctx, env, r, service)
+			return err == nil && img == imageOf(env, version)
+		}
+	}
+	return kube.Wrap(fmt.Sprintf("%s at %d %%: wait for the controller", object, weight), b.wait(ctx, rollouts, env.Rollout, done))
+}
+
+// applySpec server-side applies version's image and a canary of weight to the Rollout, against
+// cur's resourceVersion (what was read is what is changed).
+func (b *Backend) applySpec(ctx context.Context, env release.KubeEnvironment, rollouts dynamic.ResourceInterface, cur *unstructured.Unstructured,
+	key, service, version string, weight int64, force bool) error {
+	object := fmt.Sprintf("Rollout %s/%s", env.Namespace, env.Rollout)
 	containers, _, err := unstructured.NestedSlice(cur.Object, "spec", "template", "spec", "containers")
 	if err != nil {
-		return kube.Wrap("read "+object, apierrors.NewBadRequest(err.Error()))
+		return apierrors.NewBadRequest(object + ": " + err.Error())
 	}
-	image := env.Image + ":" + kube.LabelValue(c.Version)
-	if err := setImage(containers, c.Service, image); err != nil {
-		return kube.Wrap("set image of "+object, apierrors.NewBadRequest(object+": "+err.Error()))
+	if err := setImage(containers, service, imageOf(env, version)); err != nil {
+		return apierrors.NewBadRequest(object + ": " + err.Error())
 	}
 	steps := []any{map[string]any{"setWeight": weight}, map[string]any{"pause": map[string]any{}}}
 	if weight == 100 {
@@ -89,23 +141,86 @@ func (b *Backend) Apply(ctx context.Context, key string, c traffic.Change) error
 			"strategy": map[string]any{"canary": map[string]any{"steps": steps}},
 		},
 	}}
-	if _, err := rollouts.Apply(ctx, env.Rollout, apply, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: force}); err != nil {
-		return kube.Wrap(fmt.Sprintf("set %s to %s at %d %%", object, c.Version, weight), kube.ApplyConflict(object, err))
+	_, err = rollouts.Apply(ctx, env.Rollout, apply, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: force})
+	return err
+}
+
+// back returns all traffic to c.PreviousVersion (the way back's target). When the Rollout's
+// stable ReplicaSet runs it, that is an abort (`kubectl argo rollouts abort`), or nothing
+// when no canary is under way. When it runs another version (the release reached 100 % and
+// was promoted, or the target is not the release's previous version: a person's rollback
+// --to, or the version the service's production lane says is live), an abort would leave
+// traffic where it is: the target's image is applied with force and promoted fully instead.
+func (b *Backend) back(ctx context.Context, env release.KubeEnvironment, rollouts dynamic.ResourceInterface, cur *unstructured.Unstructured,
+	key string, c traffic.Change) error {
+	object := fmt.Sprintf("Rollout %s/%s", env.Namespace, env.Rollout)
+	stable, err := b.stableImage(ctx, env, cur, c.Service)
+	if err != nil {
+		return err
 	}
-	if abort, _, _ := unstructured.NestedBool(cur.Object, "status", "abort"); abort {
-		// `kubectl argo rollouts retry`: an earlier release was aborted; this one goes on
-		if err := patchStatus(ctx, rollouts, env.Rollout, map[string]any{"abort": false}); err != nil {
-			return kube.Wrap("retry "+object, err)
+	if stable != imageOf(env, c.PreviousVersion) {
+		return b.set(ctx, env, rollouts, cur, key, c.Service, c.PreviousVersion, 100, true)
+	}
+	if settled(cur) {
+		return nil // the stable ReplicaSet is all there is: nothing to abort
+	}
+	if err := patchStatus(ctx, rollouts, env.Rollout, map[string]any{"abort": true}); err != nil {
+		return kube.Wrap("abort "+object, err)
+	}
+	return kube.Wrap("abort "+object+": wait for the controller", b.wait(ctx, rollouts, env.Rollout, Aborted))
+}
+
+// settled: the controller has seen the latest spec, its pods are the stable ReplicaSet's and
+// nothing is aborted (an aborted Rollout stays aborted: the abort is retried, harmlessly).
+func settled(r *unstructured.Unstructured) bool {
+	abort, _, _ := unstructured.NestedBool(r.Object, "status", "abort")
+	stable, _, _ := unstructured.NestedString(r.Object, "status", "stableRS")
+	current, _, _ := unstructured.NestedString(r.Object, "status", "currentPodHash")
+	return observed(r) && !abort && stable != "" && stable == current
+}
+
+// stableImage is the image the Rollout's stable ReplicaSet runs: Argo Rollouts names its
+// ReplicaSets <rollout>-<pod template hash> and records the stable one's hash in
+// status.stableRS, so one get finds it (the Rollout's spec may already name the canary).
+func (b *Backend) stableImage(ctx context.Context, env release.KubeEnvironment, r *unstructured.Unstructured, service string) (string, error) {
+	hash, _, _ := unstructured.NestedString(r.Object, "status", "stableRS")
+	if hash == "" {
+		return "", kube.Wrap(fmt.Sprintf("read Rollout %s/%s", env.Namespace, env.Rollout),
+			errors.New("status.stableRS is empty: the controller has not made any ReplicaSet stable yet"))
+	}
+	name := env.Rollout + "-" + hash
+	op := fmt.Sprintf("read the stable ReplicaSet %s/%s of Rollout %s", env.Namespace, name, env.Rollout)
+	rs, err := b.Kube.Core.AppsV1().ReplicaSets(env.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", kube.Wrap(op, err)
+	}
+	if rs.Labels[PodTemplateHashLabel] != hash || !ownedBy(rs.OwnerReferences, r) {
+		return "", kube.Wrap(op, apierrors.NewBadRequest(fmt.Sprintf("ReplicaSet %s is not the Rollout's (label %s=%q, owners %v)",
+			name, PodTemplateHashLabel, rs.Labels[PodTemplateHashLabel], rs.OwnerReferences)))
+	}
+	cs := rs.Spec.Template.Spec.Containers
+	for _, c := range cs {
+		if c.Name == service || len(cs) == 1 {
+			return c.Image, nil
 		}
 	}
-	done := AtWeight(weight)
-	if weight == 100 { // `kubectl argo rollouts promote --full`
-		if err := patchStatus(ctx, rollouts, env.Rollout, map[string]any{"promoteFull": true}); err != nil {
-			return kube.Wrap("promote "+object, err)
+	return "", kube.Wrap(op, apierrors.NewBadRequest(fmt.Sprintf("ReplicaSet %s has no container named %q", name, service)))
+}
+
+// PodTemplateHashLabel is the label Argo Rollouts puts on its ReplicaSets and pods.
+const PodTemplateHashLabel = "rollouts-pod-template-hash"
+
+func ownedBy(refs []metav1.OwnerReference, r *unstructured.Unstructured) bool {
+	for _, o := range refs {
+		if o.Kind == "Rollout" && o.Name == r.GetName() && o.UID == r.GetUID() {
+			return true
 		}
-		done = Promoted
 	}
-	return kube.Wrap(fmt.Sprintf("%s at %d %%: wait for the controller", object, weight), b.wait(ctx, rollouts, env.Rollout, done))
+	return false
+}
+
+func imageOf(env release.KubeEnvironment, version string) string {
+	return env.Image + ":" + kube.LabelValue(version)
 }
 
 // setImage sets the image of the container named service (or of the only container).

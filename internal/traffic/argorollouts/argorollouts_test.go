@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -76,7 +79,11 @@ func setup(t *testing.T) release.KubeEnvironment {
 		},
 	}}
 	rollouts := env.Kube.Dynamic.Resource(argorollouts.Rollouts).Namespace(ns)
-	if _, err := rollouts.Create(ctx, r, metav1.CreateOptions{FieldManager: "platform-team"}); err != nil {
+	created, err := rollouts.Create(ctx, r, metav1.CreateOptions{FieldManager: "platform-team"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replicaSet(ctx, created, "registry.example/demo:1.3.0"); err != nil {
 		t.Fatal(err)
 	}
 	h := podHash("registry.example/demo:1.3.0")
@@ -94,10 +101,32 @@ func status(ctx context.Context, ns string, s map[string]any) error {
 	return err
 }
 
+// replicaSet creates the ReplicaSet the controller would for the Rollout's pod template with
+// image: named <rollout>-<pod template hash>, labelled with the hash, owned by the Rollout.
+// It is there already when the controller saw this template before.
+func replicaSet(ctx context.Context, r *unstructured.Unstructured, image string) error {
+	h := podHash(image)
+	labels := map[string]string{"app": "demo", argorollouts.PodTemplateHashLabel: h}
+	controller := true
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: r.GetName() + "-" + h, Labels: labels, OwnerReferences: []metav1.OwnerReference{
+			{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: r.GetName(), UID: r.GetUID(), Controller: &controller}}},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "demo", Image: image}}}}},
+	}
+	_, err := env.Kube.Core.AppsV1().ReplicaSets(r.GetNamespace()).Create(ctx, rs, metav1.CreateOptions{FieldManager: "kubetest-argo-rollouts-controller"})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
 // controller stands in for Argo Rollouts' controller (which does not run here) with what it
-// writes in status for the calls shipgate makes.
+// writes for the calls shipgate makes: the status, and a ReplicaSet per pod template.
 func controller(ctx context.Context, ns string) {
 	rollouts := env.Kube.Dynamic.Resource(argorollouts.Rollouts).Namespace(ns)
+	seen := map[string]bool{}
 	for ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
 		r, err := rollouts.Get(ctx, "demo", metav1.GetOptions{})
@@ -107,6 +136,15 @@ func controller(ctx context.Context, ns string) {
 		gen := strconv.FormatInt(r.GetGeneration(), 10)
 		containers, _, _ := unstructured.NestedSlice(r.Object, "spec", "template", "spec", "containers")
 		image := containers[0].(map[string]any)["image"].(string)
+		if !seen[image] {
+			if err := replicaSet(ctx, r, image); err != nil {
+				if ctx.Err() == nil {
+					fmt.Fprintln(os.Stderr, "stand-in controller:", err)
+				}
+				continue
+			}
+			seen[image] = true
+		}
 		st, _, _ := unstructured.NestedMap(r.Object, "status")
 		steps, _, _ := unstructured.NestedSlice(r.Object, "spec", "strategy", "canary", "steps")
 		weight, _, _ := unstructured.NestedInt64(steps[0].(map[string]any), "setWeight")
@@ -199,9 +237,13 @@ func TestEveryStepAndRollbackFromEach(t *testing.T) {
 				}
 			}
 			if err := b.Apply(ctx, rel+"/rollback", change(0)); err != nil {
-				t.Fatalf("abort from %s: %v", steps[upto].name, err)
+				t.Fatalf("rollback from %s: %v", steps[upto].name, err)
 			}
-			if r := get(t, e); !argorollouts.Aborted(r) {
+			if steps[upto].percent == 100 {
+				// promoted: the stable ReplicaSet runs 1.4.0, so an abort would keep it; the
+				// way back promotes 1.3.0 instead
+				wantPromoted(t, e, "1.3.0")
+			} else if r := get(t, e); !argorollouts.Aborted(r) {
 				t.Fatalf("not aborted: %v", r.Object["status"])
 			}
 		})
@@ -280,5 +322,103 @@ func TestMissingCRD(t *testing.T) {
 		if !errors.As(err, &ke) || !ke.Permanent() || !strings.Contains(err.Error(), "CRD installed") {
 			t.Fatalf("%g %%: want a permanent missing-CRD error, got %v", p, err)
 		}
+	}
+}
+
+// wantPromoted: the Rollout runs version, fully promoted (its stable ReplicaSet's hash is the
+// version's pod template's), with no canary weight left and no abort.
+func wantPromoted(t *testing.T, e release.KubeEnvironment, version string) {
+	t.Helper()
+	r := get(t, e)
+	img, _, _ := unstructured.NestedSlice(r.Object, "spec", "template", "spec", "containers")
+	stable, _, _ := unstructured.NestedString(r.Object, "status", "stableRS")
+	abort, _, _ := unstructured.NestedBool(r.Object, "status", "abort")
+	image := "registry.example/demo:" + version
+	if !argorollouts.Promoted(r) || img[0].(map[string]any)["image"] != image || stable != podHash(image) || abort {
+		t.Fatalf("want %s promoted, got image %v, status %v", version, img[0].(map[string]any)["image"], r.Object["status"])
+	}
+}
+
+// TestRollbackToAnotherVersion: releases stacked on one Rollout. 1.4.0 is promoted (its
+// ReplicaSet is the stable one); 1.5.0's canary is at 25 %. Its way back to 1.4.0 is an abort
+// (the stable ReplicaSet runs it). Then a person points production at 1.3.0 (rollback --to,
+// or the version the service's production lane says is live): an abort would leave 1.4.0
+// serving, so 1.3.0 is applied and promoted; a retry of that way back writes nothing.
+func TestRollbackToAnotherVersion(t *testing.T) {
+	e := setup(t)
+	b := backend(env.Admin, e, t)
+	ctx := context.Background()
+	for _, s := range steps {
+		if err := b.Apply(ctx, rel+"/"+s.name, change(s.percent)); err != nil {
+			t.Fatalf("1.4.0 %s: %v", s.name, err)
+		}
+	}
+	wantPromoted(t, e, "1.4.0")
+	next := traffic.Change{Service: "demo", Version: "1.5.0", PreviousVersion: "1.4.0", Environment: "production", Percent: 25}
+	const rel5 = "release/demo/1.5.0/run1"
+	if err := b.Apply(ctx, rel5+"/production-25", next); err != nil {
+		t.Fatal(err)
+	}
+	next.Percent = 0
+	if err := b.Apply(ctx, rel5+"/rollback", next); err != nil {
+		t.Fatalf("1.5.0 back to 1.4.0: %v", err)
+	}
+	if r := get(t, e); !argorollouts.Aborted(r) {
+		t.Fatalf("1.5.0 back to the stable 1.4.0: want an abort, got %v", r.Object["status"])
+	}
+	next.PreviousVersion = "1.3.0"
+	start := time.Now()
+	if err := b.Apply(ctx, rel5+"/rollback-to-1.3.0", next); err != nil {
+		t.Fatalf("1.5.0 back to 1.3.0: %v", err)
+	}
+	t.Logf("back to 1.3.0 (apply, retry, promote --full, wait): %s", time.Since(start).Round(time.Millisecond))
+	wantPromoted(t, e, "1.3.0")
+	gen := get(t, e).GetGeneration()
+	time.Sleep(200 * time.Millisecond) // the stand-in controller has written all it would
+	rv := get(t, e).GetResourceVersion()
+	if err := b.Apply(ctx, rel5+"/rollback-to-1.3.0", next); err != nil {
+		t.Fatalf("the way back retried: %v", err)
+	}
+	if r := get(t, e); r.GetGeneration() != gen || r.GetResourceVersion() != rv {
+		t.Fatalf("the way back retried wrote to the Rollout (generation %d → %d, resourceVersion %s → %s)", gen, r.GetGeneration(), rv, r.GetResourceVersion())
+	}
+	wantPromoted(t, e, "1.3.0")
+}
+
+// TestFirstStepThatChangesNoValue: the platform team has already set the Rollout to the new
+// image and the first step's canary (setWeight 5, pause); the release's first step takes it
+// over with a forced apply that changes no value (the platform team stays a co-owner), and the
+// next step must not be reported as an edit by someone else. A real edit afterwards still is.
+func TestFirstStepThatChangesNoValue(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	rollouts := env.Kube.Dynamic.Resource(argorollouts.Rollouts).Namespace(e.Namespace)
+	r := get(t, e)
+	containers, _, _ := unstructured.NestedSlice(r.Object, "spec", "template", "spec", "containers")
+	containers[0].(map[string]any)["image"] = "registry.example/demo:1.4.0"
+	_ = unstructured.SetNestedSlice(r.Object, containers, "spec", "template", "spec", "containers")
+	_ = unstructured.SetNestedSlice(r.Object, []any{map[string]any{"setWeight": int64(5)}, map[string]any{"pause": map[string]any{}}}, "spec", "strategy", "canary", "steps")
+	if _, err := rollouts.Update(ctx, r, metav1.UpdateOptions{FieldManager: "platform-team"}); err != nil {
+		t.Fatal(err)
+	}
+	b := backend(env.Admin, e, t)
+	if err := b.Apply(ctx, rel+"/canary", change(5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Apply(ctx, rel+"/production-25", change(25)); err != nil {
+		t.Fatalf("the step after a first step that changed no value: %v", err)
+	}
+	if r := get(t, e); !argorollouts.AtWeight(25)(r) {
+		t.Fatalf("not at 25 %%: %v", r.Object["status"])
+	}
+	r = get(t, e)
+	_ = unstructured.SetNestedSlice(r.Object, []any{map[string]any{"setWeight": int64(50)}}, "spec", "strategy", "canary", "steps")
+	if _, err := rollouts.Update(ctx, r, metav1.UpdateOptions{FieldManager: "platform-team"}); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Apply(ctx, rel+"/production-100", change(100))
+	var fe *kube.ForeignEditError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "platform-team") {
+		t.Fatalf("a real edit afterwards: want a foreign edit by platform-team, got %v", err)
 	}
 }

@@ -1,7 +1,9 @@
 // Package gatewayapi is the traffic backend for services on Kubernetes behind a Gateway API
 // HTTPRoute: each version runs as a Deployment of its own, the environment's stable and canary
 // Services select the version traffic returns to and the version being released, and one rule
-// of the route splits traffic between them by its backendRefs' weights.
+// of the route splits traffic between them by its backendRefs' weights. With deploy: image
+// (release.DeployImage) the platform team's two Deployments behind those Services stay, and a
+// step patches their container image instead.
 //
 // Every step is declarative (the Deployments, the two selectors, the weights), so a retried
 // step changes nothing. Everything is server-side applied as kube.FieldManager: the first step
@@ -66,6 +68,9 @@ func (b *Backend) Apply(ctx context.Context, key string, c traffic.Change) error
 		return err
 	}
 	force := wayBack || owner != rel
+	if env.ImagePatch() {
+		return b.applyImage(ctx, env, rel, c, canary, force)
+	}
 	if c.Percent > 0 {
 		if err := b.deploy(ctx, env, c.Service, c.Version); err != nil {
 			return err
@@ -95,6 +100,100 @@ func (b *Backend) Apply(ctx context.Context, key string, c traffic.Change) error
 		}
 	}
 	return b.route(ctx, env, rel, canary, force)
+}
+
+// applyImage is Apply for an environment that deploys by image patch (release.DeployImage):
+// the stable Deployment runs c.PreviousVersion and the canary Deployment c.Version, each
+// patched only while its Service has no traffic or already serves that version, except on
+// the way back to a version stable does not run (then stable's rolling update is the way).
+func (b *Backend) applyImage(ctx context.Context, env release.KubeEnvironment, rel string, c traffic.Change, canary int64, force bool) error {
+	if c.Percent < 100 {
+		if err := b.patchImage(ctx, env, env.StableDeployment, c.Service, c.PreviousVersion); err != nil {
+			return err
+		}
+	}
+	if c.Percent > 0 {
+		img, err := b.image(ctx, env, env.CanaryDeployment, c.Service)
+		if err != nil {
+			return err
+		}
+		// The canary Deployment may still run another version with traffic (a release before
+		// this one, which ended at 100 % through it): its weight goes to stable, which runs that
+		// same version now, before its image changes.
+		if img != imageOf(env, c.Version) {
+			if err := b.route(ctx, env, rel, 0, force); err != nil {
+				return err
+			}
+			if err := b.patchImage(ctx, env, env.CanaryDeployment, c.Service, c.Version); err != nil {
+				return err
+			}
+		}
+	}
+	return b.route(ctx, env, rel, canary, force)
+}
+
+func imageOf(env release.KubeEnvironment, version string) string {
+	return env.Image + ":" + kube.LabelValue(version)
+}
+
+// container is the index of the container whose image a step sets: the one the policy names,
+// else the one named after the service, else the only one.
+func container(d *appsv1.Deployment, env release.KubeEnvironment, service string) (int, error) {
+	cs := d.Spec.Template.Spec.Containers
+	for i, c := range cs {
+		if env.Container != "" && c.Name == env.Container || env.Container == "" && c.Name == service {
+			return i, nil
+		}
+	}
+	if env.Container == "" && len(cs) == 1 {
+		return 0, nil
+	}
+	if env.Container != "" {
+		return 0, fmt.Errorf("has no container %q (the policy's container)", env.Container)
+	}
+	return 0, fmt.Errorf("has no container named %q and %d containers: the policy's container says which", service, len(cs))
+}
+
+// image is the image the Deployment's container runs now (in its spec).
+func (b *Backend) image(ctx context.Context, env release.KubeEnvironment, name, service string) (string, error) {
+	op := fmt.Sprintf("read deployment %s/%s", env.Namespace, name)
+	d, err := b.Kube.Core.AppsV1().Deployments(env.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", kube.Wrap(op, err)
+	}
+	i, err := container(d, env, service)
+	if err != nil {
+		return "", kube.Wrap(op, apierrors.NewBadRequest(fmt.Sprintf("deployment %s/%s %v", env.Namespace, name, err)))
+	}
+	return d.Spec.Template.Spec.Containers[i].Image, nil
+}
+
+// patchImage sets the image of the platform team's Deployment name to version and waits until
+// it is available. A Deployment that runs it already is not written (a retried step changes
+// nothing). The image is server-side applied with force: in this mode the image is
+// shipgate's to set, whoever set it before (the platform team's manifests keep the rest).
+func (b *Backend) patchImage(ctx context.Context, env release.KubeEnvironment, name, service, version string) error {
+	deployments := b.Kube.Core.AppsV1().Deployments(env.Namespace)
+	op := fmt.Sprintf("set image of deployment %s/%s to %s", env.Namespace, name, version)
+	// read first: an apply would create a Deployment that is not there (and fail as invalid)
+	d, err := deployments.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return kube.Wrap(op, err)
+	}
+	i, err := container(d, env, service)
+	if err != nil {
+		return kube.Wrap(op, apierrors.NewBadRequest(fmt.Sprintf("deployment %s/%s %v", env.Namespace, name, err)))
+	}
+	want := imageOf(env, version)
+	if d.Spec.Template.Spec.Containers[i].Image != want {
+		ac := appsac.Deployment(name, env.Namespace).WithSpec(appsac.DeploymentSpec().
+			WithTemplate(coreac.PodTemplateSpec().WithSpec(coreac.PodSpec().
+				WithContainers(coreac.Container().WithName(d.Spec.Template.Spec.Containers[i].Name).WithImage(want)))))
+		if _, err := deployments.Apply(ctx, ac, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true}); err != nil {
+			return kube.Wrap(op, err)
+		}
+	}
+	return b.waitAvailable(ctx, env.Namespace, name, op)
 }
 
 // DeploymentName is the Deployment of one version of a service.
@@ -131,8 +230,13 @@ func (b *Backend) deploy(ctx context.Context, env release.KubeEnvironment, servi
 		metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: true}); err != nil {
 		return kube.Wrap(op, err)
 	}
+	return b.waitAvailable(ctx, env.Namespace, name, op)
+}
+
+// waitAvailable polls the Deployment until Available.
+func (b *Backend) waitAvailable(ctx context.Context, ns, name, op string) error {
 	return kube.Wrap(op+": wait until available", kube.Poll(ctx, b.every(), func(ctx context.Context) (bool, error) {
-		got, err := b.Kube.Core.AppsV1().Deployments(env.Namespace).Get(ctx, name, metav1.GetOptions{})
+		got, err := b.Kube.Core.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -209,6 +313,10 @@ func (b *Backend) preflight(ctx context.Context, env release.KubeEnvironment) (s
 }
 
 // route sets the rule's canary weight to canary and the stable weight to the rest of 100.
+// Without force, a conflict about fields shipgate still owns is no edit (kube.StillOwned: the
+// release's first step took over values someone had already set, and shares them with that
+// someone): the apply is made again with force against the route as read after the conflict,
+// so that anything written since still fails it.
 func (b *Backend) route(ctx context.Context, env release.KubeEnvironment, rel string, canary int64, force bool) error {
 	object := fmt.Sprintf("HTTPRoute %s/%s", env.Namespace, env.Route)
 	op := "set weights of " + object
@@ -217,26 +325,35 @@ func (b *Backend) route(ctx context.Context, env release.KubeEnvironment, rel st
 	if err != nil {
 		return kube.Wrap(op, err)
 	}
-	rules, _, err := unstructured.NestedSlice(cur.Object, "spec", "rules")
-	if err != nil {
-		return kube.Wrap(op, apierrors.NewBadRequest(err.Error()))
+	for {
+		rules, _, err := unstructured.NestedSlice(cur.Object, "spec", "rules")
+		if err != nil {
+			return kube.Wrap(op, apierrors.NewBadRequest(err.Error()))
+		}
+		if err := SetWeights(rules, env.Rule, env.StableService, env.CanaryService, 100-canary, canary); err != nil {
+			return kube.Wrap(op, apierrors.NewBadRequest(object+": "+err.Error()))
+		}
+		apply := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "gateway.networking.k8s.io/v1",
+			"kind":       "HTTPRoute",
+			"metadata": map[string]any{
+				"name": env.Route, "namespace": env.Namespace,
+				// what was read is what is changed: a write in between fails the apply (retried)
+				"resourceVersion": cur.GetResourceVersion(),
+				"annotations":     map[string]any{kube.AnnotationRelease: rel},
+			},
+			"spec": map[string]any{"rules": rules},
+		}}
+		_, err = routes.Apply(ctx, env.Route, apply, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: force})
+		if err == nil || force || !apierrors.IsConflict(err) {
+			return kube.Wrap(op, kube.ApplyConflict(object, err))
+		}
+		again, gerr := routes.Get(ctx, env.Route, metav1.GetOptions{})
+		if gerr != nil || !kube.StillOwned(err, again) {
+			return kube.Wrap(op, kube.ApplyConflict(object, err))
+		}
+		cur, force = again, true
 	}
-	if err := SetWeights(rules, env.Rule, env.StableService, env.CanaryService, 100-canary, canary); err != nil {
-		return kube.Wrap(op, apierrors.NewBadRequest(object+": "+err.Error()))
-	}
-	apply := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.networking.k8s.io/v1",
-		"kind":       "HTTPRoute",
-		"metadata": map[string]any{
-			"name": env.Route, "namespace": env.Namespace,
-			// what was read is what is changed: a write in between fails the apply (retried)
-			"resourceVersion": cur.GetResourceVersion(),
-			"annotations":     map[string]any{kube.AnnotationRelease: rel},
-		},
-		"spec": map[string]any{"rules": rules},
-	}}
-	_, err = routes.Apply(ctx, env.Route, apply, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: force})
-	return kube.Wrap(op, kube.ApplyConflict(object, err))
 }
 
 // SetWeights sets, in rules[rule], the weight of the backendRef named stable and of the one

@@ -54,13 +54,18 @@ var nsSeq atomic.Int32
 // and the HTTPRoute (created as field manager "platform-team", all traffic to stable), and a
 // stand-in for the Deployment controller (no kubelet runs: it writes the status a controller
 // would once the pods run).
-func setup(t testing.TB) release.KubeEnvironment {
+func setup(t testing.TB) release.KubeEnvironment { return setupWith(t, true) }
+
+// setupWith is setup, with the stand-in Deployment controller running or not.
+func setupWith(t testing.TB, controller bool) release.KubeEnvironment {
 	t.Helper()
 	ns := fmt.Sprintf("gw-%d-%d", time.Now().UnixNano()%100000, nsSeq.Add(1))
 	env.Namespace(t, ns)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	env.RunDeploymentController(ctx, ns)
+	if controller {
+		env.RunDeploymentController(ctx, ns)
+	}
 	for _, s := range []string{"demo-stable", "demo-canary"} {
 		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: s}, Spec: corev1.ServiceSpec{
 			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
@@ -424,4 +429,69 @@ func BenchmarkStep(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestFirstStepThatChangesNoValue: the platform team has already pointed the canary Service at
+// the new version and set the route to the first step's weights (95/5) itself. The release's
+// first step takes the route over with a forced apply that changes no value, which leaves the
+// platform team a co-owner of the rules; the next step changes them and must not be reported
+// as an edit by someone else (nobody edited anything). A real edit afterwards still is.
+func TestFirstStepThatChangesNoValue(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	routes := env.Kube.Dynamic.Resource(gatewayapi.HTTPRoutes).Namespace(e.Namespace)
+	r := getRoute(t, e)
+	rules, _, _ := unstructured.NestedSlice(r.Object, "spec", "rules")
+	if err := gatewayapi.SetWeights(rules, 1, "demo-stable", "demo-canary", 95, 5); err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedSlice(r.Object, rules, "spec", "rules")
+	if _, err := routes.Update(ctx, r, metav1.UpdateOptions{FieldManager: "platform-team"}); err != nil {
+		t.Fatal(err)
+	}
+	for svc, v := range map[string]string{"demo-stable": "1.3.0", "demo-canary": "1.4.0"} {
+		s, err := env.Kube.Core.CoreV1().Services(e.Namespace).Get(ctx, svc, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Spec.Selector = map[string]string{kube.LabelName: "demo", kube.LabelVersion: v}
+		if _, err := env.Kube.Core.CoreV1().Services(e.Namespace).Update(ctx, s, metav1.UpdateOptions{FieldManager: "platform-team"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := backend(env.Admin, e, t)
+	rv := getRoute(t, e)
+	if err := b.Apply(ctx, rel+"/canary", change(5)); err != nil {
+		t.Fatal(err)
+	}
+	wantWeights(t, e, 95, 5, "1.4.0")
+	if got := getRoute(t, e); !equalRules(rv, got) {
+		t.Fatal("the first step was meant to change no weight")
+	}
+	if err := b.Apply(ctx, rel+"/production-25", change(25)); err != nil {
+		t.Fatalf("the step after a first step that changed no value: %v", err)
+	}
+	wantWeights(t, e, 75, 25, "1.4.0")
+	r = getRoute(t, e)
+	rules, _, _ = unstructured.NestedSlice(r.Object, "spec", "rules")
+	_ = gatewayapi.SetWeights(rules, 1, "demo-stable", "demo-canary", 50, 50)
+	_ = unstructured.SetNestedSlice(r.Object, rules, "spec", "rules")
+	if _, err := routes.Update(ctx, r, metav1.UpdateOptions{FieldManager: "platform-team"}); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Apply(ctx, rel+"/production-100", change(100))
+	var fe *kube.ForeignEditError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "platform-team") {
+		t.Fatalf("a real edit afterwards: want a foreign edit by platform-team, got %v", err)
+	}
+	if err := b.Apply(ctx, rel+"/rollback", change(0)); err != nil {
+		t.Fatal(err)
+	}
+	wantWeights(t, e, 100, 0, "1.4.0")
+}
+
+func equalRules(a, b *unstructured.Unstructured) bool {
+	ra, _, _ := unstructured.NestedSlice(a.Object, "spec", "rules")
+	rb, _, _ := unstructured.NestedSlice(b.Object, "spec", "rules")
+	return fmt.Sprint(ra) == fmt.Sprint(rb)
 }

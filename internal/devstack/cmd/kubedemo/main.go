@@ -1,9 +1,10 @@
-// Command kubedemo moves the demo release's traffic steps (canary and rollout steps of
-// deployments/policies/demo.yaml) through the gatewayapi backend (what the Traffic activity calls)
-// against a local Kubernetes API server (kube-apiserver and etcd from .bin/, started by
-// envtest), printing the HTTPRoute's weights after each step, then rolls back. It is the
-// traffic part of a release only: gates, windows and approvals are the embedded stack's demo
-// (go tool task demo). No kubelet runs: a stand-in writes the Deployments' available status.
+// Command kubedemo runs the demo release (deployments/examples/demo, the service alone) through
+// Temporal with the gatewayapi backend: a local Kubernetes API server (kube-apiserver and etcd
+// from .bin/, started by envtest, no cluster needed), the Temporal dev server and the worker
+// binary, as devstack.KubeStack sets them up. The demo people sign off; each time a route's
+// weights change, it prints them with the release's stage. With -rollback-at P, a release
+// manager rolls the release back once production is at P %. No kubelet runs: a stand-in
+// writes the Deployments' available status.
 package main
 
 import (
@@ -11,108 +12,103 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/shipgate/shipgate/internal/checks"
-	"github.com/shipgate/shipgate/internal/kube/kubetest"
+	"github.com/shipgate/shipgate/internal/control"
+	"github.com/shipgate/shipgate/internal/devstack"
 	"github.com/shipgate/shipgate/internal/release"
-	"github.com/shipgate/shipgate/internal/traffic"
-	"github.com/shipgate/shipgate/internal/traffic/gatewayapi"
 )
 
 func main() {
-	policy := flag.String("policy", "deployments/policies/demo.yaml", "the demo policy (its canary and rollout steps)")
+	rollbackAt := flag.Float64("rollback-at", 0, "roll the release back (as release manager rm-bo) once production is at this percent; 0: let it finish")
+	keep := flag.Bool("keep", false, "keep the stack's files (logs, kubeconfig) instead of removing them")
 	flag.Parse()
-	if err := run(*policy); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *rollbackAt, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "kubedemo:", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
-func run(policyPath string) error {
-	pol, err := release.LoadPolicy(policyPath, checks.Validate)
+func run(ctx context.Context, rollbackAt float64, keep bool) error {
+	dir, err := os.MkdirTemp("", "kubedemo-")
 	if err != nil {
 		return err
 	}
-	fmt.Println("starting kube-apiserver and etcd (.bin/) with the Gateway API CRDs ...")
-	start := time.Now()
-	env, err := kubetest.New(kubetest.GatewayAPI)
+	if !keep {
+		defer os.RemoveAll(dir)
+	}
+	out := &devstack.LockedWriter{W: os.Stdout}
+	fmt.Fprintf(out, "kubedemo: the stack's files in %s\n", dir)
+	s, err := devstack.StartKubeStack(ctx, dir, out)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = env.Stop() }()
-	fmt.Printf("API server %s up in %s\n", env.Admin.Host, time.Since(start).Round(time.Millisecond))
-	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { _ = s.Stop() }()
+	r, err := s.Release(ctx)
+	if err != nil {
+		return err
+	}
+	id := r.In.Manifest.ID()
+	if err := r.Start(ctx, s.Client, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "started %s (policy %s: the demo's gates and windows, traffic through the gatewayapi backend)\n  %s\n",
+		id, devstack.KubePolicy, control.UILink(s.Temporal.UIURL, "default", id))
+	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	const ns = "demo"
-	if err := platform(ctx, env, ns); err != nil {
+	go watchRoutes(wctx, s, r, out, rollbackAt)
+	start := time.Now()
+	st, err := devstack.Follow(ctx, s.Client, r, out, true)
+	if err != nil {
 		return err
 	}
-	fmt.Println("no kubelet runs here: a stand-in writes each Deployment's available status")
-	env.RunDeploymentController(ctx, ns)
-
-	kenv := release.KubeEnvironment{Name: "production", Namespace: ns, Image: "registry.example/demo", Route: "demo",
-		StableService: "demo-stable", CanaryService: "demo-canary"}
-	backend := &gatewayapi.Backend{Kube: env.Kube, Envs: []release.KubeEnvironment{kenv}, PollEvery: 100 * time.Millisecond}
-	type step struct {
-		name    string
-		percent float64
-	}
-	steps := []step{{"canary", pol.Canary.Percent}}
-	for _, s := range pol.Rollout.Steps {
-		steps = append(steps, step{fmt.Sprintf("production-%g", s.Percent), s.Percent})
-	}
-	steps = append(steps, step{"rollback", 0})
-	id := "release/demo/1.4.0/kubedemo"
-	for _, s := range steps {
-		c := traffic.Change{Service: "demo", Version: "1.4.0", PreviousVersion: "1.3.0", Environment: "production", Percent: s.percent}
-		t := time.Now()
-		if err := backend.Apply(ctx, id+"/"+s.name, c); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		took := time.Since(t)
-		route, err := env.Kube.Dynamic.Resource(gatewayapi.HTTPRoutes).Namespace(ns).Get(ctx, "demo", metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		st, ca, err := gatewayapi.Weights(route, 0, "demo-stable", "demo-canary")
-		if err != nil {
-			return err
-		}
-		fmt.Printf("%-15s %5g %%  HTTPRoute demo/demo: demo-stable (1.3.0) weight %3d, demo-canary (1.4.0) weight %3d  [%s]\n",
-			s.name, s.percent, st, ca, took.Round(time.Millisecond))
+	time.Sleep(300 * time.Millisecond) // the watcher prints the last change
+	fmt.Fprintf(out, "%s %s in %s; worker log %s\n", id, st.State, time.Since(start).Round(time.Second), filepath.Join(dir, "worker-1.log"))
+	if st.State != release.StateSucceeded && st.State != release.StateRolledBack {
+		return fmt.Errorf("release ended %s: %s", st.State, st.Reason)
 	}
 	return nil
 }
 
-// platform creates what the platform team owns: the two Services and the HTTPRoute.
-func platform(ctx context.Context, env *kubetest.Env, ns string) error {
-	if _, err := env.Kube.Core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	for _, s := range []string{"demo-stable", "demo-canary"} {
-		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: s}, Spec: corev1.ServiceSpec{
-			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
-		if _, err := env.Kube.Core.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{FieldManager: "platform-team"}); err != nil {
-			return err
+// watchRoutes prints each environment's route weights whenever they change, with the release's
+// stage and production share as its status says, and sends the rollback at rollbackAt.
+func watchRoutes(ctx context.Context, s *devstack.KubeStack, r devstack.Release, out *devstack.LockedWriter, rollbackAt float64) {
+	type weights struct{ stable, canary int64 }
+	last := map[string]weights{}
+	rolledBack := false
+	for ctx.Err() == nil {
+		for _, env := range devstack.KubeEnvironments {
+			st, ca, err := s.Weights(ctx, env)
+			if err != nil {
+				continue
+			}
+			if w := (weights{st, ca}); w != last[env] {
+				last[env] = w
+				status, _ := control.Status(ctx, s.Client, r.In.Manifest.ID())
+				fmt.Fprintf(out, "%s   HTTPRoute %s/demo: demo-stable (%s) weight %3d, demo-canary (%s) weight %3d   [release: %s, production %g %%]\n",
+					time.Now().Format("15:04:05"), env, r.In.Manifest.PreviousVersion, st, r.In.Manifest.Version, ca, status.Stage, status.TrafficPercent)
+			}
+		}
+		if rollbackAt > 0 && !rolledBack && last["production"].canary == int64(rollbackAt) {
+			rolledBack = true
+			cmd := release.Command{Actor: "rm-bo", Channel: release.ChannelCLI, Reason: fmt.Sprintf("kubedemo: rollback at %g %%", rollbackAt)}
+			if e, err := r.Send(ctx, s.Client, release.SignalRollback, cmd); err != nil || !e.Accepted {
+				fmt.Fprintf(out, "rollback refused: %v %s\n", err, e.Reason)
+			} else {
+				fmt.Fprintf(out, "%s   rm-bo rolls the release back at %g %%\n", time.Now().Format("15:04:05"), rollbackAt)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	route := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-		"metadata": map[string]any{"name": "demo"},
-		"spec": map[string]any{
-			"parentRefs": []any{map[string]any{"name": "gateway"}},
-			"rules": []any{map[string]any{"backendRefs": []any{
-				map[string]any{"name": "demo-stable", "port": int64(80), "weight": int64(100)},
-				map[string]any{"name": "demo-canary", "port": int64(80), "weight": int64(0)},
-			}}},
-		},
-	}}
-	_, err := env.Kube.Dynamic.Resource(gatewayapi.HTTPRoutes).Namespace(ns).Create(ctx, route, metav1.CreateOptions{FieldManager: "platform-team"})
-	return err
 }
