@@ -80,6 +80,15 @@ func (c *Contracts) dial(ctx context.Context, ch release.Chain) (chain.Backend, 
 	return b, nil
 }
 
+// pollInterval is how often the worker reads the chain while it waits: PollInterval, or a
+// second when unset.
+func (c *Contracts) pollInterval() time.Duration {
+	if c.PollInterval <= 0 {
+		return time.Second
+	}
+	return c.PollInterval
+}
+
 // crash kills the worker at a test crash point: the point alone (every operation) or
 // point/op (one governed operation, e.g. broadcast/exec-safe).
 func (c *Contracts) crash(point, op string) {
@@ -419,10 +428,7 @@ func (c *Contracts) Confirm(ctx context.Context, step release.ContractTxStep) (r
 	if err != nil {
 		return release.TxReceipt{}, err
 	}
-	poll := c.PollInterval
-	if poll <= 0 {
-		poll = time.Second
-	}
+	poll := c.pollInterval()
 	polls := 0
 	conf, err := chain.WaitConfirmed(ctx, b, raw, chain.WaitOptions{
 		Confirmations: uint64(step.Tx.Chain.Confirmations), PollInterval: poll,

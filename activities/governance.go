@@ -156,10 +156,7 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 	if err != nil {
 		return release.GovernanceProgress{}, err
 	}
-	poll := c.PollInterval
-	if poll <= 0 {
-		poll = time.Second
-	}
+	poll := c.pollInterval()
 	for {
 		pr, err := safe.ReadProgress(ctx, b, p, nil)
 		if err != nil {
@@ -315,10 +312,7 @@ func (c *Contracts) watchCancel(ctx context.Context, req release.GovernanceWatch
 	if err != nil {
 		return release.GovernanceProgress{}, err
 	}
-	poll := c.PollInterval
-	if poll <= 0 {
-		poll = time.Second
-	}
+	poll := c.pollInterval()
 	for {
 		pr, err := safe.CancelProgress(ctx, b, cn)
 		if err != nil {
