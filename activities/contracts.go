@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -20,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/crashpoint"
 	"github.com/shipgate/shipgate/internal/evstore"
 	"github.com/shipgate/shipgate/internal/release"
 )
@@ -49,16 +47,6 @@ type Contracts struct {
 	PollInterval time.Duration
 	// OnPoll runs after every confirmation poll (tests on a simulated chain mine a block).
 	OnPoll func()
-	// CrashAt kills the worker process with SIGKILL at a named point, once per process, for
-	// the crash tests: "sign" (signed and stored, before the result reaches history),
-	// "broadcast" (sent, before the result reaches history), "confirm" (while waiting) or
-	// "propose" (a governed proposal built, before it reaches history), "watch" (watching a
-	// proposal on chain; "watch/approved", "watch/ready" for one wait); "sign/<op>",
-	// "broadcast/<op>" and "confirm/<op>" stop only at that operation (e.g.
-	// "broadcast/exec-safe"), so a test can kill the worker around one governed step.
-	// Set from SHIPGATE_TEST_CRASH_AT; never in production.
-	CrashAt string
-	crashed atomic.Bool
 }
 
 func (c *Contracts) dial(ctx context.Context, ch release.Chain) (chain.Backend, error) {
@@ -89,29 +77,10 @@ func (c *Contracts) pollInterval() time.Duration {
 	return c.PollInterval
 }
 
-// crash kills the worker at a test crash point: the point alone (every operation) or
-// point/op (one governed operation, e.g. broadcast/exec-safe).
+// crash is a test crash point (package crashpoint; nothing in a default build): the point
+// alone stops at every operation, point/op at one (e.g. broadcast/exec-safe).
 func (c *Contracts) crash(point, op string) {
-	if c.CrashAt == point+"/"+op {
-		point = c.CrashAt
-	}
-	crashAt(c.CrashAt, point, &c.crashed, c.Log)
-}
-
-// crashAt kills the worker process with SIGKILL when point is the crash point the test set
-// (want), once per process (once), saying so in log (or on standard error when nil).
-func crashAt(want, point string, once *atomic.Bool, log *zap.Logger) {
-	if want == "" || want != point || !once.CompareAndSwap(false, true) {
-		return
-	}
-	if log != nil {
-		log.Warn("test crash point reached: SIGKILL", zap.String("point", point))
-		_ = log.Sync()
-	} else {
-		fmt.Fprintf(os.Stderr, "test crash point %s reached: SIGKILL\n", point)
-	}
-	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-	time.Sleep(time.Minute) // the signal is delivered; never return a result
+	crashpoint.Reach(c.Log, point, point+"/"+op)
 }
 
 // loadArtifact reads one contract of an artifact from the evidence store, by the digest the

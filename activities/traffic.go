@@ -8,12 +8,12 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/shipgate/shipgate/internal/crashpoint"
 	"github.com/shipgate/shipgate/internal/kube"
 	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/telemetry"
@@ -32,12 +32,6 @@ type Traffic struct {
 	// Kube connects to the Kubernetes API server of the gatewayapi and argorollouts backends
 	// (kube.Lazy: the kubeconfig the worker's operator names, or in-cluster); nil: none.
 	Kube func() (*kube.Clients, error)
-	// CrashAt kills the worker process with SIGKILL once the backend has applied the step
-	// named "traffic:<step>" (the idempotency key's last part), before the activity's result
-	// reaches history: applied, not recorded. Once per process, for the crash tests
-	// (SHIPGATE_TEST_CRASH_AT); never in production.
-	CrashAt string
-	crashed atomic.Bool
 }
 
 // heartbeatEvery is how often a traffic activity tells Temporal it is alive while it waits
@@ -61,7 +55,8 @@ func (t *Traffic) SetTraffic(ctx context.Context, req release.TrafficRequest) er
 	}
 	err = backend.Apply(ctx, req.IdempotencyKey, change)
 	if err == nil {
-		crashAt(t.CrashAt, "traffic:"+req.IdempotencyKey[strings.LastIndexByte(req.IdempotencyKey, '/')+1:], &t.crashed, nil)
+		// a test crash point (package crashpoint): applied, not yet recorded
+		crashpoint.Reach(nil, "traffic:"+req.IdempotencyKey[strings.LastIndexByte(req.IdempotencyKey, '/')+1:])
 	}
 	stop()
 	result := "ok"

@@ -119,7 +119,7 @@ func (s *stack) waitWorkerDies(point string, timeout time.Duration) {
 // (the deployer's nonce on each chain) at the addresses predicted before broadcast.
 func TestContractDeployExactlyOnceAcrossWorkerCrashes(t *testing.T) {
 	c := startContractChains(t)
-	s := newStack(t)
+	s := newCrashStack(t)
 	manifest, policy := s.writeContractRelease(c, "1.4.0", "CounterV1")
 	s.killWorker()
 	s.workerEnv = []string{c.keyEnv, "SHIPGATE_TEST_CRASH_AT=sign"}

@@ -138,7 +138,7 @@ func recordGoverned(t *testing.T, c client.Client, id, name string) {
 // Record the histories with SHIPGATE_RECORD_GOVERNED_HISTORY=1.
 func TestGovernedReleasesOnDevServer(t *testing.T) {
 	c := startContractChains(t)
-	s := newStack(t)
+	s := newCrashStack(t)
 	// a governed chain takes no raw hex key, even on a dev worker: the deployer as a keystore
 	keystore, err := devstack.KeystoreEnv(devstack.DeployerKeyName, c.keyFile, t.TempDir())
 	if err != nil {

@@ -59,10 +59,16 @@ type stack struct {
 	workerDir, cliDir string
 }
 
-func buildBinaries(t testing.TB, root string) string {
+// buildBinaries builds the worker and the CLI; with crashPoints the worker has the test crash
+// points (package crashpoint) a product build lacks.
+func buildBinaries(t testing.TB, root string, crashPoints bool) string {
 	t.Helper()
 	bin := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", bin+"/", "./worker", "./starter")
+	args := []string{"build", "-o", bin + "/"}
+	if crashPoints {
+		args = append(args, "-tags", "crashpoints")
+	}
+	cmd := exec.Command("go", append(args, "./worker", "./starter")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -70,13 +76,20 @@ func buildBinaries(t testing.TB, root string) string {
 	return bin
 }
 
-func newStack(t testing.TB) *stack {
+// newStack starts the stack with a product build of the worker.
+func newStack(t testing.TB) *stack { return startStack(t, false) }
+
+// newCrashStack starts the stack with a worker that stops at the crash point its environment
+// names (SHIPGATE_TEST_CRASH_AT, package crashpoint).
+func newCrashStack(t testing.TB) *stack { return startStack(t, true) }
+
+func startStack(t testing.TB, crashPoints bool) *stack {
 	t.Helper()
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, root: root, bin: buildBinaries(t, root), chainData: t.TempDir(),
+	s := &stack{t: t, root: root, bin: buildBinaries(t, root, crashPoints), chainData: t.TempDir(),
 		keys: &people.Keyring{Dir: t.TempDir()}, policyDir: t.TempDir(), workerDir: t.TempDir(), cliDir: t.TempDir()}
 	s.s3 = devstack.S3TestServer(t)
 	// the store and its credentials, for the starter and the worker processes and this one

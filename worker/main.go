@@ -192,11 +192,10 @@ func run() error {
 		Nonces:       &chain.NonceStore{Dir: filepath.Join(*chainData, "nonces")},
 		Records:      &chain.RecordStore{Dir: filepath.Join(*chainData, "records")},
 		AllowHexKeys: store.AllowDev, // raw hex keys only on a worker that runs dev policies
-		CrashAt:      os.Getenv("SHIPGATE_TEST_CRASH_AT")})
+	})
 	activities.Register(w,
 		&activities.Gates{Store: evidenceStore, HTTP: httpClient, Metrics: metrics, PrometheusURL: *promURL, Client: c},
-		&activities.Traffic{HTTP: httpClient, Metrics: metrics, Kube: kube.Lazy(os.Getenv(kube.EnvKubeconfig)),
-			CrashAt: os.Getenv("SHIPGATE_TEST_CRASH_AT")},
+		&activities.Traffic{HTTP: httpClient, Metrics: metrics, Kube: kube.Lazy(os.Getenv(kube.EnvKubeconfig))},
 		notify)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("starting worker: %w", err)

@@ -14,8 +14,9 @@ import (
 // intervalsPerRun bounds one run of AnalysisWorkflow. An interval costs 11 events (a timer,
 // one activity, three workflow tasks; measured on the dev server), whether the interval's
 // activity watches alerts (alertWatchVersion) or not, so a run of 400 stays near 4,400 events:
-// under half the 10,000 budget, leaving room for notices, however long the watch.
-const intervalsPerRun = 400
+// under half the 10,000 budget, leaving room for notices, however long the watch. A variable
+// only so that this package's tests can shorten runs (export_test.go); nothing else sets it.
+var intervalsPerRun = 400
 
 // historySafetyLimit continues as new early should a run grow past it anyway (many notices).
 const historySafetyLimit = 8000
@@ -55,12 +56,8 @@ func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.A
 	}); err != nil {
 		return release.AnalysisOutcome{}, err
 	}
-	perRun := intervalsPerRun
-	if in.IntervalsPerRun > 0 {
-		perRun = in.IntervalsPerRun
-	}
 	for n := 0; ; n++ {
-		if n == perRun || (watching && workflow.GetInfo(ctx).GetCurrentHistoryLength() > historySafetyLimit) {
+		if n == intervalsPerRun || (watching && workflow.GetInfo(ctx).GetCurrentHistoryLength() > historySafetyLimit) {
 			a.drainNotices(ctx)
 			return release.AnalysisOutcome{}, workflow.NewContinueAsNewError(ctx, AnalysisWorkflow, a.in)
 		}

@@ -228,7 +228,7 @@ func TestAnalysisOnDevServerHistoryPerRun(t *testing.T) {
 	defer cancel()
 	const total, perRun = 25, 10
 	in := analysisInput(demoSpec(t, "1s"), 20*time.Millisecond, 0, time.Hour, total)
-	in.IntervalsPerRun = perRun
+	t.Cleanup(workflows.SetIntervalsPerRun(perRun))
 	run := s.start(ctx, "analysis-history", in)
 	first := run.GetRunID() // Get follows the runs and moves GetRunID to the last one
 	var out release.AnalysisOutcome

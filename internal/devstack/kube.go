@@ -47,7 +47,8 @@ type KubeStack struct {
 	Keys     *people.Keyring
 	// Dir holds the stack's files: logs, kubeconfig, policies, evidence, the worker binary.
 	Dir string
-	// WorkerEnv is added to the worker's environment at its next start (SHIPGATE_TEST_CRASH_AT).
+	// WorkerEnv is added to the worker's environment at its next start (SHIPGATE_TEST_CRASH_AT
+	// of a stack started with KubeOptions.CrashPoints).
 	WorkerEnv []string
 
 	root, bin, kubeconfig, policyDir, evidence string
@@ -62,9 +63,17 @@ var KubeEnvironments = []string{"staging", "testnet", "production"}
 // KubePolicy is the name of the demo policy with the gatewayapi backend on the stack's worker.
 const KubePolicy = "kube-demo"
 
-// StartKubeStack starts the stack in dir, its progress written to out; edits (old → new pairs)
-// change the demo policy (shorter windows for tests). Stop ends it.
-func StartKubeStack(ctx context.Context, dir string, out io.Writer, edits ...string) (_ *KubeStack, err error) {
+// KubeOptions change the stack StartKubeStack starts.
+type KubeOptions struct {
+	// Edits (old → new pairs) change the demo policy (shorter windows for tests).
+	Edits []string
+	// CrashPoints builds the worker with the test crash points (-tags crashpoints, package
+	// crashpoint): it stops where WorkerEnv's SHIPGATE_TEST_CRASH_AT says. Tests only.
+	CrashPoints bool
+}
+
+// StartKubeStack starts the stack in dir, its progress written to out. Stop ends it.
+func StartKubeStack(ctx context.Context, dir string, out io.Writer, o KubeOptions) (_ *KubeStack, err error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -77,7 +86,11 @@ func StartKubeStack(ctx context.Context, dir string, out io.Writer, edits ...str
 		}
 	}()
 	start := time.Now()
-	build := exec.CommandContext(ctx, "go", "build", "-o", s.bin+"/", "./worker")
+	args := []string{"build", "-o", s.bin + "/"}
+	if o.CrashPoints {
+		args = append(args, "-tags", "crashpoints")
+	}
+	build := exec.CommandContext(ctx, "go", append(args, "./worker")...)
 	build.Dir = root
 	if b, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build ./worker: %v\n%s", err, b)
@@ -112,7 +125,7 @@ func StartKubeStack(ctx context.Context, dir string, out io.Writer, edits ...str
 		return nil, err
 	}
 	fmt.Fprintf(out, "temporal dev server %s up in %s (Web UI %s)\n", s.Temporal.Address, time.Since(start).Round(time.Millisecond), s.Temporal.UIURL)
-	if err := s.putPolicy(edits); err != nil {
+	if err := s.putPolicy(o.Edits); err != nil {
 		return nil, err
 	}
 	if err := s.StartWorker(); err != nil {

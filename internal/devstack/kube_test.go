@@ -80,11 +80,11 @@ func count(list []string, v string) int {
 func TestKubeWorkerKilledBetweenPatchAndRecord(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	s, err := StartKubeStack(ctx, t.TempDir(), testWriter{t},
+	s, err := StartKubeStack(ctx, t.TempDir(), testWriter{t}, KubeOptions{CrashPoints: true, Edits: []string{
 		"testnetSoak: 20s", "testnetSoak: 2s", "canaryWatchMin: 10s", "canaryWatchMin: 2s",
 		"{percent: 5, bake: 5s}", "{percent: 5, bake: 1s}", "{percent: 25, bake: 5s}", "{percent: 25, bake: 1s}",
 		// long enough for the test to roll back from 100 % before the release succeeds
-		"{percent: 100, bake: 5s}", "{percent: 100, bake: 10m}")
+		"{percent: 100, bake: 5s}", "{percent: 100, bake: 10m}"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,9 +44,6 @@ type AnalysisInput struct {
 	Recent []analysis.IntervalRecord `json:"recent,omitempty"`
 	// Channel is where the release's notices go (the manifest's or the policy's).
 	Channel string `json:"channel,omitempty"`
-	// IntervalsPerRun is how many intervals a run measures before it continues as new; zero
-	// means the workflow's default (400). Tests shorten it to see several runs quickly.
-	IntervalsPerRun int `json:"intervalsPerRun,omitempty"`
 }
 
 // AnalysisOutcome is how an analysis ended (promote, rollback or pause, and why) or, while it

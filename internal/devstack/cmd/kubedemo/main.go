@@ -47,7 +47,7 @@ func run(ctx context.Context, rollbackAt float64, keep bool) error {
 	}
 	out := &devstack.LockedWriter{W: os.Stdout}
 	fmt.Fprintf(out, "kubedemo: the stack's files in %s\n", dir)
-	s, err := devstack.StartKubeStack(ctx, dir, out)
+	s, err := devstack.StartKubeStack(ctx, dir, out, devstack.KubeOptions{})
 	if err != nil {
 		return err
 	}
