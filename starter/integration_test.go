@@ -59,19 +59,21 @@ type stack struct {
 	workerDir, cliDir string
 }
 
-// buildBinaries builds the worker and the CLI; with crashPoints the worker has the test crash
-// points (package crashpoint) a product build lacks.
+// buildBinaries builds the worker and the CLI (as shipgate, its installed name); with
+// crashPoints the worker has the test crash points (package crashpoint) a product build lacks.
 func buildBinaries(t testing.TB, root string, crashPoints bool) string {
 	t.Helper()
 	bin := t.TempDir()
-	args := []string{"build", "-o", bin + "/"}
+	worker := []string{"build", "-o", bin + "/"}
 	if crashPoints {
-		args = append(args, "-tags", "crashpoints")
+		worker = append(worker, "-tags", "crashpoints")
 	}
-	cmd := exec.Command("go", append(args, "./worker", "./starter")...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	for _, args := range [][]string{append(worker, "./worker"), {"build", "-o", filepath.Join(bin, "shipgate"), "./starter"}} {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 	return bin
 }
@@ -190,7 +192,7 @@ func (s *stack) killWorker() {
 	_ = s.worker.Wait()
 }
 
-// cli runs the starter binary as the person --as names, with their key (SHIPGATE_SSH_KEY); it
+// cli runs the CLI binary (shipgate) as the person --as names, with their key (SHIPGATE_SSH_KEY); it
 // returns stdout, stderr and the exit code.
 func (s *stack) cli(args ...string) (string, string, int) {
 	s.t.Helper()
@@ -207,10 +209,10 @@ func (s *stack) cli(args ...string) (string, string, int) {
 	return s.cliWithKey(key, args...)
 }
 
-// cliWithKey runs the starter binary signing with the key file given.
+// cliWithKey runs the CLI binary signing with the key file given.
 func (s *stack) cliWithKey(key string, args ...string) (string, string, int) {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(s.bin, "starter"), args...)
+	cmd := exec.Command(filepath.Join(s.bin, "shipgate"), args...)
 	cmd.Dir = s.cliDir
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, control.EnvKey+"="+key, "SSH_AUTH_SOCK=")
 	var out, errOut bytes.Buffer
@@ -229,7 +231,7 @@ func (s *stack) mustCLI(args ...string) string {
 	s.t.Helper()
 	out, errOut, code := s.cli(args...)
 	if code != 0 {
-		s.t.Fatalf("starter %v: exit %d\n%s%s", args, code, out, errOut)
+		s.t.Fatalf("shipgate %v: exit %d\n%s%s", args, code, out, errOut)
 	}
 	return out
 }

@@ -1,4 +1,6 @@
-// Command starter is the release manager's CLI: start a release, follow it, and act on it.
+// Command shipgate (built from ./starter: go build -o .bin/shipgate ./starter) is the release
+// manager's CLI: start a release, follow it, and act on it. Its commands are the table in
+// commands.go.
 // Connection settings come from Temporal's standard environment configuration
 // (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS), default 127.0.0.1:7233.
 package main
@@ -18,55 +20,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 
-	"github.com/shipgate/shipgate/internal/release"
 	"github.com/shipgate/shipgate/internal/telemetry"
 )
-
-const usage = `usage: starter COMMAND [ARGS]
-
-  start -f MANIFEST [--policy NAME] [--as ACTOR] [--wait]
-                                                    start a release under one of the worker's
-                                                    policies (default "default"); prints its id
-  status ID [--json] [--watch]                      where a release is and what it waits for
-  list [--stage S] [--state S]                      releases, newest first
-  report [--since 30d|720h|DATE] [--json]           DORA metrics of the releases: deployment
-                                                    frequency, lead time, change failure rate,
-                                                    time to restore, per service
-  approve ID --check CHECK --as ACTOR [--comment TEXT]
-  reject ID --check CHECK --as ACTOR --reason TEXT
-  clear-rejection ID --check CHECK --as ACTOR --reason TEXT
-                                                    lift a rejection (its author, or a release
-                                                    manager who is not the release's author)
-  pause|resume ID --as ACTOR [--reason TEXT]
-  recheck ID --as ACTOR [--gate GATE]
-  abort ID --as ACTOR --reason TEXT
-  rollback ID --as ACTOR --reason TEXT [--to VERSION]
-                                                    production traffic back to the version live
-                                                    before the release, or to VERSION
-  restore ID --as ACTOR --reason TEXT [--to VERSION]
-                                                    a release terminated or timed out from outside:
-                                                    return the traffic and proxies it left
-  report-issue ID --as ACTOR --severity critical|high|medium|low --title TEXT
-  resolve-issue ID --as ACTOR --issue N
-  break-glass ID --as ACTOR --window NAME --reason TEXT
-  override ID --as ACTOR --window NAME --reason TEXT
-                                                    let the release through the promotion window
-                                                    that holds it now (two release managers,
-                                                    neither the author)
-  freeze [--policy NAME] --as ACTOR --reason TEXT   stop the line: hold the promotion of every
-                                                    release under the policy, and new starts
-  unfreeze [--policy NAME] --as ACTOR --reason TEXT restart the line
-
-Every command that acts is signed with your SSH key (the ssh-keygen -Y sign format, namespace
-"shipgate"): --key FILE (a private key, or the .pub of a key held by ssh-agent; env
-SHIPGATE_SSH_KEY), or ssh-agent's only key. The policy lists each member's sshKeys; --as names
-the member whose key signs.
-
-Temporal connection: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TLS settings.
-Tracing: --otlp-endpoint URL before the command (env SHIPGATE_OTLP_ENDPOINT), the OTLP/gRPC
-collector the CLI's spans go to (http://host:4317 plaintext, https://host:4317 TLS): a release
-started with it is one trace from its start to its end.
-`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -80,70 +35,65 @@ func main() {
 type exitError struct {
 	code int
 	msg  string
-	// help is what -h on a command prints to standard output: its flags.
-	help string
+	// help: -h asked for the command's help, which goes to standard output with flags (its
+	// flags as PrintDefaults shows them); flagNames are their names, for shell completion.
+	help      bool
+	flags     string
+	flagNames []string
 }
 
 func (e *exitError) Error() string { return e.msg }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage())
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" && len(args) == 1 {
+		fmt.Fprint(stdout, usage())
 		return 0
+	}
+	if args[0] == "help" { // help COMMAND: the command's -h
+		args = []string{args[1], "-h"}
 	}
 	otlp, args, err := otlpFlag(args)
 	if err != nil {
-		fmt.Fprintln(stderr, "starter:", err)
+		fmt.Fprintln(stderr, prog+":", err)
 		return 2
 	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
-	cmd, rest := args[0], args[1:]
+	cmd, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "%s: unknown command %q\n\n%s", prog, args[0], usage())
+		return 2
+	}
 	cli := &cli{out: stdout, errOut: stderr, otlp: otlp}
-	switch cmd {
-	case "start":
-		err = cli.start(ctx, rest)
-	case "status":
-		err = cli.status(ctx, rest)
-	case "list":
-		err = cli.list(ctx, rest)
-	case "report":
-		err = cli.report(ctx, rest)
-	case "approve", "reject", "clear-rejection", "pause", "resume", "recheck", "abort", "rollback", "restore", "report-issue", "resolve-issue", "break-glass", "override":
-		err = cli.signal(ctx, cmd, rest)
-	case release.ActionFreeze, release.ActionUnfreeze:
-		err = cli.line(ctx, cmd, rest)
-	default:
-		fmt.Fprintf(stderr, "starter: unknown command %q\n\n%s", cmd, usage)
-		return 2
-	}
+	err = cmd.run(cli, ctx, cmd.name, args[1:])
 	if cli.client != nil {
 		cli.client.Close()
 	}
 	if cli.tracing != nil {
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if terr := cli.tracing.Close(fctx); terr != nil {
-			fmt.Fprintln(stderr, "starter: sending traces:", terr)
+			fmt.Fprintln(stderr, prog+": sending traces:", terr)
 		}
 		cancel()
 	}
 	if err != nil {
 		var ee *exitError
 		if errors.As(err, &ee) {
-			if ee.help != "" {
-				fmt.Fprint(stdout, ee.help)
+			if ee.help {
+				fmt.Fprint(stdout, cmd.helpText(ee.flags))
 			}
 			if ee.msg != "" {
-				fmt.Fprintln(stderr, "starter:", ee.msg)
+				fmt.Fprintln(stderr, prog+":", ee.msg)
 			}
 			return ee.code
 		}
-		fmt.Fprintf(stderr, "starter %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "%s %s: %v\n", prog, cmd.name, err)
 		return 1
 	}
 	return 0
@@ -213,7 +163,9 @@ func parse(fs *flag.FlagSet, args []string, wantID bool) (string, error) {
 		id, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return "", &exitError{code: 0, help: commandHelp(fs, wantID)}
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		return "", &exitError{code: 0, help: true, flags: flagsHelp(fs), flagNames: names}
 	} else if err != nil {
 		return "", &exitError{code: 2, msg: fmt.Sprintf("%s: %v", fs.Name(), err)}
 	}
@@ -228,14 +180,9 @@ func parse(fs *flag.FlagSet, args []string, wantID bool) (string, error) {
 	return id, nil
 }
 
-// commandHelp is a command's usage line and its flags, for -h.
-func commandHelp(fs *flag.FlagSet, wantID bool) string {
+// flagsHelp is a command's flags as -h prints them.
+func flagsHelp(fs *flag.FlagSet) string {
 	var b strings.Builder
-	b.WriteString("usage: starter " + fs.Name())
-	if wantID {
-		b.WriteString(" ID")
-	}
-	b.WriteString(" [flags]\n\nflags:\n")
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
