@@ -508,12 +508,4 @@ func (w *rel) mayOperate(actor string) (string, bool) {
 }
 
 // isAuthor matches the actor against the manifest's author by any of the member's identities.
-func (w *rel) isAuthor(actor string) bool {
-	author := w.in.Manifest.Author
-	if actor == author {
-		return true
-	}
-	a, okA := w.pol.Resolve(author)
-	b, okB := w.pol.Resolve(actor)
-	return okA && okB && a.ID == b.ID
-}
+func (w *rel) isAuthor(actor string) bool { return w.pol.SamePerson(w.in.Manifest.Author, actor) }

@@ -150,7 +150,7 @@ func (a *SlackApprovers) approve(ctx context.Context, st release.Status, m slack
 		if need <= 0 {
 			break
 		}
-		if mem.ID == a.in.Manifest.Author || mem.Slack == "" || a.clicked[key] || slices.ContainsFunc(cs.Approvals, func(x release.Approval) bool { return x.Actor == mem.ID }) {
+		if a.pol.SamePerson(mem.ID, a.in.Manifest.Author) || mem.Slack == "" || a.clicked[key] || slices.ContainsFunc(cs.Approvals, func(x release.Approval) bool { return x.Actor == mem.ID }) {
 			continue
 		}
 		a.clicked[key] = true

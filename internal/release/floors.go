@@ -219,3 +219,21 @@ func (p *Policy) analysisFloors(v *validator) {
 		}
 	}
 }
+
+// BelowFloor lists the production windows this policy sets below the seed's numbers; the
+// workflow holds each at the floor unless two release managers break glass for it. Since
+// validation enforces the floors (floors.go) it is empty for every valid production policy;
+// it stays because the workflow calls it, and replaying releases started before then needs it.
+func (p *Policy) BelowFloor() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	if p.Profile != ProfileProduction {
+		return out
+	}
+	if p.Windows.TestnetSoak.D() < FloorTestnetSoak {
+		out[WindowTestnetSoak] = FloorTestnetSoak
+	}
+	if p.Windows.CanaryWatchMin.D() < FloorCanaryWatchMin {
+		out[WindowCanaryWatch] = FloorCanaryWatchMin
+	}
+	return out
+}

@@ -110,12 +110,8 @@ func BuildSignoffMessage(p *Policy, author string, st *Status, gi, ci int) Signo
 	for _, g := range st.Governance {
 		m.Evidence = append(m.Evidence, SignoffEvidence{Name: "governed upgrade of " + g.Contract + " on " + g.Chain, State: g.Phase, Detail: strings.Join(g.Summary, "; ")})
 	}
-	authorID := author
-	if a, ok := p.Resolve(author); ok {
-		authorID = a.ID
-	}
 	for _, mem := range p.Groups[cs.Group].Members {
-		if mem.ID != authorID {
+		if !p.SamePerson(mem.ID, author) {
 			m.Approvers = append(m.Approvers, Person{ID: mem.ID, Slack: mem.Slack})
 		}
 	}
