@@ -31,7 +31,6 @@ import (
 // into an empty list. ClefSigner sends the same apitypes.SendTxArgs it builds, with a context,
 // on a connection per signature.
 type ClefSigner struct {
-	KeyName  string
 	Address  common.Address
 	endpoint string // as dialled: an absolute IPC socket path or an http(s) URL
 }
@@ -55,7 +54,7 @@ func NewClefSigner(name, endpoint, address string) (*ClefSigner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %s: %w", name, EnvClefAddress+envName(name), err)
 	}
-	return &ClefSigner{KeyName: name, Address: addr, endpoint: ep}, nil
+	return &ClefSigner{Address: addr, endpoint: ep}, nil
 }
 
 // String names the signer: the endpoint, which ParseClefEndpoint accepted without credentials.
@@ -125,9 +124,9 @@ func clefTxArgs(from common.Address, tx *types.Transaction, chainID *big.Int) *a
 	return args
 }
 
-// errorf says which key, which endpoint and which step failed. Clef's own messages name
-// accounts and requests, never a password; a denial becomes ErrClefDenied, a wait cut short
-// by ctx says that no answer came.
+// errorf says which step failed; sign wraps it with the key's name and the endpoint (Key's
+// String). Clef's own messages name accounts and requests, never a password; a denial becomes
+// ErrClefDenied, a wait cut short by ctx says that no answer came.
 func (c *ClefSigner) errorf(step string, err error) error {
 	var rpcErr rpc.Error
 	switch {
@@ -136,7 +135,7 @@ func (c *ClefSigner) errorf(step string, err error) error {
 	case errors.As(err, &rpcErr) && strings.Contains(strings.ToLower(rpcErr.Error()), "request denied"):
 		err = fmt.Errorf("%w: %v", ErrClefDenied, rpcErr)
 	}
-	return fmt.Errorf("key %s: Clef at %s: %s: %w", c.KeyName, c.endpoint, step, err)
+	return fmt.Errorf("%s: %w", step, err)
 }
 
 // ParseClefEndpoint accepts where the worker reaches Clef's external API: the absolute path of
