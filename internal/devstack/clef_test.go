@@ -37,9 +37,9 @@ type clefUI struct {
 	mu       sync.Mutex
 	decide   func(tx map[string]any) (approve bool, hold bool)
 	edit     func(tx map[string]any) // what the person changes before approving, as Clef allows
-	txs      []map[string]any // every transaction Clef asked to approve
-	prompts  []string         // every input Clef asked for
-	released chan struct{}    // closed to answer held requests (with a rejection)
+	txs      []map[string]any        // every transaction Clef asked to approve
+	prompts  []string                // every input Clef asked for
+	released chan struct{}           // closed to answer held requests (with a rejection)
 	started  chan map[string]any
 }
 
