@@ -145,7 +145,8 @@ func startClef(tb testing.TB, dir, keystoreDir string, chainID uint64, ui *clefU
 	defer logf.Close()
 	cmd := exec.Command(bin, "--stdio-ui", "--suppress-bootwarn", "--nousb", "--loglevel", "3",
 		"--keystore", keystoreDir, "--configdir", filepath.Join(dir, "config"), "--chainid", fmt.Sprint(chainID),
-		"--ipcpath", dir, "--http", "--http.addr", "127.0.0.1", "--http.port", "0")
+		"--ipcpath", dir, "--http", "--http.addr", "127.0.0.1", "--http.port", "0",
+		"--auditlog", filepath.Join(dir, "audit.log")) // its default is ./audit.log
 	cmd.Stderr = logf // clef logs to stderr in --stdio-ui mode: stdout is the UI channel
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -362,9 +363,13 @@ func TestClefSignsDeployOnGeth(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The password went to Clef only: it is in no error above and not in Clef's log.
-	if log, err := os.ReadFile(filepath.Join(dir, "clef.log")); err != nil || strings.Contains(string(log), password) {
-		t.Fatalf("clef.log: %v; or it holds the password", err)
+	// The password went to Clef only: it is in no error above and in neither of Clef's logs;
+	// Clef's audit log has the signed requests.
+	for _, name := range []string{"clef.log", "audit.log"} {
+		if log, err := os.ReadFile(filepath.Join(dir, name)); err != nil || strings.Contains(string(log), password) ||
+			name == "audit.log" && !strings.Contains(string(log), "SignTransaction") {
+			t.Fatalf("%s: %v; or it holds the password, or (audit.log) no SignTransaction", name, err)
+		}
 	}
 }
 
