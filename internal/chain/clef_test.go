@@ -168,7 +168,7 @@ func TestLoadKeyClef(t *testing.T) {
 		{"noaddr", "the account variable SHIPGATE_CLEF_ADDRESS_NOADDR is not"},
 		{"badep", "SHIPGATE_CLEF_BADEP: endpoint \"https://…@signer.internal/\": credentials in the URL are refused"},
 		{"badaddr", "SHIPGATE_CLEF_ADDRESS_BADADDR: not a 0x-prefixed 20-byte hex address"},
-		{"two", "SHIPGATE_KEYSTORE_TWO and SHIPGATE_CLEF_TWO are all set; set one"},
+		{"two", "SHIPGATE_KEYSTORE_TWO and SHIPGATE_CLEF_TWO are set: set one"},
 		{"missing", "or SHIPGATE_CLEF_MISSING and SHIPGATE_CLEF_ADDRESS_MISSING"},
 	} {
 		_, err := LoadKeyFrom(tc.name, false)

@@ -90,7 +90,7 @@ func LoadKeyFrom(name string, allowHex bool) (*Key, error) {
 	}
 	switch {
 	case len(set) > 1:
-		return nil, fmt.Errorf("key %s: %s are all set; set one", name, strings.Join(set, " and "))
+		return nil, fmt.Errorf("key %s: %s are set: set one", name, strings.Join(set, " and "))
 	case hasClef:
 		// Clef is accepted on every chain: the key stays in the signer, which asks its own
 		// user or rules to approve each transaction.
