@@ -68,7 +68,7 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 
 	// 2. the owners
 	now := workflow.Now(ctx)
-	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govApprovalWindow(ct.Name), StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govApprovalWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
 		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
 		Note: fmt.Sprintf("until %d of the Safe's owners approve safeTxHash %s", ch.Governance.Threshold, gp.SafeTxHash)})
 	w.publish(ctx)
@@ -96,7 +96,7 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	// 4. the delay: a durable timer, then the chain's own clock
 	now = workflow.Now(ctx)
 	delay := time.Duration(gp.Delay) * time.Second
-	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govDelayWindow(ct.Name), StartedAt: now, EndsAt: now.Add(delay), State: release.WindowOpen,
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govDelayWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(delay), State: release.WindowOpen,
 		Policy: release.Duration(delay).String(), Note: "the timelock's minimum delay: anyone can see the upgrade coming"})
 	w.publish(ctx)
 	if _, err := w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
@@ -192,7 +192,7 @@ func (w *rel) cancelGoverned(ctx workflow.Context, ch release.Chain, ct release.
 	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the release stopped during the timelock delay: Safe owners, approve the cancellation of the %s (approveHash of the safeTxHash from your own wallet):\n%s",
 		w.st.Service, w.st.Version, what, strings.Join(cp.Summary, "\n")))
 	now := workflow.Now(ctx)
-	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govCancelWindow(ct.Name), StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govCancelWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
 		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
 		Note: fmt.Sprintf("until %d of the Safe's owners approve the cancellation, safeTxHash %s", ch.Governance.Threshold, cp.SafeTxHash)})
 	w.backStep = "the way out: the Safe owners' approval of the cancellation of the " + what

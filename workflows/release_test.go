@@ -363,6 +363,13 @@ func TestDefaultLifecycleSucceeds(t *testing.T) {
 	require.Equal(t, release.WindowOpen, soak.State)
 	require.Equal(t, 14*24*time.Hour, soak.EndsAt.Sub(soak.StartedAt))
 	require.Contains(t, mid.WaitingFor, "window testnet-soak")
+	stages := map[string]release.Stage{}
+	for _, win := range mid.Windows {
+		stages[win.Name] = win.Stage
+	}
+	require.Equal(t, map[string]release.Stage{release.WindowTestnetSoak: release.StageTestnet, release.WindowCanaryWatch: release.StageCanary,
+		"production-5": release.StageProduction, "production-25": release.StageProduction, "production-100": release.StageProduction}, stages,
+		"every window records its stage when the release is created")
 
 	// idempotency keys are unique per step
 	keys := map[string]bool{}

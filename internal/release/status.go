@@ -208,7 +208,10 @@ const (
 
 // WindowStatus is a durable wait with its deadline.
 type WindowStatus struct {
-	Name      string    `json:"name"`
+	Name string `json:"name"`
+	// Stage is the stage the window belongs to, recorded when the window is created: leaving
+	// that stage waits for it. Empty in statuses recorded before it was.
+	Stage     Stage     `json:"stage,omitempty"`
 	StartedAt time.Time `json:"startedAt"`
 	EndsAt    time.Time `json:"endsAt"`
 	State     string    `json:"state"`
