@@ -49,7 +49,7 @@ func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.A
 	}
 	a := &analysisRun{in: in, id: workflow.GetInfo(ctx).WorkflowExecution.ID}
 	if err := workflow.SetQueryHandler(ctx, release.QueryStatus, func() (release.AnalysisOutcome, error) {
-		o := a.outcome("running", a.in.Run.Decision.Reason)
+		o := a.outcome(analysis.Running, a.in.Run.Decision.Reason)
 		o.Recent = a.in.Recent
 		return o, nil
 	}); err != nil {
@@ -68,9 +68,9 @@ func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.A
 		if elapsed >= a.in.Max {
 			a.drainNotices(ctx)
 			if a.in.Run.Decision.Action == analysis.PromoteEligible {
-				return a.outcome("promote", a.in.Run.Decision.Reason), nil
+				return a.outcome(analysis.Promote, a.in.Run.Decision.Reason), nil
 			}
-			return a.outcome("pause", fmt.Sprintf("the watch ended after %s without a passing run: %s", a.in.Max, a.in.Run.Decision.Reason)), nil
+			return a.outcome(analysis.Pause, fmt.Sprintf("the watch ended after %s without a passing run: %s", a.in.Max, a.in.Run.Decision.Reason)), nil
 		}
 		timer := workflow.NewTimerWithOptions(ctx, a.in.Interval, workflow.TimerOptions{
 			Summary: fmt.Sprintf("%s analysis: interval %d", a.in.Step, a.in.Run.Intervals+1)})
@@ -102,10 +102,10 @@ func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.A
 		switch res.Decision.Action {
 		case analysis.Rollback:
 			// no wait for earlier notices here: traffic goes back first
-			return a.outcome("rollback", res.Decision.Reason), nil
+			return a.outcome(analysis.Rollback, res.Decision.Reason), nil
 		case analysis.Pause, analysis.Errored:
 			a.drainNotices(ctx)
-			return a.outcome("pause", res.Decision.Reason), nil
+			return a.outcome(analysis.Pause, res.Decision.Reason), nil
 		}
 		if watching {
 			// the interval's clock: it has fired already unless an activity attempt ended early
@@ -115,7 +115,7 @@ func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.A
 		}
 		if res.Decision.Action == analysis.PromoteEligible && workflow.Now(ctx).Sub(a.in.StartedAt) >= a.in.Min {
 			a.drainNotices(ctx)
-			return a.outcome("promote", res.Decision.Reason), nil
+			return a.outcome(analysis.Promote, res.Decision.Reason), nil
 		}
 	}
 }
@@ -127,7 +127,7 @@ type analysisRun struct {
 	notices []workflow.Future
 }
 
-func (a *analysisRun) outcome(action, reason string) release.AnalysisOutcome {
+func (a *analysisRun) outcome(action analysis.Action, reason string) release.AnalysisOutcome {
 	return release.AnalysisOutcome{Step: a.in.Step, Action: action, Reason: reason, Intervals: a.in.Run.Intervals,
 		Summary: a.in.Summary, WorkflowID: a.id, Metrics: a.in.Run.Metrics}
 }
@@ -205,7 +205,7 @@ func (w *rel) startAnalysis(ctx workflow.Context, window string, min, maxD time.
 	}
 	childID := w.st.ID + "/analysis/" + window
 	// status shows the running child's own view: internal/control queries it by this id
-	w.st.Analyses = append(w.st.Analyses, release.AnalysisOutcome{Step: window, Action: "running", WorkflowID: childID,
+	w.st.Analyses = append(w.st.Analyses, release.AnalysisOutcome{Step: window, Action: analysis.Running, WorkflowID: childID,
 		Reason: fmt.Sprintf("every %s, promotion after %s at the earliest", interval, min)})
 	w.publish(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -215,7 +215,7 @@ func (w *rel) startAnalysis(ctx workflow.Context, window string, min, maxD time.
 		})
 		var out release.AnalysisOutcome
 		if err := workflow.ExecuteChildWorkflow(cctx, release.AnalysisWorkflowName, in).Get(ctx, &out); err != nil {
-			out = release.AnalysisOutcome{Step: window, Action: "pause", WorkflowID: childID, Reason: "the analysis could not run: " + err.Error()}
+			out = release.AnalysisOutcome{Step: window, Action: analysis.Pause, WorkflowID: childID, Reason: "the analysis could not run: " + err.Error()}
 		}
 		w.onAnalysis(ctx, out)
 	})
@@ -239,18 +239,18 @@ func (w *rel) onAnalysis(ctx workflow.Context, out release.AnalysisOutcome) {
 		evidence = out.Summary // a child from before alertWatchVersion
 	}
 	entry := release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "analysis",
-		Target: out.Step, Accepted: out.Action == "promote", Reason: out.Action + ": " + out.Reason, Evidence: evidence}
+		Target: out.Step, Accepted: out.Action == analysis.Promote, Reason: string(out.Action) + ": " + out.Reason, Evidence: evidence}
 	w.audit(ctx, entry)
 	action := out.Action
-	if action == "rollback" && w.pol.FailureAction(w.st.Stage) == "pause" {
-		action = "pause"
+	if action == analysis.Rollback && w.pol.FailureAction(w.st.Stage) == release.FailurePause {
+		action = analysis.Pause
 	}
 	switch action {
-	case "rollback":
+	case analysis.Rollback:
 		w.stop = &release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: release.SignalRollback,
 			Reason: "analysis of " + out.Step + " failed: " + out.Reason, At: workflow.Now(ctx), Accepted: true}
 		w.audit(ctx, *w.stop)
-	case "pause":
+	case analysis.Pause:
 		w.st.Paused = true
 		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: release.SignalPause,
 			Target: out.Step, Accepted: true, Reason: "analysis needs a person: " + out.Reason + " (resume accepts it; rollback or abort do not)"})
@@ -263,7 +263,7 @@ func (w *rel) onAnalysis(ctx workflow.Context, out release.AnalysisOutcome) {
 func (w *rel) analysisOK(window string) bool {
 	for _, a := range w.st.Analyses {
 		if a.Step == window {
-			return a.Action == "promote"
+			return a.Action == analysis.Promote
 		}
 	}
 	return true
@@ -272,8 +272,8 @@ func (w *rel) analysisOK(window string) bool {
 // acceptPausedAnalyses is resume's effect on analyses that paused: the person decided.
 func (w *rel) acceptPausedAnalyses(actor string) {
 	for i := range w.st.Analyses {
-		if a := &w.st.Analyses[i]; a.Action == "pause" {
-			a.Action, a.Reason = "promote", "accepted by "+actor+" on resume after: "+a.Reason
+		if a := &w.st.Analyses[i]; a.Action == analysis.Pause {
+			a.Action, a.Reason = analysis.Promote, "accepted by "+actor+" on resume after: "+a.Reason
 		}
 	}
 }

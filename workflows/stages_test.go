@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/shipgate/shipgate/internal/analysis"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -12,7 +13,7 @@ import (
 // windows opened so far, leaving waits for every window of the stage; a window counts in the
 // stage it recorded, not the one its name suggests.
 func TestStepAndLeaveWaitOnTheSameRule(t *testing.T) {
-	win := func(name string, stage release.Stage, state string) release.WindowStatus {
+	win := func(name string, stage release.Stage, state release.WindowState) release.WindowStatus {
 		return release.WindowStatus{Name: name, Stage: stage, State: state}
 	}
 	w := &rel{st: release.Status{Stage: release.StageProduction, Windows: []release.WindowStatus{
@@ -32,6 +33,6 @@ func TestStepAndLeaveWaitOnTheSameRule(t *testing.T) {
 	w.st.Paused = true
 	w.st.Issues = []release.Issue{{N: 1, Severity: "high", Title: "slow refunds"}}
 	w.wayOut = true
-	w.st.Analyses = []release.AnalysisOutcome{{Step: release.StepWindow(5), Action: "pause"}}
+	w.st.Analyses = []release.AnalysisOutcome{{Step: release.StepWindow(5), Action: analysis.Pause}}
 	require.Equal(t, []string{"analysis of production-5", "window production-25", "open high issue #1: slow refunds", "paused"}, w.stepBlockers())
 }

@@ -74,7 +74,7 @@ func (w *rel) openWindow(ctx workflow.Context, name string) {
 			ws.State = release.WindowDone
 			w.notify(ctx, release.NoticeWindow, fmt.Sprintf("window %s is over", name))
 		}
-		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"window": name, "outcome": ws.State}).
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"window": name, "outcome": string(ws.State)}).
 			Timer("shipgate_window_duration").Record(workflow.Now(ctx).Sub(ws.StartedAt))
 		w.publish(ctx)
 	})
