@@ -13,7 +13,7 @@ import (
 
 // intervalsPerRun bounds one run of AnalysisWorkflow. An interval costs 11 events (a timer,
 // one activity, three workflow tasks; measured on the dev server), whether the interval's
-// activity watches alerts (alertWatchVersion) or not, so a run of 400 stays near 4,400 events:
+// activity watches alerts (versionAlertWatch) or not, so a run of 400 stays near 4,400 events:
 // under half the 10,000 budget, leaving room for notices, however long the watch.
 const intervalsPerRun = 400
 
@@ -23,17 +23,12 @@ const historySafetyLimit = 8000
 // recentIntervals bounds the compact interval log the child keeps for status.
 const recentIntervals = 30
 
-// alertWatchVersion: each interval's activity starts with the interval's timer and watches
-// the SLO alerts while the timer runs, so a firing alert rolls back before the interval ends;
-// failing verdicts are notified; the run keeps a compact interval log for status.
-const alertWatchVersion = "analysis-alert-watch"
-
 // AnalysisWorkflow measures one canary watch or production bake every interval and decides:
 // promote (after Min, when the run is promote-eligible), rollback (a failure budget is spent
 // or an SLO alert fired) or pause (inconclusive or error budget spent, or Max reached without
 // a passing run: never a silent pass). It continues as new to keep its history small.
 func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.AnalysisOutcome, error) {
-	watching := workflow.GetVersion(ctx, alertWatchVersion, workflow.DefaultVersion, 1) == 1
+	watching := workflow.GetVersion(ctx, versionAlertWatch, workflow.DefaultVersion, 1) == 1
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: max(in.Interval, 30*time.Second),
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 2},
@@ -189,7 +184,7 @@ func (a *analysisRun) drainNotices(ctx workflow.Context) {
 // comes back through onAnalysis. Policies without analysis change nothing (no version marker).
 func (w *rel) startAnalysis(ctx workflow.Context, window string, min, maxD time.Duration) {
 	p := w.pol
-	if p.Analysis == nil || workflow.GetVersion(ctx, "canary-analysis", workflow.DefaultVersion, 1) != 1 {
+	if p.Analysis == nil || workflow.GetVersion(ctx, versionCanaryAnalysis, workflow.DefaultVersion, 1) != 1 {
 		return
 	}
 	interval := p.AnalysisInterval()
@@ -236,7 +231,7 @@ func (w *rel) onAnalysis(ctx workflow.Context, out release.AnalysisOutcome) {
 	}
 	evidence := out.Evidence()
 	if len(evidence) == 0 {
-		evidence = out.Summary // a child from before alertWatchVersion
+		evidence = out.Summary // a child from before versionAlertWatch
 	}
 	entry := release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "analysis",
 		Target: out.Step, Accepted: out.Action == analysis.Promote, Reason: string(out.Action) + ": " + out.Reason, Evidence: evidence}

@@ -27,15 +27,6 @@ type contractsState struct {
 	underWay *stepUnderWay
 }
 
-// versionSettleSteps (recorded history v10-settle-steps): a contract step cut short (a
-// cancellation, exhausted retries) is settled by the way back, and a proxy switch among them
-// reverted. Before it, a cancellation while a switch was in flight left the proxy on the new
-// implementation after the release ended, and one between a step's signing and its broadcast
-// left a signed transaction abandoned, so that every later transaction of the deployer on
-// that chain waited behind its nonce forever (both found by the chaos suite). Asked at a
-// release's first contract step; histories without the marker replay as before.
-const versionSettleSteps = "settle-contract-steps"
-
 // stepUnderWay is a forward contract step under way: its chain, its transaction and, for a
 // proxy switch, the proxy and the implementation it ran before.
 type stepUnderWay struct {
@@ -52,7 +43,7 @@ func (w *rel) contractsOn(ctx workflow.Context) bool {
 	if len(w.in.Manifest.Contracts) == 0 {
 		return false
 	}
-	return workflow.GetVersion(ctx, "contracts", workflow.DefaultVersion, 1) == 1
+	return workflow.GetVersion(ctx, versionContracts, workflow.DefaultVersion, 1) == 1
 }
 
 // contractsTestnet deploys the release's contracts to the testnet chain for the soak, proxies

@@ -12,17 +12,6 @@ import (
 	"github.com/shipgate/shipgate/internal/release"
 )
 
-// versionGoverned (recorded history v12-governed): a proxy on a governed chain is switched
-// through the chain's Safe and timelock (governedSwitch) instead of the worker's key. Releases
-// recorded before it never switched a governed proxy (validation refused them), so the marker
-// is asked only on the governed path and no older history meets it.
-const versionGoverned = "governed-upgrades"
-
-// versionGovernedMainnet: a production policy must govern its mainnet to switch proxies there
-// (release.GovernedMainnet); asked only when a release breaks the rule, so it changes no
-// history of a release the rule admits.
-const versionGovernedMainnet = "governed-mainnet"
-
 // How long the owners may take to approve a proposal before the release fails as expired; the
 // Safe transaction stays valid on chain, but the release does not wait forever with its
 // testnet soak and canary going stale.
@@ -152,11 +141,6 @@ func watchGovernance(ctx workflow.Context, ch release.Chain, gp release.Governan
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), release.ActivityGovernanceWatch, release.GovernanceWatchRequest{Chain: ch, Proposal: gp.Proposal, Until: until}).Get(ctx, &pr)
 	return pr, err
 }
-
-// versionGovernedCancel (recorded history v12-governed-cancel): a release stopped during the
-// timelock delay asks the Safe to cancel the operations it scheduled, and executes the
-// cancellation once the owners approve it; before, it only told the owners to.
-const versionGovernedCancel = "governed-cancel"
 
 func govCancelWindow(contract string) string { return "governance " + contract + ": cancel approvals" }
 

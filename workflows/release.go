@@ -23,12 +23,6 @@ var (
 	SearchWaitsFor = temporal.NewSearchAttributeKeyKeyword(release.SearchAttrWaitsFor)
 )
 
-// versionSignedCommands (recorded history v8-signed-commands): the release obtains its policy
-// from the worker, verifies its signed start and every command's signature, and keeps
-// separation of duties (recheck never clears a rejection). Histories without the marker run
-// as before: policy from the input, commands by claimed actor.
-const versionSignedCommands = "signed-commands"
-
 // rel is one running release: its input, its policy, its status (the single source of truth
 // the status query answers from) and the requests signals have left for the main flow.
 type rel struct {
