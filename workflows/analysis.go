@@ -59,60 +59,76 @@ func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.A
 			a.drainNotices(ctx)
 			return release.AnalysisOutcome{}, workflow.NewContinueAsNewError(ctx, AnalysisWorkflow, a.in)
 		}
-		elapsed := workflow.Now(ctx).Sub(a.in.StartedAt)
-		if elapsed >= a.in.Max {
-			a.drainNotices(ctx)
-			if a.in.Run.Decision.Action == analysis.PromoteEligible {
-				return a.outcome(analysis.Promote, a.in.Run.Decision.Reason), nil
-			}
-			return a.outcome(analysis.Pause, fmt.Sprintf("the watch ended after %s without a passing run: %s", a.in.Max, a.in.Run.Decision.Reason)), nil
-		}
-		timer := workflow.NewTimerWithOptions(ctx, a.in.Interval, workflow.TimerOptions{
-			Summary: fmt.Sprintf("%s analysis: interval %d", a.in.Step, a.in.Run.Intervals+1)})
-		req := release.AnalyzeRequest{Spec: a.in.Spec, Vars: a.in.Vars, Run: a.in.Run}
-		if watching {
-			// measured when the timer fires, or as soon as an alert fires before that
-			req.Until = workflow.Now(ctx).Add(a.in.Interval)
-		} else if err := timer.Get(ctx, nil); err != nil {
-			return release.AnalysisOutcome{}, err
-		}
-		var res release.AnalyzeResult
-		err := workflow.ExecuteActivity(actx, release.ActivityAnalyze, req).Get(ctx, &res)
-		if err != nil {
-			// the measurement itself failed: count it as an interval in error, never as a pass
-			res.Run = a.in.Run
-			res.Decision = res.Run.Record(analysis.IntervalResult{AlertsError: err.Error()})
-			res.Summary = []string{"measurement failed: " + err.Error()}
-			if watching {
-				rec := analysis.NewIntervalRecord(res.Run.Intervals, workflow.Now(ctx), analysis.IntervalResult{AlertsError: err.Error()}, res.Decision)
-				res.Record = &rec
-			}
-		}
-		before := a.in.Run
-		a.in.Run, a.in.Summary = res.Run, res.Summary
-		if watching {
-			a.log(res.Record)
-			a.notifyFailures(ctx, before, res.Decision)
-		}
-		switch res.Decision.Action {
-		case analysis.Rollback:
-			// no wait for earlier notices here: traffic goes back first
-			return a.outcome(analysis.Rollback, res.Decision.Reason), nil
-		case analysis.Pause, analysis.Errored:
-			a.drainNotices(ctx)
-			return a.outcome(analysis.Pause, res.Decision.Reason), nil
-		}
-		if watching {
-			// the interval's clock: it has fired already unless an activity attempt ended early
-			if err := timer.Get(ctx, nil); err != nil {
-				return release.AnalysisOutcome{}, err
-			}
-		}
-		if res.Decision.Action == analysis.PromoteEligible && workflow.Now(ctx).Sub(a.in.StartedAt) >= a.in.Min {
-			a.drainNotices(ctx)
-			return a.outcome(analysis.Promote, res.Decision.Reason), nil
+		if out, done, err := a.interval(ctx, actx, watching); done || err != nil {
+			return out, err
 		}
 	}
+}
+
+// interval measures one interval and folds it into the run: done with the analysis's outcome
+// when the watch is over (its Max reached), the interval decided rollback or pause, or the
+// run may promote (after Min); err is the workflow's (a canceled timer).
+func (a *analysisRun) interval(ctx, actx workflow.Context, watching bool) (out release.AnalysisOutcome, done bool, err error) {
+	if workflow.Now(ctx).Sub(a.in.StartedAt) >= a.in.Max {
+		a.drainNotices(ctx)
+		if a.in.Run.Decision.Action == analysis.PromoteEligible {
+			return a.outcome(analysis.Promote, a.in.Run.Decision.Reason), true, nil
+		}
+		return a.outcome(analysis.Pause, fmt.Sprintf("the watch ended after %s without a passing run: %s", a.in.Max, a.in.Run.Decision.Reason)), true, nil
+	}
+	timer := workflow.NewTimerWithOptions(ctx, a.in.Interval, workflow.TimerOptions{
+		Summary: fmt.Sprintf("%s analysis: interval %d", a.in.Step, a.in.Run.Intervals+1)})
+	req := release.AnalyzeRequest{Spec: a.in.Spec, Vars: a.in.Vars, Run: a.in.Run}
+	if watching {
+		// measured when the timer fires, or as soon as an alert fires before that
+		req.Until = workflow.Now(ctx).Add(a.in.Interval)
+	} else if err := timer.Get(ctx, nil); err != nil {
+		return release.AnalysisOutcome{}, false, err
+	}
+	res := a.measure(ctx, actx, req, watching)
+	before := a.in.Run
+	a.in.Run, a.in.Summary = res.Run, res.Summary
+	if watching {
+		a.log(res.Record)
+		a.notifyFailures(ctx, before, res.Decision)
+	}
+	switch res.Decision.Action {
+	case analysis.Rollback:
+		// no wait for earlier notices here: traffic goes back first
+		return a.outcome(analysis.Rollback, res.Decision.Reason), true, nil
+	case analysis.Pause, analysis.Errored:
+		a.drainNotices(ctx)
+		return a.outcome(analysis.Pause, res.Decision.Reason), true, nil
+	}
+	if watching {
+		// the interval's clock: it has fired already unless an activity attempt ended early
+		if err := timer.Get(ctx, nil); err != nil {
+			return release.AnalysisOutcome{}, false, err
+		}
+	}
+	if res.Decision.Action == analysis.PromoteEligible && workflow.Now(ctx).Sub(a.in.StartedAt) >= a.in.Min {
+		a.drainNotices(ctx)
+		return a.outcome(analysis.Promote, res.Decision.Reason), true, nil
+	}
+	return release.AnalysisOutcome{}, false, nil
+}
+
+// measure runs the interval's activity; a measurement that failed counts as an interval in
+// error, never as a pass.
+func (a *analysisRun) measure(ctx, actx workflow.Context, req release.AnalyzeRequest, watching bool) release.AnalyzeResult {
+	var res release.AnalyzeResult
+	err := workflow.ExecuteActivity(actx, release.ActivityAnalyze, req).Get(ctx, &res)
+	if err == nil {
+		return res
+	}
+	res.Run = a.in.Run
+	res.Decision = res.Run.Record(analysis.IntervalResult{AlertsError: err.Error()})
+	res.Summary = []string{"measurement failed: " + err.Error()}
+	if watching {
+		rec := analysis.NewIntervalRecord(res.Run.Intervals, workflow.Now(ctx), analysis.IntervalResult{AlertsError: err.Error()}, res.Decision)
+		res.Record = &rec
+	}
+	return res
 }
 
 // analysisRun is the state of one run of AnalysisWorkflow.
