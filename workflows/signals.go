@@ -182,7 +182,9 @@ func (w *rel) setDecideHandler(ctx workflow.Context) error {
 //	override         two distinct RMs, neither the author    a reason; the window holding now    override (promotion.go)
 //
 // Releases from before signed commands (!w.signed) took the claimed actor and let the author
-// count toward break-glass; they replay as they ran.
+// count toward break-glass; they replay as they ran. Start (admit), restore (RestoreWorkflow)
+// and freeze (the line) are decided elsewhere; README's "Who may do what" shows people the
+// whole table, and changes with this one.
 func (w *rel) apply(ctx workflow.Context, name string, cmd release.Command) (string, bool) {
 	if strings.TrimSpace(cmd.Actor) == "" {
 		return "refused: no actor", false
