@@ -51,7 +51,7 @@ type Policy struct {
 	// OnFailure says per stage (canary, production) what a failed analysis does: rollback
 	// (default: traffic back to the previous version at once, no human wait) or pause (freeze
 	// for a person, for changes such as a non-reversible migration).
-	OnFailure map[Stage]string `yaml:"onFailure,omitempty" json:"onFailure,omitempty"`
+	OnFailure map[Stage]FailureAction `yaml:"onFailure,omitempty" json:"onFailure,omitempty"`
 	// SlackBridgeKeys are the public halves of the keys shipgate workers sign Slack clicks
 	// with, after verifying Slack's own request signature: a command that says it came from
 	// Slack is accepted only when one of these keys signed it.
@@ -71,12 +71,13 @@ func (p *Policy) StepRetry() time.Duration {
 	return DefaultStepRetry
 }
 
-// FailureAction is what a failed analysis does in stage s: "rollback" or "pause".
-func (p *Policy) FailureAction(s Stage) string {
+// FailureAction is what a failed analysis does in stage s: FailureRollback (the default) or
+// FailurePause.
+func (p *Policy) FailureAction(s Stage) FailureAction {
 	if a := p.OnFailure[s]; a != "" {
 		return a
 	}
-	return "rollback"
+	return FailureRollback
 }
 
 // AnalysisInterval is the time between two measurements of the analysis.
@@ -203,11 +204,11 @@ type Traffic struct {
 
 // Chain is a blockchain the contracts are deployed to.
 type Chain struct {
-	Name          string `yaml:"name" json:"name"`
-	Role          string `yaml:"role" json:"role"` // testnet | mainnet
-	ChainID       uint64 `yaml:"chainId" json:"chainId"`
-	RPC           string `yaml:"rpc" json:"rpc"`
-	Confirmations int    `yaml:"confirmations,omitempty" json:"confirmations,omitempty"`
+	Name          string    `yaml:"name" json:"name"`
+	Role          ChainRole `yaml:"role" json:"role"`
+	ChainID       uint64    `yaml:"chainId" json:"chainId"`
+	RPC           string    `yaml:"rpc" json:"rpc"`
+	Confirmations int       `yaml:"confirmations,omitempty" json:"confirmations,omitempty"`
 	// Deployer names the worker's key (SHIPGATE_KEY_<NAME> or a keystore file): the key itself
 	// never enters the policy, the workflow input or its history. Default DEPLOYER.
 	Deployer string `yaml:"deployer,omitempty" json:"deployer,omitempty"`
@@ -220,8 +221,8 @@ type Chain struct {
 	Governance *Governance `yaml:"governance,omitempty" json:"governance,omitempty"`
 }
 
-// ChainFor returns the policy's chain of a role (testnet or mainnet).
-func (p *Policy) ChainFor(role string) (Chain, bool) {
+// ChainFor returns the policy's chain of a role.
+func (p *Policy) ChainFor(role ChainRole) (Chain, bool) {
 	for _, c := range p.Chains {
 		if c.Role == role {
 			return c, true

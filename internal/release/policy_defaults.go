@@ -66,7 +66,7 @@ func (p *Policy) applyDefaults() {
 		}
 		if p.Chains[i].Confirmations == 0 {
 			p.Chains[i].Confirmations = 2
-			if p.Chains[i].Role == "mainnet" {
+			if p.Chains[i].Role == ChainMainnet {
 				p.Chains[i].Confirmations = 12
 			}
 		}

@@ -33,7 +33,7 @@ func (p *Policy) validateAnalysis(v *validator) {
 		if s != StageCanary && s != StageProduction {
 			v.addf("onFailure", "stage %q has no analysis (want canary or production)", s)
 		}
-		if a != "rollback" && a != "pause" {
+		if a != FailureRollback && a != FailurePause {
 			v.addf("onFailure["+string(s)+"]", "must be rollback or pause (got %q)", a)
 		}
 	}
@@ -223,7 +223,7 @@ func (p *Policy) validateTraffic(v *validator) {
 func (p *Policy) validateChains(v *validator) {
 	for i, c := range p.Chains {
 		f := fmt.Sprintf("chains[%d]", i)
-		if c.Role != "testnet" && c.Role != "mainnet" {
+		if !slices.Contains(ChainRoles, c.Role) {
 			v.addf(f+".role", "must be testnet or mainnet (got %q)", c.Role)
 		}
 		if c.ChainID == 0 {
@@ -290,7 +290,7 @@ func validateRelease(manifestFile string, m *Manifest, p *Policy, governed bool)
 		validateGovernedRelease(v, m, p)
 	}
 	if len(m.Contracts) > 0 {
-		for _, role := range []string{"testnet", "mainnet"} {
+		for _, role := range ChainRoles {
 			if _, ok := p.ChainFor(role); !ok {
 				v.addf("contracts", "the release deploys contracts but the policy has no %s chain", role)
 			}
