@@ -11,7 +11,7 @@ import (
 )
 
 // BenchmarkCLIApproveToStatus measures, against the real dev server and worker, the time from
-// running `starter approve` to the approval being visible in `status` (the CLI returns only
+// running `shipgate approve` to the approval being visible in `status` (the CLI returns only
 // once the workflow's verdict is in the status). Run with -benchtime=100x; reports p50/p99.
 func BenchmarkCLIApproveToStatus(b *testing.B) {
 	s := newStack(b)

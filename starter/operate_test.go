@@ -34,7 +34,7 @@ import (
 //   - the collector received the whole of 1.4.0 as one trace, from the CLI's start to the last
 //     activity, each activity and child workflow tagged with its stage, every stage there;
 //   - every panel of deployments/grafana/shipgate.json returns data from that Prometheus;
-//   - the DORA metrics (`starter report`, table and JSON, and the worker's shipgate_dora_*
+//   - the DORA metrics (`shipgate report`, table and JSON, and the worker's shipgate_dora_*
 //     gauges) are those of the two releases: one deployment with its lead time, a change
 //     failure rate of 1 in 2, and the rollback's time to restore.
 func TestOperatingAReleaseOnDevServer(t *testing.T) {
@@ -337,7 +337,7 @@ func getJSON(u string, v any) error {
 	return json.Unmarshal(resp, v)
 }
 
-// checkDORA: `starter report --json` and its table, and the worker's gauges as Prometheus
+// checkDORA: `shipgate report --json` and its table, and the worker's gauges as Prometheus
 // scraped them, against the two releases' own status.
 func (s *stack) checkDORA(t *testing.T, promURL string, m1 release.Manifest, st1, st2 release.Status) {
 	var full, restored, stopped time.Time

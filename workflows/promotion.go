@@ -187,7 +187,7 @@ func (w *rel) holdAt(ctx workflow.Context, p promotion.Point) *release.HoldStatu
 	if w.pr.line != nil && w.pr.line.Action == release.ActionFreeze {
 		c := w.pr.line.Command
 		return &release.HoldStatus{Kind: release.HoldLine, Point: p, Since: now,
-			Text: fmt.Sprintf("held by stop-the-line (frozen by %s at %s: %s) until it is restarted (starter unfreeze)", w.st.Line.By, c.IssuedAt.UTC().Format(time.RFC3339), c.Reason)}
+			Text: fmt.Sprintf("held by stop-the-line (frozen by %s at %s: %s) until it is restarted (shipgate unfreeze)", w.st.Line.By, c.IssuedAt.UTC().Format(time.RFC3339), c.Reason)}
 	}
 	if p.Leave == "start" {
 		return nil
@@ -261,7 +261,7 @@ func (w *rel) override(ctx workflow.Context, cmd release.Command) (string, bool)
 	case h == nil:
 		return "refused: no window holds the release now", false
 	case h.Kind == release.HoldLine:
-		return "refused: the line is stopped; it holds every release until a freezer restarts it (starter unfreeze)", false
+		return "refused: the line is stopped; it holds every release until a freezer restarts it (shipgate unfreeze)", false
 	case h.Window != cmd.Window:
 		return fmt.Sprintf("refused: window %q does not hold the release; %s", cmd.Window, h.Text), false
 	}

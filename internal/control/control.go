@@ -142,7 +142,7 @@ func Send(ctx context.Context, c client.Client, signer ssh.Signer, id, signal st
 		}
 		reason := fmt.Sprintf("refused: release %s has ended (%s); no command acts on it any more", id, how)
 		if status == enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED || status == enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT {
-			reason += fmt.Sprintf(": it was stopped from outside, so nothing returned its traffic or proxies; `status` shows where it stopped, `starter restore %s --as YOU --reason WHY` returns them", id)
+			reason += fmt.Sprintf(": it was stopped from outside, so nothing returned its traffic or proxies; `status` shows where it stopped, `shipgate restore %s --as YOU --reason WHY` returns them", id)
 		}
 		return release.AuditEntry{Actor: cmd.Actor, Channel: cmd.Channel, Action: signal, Reason: reason}, nil
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // Stop the line: one long-lived "line" workflow per worker policy holds whether every release
-// of that policy may promote. `starter freeze --reason …` and `starter unfreeze` send it signed
+// of that policy may promote. `shipgate freeze --reason …` and `shipgate unfreeze` send it signed
 // commands (actions ActionFreeze, ActionUnfreeze, addressed to LineID(policy)); a release joins
 // its policy's line when it starts and the line relays every accepted command to it. The
 // release trusts nothing the line says: it verifies the relayed command's signature against
