@@ -37,16 +37,7 @@ const DeployerKeyName = "DEPLOYER"
 // `go tool task tools` builds from go-ethereum's cmd/geth at the version in go.mod. A geth on
 // PATH is not used: its version would not be the one internal/chain is built and tested with.
 func GethBinary() (string, error) {
-	if p := os.Getenv("SHIPGATE_GETH"); p != "" {
-		return p, nil
-	}
-	if root, err := RepoRoot(); err == nil {
-		p := filepath.Join(root, ".bin", "geth")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("geth not found: run `go tool task tools` (builds go-ethereum's cmd/geth at the go.mod version into .bin/geth) or set SHIPGATE_GETH")
+	return repoTool("SHIPGATE_GETH", "geth", "tools:geth")
 }
 
 // ChainOptions configure one local `geth --dev` chain.

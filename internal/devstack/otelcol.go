@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,16 +24,7 @@ import (
 // else the repository's git-ignored .bin/otelcol, which `go tool task tools:otelcol` builds
 // from tools/otelcol (the collector's OTLP receiver and OTLP/HTTP exporter, nothing else).
 func OtelcolBinary() (string, error) {
-	if p := os.Getenv("SHIPGATE_OTELCOL"); p != "" {
-		return p, nil
-	}
-	if root, err := RepoRoot(); err == nil {
-		p := filepath.Join(root, ".bin", "otelcol")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("otelcol not found: run `go tool task tools:otelcol` (builds tools/otelcol into .bin/otelcol) or set SHIPGATE_OTELCOL")
+	return repoTool("SHIPGATE_OTELCOL", "otelcol", "tools:otelcol")
 }
 
 // Collector is a real OpenTelemetry Collector on loopback: its OTLP/gRPC receiver takes what

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -23,16 +22,7 @@ import (
 // repository's git-ignored .bin/versitygw, which `go tool task tools:versitygw` builds from
 // the module proxy (github.com/versity/versitygw, the Versity S3 Gateway).
 func VersityGWBinary() (string, error) {
-	if p := os.Getenv("SHIPGATE_VERSITYGW"); p != "" {
-		return p, nil
-	}
-	if root, err := RepoRoot(); err == nil {
-		p := filepath.Join(root, ".bin", "versitygw")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("versitygw not found: run `go tool task tools:versitygw` (builds the Versity S3 Gateway into .bin/versitygw) or set SHIPGATE_VERSITYGW")
+	return repoTool("SHIPGATE_VERSITYGW", "versitygw", "tools:versitygw")
 }
 
 // S3Server is a real S3-compatible server on loopback: the Versity S3 Gateway serving a
