@@ -222,6 +222,30 @@ func ApplyConflict(object string, err error) error {
 	return &ForeignEditError{Object: object, Managers: managers, Err: err}
 }
 
+// StaleReadRetries is how many times a write refused because the object changed since it was
+// read is made again against a fresh read, in the same call, before the error goes to the
+// activity's retry: a controller writes an object's status all the time (Argo Rollouts at every
+// reconcile), and each write moves the resourceVersion a read-modify-write is made against.
+const StaleReadRetries = 10
+
+// StaleRead reports whether err is an optimistic-lock conflict: the object was written between
+// the read and the write (its resourceVersion moved), not a field another manager owns. The
+// write may be made again against a fresh read; what changed in between is then judged again.
+func StaleRead(err error) bool {
+	if !apierrors.IsConflict(err) {
+		return false
+	}
+	var se apierrors.APIStatus
+	if errors.As(err, &se) && se.Status().Details != nil {
+		for _, c := range se.Status().Details.Causes {
+			if c.Type == metav1.CauseTypeFieldManagerConflict {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // StillOwned reports whether the apply conflict err is only about fields FieldManager still
 // owns in obj (the object read after the conflict). Another manager's update or forced apply
 // of a field takes it away from shipgate, so a field shipgate still owns was changed by nobody

@@ -76,8 +76,16 @@ func (b *Backend) Apply(ctx context.Context, key string, c traffic.Change) error
 func (b *Backend) set(ctx context.Context, env release.KubeEnvironment, rollouts dynamic.ResourceInterface, cur *unstructured.Unstructured,
 	key, service, version string, weight int64, force bool) error {
 	object := fmt.Sprintf("Rollout %s/%s", env.Namespace, env.Rollout)
-	for {
+	for stale := 0; ; {
 		err := b.applySpec(ctx, env, rollouts, cur, key, service, version, weight, force)
+		if kube.StaleRead(err) && stale < kube.StaleReadRetries {
+			// the controller wrote the Rollout (its status) since it was read: read it again
+			stale++
+			if cur, err = rollouts.Get(ctx, env.Rollout, metav1.GetOptions{}); err != nil {
+				return kube.Wrap("read "+object, err)
+			}
+			continue
+		}
 		if err == nil || force || !apierrors.IsConflict(err) {
 			if err != nil {
 				return kube.Wrap(fmt.Sprintf("set %s to %s at %d %%", object, version, weight), kube.ApplyConflict(object, err))

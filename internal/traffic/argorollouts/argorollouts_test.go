@@ -422,3 +422,62 @@ func TestFirstStepThatChangesNoValue(t *testing.T) {
 		t.Fatalf("a real edit afterwards: want a foreign edit by platform-team, got %v", err)
 	}
 }
+
+// TestStepsWhileTheControllerWritesStatus: Argo Rollouts' controller writes the Rollout's
+// status at every reconcile, and each write moves the resourceVersion a step's apply is made
+// against. A step whose read went stale in between reads again and applies (found as a rare
+// failure of TestFirstStepThatChangesNoValue: the stand-in controller's status write landed
+// between the step's read and its apply). Here a writer patches an unrelated status field
+// 100 times a second, so most applies meet a stale read; each step must still land, and a
+// stale-read conflict is told apart from another manager's field.
+func TestStepsWhileTheControllerWritesStatus(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rollouts := env.Kube.Dynamic.Resource(argorollouts.Rollouts).Namespace(e.Namespace)
+
+	// the classification, on the API server's own errors: a write against an old read ...
+	old := get(t, e)
+	if err := status(ctx, e.Namespace, map[string]any{"message": "moved"}); err != nil {
+		t.Fatal(err)
+	}
+	apply := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+		"metadata": map[string]any{"name": "demo", "namespace": e.Namespace, "resourceVersion": old.GetResourceVersion(),
+			"labels": map[string]any{"probe": "x"}}}}
+	_, err := rollouts.Apply(ctx, "demo", apply, metav1.ApplyOptions{FieldManager: "probe"})
+	if !kube.StaleRead(err) {
+		t.Fatalf("a write against a stale read: want StaleRead, got %v", err)
+	}
+	// ... and a field another manager owns are different conflicts
+	apply.SetResourceVersion("")
+	apply.Object["spec"] = map[string]any{"replicas": int64(9)} // platform-team's field
+	if _, err := rollouts.Apply(ctx, "demo", apply, metav1.ApplyOptions{FieldManager: "probe"}); err != nil && !apierrors.IsConflict(err) {
+		t.Fatal(err)
+	} else if err == nil || kube.StaleRead(err) {
+		t.Fatalf("a field another manager owns: want a field-manager conflict, got %v", err)
+	}
+
+	var writes atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			if status(ctx, e.Namespace, map[string]any{"message": fmt.Sprint("reconcile ", i)}) == nil {
+				writes.Add(1)
+			}
+			time.Sleep(10 * time.Millisecond) // 100 writes a second: a busier controller than any real one
+		}
+	}()
+	b := backend(env.Admin, e, t)
+	for _, s := range steps {
+		if err := b.Apply(ctx, rel+"/"+s.name, change(s.percent)); err != nil {
+			t.Fatalf("%s while the controller writes status: %v", s.name, err)
+		}
+	}
+	cancel()
+	<-done
+	if writes.Load() < 10 {
+		t.Fatalf("the status writer wrote %d times: the steps met no concurrent writes", writes.Load())
+	}
+	t.Logf("%d status writes during the steps", writes.Load())
+}

@@ -325,7 +325,7 @@ func (b *Backend) route(ctx context.Context, env release.KubeEnvironment, rel st
 	if err != nil {
 		return kube.Wrap(op, err)
 	}
-	for {
+	for stale := 0; ; {
 		rules, _, err := unstructured.NestedSlice(cur.Object, "spec", "rules")
 		if err != nil {
 			return kube.Wrap(op, apierrors.NewBadRequest(err.Error()))
@@ -338,13 +338,21 @@ func (b *Backend) route(ctx context.Context, env release.KubeEnvironment, rel st
 			"kind":       "HTTPRoute",
 			"metadata": map[string]any{
 				"name": env.Route, "namespace": env.Namespace,
-				// what was read is what is changed: a write in between fails the apply (retried)
+				// what was read is what is changed: a write in between fails the apply (read again)
 				"resourceVersion": cur.GetResourceVersion(),
 				"annotations":     map[string]any{kube.AnnotationRelease: rel},
 			},
 			"spec": map[string]any{"rules": rules},
 		}}
 		_, err = routes.Apply(ctx, env.Route, apply, metav1.ApplyOptions{FieldManager: kube.FieldManager, Force: force})
+		if kube.StaleRead(err) && stale < kube.StaleReadRetries {
+			// written since it was read (a gateway controller's status): read it again
+			stale++
+			if cur, err = routes.Get(ctx, env.Route, metav1.GetOptions{}); err != nil {
+				return kube.Wrap(op, err)
+			}
+			continue
+		}
 		if err == nil || force || !apierrors.IsConflict(err) {
 			return kube.Wrap(op, kube.ApplyConflict(object, err))
 		}
