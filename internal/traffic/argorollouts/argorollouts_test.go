@@ -95,7 +95,21 @@ func setup(t *testing.T) release.KubeEnvironment {
 }
 
 func status(ctx context.Context, ns string, s map[string]any) error {
-	body, _ := json.Marshal(map[string]any{"status": s})
+	return statusAt(ctx, ns, "", s)
+}
+
+// statusAt merge-patches the status, against resourceVersion when it is not empty: the write
+// fails with a conflict if the Rollout changed since it was read at that version, as the real
+// controller's status updates do (it then reconciles again). Without it the stand-in's write
+// of a status computed from an old read could clear a promoteFull or abort shipgate set in
+// between, and the step would wait for a controller that had forgotten it (seen once in the
+// ten-run series: a rollback from 100 % waited 25 minutes).
+func statusAt(ctx context.Context, ns, resourceVersion string, s map[string]any) error {
+	patch := map[string]any{"status": s}
+	if resourceVersion != "" {
+		patch["metadata"] = map[string]any{"resourceVersion": resourceVersion}
+	}
+	body, _ := json.Marshal(patch)
 	_, err := env.Kube.Dynamic.Resource(argorollouts.Rollouts).Namespace(ns).Patch(ctx, "demo", types.MergePatchType, body,
 		metav1.PatchOptions{FieldManager: "kubetest-argo-rollouts-controller"}, "status")
 	return err
@@ -167,7 +181,7 @@ func controller(ctx context.Context, ns string) {
 					"stable": map[string]any{"weight": 100 - weight, "podTemplateHash": st["stableRS"]}}}}
 		}
 		if want != nil {
-			if err := status(ctx, ns, want); err != nil && ctx.Err() == nil {
+			if err := statusAt(ctx, ns, r.GetResourceVersion(), want); err != nil && ctx.Err() == nil && !apierrors.IsConflict(err) {
 				fmt.Fprintln(os.Stderr, "stand-in controller:", err)
 			}
 		}
