@@ -136,7 +136,7 @@ var phaseRank = map[safe.Phase]int{
 
 // Watch waits, polling the chain and heartbeating what it read, until the proposal reaches
 // req.Until (approved: the owners' approvals meet the threshold; ready: the timelock delay is
-// over). One activity for the whole wait keeps the workflow's history small however long the
+// over; settled: the Safe's nonce moved past the proposal's, after an abort). One activity for the whole wait keeps the workflow's history small however long the
 // owners take; a lost worker is noticed by the heartbeat timeout and the watch resumes
 // elsewhere. A rejected (the Safe used the nonce for another transaction) or cancelled
 // proposal ends the watch with a non-retryable error naming the state.
@@ -152,6 +152,7 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 	if req.Until == release.WatchReady {
 		want = safe.PhaseReady
 	}
+	settle := req.Until == release.WatchSettled
 	b, err := c.dial(ctx, req.Chain)
 	if err != nil {
 		return release.GovernanceProgress{}, err
@@ -166,11 +167,13 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 		for _, a := range pr.Approved {
 			out.Approved = append(out.Approved, a.Hex())
 		}
-		switch pr.Phase {
-		case safe.PhaseRejected, safe.PhaseCancelled:
+		switch {
+		case settle && pr.SafeNonce > p.SafeTx.Nonce:
+			return out, nil // executed or replaced: either way it can execute no more
+		case settle:
+		case pr.Phase == safe.PhaseRejected || pr.Phase == safe.PhaseCancelled:
 			return out, temporal.NewNonRetryableApplicationError(fmt.Sprintf("governed proposal %s (Safe nonce %d): %s", p.SafeTxHash.Hex(), p.SafeTx.Nonce, pr.Phase), "Governance"+string(pr.Phase), nil)
-		}
-		if phaseRank[pr.Phase] >= phaseRank[want] {
+		case phaseRank[pr.Phase] >= phaseRank[want]:
 			return out, nil
 		}
 		activity.RecordHeartbeat(ctx, fmt.Sprintf("%s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold))
@@ -285,9 +288,19 @@ func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCan
 	if err != nil {
 		return release.GovernanceProposal{}, err
 	}
+	// where the proposal stands first: an abort while the owners approve tells "nobody
+	// executed it" from "the Safe executed it as the release stopped" (read before the
+	// operations, so a Safe transaction landing in between shows as pending operations)
+	pr, err := safe.ReadProgress(ctx, b, p, nil)
+	if err != nil {
+		return release.GovernanceProposal{}, fmt.Errorf("governed proposal %s: %w", p.SafeTxHash.Hex(), err)
+	}
 	cn, err := safe.ProposeCancel(ctx, b, p)
-	if err != nil || cn == nil {
+	if err != nil {
 		return release.GovernanceProposal{}, err
+	}
+	if cn == nil {
+		return release.GovernanceProposal{Contract: p.Request.Contract, Chain: req.Chain.Name, Phase: string(pr.Phase)}, nil
 	}
 	raw, err := json.Marshal(cn)
 	if err != nil {
@@ -295,10 +308,10 @@ func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCan
 	}
 	if c.Log != nil {
 		c.Log.Info("governed cancellation proposed", zap.String("chain", req.Chain.Name), zap.String("of", p.SafeTxHash.Hex()),
-			zap.String("safeTxHash", cn.SafeTxHash.Hex()), zap.Uint64("safeNonce", cn.SafeTx.Nonce))
+			zap.String("phase", string(pr.Phase)), zap.String("safeTxHash", cn.SafeTxHash.Hex()), zap.Uint64("safeNonce", cn.SafeTx.Nonce))
 	}
 	return release.GovernanceProposal{Contract: p.Request.Contract, Chain: req.Chain.Name, SafeTxHash: cn.SafeTxHash.Hex(), SafeNonce: cn.SafeTx.Nonce,
-		Proposal: raw, Summary: cn.Summary()}, nil
+		Proposal: raw, Summary: cn.Summary(), Phase: string(pr.Phase)}, nil
 }
 
 // watchCancel is Watch for a cancellation: until the owners' approvals meet the threshold,

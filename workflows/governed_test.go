@@ -42,6 +42,8 @@ type govMainnet struct {
 	proposals []*safe.Proposal
 	// hold, when set, runs instead of the owners' approvals (an abort during their wait)
 	hold func()
+	// settle, when set, runs when an aborted release waits for the Safe's nonce to be used
+	settle func(ctx context.Context) error
 	// cancels are the cancellations the owners approved
 	cancels []*safe.Cancellation
 }
@@ -141,6 +143,11 @@ func (g *govMainnet) register(h *harness) {
 		}
 		g.mu.Lock()
 		switch {
+		case req.Until == release.WatchSettled && g.settle != nil:
+			if err := g.settle(ctx); err != nil {
+				g.mu.Unlock()
+				return release.GovernanceProgress{}, err
+			}
 		case req.Until == release.WatchApproved && g.hold != nil:
 			// the owners sit on it; a person aborts meanwhile (the test clock stands still
 			// while an activity runs, so the abort comes from here)
@@ -179,6 +186,17 @@ func (g *govMainnet) approveHash(ctx context.Context, hash common.Hash, safeAddr
 		}
 	}
 	return nil
+}
+
+// ownerExecutes: an approving owner executes the approved Safe transaction themselves (the
+// Safe lets anyone do so once the threshold is met), from their own key.
+func (g *govMainnet) ownerExecutes(ctx context.Context, p *safe.Proposal) error {
+	req, err := safe.ExecSafeRequest(ctx, g.c.sims["sim://mainnet"].Client(), p, nil, "owner-exec/"+p.SafeTxHash.Hex())
+	if err != nil {
+		return err
+	}
+	_, err = g.c.mainnet().send(ctx, g.approvers[0], g.ownerNS, req)
+	return err
 }
 
 // governedRelease is release 2.0.0 of the demo counter with the simulated mainnet governed.
@@ -362,4 +380,78 @@ func TestGovernedAbortDuringApprovalsWithdraws(t *testing.T) {
 	require.Empty(t, st.Governance[0].Cancel)
 	require.Empty(t, contractsOf(st, "mainnet", release.OpGovExecSafe))
 	require.Equal(t, before+1, c.nonce(t, "sim://mainnet"), "only the implementation was deployed")
+}
+
+// requireCancelledAtStop checks what an abort that found the proposal executed leaves: both
+// operations cancelled through the Safe (the owners approved the cancellation, the worker
+// executed it once), the proxy unchanged, and status and audit saying what happened.
+func requireCancelledAtStop(t *testing.T, c *simChains, g *govMainnet, h *harness, proxy, v1 string) {
+	t.Helper()
+	st := h.status()
+	require.Equal(t, v1, c.implementation(t, "sim://mainnet", proxy), "the proxy still runs v1")
+	require.Len(t, st.Governance, 1)
+	gu := st.Governance[0]
+	require.Equal(t, release.GovCancelled, gu.Phase, gu.Stopped)
+	require.Len(t, g.proposals, 1)
+	p := g.proposals[0]
+	require.Contains(t, gu.Stopped, "the Safe executed safeTxHash "+p.SafeTxHash.Hex())
+	require.Len(t, g.cancels, 1, "the cancellation proposed once")
+	cn := g.cancels[0]
+	require.Equal(t, p.SafeTxHash, cn.Of)
+	require.Equal(t, p.SafeTx.Nonce+1, cn.SafeTx.Nonce, "the cancellation takes the Safe's next nonce")
+	require.Len(t, cn.Ops, 2, "the upgrade and the revert")
+	for _, op := range []safe.TimelockOp{p.Upgrade, p.Revert} {
+		state, _, err := safe.OpState(context.Background(), c.sims["sim://mainnet"].Client(), p.Timelock, op.ID)
+		require.NoError(t, err)
+		require.Equal(t, safe.OpUnset, state, "operation %s", op.ID.Hex())
+	}
+	require.Empty(t, contractsOf(st, "mainnet", release.OpGovExecSafe), "the owners executed the proposal, not the worker")
+	require.Len(t, contractsOf(st, "mainnet", release.OpGovCancel), 1)
+	require.Empty(t, contractsOf(st, "mainnet", release.OpGovUpgrade))
+	require.True(t, h.auditHas(st, "governance-executed-at-stop", "upgrade of Counter on mainnet", true, "the Safe executed safeTxHash "+p.SafeTxHash.Hex()))
+	require.True(t, h.auditHas(st, "governance-cancelled", "upgrade of Counter on mainnet", true, "cancelled through the Safe"))
+}
+
+// The abort-vs-execute race: the owners approve and one of them executes the Safe transaction
+// (scheduling the upgrade and its revert) at the moment a release manager aborts the release,
+// before the watch reports it. The release reads the chain, finds the operations scheduled and
+// cancels them through the same Safe instead of calling the proposal withdrawn.
+func TestGovernedAbortRacingOwnersExecutionCancels(t *testing.T) {
+	c, g, proxy, v1 := govFirstRelease(t)
+	h := g.governedRelease(t)
+	g.hold = func() {
+		p := g.proposals[len(g.proposals)-1]
+		ctx := context.Background()
+		require.NoError(t, g.approveHash(ctx, p.SafeTxHash, p.SafeTx.Safe))
+		require.NoError(t, g.ownerExecutes(ctx, p))
+		h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "abort as the owners execute"})
+	}
+	before := c.nonce(t, "sim://mainnet")
+	res := h.run()
+	require.Equal(t, release.StateAborted, res.State, res.Reason)
+	requireCancelledAtStop(t, c, g, h, proxy, v1)
+	// the worker's mainnet transactions: the implementation and the cancellation
+	require.Equal(t, before+2, c.nonce(t, "sim://mainnet"))
+}
+
+// An abort after the owners' approvals met the threshold but before anyone executed the Safe
+// transaction: anyone still may, so the release waits (a window) until the Safe's nonce is
+// used; an owner executes it after all, and the release cancels what it scheduled.
+func TestGovernedAbortOfApprovedProposalWaitsAndCancels(t *testing.T) {
+	c, g, proxy, v1 := govFirstRelease(t)
+	h := g.governedRelease(t)
+	g.hold = func() {
+		p := g.proposals[len(g.proposals)-1]
+		require.NoError(t, g.approveHash(context.Background(), p.SafeTxHash, p.SafeTx.Safe))
+		h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "abort after the approvals"})
+	}
+	g.settle = func(ctx context.Context) error { return g.ownerExecutes(ctx, g.proposals[0]) }
+	res := h.run()
+	require.Equal(t, release.StateAborted, res.State, res.Reason)
+	requireCancelledAtStop(t, c, g, h, proxy, v1)
+	st := h.status()
+	require.True(t, h.auditHas(st, "governance-approved-at-stop", "upgrade of Counter on mainnet", true, "anyone may still execute it"))
+	i := slices.IndexFunc(st.Windows, func(w release.WindowStatus) bool { return w.Name == govSettleWindow("Counter") })
+	require.GreaterOrEqual(t, i, 0)
+	require.Equal(t, release.WindowDone, st.Windows[i].State)
 }

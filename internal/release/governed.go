@@ -45,6 +45,10 @@ type GovernanceProposal struct {
 	Delay      uint64          `json:"delaySeconds"`
 	Proposal   json.RawMessage `json:"proposal"`
 	Summary    []string        `json:"summary"`
+	// Phase is where the proposal this one cancels stood on chain when the cancellation was
+	// built (GovernanceProposeCancel only): an abort reads it to tell a proposal nobody
+	// executed from one the Safe executed as the release stopped.
+	Phase string `json:"phase,omitempty"`
 }
 
 // Governance watch targets (GovernanceWatchRequest.Until).
@@ -54,6 +58,10 @@ const (
 	// WatchCancel: the owners approved the cancellation (GovernanceWatchRequest.Proposal holds
 	// it), or executed it themselves (phase cancelled).
 	WatchCancel = "cancel-approved"
+	// WatchSettled: the Safe's nonce moved past the proposal's (it executed, or the owners used
+	// the nonce for another transaction): after an abort of a proposal the owners had approved
+	// but nobody had executed yet, which anyone could still execute.
+	WatchSettled = "settled"
 )
 
 // GovernanceWatchRequest asks the watch activity to wait until a proposal reaches Until.
@@ -110,4 +118,7 @@ type GovernedUpgrade struct {
 	// Cancel is the Safe transaction that cancels the scheduled operations after an abort:
 	// its safeTxHash and what the owners check (empty: none proposed).
 	Cancel []string `json:"cancel,omitempty"`
+	// Stopped is what the chain said about the proposal when the release stopped before its
+	// Safe transaction was known to have executed (empty: it did not stop there).
+	Stopped string `json:"stopped,omitempty"`
 }
