@@ -225,6 +225,12 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 			r, err = safe.ExecuteRequest(p.Timelock, p.Revert, req.OpKey)
 		}
 		if err != nil {
+			if req.Op == release.OpGovExecSafe && errors.Is(err, safe.ErrNonceUsed) {
+				if pr, perr := safe.ReadProgress(ctx, b, p, nil); perr == nil && phaseRank[pr.Phase] >= phaseRank[safe.PhaseScheduled] {
+					return r, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s already executed (phase %s): the owners executed it themselves", p.SafeTxHash.Hex(), pr.Phase),
+						release.ErrTypeGovExecutedElsewhere, err)
+				}
+			}
 			if errors.Is(err, safe.ErrNonceUsed) || errors.Is(err, safe.ErrNotApproved) {
 				return r, temporal.NewNonRetryableApplicationError(err.Error(), "GovernanceRefused", err)
 			}

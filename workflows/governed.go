@@ -92,9 +92,17 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	g.Phase, g.Approvals = release.GovApproved, fmt.Sprintf("%d of %d: %s", len(pr.Approved), pr.Threshold, strings.Join(pr.Approved, ", "))
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-approved", Target: what, Accepted: true, Reason: g.Approvals})
 
-	// 3. execTransaction: schedules the upgrade and the revert
-	if _, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal}, nil); err != nil {
-		return err
+	// 3. execTransaction: schedules the upgrade and the revert; the owners may have executed it
+	// themselves (anyone may once the threshold is met), before or while the worker tries
+	if (pr.Phase == release.GovScheduled || pr.Phase == safePhaseReady) && workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) >= 1 {
+		w.executedElsewhere(ctx, what, gp)
+	} else if _, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal}, nil); err != nil {
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) || app.Type() != release.ErrTypeGovExecutedElsewhere || workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) < 1 {
+			return err
+		}
+		w.ct.underWay = nil // nothing of the worker's to settle: the step will never be signed
+		w.executedElsewhere(ctx, what, gp)
 	}
 	g.Phase = release.GovScheduled
 
@@ -135,6 +143,21 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	w.ct.switched = append(w.ct.switched, sp)
 	w.publish(ctx)
 	return nil
+}
+
+// versionGovernedOwnersExecuted (recorded history v12-governed-abort-race): the owners
+// executing the approved Safe transaction themselves is the Safe transaction executed, not a
+// failed release; before, the worker's execTransaction was refused (nonce used) and the release
+// failed with its operations scheduled.
+const versionGovernedOwnersExecuted = "governed-owners-executed"
+
+// safePhaseReady is the watch's phase of a scheduled upgrade whose delay is over.
+const safePhaseReady = "ready"
+
+// executedElsewhere records that the Safe transaction executed without the worker.
+func (w *rel) executedElsewhere(ctx workflow.Context, what string, gp release.GovernanceProposal) {
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-executed-by-owners", Target: what, Accepted: true,
+		Reason: fmt.Sprintf("the Safe transaction (nonce %d) executed without the worker: its operations are scheduled", gp.SafeNonce), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
 }
 
 // governanceWatch runs the watch activity until the proposal reaches until: one activity for

@@ -44,6 +44,9 @@ type govMainnet struct {
 	hold func()
 	// settle, when set, runs when an aborted release waits for the Safe's nonce to be used
 	settle func(ctx context.Context) error
+	// ownersExecute: an owner executes the approved Safe transaction before the watch reads
+	// the chain ("before") or right after it reported the threshold met ("after")
+	ownersExecute string
 	// cancels are the cancellations the owners approved
 	cancels []*safe.Cancellation
 }
@@ -162,6 +165,20 @@ func (g *govMainnet) register(h *harness) {
 			if err := g.approveHash(ctx, p.SafeTxHash, p.SafeTx.Safe); err != nil {
 				g.mu.Unlock()
 				return release.GovernanceProgress{}, err
+			}
+			switch g.ownersExecute {
+			case "before":
+				if err := g.ownerExecutes(ctx, &p); err != nil {
+					g.mu.Unlock()
+					return release.GovernanceProgress{}, err
+				}
+			case "after":
+				g.mu.Unlock()
+				pr, err := g.c.act.Watch(ctx, req)
+				if err == nil {
+					err = g.ownerExecutes(ctx, &p)
+				}
+				return pr, err
 			}
 		case req.Until == release.WatchReady && !g.adjusted[p.SafeTxHash]:
 			g.adjusted[p.SafeTxHash] = true
@@ -454,4 +471,30 @@ func TestGovernedAbortOfApprovedProposalWaitsAndCancels(t *testing.T) {
 	i := slices.IndexFunc(st.Windows, func(w release.WindowStatus) bool { return w.Name == govSettleWindow("Counter") })
 	require.GreaterOrEqual(t, i, 0)
 	require.Equal(t, release.WindowDone, st.Windows[i].State)
+}
+
+// The owners execute the approved Safe transaction themselves (anyone may once the threshold
+// is met), before the watch sees the approvals or between the watch and the worker's own
+// execTransaction: the operations are scheduled all the same, the worker sends no
+// execTransaction (a second one would be refused: the nonce is used) and the release carries
+// on to the upgrade instead of failing.
+func TestGovernedOwnersExecuteThemselves(t *testing.T) {
+	for _, when := range []string{"before", "after"} {
+		t.Run(when, func(t *testing.T) {
+			c, g, proxy, _ := govFirstRelease(t)
+			h := g.governedRelease(t)
+			g.ownersExecute = when
+			before := c.nonce(t, "sim://mainnet")
+			res := h.run()
+			require.Equal(t, release.StateSucceeded, res.State, res.Reason)
+			st := h.status()
+			v2 := contractsOf(st, "mainnet", release.OpDeploy)[0].Address
+			require.Equal(t, v2, c.implementation(t, "sim://mainnet", proxy))
+			require.Empty(t, contractsOf(st, "mainnet", release.OpGovExecSafe), "the owners executed it, not the worker")
+			require.Len(t, contractsOf(st, "mainnet", release.OpGovUpgrade), 1)
+			require.Equal(t, before+2, c.nonce(t, "sim://mainnet"), "the worker's mainnet transactions: implementation, execute")
+			require.Equal(t, release.GovUpgraded, st.Governance[0].Phase)
+			require.True(t, h.auditHas(st, "governance-executed-by-owners", "upgrade of Counter on mainnet", true, "executed without the worker"))
+		})
+	}
 }

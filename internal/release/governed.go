@@ -19,6 +19,11 @@ const (
 	OpGovCancel   = "exec-cancel"     // execTransaction of the approved cancellation: cancels both operations
 )
 
+// ErrTypeGovExecutedElsewhere is the error type of a governed execSafe the worker did not
+// send because the Safe transaction had already executed: its owners (anyone, once the
+// threshold is met) executed it themselves. The operations are scheduled all the same.
+const ErrTypeGovExecutedElsewhere = "GovernanceExecutedElsewhere"
+
 // GovernedOp reports whether op is one of the governed executions.
 func GovernedOp(op string) bool {
 	return op == OpGovExecSafe || op == OpGovUpgrade || op == OpGovRevert || op == OpGovCancel
