@@ -304,7 +304,7 @@ func (w *rel) cancelProposed(ctx workflow.Context, ch release.Chain, ct release.
 		w.st.Governance[gi].Phase = release.GovWithdrawn // nothing left in the timelock
 		return
 	}
-	w.st.Governance[gi].Phase, w.st.Governance[gi].Cancel = release.GovCancelling, cp.Summary
+	w.st.Governance[gi].Phase, w.st.Governance[gi].Cancel, w.st.Governance[gi].CancelSafeTxHash = release.GovCancelling, cp.Summary, cp.SafeTxHash
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-cancel-proposed", Target: what, Accepted: true,
 		Reason: strings.Join(cp.Summary, "; "), Evidence: []string{"safeTxHash " + cp.SafeTxHash}})
 	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: %s: Safe owners, approve the cancellation of the %s (approveHash of the safeTxHash from your own wallet):\n%s",

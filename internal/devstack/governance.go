@@ -188,25 +188,52 @@ func (g *GovernedChain) ApprovedAt(hash common.Hash) time.Time {
 }
 
 // Approvers is a round of the Safe's owners for FollowWith: every governed upgrade of this
-// chain awaiting approvals is approved by the threshold of owners, once.
+// chain awaiting approvals, and every cancellation of one after an abort, is approved by the
+// threshold of owners, once.
 func (g *GovernedChain) Approvers(chainName string) Approve {
 	return func(ctx context.Context, st release.Status) ([]string, error) {
 		var did []string
 		for _, u := range st.Governance {
-			if u.Chain != chainName || u.Phase != release.GovProposed {
+			hash, what := u.SafeTxHash, "safeTxHash"
+			switch {
+			case u.Chain != chainName:
+				continue
+			case u.Phase == release.GovCancelling && u.CancelSafeTxHash != "":
+				hash, what = u.CancelSafeTxHash, "the cancellation, safeTxHash"
+			case u.Phase != release.GovProposed:
 				continue
 			}
-			h := common.HexToHash(u.SafeTxHash)
+			h := common.HexToHash(hash)
 			if !g.ApprovedAt(h).IsZero() {
 				continue
 			}
 			if err := g.ApproveHash(ctx, h, g.Threshold); err != nil {
 				return did, err
 			}
-			did = append(did, fmt.Sprintf("%d Safe owners approved safeTxHash %s (%s)", g.Threshold, u.SafeTxHash, u.Contract))
+			did = append(did, fmt.Sprintf("%d Safe owners approved %s %s (%s)", g.Threshold, what, hash, u.Contract))
 		}
 		return did, nil
 	}
+}
+
+// OperationCancelled reads whether the timelock holds operation id no more (isOperation
+// false) and emitted Cancelled(id) for it: the proof an aborted release's scheduled upgrade
+// was taken back.
+func (g *GovernedChain) OperationCancelled(ctx context.Context, id common.Hash) (bool, error) {
+	c, err := chain.Dial(ctx, g.RPC, g.ChainID)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	st, _, err := safe.OpState(ctx, c, g.Gov.Timelock, id)
+	if err != nil || st != safe.OpUnset {
+		return false, err
+	}
+	logs, err := c.FilterLogs(ctx, safe.CancelledFilter(g.Gov.Timelock, id))
+	if err != nil {
+		return false, err
+	}
+	return len(logs) == 1, nil
 }
 
 // SafeNonce is the Safe's nonce: it moves when a Safe transaction executes (the proposal's

@@ -123,6 +123,8 @@ type GovernedUpgrade struct {
 	// Cancel is the Safe transaction that cancels the scheduled operations after an abort:
 	// its safeTxHash and what the owners check (empty: none proposed).
 	Cancel []string `json:"cancel,omitempty"`
+	// CancelSafeTxHash is the cancellation's safeTxHash, the one the owners approve.
+	CancelSafeTxHash string `json:"cancelSafeTxHash,omitempty"`
 	// Stopped is what the chain said about the proposal when the release stopped before its
 	// Safe transaction was known to have executed (empty: it did not stop there).
 	Stopped string `json:"stopped,omitempty"`
