@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -406,6 +407,67 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 			t.Fatalf("Safe nonce %d (%v), want %d unchanged", n, err, safeBefore)
 		}
 		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-abort-race.json")
+	})
+
+	// the owners execute the approved Safe transaction themselves (one approveHash, the other
+	// owner sends execTransaction): the release takes the operations as scheduled, sends no
+	// execTransaction of its own and lands the upgrade
+	t.Run("owners execute the Safe transaction themselves", func(t *testing.T) {
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
+		}()
+		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
+		r := s.load(s.nextRelease(base, "1.4.0", "1.9.0"), policy)
+		before := c.sent(t, c.mainnet)
+		safeBefore, err := g.gov.SafeNonce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+			t.Fatal(err)
+		}
+		sent := map[string]bool{}
+		executed := false
+		st, err := devstack.FollowWith(ctx, cl, r.In.Manifest.ID(), io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
+			if !executed && len(st.Governance) == 1 && st.Governance[0].Phase == release.GovProposed {
+				executed = true
+				h, err := g.gov.OwnersExecute(ctx, st.Governance[0].Proposal)
+				if err != nil {
+					return nil, err
+				}
+				if h.Hex() != st.Governance[0].SafeTxHash {
+					return nil, fmt.Errorf("the proposal's fields hash to %s, status shows %s", h.Hex(), st.Governance[0].SafeTxHash)
+				}
+				return []string{"the owners executed safeTxHash " + h.Hex() + " themselves"}, nil
+			}
+			return devstack.Approvers(ctx, cl, r, st, sent)
+		})
+		if err != nil || st.State != release.StateSucceeded {
+			t.Fatalf("1.9.0 ended %s in %s: %s (%v)\n%s", st.State, st.Stage, st.Reason, err, s.workerLog)
+		}
+		v2 := deploymentsOf(st, "mainnet", release.OpDeploy)[0].Address
+		if got := implementationOf(t, c.mainnet, proxy); got != v2 {
+			t.Fatalf("the mainnet proxy runs %s, want %s", got, v2)
+		}
+		if n := len(deploymentsOf(st, "mainnet", release.OpGovExecSafe)); n != 0 {
+			t.Fatalf("the worker executed the Safe transaction the owners had executed: %+v", st.Contracts)
+		}
+		if n := c.sent(t, c.mainnet) - before; n != 2 {
+			t.Fatalf("the worker sent %d transactions on mainnet, want 2 (implementation, execute)", n)
+		}
+		if n, err := g.gov.SafeNonce(ctx); err != nil || n != safeBefore+1 {
+			t.Fatalf("Safe nonce %d (%v), want %d", n, err, safeBefore+1)
+		}
+		found := false
+		for _, a := range st.Audit {
+			found = found || a.Action == "governance-executed-by-owners"
+		}
+		if !found || st.Governance[0].Phase != release.GovUpgraded {
+			t.Fatalf("status does not say the owners executed it: %+v", st.Governance)
+		}
+		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-owners-executed.json")
 	})
 }
 

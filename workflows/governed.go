@@ -58,7 +58,7 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 		return fmt.Errorf("governed upgrade of %s on %s: propose: %w", ct.Name, ch.Name, err)
 	}
 	w.st.Governance = append(w.st.Governance, release.GovernedUpgrade{Contract: ct.Name, Chain: ch.Name, Phase: release.GovProposed,
-		SafeTxHash: gp.SafeTxHash, SafeNonce: gp.SafeNonce, Summary: gp.Summary})
+		SafeTxHash: gp.SafeTxHash, SafeNonce: gp.SafeNonce, Summary: gp.Summary, Proposal: gp.Proposal})
 	g := &w.st.Governance[len(w.st.Governance)-1]
 	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-proposed", Target: what, Accepted: true,

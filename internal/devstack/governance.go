@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"os"
@@ -249,4 +250,37 @@ func (g *GovernedChain) SafeNonce(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return st.Nonce, nil
+}
+
+// OwnersExecute is the owners executing a proposal's Safe transaction themselves, as they may
+// whenever the threshold is met, without the worker: all but one of the threshold approve its
+// hash on chain, and the last one sends execTransaction (the Safe counts its sender as its
+// approval), so the Safe's approvals never show the threshold met before it executes. The
+// transaction is rebuilt from the proposal's fields and its hash recomputed from them.
+func (g *GovernedChain) OwnersExecute(ctx context.Context, proposal []byte) (common.Hash, error) {
+	var p safe.Proposal
+	if err := json.Unmarshal(proposal, &p); err != nil {
+		return common.Hash{}, fmt.Errorf("proposal: %w", err)
+	}
+	h, err := p.SafeTx.Hash()
+	if err != nil {
+		return common.Hash{}, err
+	}
+	if err := g.ApproveHash(ctx, h, g.Threshold-1); err != nil {
+		return h, err
+	}
+	var sigs []safe.Signature
+	for _, o := range g.Owners[:g.Threshold] {
+		sigs = append(sigs, safe.Signature{Owner: o.Address})
+	}
+	enc, err := safe.EncodeSignatures(h, sigs)
+	if err != nil {
+		return h, err
+	}
+	data, err := safe.ExecTransactionData(p.SafeTx, enc)
+	if err != nil {
+		return h, err
+	}
+	_, err = g.Send(ctx, g.Owners[g.Threshold-1], "owner-exec/"+h.Hex(), &p.SafeTx.Safe, data)
+	return h, err
 }

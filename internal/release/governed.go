@@ -120,6 +120,10 @@ type GovernedUpgrade struct {
 	Approvals  string    `json:"approvals,omitempty"` // "2 of 2: 0x…, 0x…"
 	ReadyAt    time.Time `json:"readyAt,omitzero"`
 	Summary    []string  `json:"summary"`
+	// Proposal is the proposal itself (internal/chain/safe.Proposal as JSON): the Safe
+	// transaction's fields, from which an owner's tool recomputes the safeTxHash it signs or
+	// executes instead of trusting the one shown.
+	Proposal json.RawMessage `json:"proposal,omitempty"`
 	// Cancel is the Safe transaction that cancels the scheduled operations after an abort:
 	// its safeTxHash and what the owners check (empty: none proposed).
 	Cancel []string `json:"cancel,omitempty"`
