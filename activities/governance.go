@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"go.temporal.io/sdk/activity"
 
@@ -157,9 +159,13 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 	if err != nil {
 		return release.GovernanceProgress{}, err
 	}
+	offChain, err := offChainSignatures(p.SafeTxHash, req.Signatures)
+	if err != nil {
+		return release.GovernanceProgress{}, err
+	}
 	poll := c.pollInterval()
 	for {
-		pr, err := safe.ReadProgress(ctx, b, p, nil)
+		pr, err := safe.ReadProgress(ctx, b, p, offChain)
 		if err != nil {
 			return release.GovernanceProgress{}, fmt.Errorf("governed proposal %s: %w", p.SafeTxHash.Hex(), err)
 		}
@@ -216,7 +222,10 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 		)
 		switch req.Op {
 		case release.OpGovExecSafe:
-			r, err = safe.ExecSafeRequest(ctx, b, p, nil, req.OpKey)
+			var offChain []safe.Signature
+			if offChain, err = offChainSignatures(p.SafeTxHash, req.Signatures); err == nil {
+				r, err = safe.ExecSafeRequest(ctx, b, p, offChain, req.OpKey)
+			}
 		case release.OpGovCancel:
 			r, err = safe.ExecSafeTxRequest(ctx, b, cn.SafeTx, cn.SafeTxHash, nil, req.OpKey)
 		case release.OpGovUpgrade:
@@ -376,4 +385,56 @@ func (c *Contracts) recordCancel(ctx context.Context, b chain.Backend, step rele
 	return release.ContractDeployment{Chain: tx.Chain.Name, ChainID: tx.Chain.ChainID, Contract: tx.Contract.Name, Op: tx.Op, Kind: "safe-tx",
 		Address: cn.SafeTx.Safe.Hex(), TxHash: step.Signed.Hash, Nonce: step.Signed.Nonce, Block: step.Receipt.Block,
 		Confirmations: step.Receipt.Confirmations, CodeHash: cn.SafeTxHash.Hex(), At: time.Now().UTC()}, nil
+}
+
+// offChainSignatures decodes owners' signatures carried through history, each checked again
+// to recover to the owner it names over hash (the workflow accepted it after
+// CheckSignature; this refuses one changed since).
+func offChainSignatures(hash common.Hash, in []release.SafeSignature) ([]safe.Signature, error) {
+	out := make([]safe.Signature, 0, len(in))
+	for _, s := range in {
+		sig, err := hexutil.Decode(s.Signature)
+		if err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("signature of %s: not hex", s.Owner), "BadSignature", err)
+		}
+		signer, err := safe.RecoverSigner(hash, sig)
+		if err != nil || signer != common.HexToAddress(s.Owner) {
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("signature of %s over safeTxHash %s recovers to %s (%v)", s.Owner, hash.Hex(), signer.Hex(), err), "BadSignature", err)
+		}
+		out = append(out, safe.Signature{Owner: signer, Sig: sig})
+	}
+	return out, nil
+}
+
+// CheckSignature is the workflow's check of an owner's signature handed in through the CLI:
+// the proposal still hashes to its safeTxHash, the signature recovers over that hash, and the
+// signer is a current owner of the Safe. A signature by another key, or over other bytes
+// (another proposal, changed fields), recovers to someone who is not an owner and is refused,
+// not retried.
+func (c *Contracts) CheckSignature(ctx context.Context, req release.GovernanceSignatureRequest) (release.SafeSignature, error) {
+	p, err := proposal(req.Proposal)
+	if err != nil {
+		return release.SafeSignature{}, err
+	}
+	sig, err := hexutil.Decode(req.Signature)
+	if err != nil {
+		return release.SafeSignature{}, temporal.NewNonRetryableApplicationError("the signature is not hex (want 65 bytes r‖s‖v, 0x-prefixed)", "BadSignature", err)
+	}
+	signer, err := safe.RecoverSigner(p.SafeTxHash, sig)
+	if err != nil {
+		return release.SafeSignature{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadSignature", err)
+	}
+	b, err := c.dial(ctx, req.Chain)
+	if err != nil {
+		return release.SafeSignature{}, err
+	}
+	owners, err := safe.Owners(ctx, b, p.SafeTx.Safe)
+	if err != nil {
+		return release.SafeSignature{}, err
+	}
+	if !slices.Contains(owners, signer) {
+		return release.SafeSignature{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the signature recovers to %s, who is not an owner of Safe %s: signed by another key, or over other bytes than safeTxHash %s",
+			signer.Hex(), p.SafeTx.Safe.Hex(), p.SafeTxHash.Hex()), "BadSignature", nil)
+	}
+	return release.SafeSignature{Owner: signer.Hex(), Signature: hexutil.Encode(sig)}, nil
 }

@@ -53,6 +53,11 @@ const usage = `usage: starter COMMAND [ARGS]
                                                     let the release through the promotion window
                                                     that holds it now (two release managers,
                                                     neither the author)
+  safe-sign ID --as ACTOR --owner-key NAME [--contract C] [--dev]
+                                                    a Safe owner approves the pending governed
+                                                    proposal off chain: the safeTxHash recomputed
+                                                    from its fields, signed (EIP-712) with the
+                                                    owner's keystore key, checked by the workflow
   freeze [--policy NAME] --as ACTOR --reason TEXT   stop the line: hold the promotion of every
                                                     release under the policy, and new starts
   unfreeze [--policy NAME] --as ACTOR --reason TEXT restart the line
@@ -116,6 +121,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cli.report(ctx, rest)
 	case "approve", "reject", "clear-rejection", "pause", "resume", "recheck", "abort", "rollback", "restore", "report-issue", "resolve-issue", "break-glass", "override":
 		err = cli.signal(ctx, cmd, rest)
+	case release.SignalSafeSign:
+		err = cli.safeSign(ctx, rest)
 	case release.ActionFreeze, release.ActionUnfreeze:
 		err = cli.line(ctx, cmd, rest)
 	default:

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,8 +73,13 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
 		Note: fmt.Sprintf("until %d of the Safe's owners approve safeTxHash %s", ch.Governance.Threshold, gp.SafeTxHash)})
 	w.publish(ctx)
-	pr, err := w.governanceWatch(ctx, ch, gp, release.WatchApproved, governanceApprovalTimeout,
-		fmt.Sprintf("governance: awaiting %d owner approvals of safeTxHash %s (Safe nonce %d)", ch.Governance.Threshold, gp.SafeTxHash, gp.SafeNonce))
+	open := &govAwaiting{hash: gp.SafeTxHash, chain: ch, proposal: gp.Proposal}
+	w.govOpen = append(w.govOpen, open)
+	pr, err := w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
+		return w.watchApprovals(ctx, ch, gp, open,
+			fmt.Sprintf("governance: awaiting %d owner approvals of safeTxHash %s (Safe nonce %d)", ch.Governance.Threshold, gp.SafeTxHash, gp.SafeNonce))
+	})
+	w.govOpen = slices.DeleteFunc(w.govOpen, func(a *govAwaiting) bool { return a == open })
 	if err != nil {
 		if errors.Is(err, errStopped) && workflow.GetVersion(ctx, versionGovernedAbortRace, workflow.DefaultVersion, 1) >= 1 {
 			w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
@@ -96,7 +102,7 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	// themselves (anyone may once the threshold is met), before or while the worker tries
 	if (pr.Phase == release.GovScheduled || pr.Phase == safePhaseReady) && workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) >= 1 {
 		w.executedElsewhere(ctx, what, gp)
-	} else if _, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal}, nil); err != nil {
+	} else if _, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal, Signatures: open.sigs}, nil); err != nil {
 		var app *temporal.ApplicationError
 		if !errors.As(err, &app) || app.Type() != release.ErrTypeGovExecutedElsewhere || workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) < 1 {
 			return err
@@ -380,4 +386,93 @@ func opID(gp release.GovernanceProposal, which string) string {
 		}
 	}
 	return "(unknown)"
+}
+
+// govAwaiting is a governed proposal waiting for the owners, with the off-chain signatures of
+// its safeTxHash the workflow accepted.
+type govAwaiting struct {
+	hash     string
+	chain    release.Chain
+	proposal []byte
+	sigs     []release.SafeSignature
+}
+
+// versionGovernedSignatures (recorded in no history yet: it applies only when a safe-sign
+// command arrives): owners' off-chain EIP-712 signatures, handed in through the CLI, count
+// toward the threshold with approveHash; each arrival checks the signature in an activity and
+// restarts the approval watch with it.
+const versionGovernedSignatures = "governed-signatures"
+
+// safeSign accepts an owner's EIP-712 signature of a proposal awaiting approvals: the hash
+// must be the proposal's (the CLI recomputed it from the proposal's fields), and the signature
+// must recover over it to a current owner of the Safe who has not signed yet.
+func (w *rel) safeSign(ctx workflow.Context, cmd release.Command) (string, bool) {
+	i := slices.IndexFunc(w.govOpen, func(a *govAwaiting) bool { return strings.EqualFold(a.hash, cmd.SafeTxHash) })
+	if i < 0 {
+		return fmt.Sprintf("refused: no governed proposal awaits approvals with safeTxHash %q (the CLI signs the hash it recomputes from the pending proposal's fields)", cmd.SafeTxHash), false
+	}
+	if workflow.GetVersion(ctx, versionGovernedSignatures, workflow.DefaultVersion, 1) < 1 {
+		return "refused: off-chain signatures are not accepted by this release", false
+	}
+	open := w.govOpen[i]
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, InitialInterval: time.Second},
+		Summary:             "governance: check an owner's signature of safeTxHash " + open.hash,
+	})
+	var s release.SafeSignature
+	err := workflow.ExecuteActivity(actx, release.ActivityGovernanceCheckSignature, release.GovernanceSignatureRequest{Chain: open.chain, Proposal: open.proposal, Signature: cmd.SafeSignature}).Get(ctx, &s)
+	if err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return "refused: " + app.Message(), false
+		}
+		return fmt.Sprintf("refused: the signature could not be checked: %v", err), false
+	}
+	if slices.ContainsFunc(open.sigs, func(x release.SafeSignature) bool { return x.Owner == s.Owner }) {
+		return fmt.Sprintf("refused: owner %s already signed safeTxHash %s", s.Owner, open.hash), false
+	}
+	open.sigs = append(open.sigs, s)
+	if w.govSigned != nil {
+		w.govSigned.SendAsync(true)
+	}
+	return fmt.Sprintf("signature of safeTxHash %s by owner %s (%d handed in)", open.hash, s.Owner, len(open.sigs)), true
+}
+
+// watchApprovals is the owners' wait: the watch activity, counting the off-chain signatures
+// accepted so far; a new one restarts it with the signature (the watch compares the sum with
+// the threshold on chain). Without signatures it is the watch alone, as before.
+func (w *rel) watchApprovals(ctx workflow.Context, ch release.Chain, gp release.GovernanceProposal, open *govAwaiting, summary string) (release.GovernanceProgress, error) {
+	if w.govSigned == nil {
+		w.govSigned = workflow.NewBufferedChannel(ctx, 16)
+	}
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout: governanceApprovalTimeout,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumInterval: time.Minute},
+		Summary:             summary,
+	}
+	for {
+		wctx, cancel := workflow.WithCancel(ctx)
+		req := release.GovernanceWatchRequest{Chain: ch, Proposal: gp.Proposal, Until: release.WatchApproved, Signatures: slices.Clone(open.sigs)}
+		f := workflow.ExecuteActivity(workflow.WithActivityOptions(wctx, opts), release.ActivityGovernanceWatch, req)
+		var (
+			pr    release.GovernanceProgress
+			err   error
+			again bool
+		)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(f, func(f workflow.Future) { err = f.Get(ctx, &pr) })
+		sel.AddReceive(w.govSigned, func(c workflow.ReceiveChannel, _ bool) {
+			for c.ReceiveAsync(nil) {
+			}
+			again = true
+		})
+		sel.Select(ctx)
+		if !again {
+			cancel()
+			return pr, err
+		}
+		cancel() // the next watch starts at once: the cancelled one, read-only, ends at its next heartbeat
+	}
 }

@@ -2,7 +2,9 @@ package workflows
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/stretchr/testify/require"
@@ -47,6 +50,10 @@ type govMainnet struct {
 	// ownersExecute: an owner executes the approved Safe transaction before the watch reads
 	// the chain ("before") or right after it reported the threshold met ("after")
 	ownersExecute string
+	// sign, when set, runs instead of the owners' approveHash: they hand in signatures
+	sign func(p *safe.Proposal)
+	// priv are the owners' private keys, for their EIP-712 signatures
+	priv map[common.Address]*ecdsa.PrivateKey
 	// cancels are the cancellations the owners approved
 	cancels []*safe.Cancellation
 }
@@ -80,13 +87,14 @@ func (s *simBackend) send(ctx context.Context, key *chain.Key, store *chain.Nonc
 // Counter proxy's ownership to the timelock.
 func newGovMainnet(t *testing.T, c *simChains, proxy string) *govMainnet {
 	ctx := context.Background()
-	g := &govMainnet{c: c, ownerNS: &chain.NonceStore{Dir: t.TempDir()}, approved: map[common.Hash]bool{}, adjusted: map[common.Hash]bool{}}
+	g := &govMainnet{c: c, ownerNS: &chain.NonceStore{Dir: t.TempDir()}, approved: map[common.Hash]bool{}, adjusted: map[common.Hash]bool{}, priv: map[common.Address]*ecdsa.PrivateKey{}}
 	m := c.mainnet()
 	var owners []common.Address
 	for i := range 3 {
 		priv, err := crypto.GenerateKey()
 		require.NoError(t, err)
 		k := chain.NewKey(fmt.Sprintf("owner%d", i), priv)
+		g.priv[k.Address] = priv
 		g.owners = append(g.owners, k)
 		owners = append(owners, k.Address)
 		to := k.Address
@@ -125,6 +133,7 @@ func (g *govMainnet) policy() *release.Governance {
 func (g *govMainnet) register(h *harness) {
 	h.env.RegisterActivityWithOptions(g.c.act.Propose, activity.RegisterOptions{Name: release.ActivityGovernancePropose})
 	h.env.RegisterActivityWithOptions(g.c.act.ProposeCancel, activity.RegisterOptions{Name: release.ActivityGovernanceCancel})
+	h.env.RegisterActivityWithOptions(g.c.act.CheckSignature, activity.RegisterOptions{Name: release.ActivityGovernanceCheckSignature})
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, req release.GovernanceWatchRequest) (release.GovernanceProgress, error) {
 		if req.Until == release.WatchCancel {
 			var cn safe.Cancellation
@@ -151,6 +160,20 @@ func (g *govMainnet) register(h *harness) {
 				g.mu.Unlock()
 				return release.GovernanceProgress{}, err
 			}
+		case req.Until == release.WatchApproved && g.sign != nil && len(req.Signatures) == 0:
+			// the owners sign off chain; each accepted signature restarts this watch with it
+			g.proposals = append(g.proposals, &p)
+			g.mu.Unlock()
+			g.sign(&p)
+			// the workflow restarts the watch with the signatures and cancels this one; the
+			// test environment passes no cancellation to an activity that does not heartbeat,
+			// so this one ends by itself (an error the workflow ignores, having cancelled it)
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second):
+			}
+			return release.GovernanceProgress{}, errors.New("the owners' signatures were not taken up: this watch was not replaced")
+		case req.Until == release.WatchApproved && g.sign != nil:
 		case req.Until == release.WatchApproved && g.hold != nil:
 			// the owners sit on it; a person aborts meanwhile (the test clock stands still
 			// while an activity runs, so the abort comes from here)
@@ -497,4 +520,64 @@ func TestGovernedOwnersExecuteThemselves(t *testing.T) {
 			require.True(t, h.auditHas(st, "governance-executed-by-owners", "upgrade of Counter on mainnet", true, "executed without the worker"))
 		})
 	}
+}
+
+// eip712Sign is an owner's wallet signing a safeTxHash: 65 bytes r ‖ s ‖ v, v 27 or 28.
+func eip712Sign(t *testing.T, priv *ecdsa.PrivateKey, hash common.Hash) string {
+	t.Helper()
+	sig, err := crypto.Sign(hash[:], priv)
+	require.NoError(t, err)
+	sig[64] += 27
+	return hexutil.Encode(sig)
+}
+
+// The second approval path: two owners hand in EIP-712 signatures of the proposal's
+// safeTxHash through the signed-command path (safe-sign) instead of approveHash on chain. The
+// workflow checks each recovers to a current owner and refuses, with the reason, a signature
+// by a key that is not an owner, one over other bytes than the safeTxHash, and one for a hash
+// no proposal has; the threshold is met by the signatures, and the worker executes the Safe
+// transaction with them packed into execTransaction.
+func TestGovernedThresholdByOwnerSignatures(t *testing.T) {
+	c, g, proxy, _ := govFirstRelease(t)
+	h := g.governedRelease(t)
+	stranger, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	g.sign = func(p *safe.Proposal) {
+		o0, o1 := g.priv[g.approvers[0].Address], g.priv[g.approvers[1].Address]
+		send := func(hash common.Hash, sig string) {
+			h.signal(release.SignalSafeSign, release.Command{Actor: "rm-ada", SafeTxHash: hash.Hex(), SafeSignature: sig})
+		}
+		send(p.SafeTxHash, eip712Sign(t, stranger, p.SafeTxHash))                          // not an owner
+		send(p.SafeTxHash, eip712Sign(t, o0, crypto.Keccak256Hash([]byte("other bytes")))) // over other bytes
+		send(crypto.Keccak256Hash([]byte("no such proposal")), eip712Sign(t, o0, p.SafeTxHash))
+		send(p.SafeTxHash, eip712Sign(t, o0, p.SafeTxHash))
+		send(p.SafeTxHash, eip712Sign(t, o0, p.SafeTxHash)) // twice
+		send(p.SafeTxHash, eip712Sign(t, o1, p.SafeTxHash))
+	}
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State, res.Reason)
+	st := h.status()
+	v2 := contractsOf(st, "mainnet", release.OpDeploy)[0].Address
+	require.Equal(t, v2, c.implementation(t, "sim://mainnet", proxy))
+	require.Len(t, contractsOf(st, "mainnet", release.OpGovExecSafe), 1, "the worker executed it with the signatures")
+	p := g.proposals[0]
+	approved, _, err := safe.Approvals(context.Background(), c.sims["sim://mainnet"].Client(), p.SafeTx.Safe, p.SafeTxHash)
+	require.NoError(t, err)
+	require.Empty(t, approved, "no approveHash on chain: the signatures alone met the threshold")
+	require.True(t, strings.HasPrefix(st.Governance[0].Approvals, "2 of 2: "), st.Governance[0].Approvals)
+
+	var verdicts []string
+	for _, a := range st.Audit {
+		if a.Action == release.SignalSafeSign {
+			verdicts = append(verdicts, fmt.Sprintf("%v %s", a.Accepted, a.Reason))
+		}
+	}
+	require.Len(t, verdicts, 6, verdicts)
+	require.Contains(t, verdicts[0], "false refused: the signature recovers to "+crypto.PubkeyToAddress(stranger.PublicKey).Hex()+", who is not an owner of Safe")
+	require.Contains(t, verdicts[1], "false refused: the signature recovers to ")
+	require.Contains(t, verdicts[1], "signed by another key, or over other bytes than safeTxHash "+p.SafeTxHash.Hex())
+	require.Contains(t, verdicts[2], "false refused: no governed proposal awaits approvals with safeTxHash")
+	require.Equal(t, "true signature of safeTxHash "+p.SafeTxHash.Hex()+" by owner "+g.approvers[0].Address.Hex()+" (1 handed in)", verdicts[3])
+	require.Equal(t, "false refused: owner "+g.approvers[0].Address.Hex()+" already signed safeTxHash "+p.SafeTxHash.Hex(), verdicts[4])
+	require.Equal(t, "true signature of safeTxHash "+p.SafeTxHash.Hex()+" by owner "+g.approvers[1].Address.Hex()+" (2 handed in)", verdicts[5])
 }

@@ -33,6 +33,20 @@ func NewKey(name string, priv *ecdsa.PrivateKey) *Key {
 	return &Key{Name: name, Address: crypto.PubkeyToAddress(priv.PublicKey), priv: priv}
 }
 
+// SignHash signs a 32-byte hash (an EIP-712 digest such as a Safe's safeTxHash) and returns
+// the 65-byte signature r ‖ s ‖ v with v 27 or 28, the form the Safe checks.
+func (k *Key) SignHash(hash [32]byte) ([]byte, error) {
+	if k == nil || k.priv == nil {
+		return nil, errors.New("sign: no private key")
+	}
+	sig, err := crypto.Sign(hash[:], k.priv)
+	if err != nil {
+		return nil, err
+	}
+	sig[64] += 27
+	return sig, nil
+}
+
 var keyName = regexp.MustCompile(`^[A-Z0-9_]{1,64}$`)
 
 // Environment variable prefixes of LoadKey. <NAME> is the key name upper-cased, '-' as '_'.

@@ -74,6 +74,23 @@ type GovernanceWatchRequest struct {
 	Chain    Chain           `json:"chain"`
 	Proposal json.RawMessage `json:"proposal"`
 	Until    string          `json:"until"`
+	// Signatures are owners' off-chain signatures, counted with the on-chain approvals.
+	Signatures []SafeSignature `json:"signatures,omitempty"`
+}
+
+// SafeSignature is one owner's EIP-712 signature of a safeTxHash: 65 bytes [r ‖ s ‖ v] in
+// hex, checked to recover to Owner, a current owner of the Safe.
+type SafeSignature struct {
+	Owner     string `json:"owner"`
+	Signature string `json:"signature"`
+}
+
+// GovernanceSignatureRequest asks whom an owner's signature of a proposal's safeTxHash
+// recovers to, and whether that is a current owner of the Safe.
+type GovernanceSignatureRequest struct {
+	Chain     Chain           `json:"chain"`
+	Proposal  json.RawMessage `json:"proposal"`
+	Signature string          `json:"signature"`
 }
 
 // GovernanceProgress is where a proposal stood when the watch returned.
