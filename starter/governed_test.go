@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -468,6 +469,83 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 			t.Fatalf("status does not say the owners executed it: %+v", st.Governance)
 		}
 		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-owners-executed.json")
+	})
+
+	// the second approval path end to end: two owners sign the proposal off chain with the CLI
+	// (safe-sign: the hash recomputed from the proposal's fields, signed with the owner's
+	// keystore key, sent as a signed command); a key that is not an owner's is refused; the
+	// worker executes the Safe transaction with the signatures, no approveHash on chain
+	t.Run("owners sign off chain through the CLI", func(t *testing.T) {
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
+		}()
+		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
+		r := s.load(s.nextRelease(base, "1.4.0", "1.10.0"), policy)
+		before := c.sent(t, c.mainnet)
+		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+			t.Fatal(err)
+		}
+		id := r.In.Manifest.ID()
+		bo, err := s.keys.KeyFile("rm-bo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if _, _, err := devstack.DeployerKey(filepath.Join(dir, "stranger.key")); err != nil { // a key that is no owner's
+			t.Fatal(err)
+		}
+		sent := map[string]bool{}
+		signed := false
+		var signing time.Duration
+		st, err := devstack.FollowWith(ctx, cl, id, io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
+			if signed || len(st.Governance) != 1 || st.Governance[0].Phase != release.GovProposed {
+				return devstack.Approvers(ctx, cl, r, st, sent)
+			}
+			signed = true
+			began := time.Now()
+			env, err := devstack.KeystoreEnv("stranger", filepath.Join(dir, "stranger.key"), dir)
+			if err != nil {
+				return nil, err
+			}
+			if out, errOut, code := s.cliWithEnv(bo, env, "safe-sign", id, "--as", "rm-bo", "--owner-key", "stranger"); code != 4 || !strings.Contains(errOut, "who is not an owner of Safe") {
+				return nil, fmt.Errorf("safe-sign by a key that is not an owner's: exit %d\n%s%s", code, out, errOut)
+			}
+			for i := range g.gov.Threshold {
+				name := fmt.Sprintf("owner%d", i+1)
+				env, err := g.gov.OwnerKeystoreEnv(i, name, dir)
+				if err != nil {
+					return nil, err
+				}
+				out, errOut, code := s.cliWithEnv(bo, env, "safe-sign", id, "--as", "rm-bo", "--owner-key", name)
+				if code != 0 || !strings.Contains(out, "recomputed from these fields") || !strings.Contains(out, "safe-sign "+id+": accepted") {
+					return nil, fmt.Errorf("safe-sign by %s: exit %d\n%s%s", name, code, out, errOut)
+				}
+			}
+			signing = time.Since(began)
+			return []string{"two owners signed off chain"}, nil
+		})
+		if err != nil || st.State != release.StateSucceeded {
+			t.Fatalf("1.10.0 ended %s in %s: %s (%v)\n%s", st.State, st.Stage, st.Reason, err, s.workerLog)
+		}
+		if got, v2 := implementationOf(t, c.mainnet, proxy), deploymentsOf(st, "mainnet", release.OpDeploy)[0].Address; got != v2 {
+			t.Fatalf("the mainnet proxy runs %s, want %s", got, v2)
+		}
+		if n := len(deploymentsOf(st, "mainnet", release.OpGovExecSafe)); n != 1 {
+			t.Fatalf("%d exec-safe, want 1: %+v", n, st.Contracts)
+		}
+		if n := c.sent(t, c.mainnet) - before; n != 3 {
+			t.Fatalf("the worker sent %d transactions on mainnet, want 3", n)
+		}
+		if !g.gov.ApprovedAt(common.HexToHash(st.Governance[0].SafeTxHash)).IsZero() {
+			t.Fatal("an approveHash was sent: the signatures alone must meet the threshold")
+		}
+		if !strings.HasPrefix(st.Governance[0].Approvals, "2 of 2: ") {
+			t.Fatalf("approvals in status: %q", st.Governance[0].Approvals)
+		}
+		t.Logf("three safe-sign runs of the CLI (one refused) took %s", signing)
+		recordGoverned(t, cl, id, "v12-governed-signatures.json")
 	})
 }
 

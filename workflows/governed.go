@@ -397,8 +397,8 @@ type govAwaiting struct {
 	sigs     []release.SafeSignature
 }
 
-// versionGovernedSignatures (recorded in no history yet: it applies only when a safe-sign
-// command arrives): owners' off-chain EIP-712 signatures, handed in through the CLI, count
+// versionGovernedSignatures (recorded history v12-governed-signatures; asked only when a
+// safe-sign command arrives): owners' off-chain EIP-712 signatures, handed in through the CLI, count
 // toward the threshold with approveHash; each arrival checks the signature in an activity and
 // restarts the approval watch with it.
 const versionGovernedSignatures = "governed-signatures"

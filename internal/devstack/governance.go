@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -69,7 +70,9 @@ type GovernedChain struct {
 	Delay     time.Duration
 
 	nonces *chain.NonceStore // the owners' and the deployer's transactions here
-	mu     sync.Mutex
+	// privs are the owners' private keys, for their keystore files (OwnerKeystoreEnv)
+	privs map[common.Address]*ecdsa.PrivateKey
+	mu    sync.Mutex
 	// Approved records, per safeTxHash, when the threshold's last approveHash was mined.
 	Approved map[common.Hash]time.Time
 }
@@ -78,7 +81,7 @@ type GovernedChain struct {
 // (through a nonce store of its own in dir: the worker must not be sending meanwhile) and
 // funds n owners from the dev account.
 func DeployGovernedChain(ctx context.Context, rpc string, chainID uint64, deployer *chain.Key, dir string, n, threshold int, delay time.Duration, executor common.Address) (*GovernedChain, error) {
-	g := &GovernedChain{RPC: rpc, ChainID: chainID, Threshold: threshold, Delay: delay, nonces: &chain.NonceStore{Dir: dir}, Approved: map[common.Hash]time.Time{}}
+	g := &GovernedChain{RPC: rpc, ChainID: chainID, Threshold: threshold, Delay: delay, nonces: &chain.NonceStore{Dir: dir}, Approved: map[common.Hash]time.Time{}, privs: map[common.Address]*ecdsa.PrivateKey{}}
 	var owners []common.Address
 	for i := range n {
 		priv, err := crypto.GenerateKey()
@@ -86,6 +89,7 @@ func DeployGovernedChain(ctx context.Context, rpc string, chainID uint64, deploy
 			return nil, err
 		}
 		k := chain.NewKey(fmt.Sprintf("owner%d", i+1), priv)
+		g.privs[k.Address] = priv
 		if _, err := FundFromDev(ctx, rpc, k.Address, big.NewInt(params.Ether)); err != nil {
 			return nil, err
 		}
@@ -283,4 +287,15 @@ func (g *GovernedChain) OwnersExecute(ctx context.Context, proposal []byte) (com
 	}
 	_, err = g.Send(ctx, g.Owners[g.Threshold-1], "owner-exec/"+h.Hex(), &p.SafeTx.Safe, data)
 	return h, err
+}
+
+// OwnerKeystoreEnv writes owner i's key (in address order) as a keystore file under dir and
+// returns the CLI's variables for key name: how an owner hands safe-sign their key.
+func (g *GovernedChain) OwnerKeystoreEnv(i int, name, dir string) ([]string, error) {
+	f := filepath.Join(dir, name+".hex")
+	if err := crypto.SaveECDSA(f, g.privs[g.Owners[i].Address]); err != nil {
+		return nil, err
+	}
+	defer os.Remove(f)
+	return KeystoreEnv(name, f, dir)
 }
