@@ -314,7 +314,7 @@ func TestSetTrafficNeverSendsAChainKey(t *testing.T) {
 	}))
 	defer srv.Close()
 	env := map[string]string{}
-	for _, prefix := range []string{chain.EnvKeyHex, chain.EnvKeystoreFile, chain.EnvKeystorePass} {
+	for _, prefix := range []string{chain.EnvKeyHex, chain.EnvKeystoreFile, chain.EnvKeystorePass, chain.EnvClef, chain.EnvClefAddress} {
 		env[prefix+"DEPLOYER"] = key
 		if strings.HasPrefix(release.EnvSecretPrefix, prefix) || strings.HasPrefix(prefix, release.EnvSecretPrefix) {
 			t.Fatalf("the secret namespace %s overlaps the chain keys' %s", release.EnvSecretPrefix, prefix)

@@ -37,13 +37,13 @@ type Contracts struct {
 	Records *chain.RecordStore
 	// Dial connects to a chain and checks its id; nil: chain.Dial (JSON-RPC).
 	Dial func(ctx context.Context, rpc string, chainID uint64) (chain.Backend, error)
-	// Key loads a deployer key by name; nil: chain.LoadKeyFrom (the worker's environment),
-	// with a raw hex key accepted only as hexKeyAllowed says.
+	// Key loads a deployer key by name; nil: chain.LoadKeyFrom (the worker's environment: a
+	// keystore file or Clef), with a raw hex key accepted only as hexKeyAllowed says.
 	Key func(name string) (*chain.Key, error)
 	// AllowHexKeys: this worker runs dev policies (its operator set
 	// SHIPGATE_ALLOW_DEV_POLICIES), so a deployer key may be a raw hex string in the
 	// environment, except on a known mainnet or a governed chain. Otherwise keys are keystore
-	// files.
+	// files or held by Clef.
 	AllowHexKeys bool
 	// PollInterval is how often confirmations are polled; 0: 1 s.
 	PollInterval time.Duration
@@ -262,6 +262,12 @@ func (c *Contracts) Sign(ctx context.Context, req release.ContractTx) (release.S
 		var revert *chain.TxError
 		if errors.As(err, &revert) {
 			return release.SignedTx{}, temporal.NewNonRetryableApplicationError(err.Error(), "TxRefused", err)
+		}
+		if errors.Is(err, chain.ErrClefDenied) || errors.Is(err, chain.ErrClefAccount) || errors.Is(err, chain.ErrSignerMismatch) {
+			// a person or a rule at the signer said no, or the signer is not configured with
+			// this account, or it answered with another transaction: asking again would put the
+			// same request in front of the same signer. An unreachable or slow Clef is retried.
+			return release.SignedTx{}, temporal.NewNonRetryableApplicationError(err.Error(), "SignerRefused", err)
 		}
 		return release.SignedTx{}, err
 	}

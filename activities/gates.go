@@ -50,7 +50,7 @@ func (g *Gates) EvaluateCheck(ctx context.Context, req release.CheckRequest) (re
 	res, err := g.evaluate(ctx, req)
 	stop()
 	if err == nil && g.Metrics != nil {
-		g.Metrics.CheckOutcomes.WithLabelValues(req.Gate, req.Check.Name, req.Check.Type, res.Outcome).Inc()
+		g.Metrics.CheckOutcomes.WithLabelValues(req.Gate, req.Check.Name, req.Check.Type, string(res.Outcome)).Inc()
 		g.Metrics.CheckSeconds.WithLabelValues(req.Check.Type).Observe(time.Since(start).Seconds())
 	}
 	activity.GetLogger(ctx).Info("check evaluated", "gate", req.Gate, "check", req.Check.Name,
@@ -64,7 +64,7 @@ func (g *Gates) evaluate(ctx context.Context, req release.CheckRequest) (release
 	case release.KindProbe:
 		r := probe.Evaluate(ctx, probe.Input{Type: req.Check.Type, Params: req.Check.Params, Service: req.Service,
 			Version: req.Version, Environment: req.Environment}, g.PrometheusURL, g.client())
-		return release.CheckResult{Outcome: string(r.Outcome), Detail: r.Detail}, nil
+		return release.CheckResult{Outcome: release.Outcome(r.Outcome), Detail: r.Detail}, nil
 	default:
 		return release.CheckResult{Outcome: release.OutcomeError,
 			Detail: fmt.Sprintf("%s checks of type %q are not evaluated by this worker", req.Check.Kind, req.Check.Type)}, nil
@@ -102,7 +102,7 @@ func (g *Gates) evaluate(ctx context.Context, req release.CheckRequest) (release
 	}
 	r := evidence.Evaluate(evidence.Input{Type: req.Check.Type, Params: req.Check.Params, Files: files, Previous: prev,
 		Version: req.Version, Commit: req.Commit, CheckURL: func(u string) error { return g.reachability(req.Check.Params).Check(ctx, u) }})
-	return release.CheckResult{Outcome: string(r.Outcome), Detail: r.Detail, Evidence: digests}, nil
+	return release.CheckResult{Outcome: release.Outcome(r.Outcome), Detail: r.Detail, Evidence: digests}, nil
 }
 
 // reachability checks the URLs evidence names (audit reports): https to public addresses only,

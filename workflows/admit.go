@@ -80,14 +80,6 @@ func (w *rel) refuseStart(ctx workflow.Context, start *release.Command, reason, 
 	return release.Result{State: release.StateFailed, Stage: w.st.Stage, Reason: msg}, true
 }
 
-// versionStartAge (recorded history v12-start-age): a signed start's age is measured at the
-// time the server recorded the start, not at the release's first workflow task. With a backlog
-// of workflow tasks (measured with bench/releases: 1,000 releases started in two minutes on a
-// starved dev server) the first task ran more than CommandMaxAge after the start was signed,
-// and 23 % of the releases were refused as expired. The server's start time is as good a
-// witness against a replayed start: a start sent again later is recorded later.
-const versionStartAge = "start-age"
-
 // startClock is the time a signed start is judged at.
 func startClock(ctx workflow.Context) time.Time {
 	if workflow.GetVersion(ctx, versionStartAge, workflow.DefaultVersion, 1) < 1 {

@@ -13,7 +13,7 @@ import (
 
 // intervalsPerRun bounds one run of AnalysisWorkflow. An interval costs 11 events (a timer,
 // one activity, three workflow tasks; measured on the dev server), whether the interval's
-// activity watches alerts (alertWatchVersion) or not, so a run of 400 stays near 4,400 events:
+// activity watches alerts (versionAlertWatch) or not, so a run of 400 stays near 4,400 events:
 // under half the 10,000 budget, leaving room for notices, however long the watch.
 const intervalsPerRun = 400
 
@@ -23,17 +23,12 @@ const historySafetyLimit = 8000
 // recentIntervals bounds the compact interval log the child keeps for status.
 const recentIntervals = 30
 
-// alertWatchVersion: each interval's activity starts with the interval's timer and watches
-// the SLO alerts while the timer runs, so a firing alert rolls back before the interval ends;
-// failing verdicts are notified; the run keeps a compact interval log for status.
-const alertWatchVersion = "analysis-alert-watch"
-
 // AnalysisWorkflow measures one canary watch or production bake every interval and decides:
 // promote (after Min, when the run is promote-eligible), rollback (a failure budget is spent
 // or an SLO alert fired) or pause (inconclusive or error budget spent, or Max reached without
 // a passing run: never a silent pass). It continues as new to keep its history small.
 func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.AnalysisOutcome, error) {
-	watching := workflow.GetVersion(ctx, alertWatchVersion, workflow.DefaultVersion, 1) == 1
+	watching := workflow.GetVersion(ctx, versionAlertWatch, workflow.DefaultVersion, 1) == 1
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: max(in.Interval, 30*time.Second),
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 2},
@@ -49,7 +44,7 @@ func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.A
 	}
 	a := &analysisRun{in: in, id: workflow.GetInfo(ctx).WorkflowExecution.ID}
 	if err := workflow.SetQueryHandler(ctx, release.QueryStatus, func() (release.AnalysisOutcome, error) {
-		o := a.outcome("running", a.in.Run.Decision.Reason)
+		o := a.outcome(analysis.Running, a.in.Run.Decision.Reason)
 		o.Recent = a.in.Recent
 		return o, nil
 	}); err != nil {
@@ -64,60 +59,76 @@ func AnalysisWorkflow(ctx workflow.Context, in release.AnalysisInput) (release.A
 			a.drainNotices(ctx)
 			return release.AnalysisOutcome{}, workflow.NewContinueAsNewError(ctx, AnalysisWorkflow, a.in)
 		}
-		elapsed := workflow.Now(ctx).Sub(a.in.StartedAt)
-		if elapsed >= a.in.Max {
-			a.drainNotices(ctx)
-			if a.in.Run.Decision.Action == analysis.PromoteEligible {
-				return a.outcome("promote", a.in.Run.Decision.Reason), nil
-			}
-			return a.outcome("pause", fmt.Sprintf("the watch ended after %s without a passing run: %s", a.in.Max, a.in.Run.Decision.Reason)), nil
-		}
-		timer := workflow.NewTimerWithOptions(ctx, a.in.Interval, workflow.TimerOptions{
-			Summary: fmt.Sprintf("%s analysis: interval %d", a.in.Step, a.in.Run.Intervals+1)})
-		req := release.AnalyzeRequest{Spec: a.in.Spec, Vars: a.in.Vars, Run: a.in.Run}
-		if watching {
-			// measured when the timer fires, or as soon as an alert fires before that
-			req.Until = workflow.Now(ctx).Add(a.in.Interval)
-		} else if err := timer.Get(ctx, nil); err != nil {
-			return release.AnalysisOutcome{}, err
-		}
-		var res release.AnalyzeResult
-		err := workflow.ExecuteActivity(actx, release.ActivityAnalyze, req).Get(ctx, &res)
-		if err != nil {
-			// the measurement itself failed: count it as an interval in error, never as a pass
-			res.Run = a.in.Run
-			res.Decision = res.Run.Record(analysis.IntervalResult{AlertsError: err.Error()})
-			res.Summary = []string{"measurement failed: " + err.Error()}
-			if watching {
-				rec := analysis.NewIntervalRecord(res.Run.Intervals, workflow.Now(ctx), analysis.IntervalResult{AlertsError: err.Error()}, res.Decision)
-				res.Record = &rec
-			}
-		}
-		before := a.in.Run
-		a.in.Run, a.in.Summary = res.Run, res.Summary
-		if watching {
-			a.log(res.Record)
-			a.notifyFailures(ctx, before, res.Decision)
-		}
-		switch res.Decision.Action {
-		case analysis.Rollback:
-			// no wait for earlier notices here: traffic goes back first
-			return a.outcome("rollback", res.Decision.Reason), nil
-		case analysis.Pause, analysis.Errored:
-			a.drainNotices(ctx)
-			return a.outcome("pause", res.Decision.Reason), nil
-		}
-		if watching {
-			// the interval's clock: it has fired already unless an activity attempt ended early
-			if err := timer.Get(ctx, nil); err != nil {
-				return release.AnalysisOutcome{}, err
-			}
-		}
-		if res.Decision.Action == analysis.PromoteEligible && workflow.Now(ctx).Sub(a.in.StartedAt) >= a.in.Min {
-			a.drainNotices(ctx)
-			return a.outcome("promote", res.Decision.Reason), nil
+		if out, done, err := a.interval(ctx, actx, watching); done || err != nil {
+			return out, err
 		}
 	}
+}
+
+// interval measures one interval and folds it into the run: done with the analysis's outcome
+// when the watch is over (its Max reached), the interval decided rollback or pause, or the
+// run may promote (after Min); err is the workflow's (a canceled timer).
+func (a *analysisRun) interval(ctx, actx workflow.Context, watching bool) (out release.AnalysisOutcome, done bool, err error) {
+	if workflow.Now(ctx).Sub(a.in.StartedAt) >= a.in.Max {
+		a.drainNotices(ctx)
+		if a.in.Run.Decision.Action == analysis.PromoteEligible {
+			return a.outcome(analysis.Promote, a.in.Run.Decision.Reason), true, nil
+		}
+		return a.outcome(analysis.Pause, fmt.Sprintf("the watch ended after %s without a passing run: %s", a.in.Max, a.in.Run.Decision.Reason)), true, nil
+	}
+	timer := workflow.NewTimerWithOptions(ctx, a.in.Interval, workflow.TimerOptions{
+		Summary: fmt.Sprintf("%s analysis: interval %d", a.in.Step, a.in.Run.Intervals+1)})
+	req := release.AnalyzeRequest{Spec: a.in.Spec, Vars: a.in.Vars, Run: a.in.Run}
+	if watching {
+		// measured when the timer fires, or as soon as an alert fires before that
+		req.Until = workflow.Now(ctx).Add(a.in.Interval)
+	} else if err := timer.Get(ctx, nil); err != nil {
+		return release.AnalysisOutcome{}, false, err
+	}
+	res := a.measure(ctx, actx, req, watching)
+	before := a.in.Run
+	a.in.Run, a.in.Summary = res.Run, res.Summary
+	if watching {
+		a.log(res.Record)
+		a.notifyFailures(ctx, before, res.Decision)
+	}
+	switch res.Decision.Action {
+	case analysis.Rollback:
+		// no wait for earlier notices here: traffic goes back first
+		return a.outcome(analysis.Rollback, res.Decision.Reason), true, nil
+	case analysis.Pause, analysis.Errored:
+		a.drainNotices(ctx)
+		return a.outcome(analysis.Pause, res.Decision.Reason), true, nil
+	}
+	if watching {
+		// the interval's clock: it has fired already unless an activity attempt ended early
+		if err := timer.Get(ctx, nil); err != nil {
+			return release.AnalysisOutcome{}, false, err
+		}
+	}
+	if res.Decision.Action == analysis.PromoteEligible && workflow.Now(ctx).Sub(a.in.StartedAt) >= a.in.Min {
+		a.drainNotices(ctx)
+		return a.outcome(analysis.Promote, res.Decision.Reason), true, nil
+	}
+	return release.AnalysisOutcome{}, false, nil
+}
+
+// measure runs the interval's activity; a measurement that failed counts as an interval in
+// error, never as a pass.
+func (a *analysisRun) measure(ctx, actx workflow.Context, req release.AnalyzeRequest, watching bool) release.AnalyzeResult {
+	var res release.AnalyzeResult
+	err := workflow.ExecuteActivity(actx, release.ActivityAnalyze, req).Get(ctx, &res)
+	if err == nil {
+		return res
+	}
+	res.Run = a.in.Run
+	res.Decision = res.Run.Record(analysis.IntervalResult{AlertsError: err.Error()})
+	res.Summary = []string{"measurement failed: " + err.Error()}
+	if watching {
+		rec := analysis.NewIntervalRecord(res.Run.Intervals, workflow.Now(ctx), analysis.IntervalResult{AlertsError: err.Error()}, res.Decision)
+		res.Record = &rec
+	}
+	return res
 }
 
 // analysisRun is the state of one run of AnalysisWorkflow.
@@ -127,7 +138,7 @@ type analysisRun struct {
 	notices []workflow.Future
 }
 
-func (a *analysisRun) outcome(action, reason string) release.AnalysisOutcome {
+func (a *analysisRun) outcome(action analysis.Action, reason string) release.AnalysisOutcome {
 	return release.AnalysisOutcome{Step: a.in.Step, Action: action, Reason: reason, Intervals: a.in.Run.Intervals,
 		Summary: a.in.Summary, WorkflowID: a.id, Metrics: a.in.Run.Metrics}
 }
@@ -189,7 +200,7 @@ func (a *analysisRun) drainNotices(ctx workflow.Context) {
 // comes back through onAnalysis. Policies without analysis change nothing (no version marker).
 func (w *rel) startAnalysis(ctx workflow.Context, window string, min, maxD time.Duration) {
 	p := w.pol
-	if p.Analysis == nil || workflow.GetVersion(ctx, "canary-analysis", workflow.DefaultVersion, 1) != 1 {
+	if p.Analysis == nil || workflow.GetVersion(ctx, versionCanaryAnalysis, workflow.DefaultVersion, 1) != 1 {
 		return
 	}
 	interval := p.AnalysisInterval()
@@ -205,7 +216,7 @@ func (w *rel) startAnalysis(ctx workflow.Context, window string, min, maxD time.
 	}
 	childID := w.st.ID + "/analysis/" + window
 	// status shows the running child's own view: internal/control queries it by this id
-	w.st.Analyses = append(w.st.Analyses, release.AnalysisOutcome{Step: window, Action: "running", WorkflowID: childID,
+	w.st.Analyses = append(w.st.Analyses, release.AnalysisOutcome{Step: window, Action: analysis.Running, WorkflowID: childID,
 		Reason: fmt.Sprintf("every %s, promotion after %s at the earliest", interval, min)})
 	w.publish(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -215,7 +226,7 @@ func (w *rel) startAnalysis(ctx workflow.Context, window string, min, maxD time.
 		})
 		var out release.AnalysisOutcome
 		if err := workflow.ExecuteChildWorkflow(cctx, release.AnalysisWorkflowName, in).Get(ctx, &out); err != nil {
-			out = release.AnalysisOutcome{Step: window, Action: "pause", WorkflowID: childID, Reason: "the analysis could not run: " + err.Error()}
+			out = release.AnalysisOutcome{Step: window, Action: analysis.Pause, WorkflowID: childID, Reason: "the analysis could not run: " + err.Error()}
 		}
 		w.onAnalysis(ctx, out)
 	})
@@ -236,21 +247,21 @@ func (w *rel) onAnalysis(ctx workflow.Context, out release.AnalysisOutcome) {
 	}
 	evidence := out.Evidence()
 	if len(evidence) == 0 {
-		evidence = out.Summary // a child from before alertWatchVersion
+		evidence = out.Summary // a child from before versionAlertWatch
 	}
 	entry := release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "analysis",
-		Target: out.Step, Accepted: out.Action == "promote", Reason: out.Action + ": " + out.Reason, Evidence: evidence}
+		Target: out.Step, Accepted: out.Action == analysis.Promote, Reason: string(out.Action) + ": " + out.Reason, Evidence: evidence}
 	w.audit(ctx, entry)
 	action := out.Action
-	if action == "rollback" && w.pol.FailureAction(w.st.Stage) == "pause" {
-		action = "pause"
+	if action == analysis.Rollback && w.pol.FailureAction(w.st.Stage) == release.FailurePause {
+		action = analysis.Pause
 	}
 	switch action {
-	case "rollback":
+	case analysis.Rollback:
 		w.stop = &release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: release.SignalRollback,
 			Reason: "analysis of " + out.Step + " failed: " + out.Reason, At: workflow.Now(ctx), Accepted: true}
 		w.audit(ctx, *w.stop)
-	case "pause":
+	case analysis.Pause:
 		w.st.Paused = true
 		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: release.SignalPause,
 			Target: out.Step, Accepted: true, Reason: "analysis needs a person: " + out.Reason + " (resume accepts it; rollback or abort do not)"})
@@ -263,7 +274,7 @@ func (w *rel) onAnalysis(ctx workflow.Context, out release.AnalysisOutcome) {
 func (w *rel) analysisOK(window string) bool {
 	for _, a := range w.st.Analyses {
 		if a.Step == window {
-			return a.Action == "promote"
+			return a.Action == analysis.Promote
 		}
 	}
 	return true
@@ -272,8 +283,8 @@ func (w *rel) analysisOK(window string) bool {
 // acceptPausedAnalyses is resume's effect on analyses that paused: the person decided.
 func (w *rel) acceptPausedAnalyses(actor string) {
 	for i := range w.st.Analyses {
-		if a := &w.st.Analyses[i]; a.Action == "pause" {
-			a.Action, a.Reason = "promote", "accepted by "+actor+" on resume after: "+a.Reason
+		if a := &w.st.Analyses[i]; a.Action == analysis.Pause {
+			a.Action, a.Reason = analysis.Promote, "accepted by "+actor+" on resume after: "+a.Reason
 		}
 	}
 }

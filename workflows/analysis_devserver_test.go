@@ -144,7 +144,7 @@ func TestAnalysisOnDevServerPromotesHealthyCanary(t *testing.T) {
 	if err := run.Get(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != "promote" || out.Intervals != 3 {
+	if out.Action != analysis.Promote || out.Intervals != 3 {
 		t.Fatalf("outcome %+v, want promote after 3 intervals", out)
 	}
 	if len(out.Metrics) != 1 || out.Metrics[0].Passes != 3 || !strings.Contains(out.Metrics[0].Last.Query, `version="2.0.0"`) {
@@ -170,7 +170,7 @@ func TestAnalysisOnDevServerAlertRollsBackBeforeTheIntervalEnds(t *testing.T) {
 	}
 	took := time.Since(fault)
 	t.Logf("fault → rollback decision: %s (interval %s): %s", took, interval, out.Reason)
-	if out.Action != "rollback" || out.Intervals != 1 {
+	if out.Action != analysis.Rollback || out.Intervals != 1 {
 		t.Fatalf("outcome %+v, want rollback in the first interval", out)
 	}
 	if took >= interval-2*time.Second {
@@ -209,7 +209,7 @@ func TestAnalysisOnDevServerPrometheusStoppedMidRun(t *testing.T) {
 	}
 	t.Logf("%s after %d intervals: %s; %s", out.Action, out.Intervals, out.Reason, out.Metrics[0].TimelineString())
 	m := out.Metrics[0]
-	if out.Action != "pause" || !strings.Contains(out.Reason, "could not be measured 3 times in a row > consecutiveErrorLimit 2") {
+	if out.Action != analysis.Pause || !strings.Contains(out.Reason, "could not be measured 3 times in a row > consecutiveErrorLimit 2") {
 		t.Fatalf("outcome %+v, want a pause past the error limit", out)
 	}
 	if !m.Last.Error || m.Last.Outcome != analysis.Inconclusive || m.Errors != 3 || !strings.HasSuffix(m.TimelineString(), "error×3") {
@@ -235,7 +235,7 @@ func TestAnalysisOnDevServerHistoryPerRun(t *testing.T) {
 	if err := run.Get(ctx, &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.Action != "promote" || out.Intervals != total {
+	if out.Action != analysis.Promote || out.Intervals != total {
 		t.Fatalf("outcome %+v, want promote after %d intervals", out, total)
 	}
 	var sizes []int

@@ -18,7 +18,7 @@ import (
 
 // withAnalysis is the default policy with a 1-minute analysis, a 48-hour canary watch and
 // 1-hour bakes (to keep the test short; the canary is the long part).
-func withAnalysis(onFailure string) func(*release.Manifest, *release.Policy) {
+func withAnalysis(onFailure release.FailureAction) func(*release.Manifest, *release.Policy) {
 	return func(_ *release.Manifest, p *release.Policy) {
 		limit := 0.01
 		p.Analysis = &analysis.Spec{Interval: "1m", Metrics: []analysis.Metric{{
@@ -30,7 +30,7 @@ func withAnalysis(onFailure string) func(*release.Manifest, *release.Policy) {
 			p.Rollout.Steps[i].Bake = release.Duration(time.Hour)
 		}
 		if onFailure != "" {
-			p.OnFailure = map[release.Stage]string{release.StageCanary: onFailure}
+			p.OnFailure = map[release.Stage]release.FailureAction{release.StageCanary: onFailure}
 		}
 	}
 }
@@ -45,10 +45,10 @@ func TestCanaryAnalysis48HoursToPromotion(t *testing.T) {
 	require.Len(t, st.Analyses, 4)
 	canary := st.Analyses[0]
 	require.Equal(t, release.WindowCanaryWatch, canary.Step)
-	require.Equal(t, "promote", canary.Action)
+	require.Equal(t, analysis.Promote, canary.Action)
 	require.Equal(t, 48*60, canary.Intervals, "every minute of 48 h measured, across continue-as-new runs")
 	for _, a := range st.Analyses[1:] {
-		require.Equal(t, "promote", a.Action, a.Step)
+		require.Equal(t, analysis.Promote, a.Action, a.Step)
 		require.Equal(t, 60, a.Intervals, a.Step)
 	}
 	require.GreaterOrEqual(t, h.env.Now().Sub(start), (14*24+48+3)*time.Hour)
@@ -75,7 +75,7 @@ func TestCanaryFailureAtHour30RollsBackWithoutAnyone(t *testing.T) {
 	require.InDelta(t, float64((14*24+30)*time.Hour), float64(h.env.Now().Sub(start)), float64(2*time.Hour))
 	st := h.status()
 	require.Equal(t, 0.0, st.TrafficPercent)
-	require.Equal(t, "rollback", st.Analyses[0].Action)
+	require.Equal(t, analysis.Rollback, st.Analyses[0].Action)
 	require.True(t, h.auditHas(st, "analysis", release.WindowCanaryWatch, false, "rollback"))
 	require.True(t, h.auditHas(st, "rollback", "", true, "analysis of canary-watch failed"), "the rollback is audited")
 }
@@ -97,7 +97,7 @@ func TestInconclusiveBudgetPausesForAPerson(t *testing.T) {
 	res := h.run()
 	require.Equal(t, release.StateSucceeded, res.State, "resume accepted the paused analysis")
 	require.Equal(t, release.StatePaused, paused.State)
-	require.Equal(t, "pause", paused.Analyses[0].Action)
+	require.Equal(t, analysis.Pause, paused.Analyses[0].Action)
 	require.Contains(t, paused.Analyses[0].Reason, "inconclusive")
 	require.Equal(t, 5.0, paused.TrafficPercent, "a pause leaves traffic where it is")
 	st := h.status()
@@ -105,7 +105,7 @@ func TestInconclusiveBudgetPausesForAPerson(t *testing.T) {
 }
 
 func TestPolicyCanSayPauseInsteadOfRollback(t *testing.T) {
-	h := newHarness(t, withAnalysis("pause"))
+	h := newHarness(t, withAnalysis(release.FailurePause))
 	h.act.verdict = func(v analysis.Vars, _ int) analysis.Outcome {
 		if v.Stage == string(release.StageCanary) {
 			return analysis.Fail
@@ -200,7 +200,7 @@ func TestFiringAlertRollsBackBeforeTheIntervalEnds(t *testing.T) {
 	require.Equal(t, (firesAt-1)*10*time.Minute, took, "rolled back when the alert was seen")
 	p := h.act.percents()
 	require.Equal(t, "production:0", p[len(p)-1])
-	require.Equal(t, "rollback", st.Analyses[0].Action)
+	require.Equal(t, analysis.Rollback, st.Analyses[0].Action)
 	require.Len(t, st.Analyses[0].Recent, 0, "the parent keeps no interval log")
 	require.Equal(t, firesAt, st.Analyses[0].Intervals)
 }
@@ -231,9 +231,9 @@ func TestAnalysisStatusNoticesAndAudit(t *testing.T) {
 	res := h.run()
 	require.Equal(t, release.StateSucceeded, res.State, "two failures are within failureLimit 2")
 
-	require.Equal(t, "running", parent.Analyses[0].Action)
+	require.Equal(t, analysis.Running, parent.Analyses[0].Action)
 	require.Equal(t, "release/payments/2.0.0/analysis/canary-watch", parent.Analyses[0].WorkflowID)
-	require.Equal(t, "running", live.Action)
+	require.Equal(t, analysis.Running, live.Action)
 	require.InDelta(t, 10*60, live.Intervals, 2)
 	require.Len(t, live.Recent, 30, "the compact log is bounded")
 	require.Equal(t, live.Intervals, live.Recent[29].N)

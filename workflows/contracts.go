@@ -13,9 +13,9 @@ import (
 // contractsState is what the release knows about its contracts between stages.
 type contractsState struct {
 	// plans per chain role, read when the release first touches the chain.
-	plans map[string]release.ContractsPlan
+	plans map[release.ChainRole]release.ContractsPlan
 	// impl is this release's implementation (or plain contract) address per role and contract.
-	impl map[string]map[string]string
+	impl map[release.ChainRole]map[string]string
 	// switched lists the proxies this release pointed at its implementation, oldest first: a
 	// rollback or abort points each back at the implementation it had before.
 	switched []switchedProxy
@@ -26,15 +26,6 @@ type contractsState struct {
 	// in front of the deployer's later nonces (every later transaction would wait behind it).
 	underWay *stepUnderWay
 }
-
-// versionSettleSteps (recorded history v10-settle-steps): a contract step cut short (a
-// cancellation, exhausted retries) is settled by the way back, and a proxy switch among them
-// reverted. Before it, a cancellation while a switch was in flight left the proxy on the new
-// implementation after the release ended, and one between a step's signing and its broadcast
-// left a signed transaction abandoned, so that every later transaction of the deployer on
-// that chain waited behind its nonce forever (both found by the chaos suite). Asked at a
-// release's first contract step; histories without the marker replay as before.
-const versionSettleSteps = "settle-contract-steps"
 
 // stepUnderWay is a forward contract step under way: its chain, its transaction and, for a
 // proxy switch, the proxy and the implementation it ran before.
@@ -52,7 +43,7 @@ func (w *rel) contractsOn(ctx workflow.Context) bool {
 	if len(w.in.Manifest.Contracts) == 0 {
 		return false
 	}
-	return workflow.GetVersion(ctx, "contracts", workflow.DefaultVersion, 1) == 1
+	return workflow.GetVersion(ctx, versionContracts, workflow.DefaultVersion, 1) == 1
 }
 
 // contractsTestnet deploys the release's contracts to the testnet chain for the soak, proxies
@@ -61,14 +52,14 @@ func (w *rel) contractsTestnet(ctx workflow.Context) error {
 	if !w.contractsOn(ctx) {
 		return nil
 	}
-	plan, err := w.planContracts(ctx, "testnet")
+	plan, err := w.planContracts(ctx, release.ChainTestnet)
 	if err != nil {
 		return err
 	}
-	if err := w.deployImplementations(ctx, "testnet", plan); err != nil {
+	if err := w.deployImplementations(ctx, release.ChainTestnet, plan); err != nil {
 		return err
 	}
-	return w.switchProxies(ctx, "testnet")
+	return w.switchProxies(ctx, release.ChainTestnet)
 }
 
 // contractsCanary deploys mainnet implementations (and plain contracts) at the canary, after
@@ -78,12 +69,12 @@ func (w *rel) contractsCanary(ctx workflow.Context) error {
 	if !w.contractsOn(ctx) {
 		return nil
 	}
-	plan, err := w.planContracts(ctx, "mainnet")
+	plan, err := w.planContracts(ctx, release.ChainMainnet)
 	if err != nil {
 		return err
 	}
 	soaked := map[string]string{}
-	for _, p := range w.ct.plans["testnet"].Contracts {
+	for _, p := range w.ct.plans[release.ChainTestnet].Contracts {
 		soaked[p.Contract] = p.ArtifactDigest
 	}
 	for _, p := range plan.Contracts {
@@ -94,11 +85,11 @@ func (w *rel) contractsCanary(ctx workflow.Context) error {
 			return err
 		}
 	}
-	if err := w.deployImplementations(ctx, "mainnet", plan); err != nil {
+	if err := w.deployImplementations(ctx, release.ChainMainnet, plan); err != nil {
 		return err
 	}
 	if w.pol.Contracts.UpgradeAt == release.StageCanary {
-		return w.switchProxies(ctx, "mainnet")
+		return w.switchProxies(ctx, release.ChainMainnet)
 	}
 	return nil
 }
@@ -109,7 +100,7 @@ func (w *rel) contractsProduction(ctx workflow.Context) error {
 	if w.pol.Contracts.UpgradeAt == release.StageCanary || !w.contractsOn(ctx) {
 		return nil
 	}
-	return w.switchProxies(ctx, "mainnet")
+	return w.switchProxies(ctx, release.ChainMainnet)
 }
 
 func short(d string) string {
@@ -122,7 +113,7 @@ func short(d string) string {
 	return d
 }
 
-func (w *rel) planContracts(ctx workflow.Context, role string) (release.ContractsPlan, error) {
+func (w *rel) planContracts(ctx workflow.Context, role release.ChainRole) (release.ContractsPlan, error) {
 	ch, _ := w.pol.ChainFor(role) // ValidateRelease guarantees both chains
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
@@ -135,7 +126,7 @@ func (w *rel) planContracts(ctx workflow.Context, role string) (release.Contract
 		return plan, fmt.Errorf("contracts on %s: %w", ch.Name, err)
 	}
 	if w.ct.plans == nil {
-		w.ct.plans, w.ct.impl = map[string]release.ContractsPlan{}, map[string]map[string]string{}
+		w.ct.plans, w.ct.impl = map[release.ChainRole]release.ContractsPlan{}, map[release.ChainRole]map[string]string{}
 	}
 	w.ct.plans[role], w.ct.impl[role] = plan, map[string]string{}
 	for _, p := range plan.Contracts {
@@ -150,7 +141,7 @@ func (w *rel) planContracts(ctx workflow.Context, role string) (release.Contract
 }
 
 // deployImplementations deploys every contract (an implementation, for a proxy) on a chain.
-func (w *rel) deployImplementations(ctx workflow.Context, role string, plan release.ContractsPlan) error {
+func (w *rel) deployImplementations(ctx workflow.Context, role release.ChainRole, plan release.ContractsPlan) error {
 	ch, _ := w.pol.ChainFor(role)
 	for _, ct := range w.in.Manifest.Contracts {
 		d, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpDeploy, Contract: ct}, nil)
@@ -164,7 +155,7 @@ func (w *rel) deployImplementations(ctx workflow.Context, role string, plan rele
 
 // switchProxies points every proxy of a chain at this release's implementation, deploying
 // the proxy on the first release. The implementation it ran before is the rollback target.
-func (w *rel) switchProxies(ctx workflow.Context, role string) error {
+func (w *rel) switchProxies(ctx workflow.Context, role release.ChainRole) error {
 	ch, _ := w.pol.ChainFor(role)
 	for i, ct := range w.in.Manifest.Contracts {
 		if ct.Proxy == nil {
@@ -279,7 +270,7 @@ func (w *rel) contractRollbackPlan() []string {
 			out = append(out, ct.Name+": cannot be rolled back on chain (not behind a proxy)")
 			continue
 		}
-		for _, role := range []string{"testnet", "mainnet"} {
+		for _, role := range release.ChainRoles {
 			plan, ok := w.ct.plans[role]
 			if !ok {
 				continue

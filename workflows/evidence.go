@@ -9,12 +9,6 @@ import (
 	"github.com/shipgate/shipgate/internal/release"
 )
 
-// versionEvidenceStore: a release's evidence and contract artifacts are blobs in the evidence
-// store, never paths or URLs; from this version on, an input that names a location is refused
-// at the start. Releases started before replay as they ran (their inputs hold absolute paths,
-// which the worker no longer opens).
-const versionEvidenceStore = "evidence-store"
-
 // evidenceStored refuses an input whose evidence or artifacts are not all blobs.
 func (w *rel) evidenceStored(ctx workflow.Context) error {
 	if workflow.GetVersion(ctx, versionEvidenceStore, workflow.DefaultVersion, 1) < 1 {

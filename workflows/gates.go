@@ -51,7 +51,7 @@ func (w *rel) awaitGate(ctx workflow.Context, gi int) {
 		if w.stop != nil {
 			return
 		}
-		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"gate": gs.ID, "outcome": gs.State}).
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"gate": gs.ID, "outcome": string(gs.State)}).
 			Counter("shipgate_gate_outcomes_total").Inc(1)
 		if gs.State == release.GatePassed {
 			w.notify(ctx, release.NoticeGate, fmt.Sprintf("gate %s %s passed", gs.ID, gs.Name))
@@ -137,7 +137,7 @@ func (w *rel) runAutomated(ctx workflow.Context, gi int, attempt int) {
 			digests = append(digests, e.Location+"@sha256:"+e.SHA256)
 		}
 		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "check",
-			Target: g.ID + "/" + cs.Name, Accepted: cs.State == release.CheckPassed, Reason: res.Outcome + ": " + res.Detail, Evidence: digests})
+			Target: g.ID + "/" + cs.Name, Accepted: cs.State == release.CheckPassed, Reason: string(res.Outcome) + ": " + res.Detail, Evidence: digests})
 	}
 }
 

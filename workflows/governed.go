@@ -13,17 +13,6 @@ import (
 	"github.com/shipgate/shipgate/internal/release"
 )
 
-// versionGoverned (recorded history v12-governed): a proxy on a governed chain is switched
-// through the chain's Safe and timelock (governedSwitch) instead of the worker's key. Releases
-// recorded before it never switched a governed proxy (validation refused them), so the marker
-// is asked only on the governed path and no older history meets it.
-const versionGoverned = "governed-upgrades"
-
-// versionGovernedMainnet: a production policy must govern its mainnet to switch proxies there
-// (release.GovernedMainnet); asked only when a release breaks the rule, so it changes no
-// history of a release the rule admits.
-const versionGovernedMainnet = "governed-mainnet"
-
 // How long the owners may take to approve a proposal before the release fails as expired; the
 // Safe transaction stays valid on chain, but the release does not wait forever with its
 // testnet soak and canary going stale.
@@ -69,7 +58,7 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 
 	// 2. the owners
 	now := workflow.Now(ctx)
-	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govApprovalWindow(ct.Name), StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govApprovalWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
 		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
 		Note: fmt.Sprintf("until %d of the Safe's owners approve safeTxHash %s", ch.Governance.Threshold, gp.SafeTxHash)})
 	w.publish(ctx)
@@ -115,7 +104,7 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	// 4. the delay: a durable timer, then the chain's own clock
 	now = workflow.Now(ctx)
 	delay := time.Duration(gp.Delay) * time.Second
-	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govDelayWindow(ct.Name), StartedAt: now, EndsAt: now.Add(delay), State: release.WindowOpen,
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govDelayWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(delay), State: release.WindowOpen,
 		Policy: release.Duration(delay).String(), Note: "the timelock's minimum delay: anyone can see the upgrade coming"})
 	w.publish(ctx)
 	if _, err := w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
@@ -186,11 +175,6 @@ func watchGovernance(ctx workflow.Context, ch release.Chain, gp release.Governan
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), release.ActivityGovernanceWatch, release.GovernanceWatchRequest{Chain: ch, Proposal: gp.Proposal, Until: until}).Get(ctx, &pr)
 	return pr, err
 }
-
-// versionGovernedCancel (recorded history v12-governed-cancel): a release stopped during the
-// timelock delay asks the Safe to cancel the operations it scheduled, and executes the
-// cancellation once the owners approve it; before, it only told the owners to.
-const versionGovernedCancel = "governed-cancel"
 
 func govCancelWindow(contract string) string { return "governance " + contract + ": cancel approvals" }
 
@@ -316,7 +300,7 @@ func (w *rel) cancelProposed(ctx workflow.Context, ch release.Chain, ct release.
 	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: %s: Safe owners, approve the cancellation of the %s (approveHash of the safeTxHash from your own wallet):\n%s",
 		w.st.Service, w.st.Version, why, what, strings.Join(cp.Summary, "\n")))
 	now := workflow.Now(ctx)
-	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govCancelWindow(ct.Name), StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govCancelWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
 		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
 		Note: fmt.Sprintf("until %d of the Safe's owners approve the cancellation, safeTxHash %s", ch.Governance.Threshold, cp.SafeTxHash)})
 	w.backStep = "the way out: the Safe owners' approval of the cancellation of the " + what

@@ -298,6 +298,7 @@ func TestGovernedReleaseReachesProduction(t *testing.T) {
 		i := slices.IndexFunc(st.Windows, func(w release.WindowStatus) bool { return w.Name == name })
 		require.GreaterOrEqual(t, i, 0, name)
 		require.Equal(t, release.WindowDone, st.Windows[i].State, name)
+		require.Equal(t, release.StageProduction, st.Windows[i].Stage, "%s: opened in the stage that switches the proxy", name)
 	}
 	require.True(t, h.auditHas(st, "governance-proposed", "upgrade of Counter on mainnet", true, "safeTxHash "+p.SafeTxHash.Hex()))
 	require.True(t, h.auditHas(st, "governance-approved", "upgrade of Counter on mainnet", true, "2 of 2"))

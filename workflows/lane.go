@@ -205,12 +205,6 @@ func (l *lane) hintAll(ctx workflow.Context) {
 	}
 }
 
-// versionServiceLane (recorded history v10-service-lane): a release enters its service's
-// production lane before its canary and leaves it when it ends, takes its rollback target
-// from what the lane says is live, and may be superseded. Histories without the marker move
-// traffic without a lane, as before.
-const versionServiceLane = "service-lane"
-
 // laneRole is where a release stands in its lane.
 type laneRole int
 

@@ -13,12 +13,6 @@ import (
 	"github.com/shipgate/shipgate/internal/release"
 )
 
-// versionPromotionWindows (recorded history v10-promotion-windows): the release joins its
-// policy's line when it starts, and leaving a stage and every production traffic increase wait
-// for the policy's promotion windows and an unfrozen line. Histories without the marker run
-// as before.
-const versionPromotionWindows = "promotion-windows"
-
 // How promotion is held (the one rule, here):
 //   - Points: leaving development, staging, testnet and canary, and every production traffic
 //     increase (the canary share and each rollout step). Rollback, abort and traffic decreases

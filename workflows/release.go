@@ -23,12 +23,6 @@ var (
 	SearchWaitsFor = temporal.NewSearchAttributeKeyKeyword(release.SearchAttrWaitsFor)
 )
 
-// versionSignedCommands (recorded history v8-signed-commands): the release obtains its policy
-// from the worker, verifies its signed start and every command's signature, and keeps
-// separation of duties (recheck never clears a rejection). Histories without the marker run
-// as before: policy from the input, commands by claimed actor.
-const versionSignedCommands = "signed-commands"
-
 // rel is one running release: its input, its policy, its status (the single source of truth
 // the status query answers from) and the requests signals have left for the main flow.
 type rel struct {
@@ -172,44 +166,24 @@ func (w *rel) init(digest string) {
 		}
 		w.st.Gates = append(w.st.Gates, gs)
 	}
-	w.st.Windows = append(w.st.Windows, w.plannedWindow(release.WindowTestnetSoak, w.pol.Windows.TestnetSoak))
-	w.st.Windows = append(w.st.Windows, w.plannedWindow(release.WindowCanaryWatch, w.pol.Windows.CanaryWatchMin))
+	w.st.Windows = append(w.st.Windows, w.plannedWindow(release.WindowTestnetSoak, release.StageTestnet, w.pol.Windows.TestnetSoak))
+	w.st.Windows = append(w.st.Windows, w.plannedWindow(release.WindowCanaryWatch, release.StageCanary, w.pol.Windows.CanaryWatchMin))
 	for _, s := range w.pol.Rollout.Steps {
-		w.st.Windows = append(w.st.Windows, w.plannedWindow(release.StepWindow(s.Percent), s.Bake))
+		w.st.Windows = append(w.st.Windows, w.plannedWindow(release.StepWindow(s.Percent), release.StageProduction, s.Bake))
 	}
 }
 
-// run walks the stages. Each stage does its work, then waits until the gates placed before the
-// next stage have passed, its windows are over, nothing blocks promotion and it is not paused.
+// run walks the stages. Each stage does its work (work), then waits until it may be left
+// (awaitPromotion): the gates placed before the next stage have passed, its windows are over,
+// nothing else blocks promotion (blockers) and it is not paused.
 func (w *rel) run(ctx workflow.Context) (release.Result, error) {
 	for _, stage := range release.Stages {
 		w.enter(ctx, stage)
 		if w.stop != nil {
 			return w.finishStop(ctx)
 		}
-		for i := range w.pol.Gates {
-			if w.pol.Gates[i].Before == stage.Next() {
-				gi := i
-				workflow.Go(ctx, func(gctx workflow.Context) { w.runGate(gctx, gi) })
-			}
-		}
-		var err error
-		switch {
-		case stage.Deploys():
-			if stage == release.StageTestnet {
-				err = w.contractsTestnet(ctx)
-			}
-			if err == nil {
-				err = w.setTraffic(ctx, w.in.Manifest.Environment(stage), 100, string(stage))
-			}
-			if err == nil && stage == release.StageTestnet {
-				w.openWindow(ctx, release.WindowTestnetSoak)
-			}
-		case stage == release.StageCanary:
-			err = w.runCanary(ctx)
-		case stage == release.StageProduction:
-			err = w.runProduction(ctx)
-		}
+		w.startGates(ctx, stage)
+		err := w.work(ctx, stage)
 		if err != nil && w.stop != nil && errors.Is(err, errStopped) {
 			return w.finishStop(ctx) // a governed wait the stop interrupted
 		}
@@ -238,6 +212,49 @@ func (w *rel) enter(ctx workflow.Context, stage release.Stage) {
 	w.notify(ctx, release.NoticeStage, fmt.Sprintf("%s %s entered %s", w.st.Service, w.st.Version, stage))
 }
 
+// startGates starts, alongside the stage's work, the gates placed before the next stage.
+func (w *rel) startGates(ctx workflow.Context, stage release.Stage) {
+	for i := range w.pol.Gates {
+		if w.pol.Gates[i].Before == stage.Next() {
+			gi := i
+			workflow.Go(ctx, func(gctx workflow.Context) { w.runGate(gctx, gi) })
+		}
+	}
+}
+
+// work is what each stage does before the release may leave it: one method per stage.
+func (w *rel) work(ctx workflow.Context, stage release.Stage) error {
+	switch stage {
+	case release.StageStaging:
+		return w.runStaging(ctx)
+	case release.StageTestnet:
+		return w.runTestnet(ctx)
+	case release.StageCanary:
+		return w.runCanary(ctx)
+	case release.StageProduction:
+		return w.runProduction(ctx)
+	}
+	return nil // development: its gate (G1) judges the CI's evidence; nothing is deployed
+}
+
+// runStaging puts the version on all of staging's traffic, for QA, UAT and load tests.
+func (w *rel) runStaging(ctx workflow.Context) error {
+	return w.setTraffic(ctx, w.in.Manifest.Environment(release.StageStaging), 100, string(release.StageStaging))
+}
+
+// runTestnet deploys the contracts to the testnet chain, puts the version on all of the
+// testnet environment's traffic and opens the soak.
+func (w *rel) runTestnet(ctx workflow.Context) error {
+	if err := w.contractsTestnet(ctx); err != nil {
+		return err
+	}
+	if err := w.setTraffic(ctx, w.in.Manifest.Environment(release.StageTestnet), 100, string(release.StageTestnet)); err != nil {
+		return err
+	}
+	w.openWindow(ctx, release.WindowTestnetSoak)
+	return nil
+}
+
 // awaitPromotion blocks until the release may leave stage.
 func (w *rel) awaitPromotion(ctx workflow.Context, stage release.Stage) error {
 	w.setState(ctx, release.StateWaiting, "")
@@ -248,8 +265,20 @@ func (w *rel) awaitPromotion(ctx workflow.Context, stage release.Stage) error {
 	return w.untilPromotes(ctx, p, func() bool { return len(w.blockers(stage)) == 0 })
 }
 
-// blockers lists what keeps the release in stage, in words for people.
-func (w *rel) blockers(stage release.Stage) []string {
+// blockers lists what keeps the release in stage, in words for people: the one rule for
+// leaving a stage. Every window of the stage counts, opened or not.
+func (w *rel) blockers(stage release.Stage) []string { return w.holds(stage, false) }
+
+// stepBlockers lists what keeps the release from its next production traffic step: the same
+// rule as leaving a stage, over the windows opened so far (the steps to come have not baked
+// yet and are not due).
+func (w *rel) stepBlockers() []string { return w.holds(release.StageProduction, true) }
+
+// holds is the rule behind blockers and stepBlockers: a gate placed before the next stage
+// that has not passed, a window of the stage not over or its analysis not passed (with
+// openedOnly, windows still pending do not count), an open issue that holds the stage, a
+// production lane the release waits for, a pause.
+func (w *rel) holds(stage release.Stage, openedOnly bool) []string {
 	var out []string
 	for _, g := range w.st.Gates {
 		if g.Before == stage.Next() && g.State != release.GatePassed {
@@ -257,10 +286,13 @@ func (w *rel) blockers(stage release.Stage) []string {
 		}
 	}
 	for _, win := range w.st.Windows {
-		if w.windowStage(win.Name) == stage && win.State != release.WindowDone && win.State != release.WindowBroken {
+		if win.Stage != stage || (openedOnly && win.State == release.WindowPending) {
+			continue
+		}
+		if win.State != release.WindowDone && win.State != release.WindowBroken {
 			out = append(out, "window "+win.Name)
 		}
-		if w.windowStage(win.Name) == stage && !w.analysisOK(win.Name) {
+		if !w.analysisOK(win.Name) {
 			out = append(out, "analysis of "+win.Name)
 		}
 	}
@@ -313,16 +345,6 @@ func (w *rel) issueHolds(stage release.Stage) []string {
 	return out
 }
 
-func (w *rel) windowStage(name string) release.Stage {
-	switch name {
-	case release.WindowTestnetSoak:
-		return release.StageTestnet
-	case release.WindowCanaryWatch:
-		return release.StageCanary
-	}
-	return release.StageProduction
-}
-
 // runCanary records the rollback target, moves the canary share of traffic and opens the watch.
 func (w *rel) runCanary(ctx workflow.Context) error {
 	if err := w.enterLane(ctx); err != nil || w.stop != nil {
@@ -344,16 +366,16 @@ func (w *rel) runCanary(ctx workflow.Context) error {
 	return nil
 }
 
-// runProduction walks the rollout steps, each baking before the next.
+// runProduction walks the rollout steps, each baking before the next. A step waits on the
+// same rule as leaving a stage (stepBlockers): the bakes so far over and their analyses
+// passed, no open issue holding production, no pause. (Until this used blockers it tested
+// the previous step's window, its analysis, the issues and the pause inline; the gates and
+// the lane it skipped hold nothing in production: no gate may be placed before done, and a
+// release in production holds its lane. So the waits, and the histories, are the same.)
 func (w *rel) runProduction(ctx workflow.Context) error {
 	for i, s := range w.pol.Rollout.Steps {
 		if i > 0 {
-			// the previous step's window must be over (and nothing paused) before traffic grows
-			if err := w.untilPromotes(ctx, promotion.Point{Traffic: true}, func() bool {
-				prev := release.StepWindow(w.pol.Rollout.Steps[i-1].Percent)
-				return w.windowOver(prev) && w.analysisOK(prev) && !w.st.Paused &&
-					len(w.issueHolds(release.StageProduction)) == 0
-			}); err != nil {
+			if err := w.untilPromotes(ctx, promotion.Point{Traffic: true}, func() bool { return len(w.stepBlockers()) == 0 }); err != nil {
 				return err
 			}
 			if w.stop != nil {

@@ -80,7 +80,7 @@ type fakeActivities struct {
 	mu      sync.Mutex
 	traffic []release.TrafficRequest
 	notices []release.Notice
-	outcome map[string]string // check name → outcome (default pass)
+	outcome map[string]release.Outcome // check name → outcome (default pass)
 	// requests are the check requests the workflow made, in order
 	requests []release.CheckRequest
 	// signoffs are the Slack signoff messages posted or updated, in order (signoffmsg_test.go)
@@ -103,7 +103,7 @@ func (f *fakeActivities) EvaluateCheck(_ context.Context, req release.CheckReque
 	if out == "" {
 		out = release.OutcomePass
 	}
-	res := release.CheckResult{Outcome: out, Detail: req.Check.Name + " " + out}
+	res := release.CheckResult{Outcome: out, Detail: req.Check.Name + " " + string(out)}
 	for _, b := range req.Blobs {
 		res.Evidence = append(res.Evidence, release.EvidenceDigest{Location: b.Name, SHA256: fmt.Sprintf("%064d", req.Attempt)})
 	}
@@ -152,7 +152,7 @@ func (f *fakeActivities) Notify(_ context.Context, n release.Notice) error {
 	return nil
 }
 
-func (f *fakeActivities) setOutcome(check, outcome string) {
+func (f *fakeActivities) setOutcome(check string, outcome release.Outcome) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.outcome[check] = outcome
@@ -195,7 +195,7 @@ func newHarness(t testing.TB, edit func(*release.Manifest, *release.Policy)) *ha
 	// it failed TestCanaryAnalysis48HoursToPromotion ("didn't yield for over 1s") though the
 	// task was only starved; like the timeout above, a bound on hangs
 	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
-	act := &fakeActivities{outcome: map[string]string{}}
+	act := &fakeActivities{outcome: map[string]release.Outcome{}}
 	env.RegisterWorkflowWithOptions(ReleaseWorkflow, RegisterOptions())
 	env.RegisterActivityWithOptions(act.EvaluateCheck, activity.RegisterOptions{Name: release.ActivityEvaluateCheck})
 	env.RegisterActivityWithOptions(act.SetTraffic, activity.RegisterOptions{Name: release.ActivitySetTraffic})
@@ -363,6 +363,13 @@ func TestDefaultLifecycleSucceeds(t *testing.T) {
 	require.Equal(t, release.WindowOpen, soak.State)
 	require.Equal(t, 14*24*time.Hour, soak.EndsAt.Sub(soak.StartedAt))
 	require.Contains(t, mid.WaitingFor, "window testnet-soak")
+	stages := map[string]release.Stage{}
+	for _, win := range mid.Windows {
+		stages[win.Name] = win.Stage
+	}
+	require.Equal(t, map[string]release.Stage{release.WindowTestnetSoak: release.StageTestnet, release.WindowCanaryWatch: release.StageCanary,
+		"production-5": release.StageProduction, "production-25": release.StageProduction, "production-100": release.StageProduction}, stages,
+		"every window records its stage when the release is created")
 
 	// idempotency keys are unique per step
 	keys := map[string]bool{}

@@ -160,6 +160,31 @@ func (w *rel) setDecideHandler(ctx workflow.Context) error {
 		}})
 }
 
+// apply decides one command and applies it. Who may do what, the one table (every command
+// is first authenticated, handle: its actor is a policy member proven by signature, on the CLI
+// or Slack, and the release has not ended). RM: a member of roles.releaseManagers; operator:
+// of a group in roles.operators; author: the manifest's author under any of their identities.
+//
+//	command          who                                     also needs                          where
+//	approve          a member of the check's group, not the  the check applies, its gate is      approve, signoff
+//	                 author                                  open, the evidence shown is current
+//	reject           as approve                              a reason                            reject, signoff
+//	clear-rejection  the member who rejected, or an RM; never a reason; the check stands rejected  clearRejection
+//	                 the author
+//	pause, resume    an RM or operator                       not paused (pause) / paused         apply
+//	recheck          an RM, an operator or the author        a blocked gate; evidence only for   recheck
+//	                                                         blocked gates' checks
+//	abort, rollback  an RM or operator                       a reason; rollback: traffic moved,  requestStop,
+//	                                                         --to: another version               pointAt
+//	report-issue     any member                              a known severity and a title        reportIssue
+//	resolve-issue    an RM or operator                       an open issue                       resolveIssue
+//	break-glass      two distinct RMs, neither the author    a reason; a window not yet over     breakGlass
+//	override         two distinct RMs, neither the author    a reason; the window holding now    override (promotion.go)
+//
+// Releases from before signed commands (!w.signed) took the claimed actor and let the author
+// count toward break-glass; they replay as they ran. Start (admit), restore (RestoreWorkflow)
+// and freeze (the line) are decided elsewhere; README's "Who may do what" shows people the
+// whole table, and changes with this one.
 func (w *rel) apply(ctx workflow.Context, name string, cmd release.Command) (string, bool) {
 	if strings.TrimSpace(cmd.Actor) == "" {
 		return "refused: no actor", false

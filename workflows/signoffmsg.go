@@ -11,14 +11,10 @@ import (
 	"github.com/shipgate/shipgate/internal/release"
 )
 
-// signoffMessagesChange versions the Slack signoff messages: releases started before it
-// neither post nor update them.
-const signoffMessagesChange = "slack-signoff-messages"
-
 // followSignoffs starts one coroutine per applicable signoff check of the gate; each keeps that
 // check's Slack message in step with the status (see followSignoff).
 func (w *rel) followSignoffs(ctx workflow.Context, gi int) {
-	if workflow.GetVersion(ctx, signoffMessagesChange, workflow.DefaultVersion, 1) < 1 {
+	if workflow.GetVersion(ctx, versionSignoffMessages, workflow.DefaultVersion, 1) < 1 {
 		return
 	}
 	for ci, c := range w.pol.Gates[gi].Checks {

@@ -53,7 +53,7 @@ func newWayBackStack(t *testing.T) *wayBackStack {
 	c := devstack.TestServer(t)
 	require.NoError(t, searchattr.Ensure(context.Background(), c, "default"))
 	_, pol := testInput(t, devWindows)
-	s := &wayBackStack{t: t, c: c, queue: "wayback", act: &fakeActivities{outcome: map[string]string{}}, pol: pol}
+	s := &wayBackStack{t: t, c: c, queue: "wayback", act: &fakeActivities{outcome: map[string]release.Outcome{}}, pol: pol}
 	w := worker.New(c, s.queue, worker.Options{})
 	Register(w)
 	activities.RegisterLanes(w, &activities.Lanes{Client: c})

@@ -11,13 +11,6 @@ import (
 	"github.com/shipgate/shipgate/internal/release"
 )
 
-// versionWayOut (recorded history v9-way-back): every way out of a release takes the way
-// back. A failure or a cancellation after traffic moved returns traffic and reverts proxies
-// before the release closes; a way back that fails keeps the release open (rollback_failed),
-// retrying; cancellation ends the workflow canceled; issues in the canary and production
-// roll back (critical) or hold (high). Histories without the marker run as before.
-const versionWayOut = "way-out"
-
 // Forward traffic steps ride out a backend blip: attempts 2 s apart, doubling up to 30 s, for
 // the policy's traffic.stepRetry (default release.DefaultStepRetry; before versionServiceLane
 // trafficStepAttempts attempts, about four minutes), before the step counts as failed (and

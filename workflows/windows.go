@@ -21,8 +21,9 @@ import (
 //   - Break glass (two distinct release managers) ends the named window at once; for a window
 //     not yet open, it ends the moment it opens.
 
-func (w *rel) plannedWindow(name string, d release.Duration) release.WindowStatus {
-	ws := release.WindowStatus{Name: name, State: release.WindowPending, Policy: d.String()}
+// plannedWindow is a policy window of stage, pending until its stage's work is done.
+func (w *rel) plannedWindow(name string, stage release.Stage, d release.Duration) release.WindowStatus {
+	ws := release.WindowStatus{Name: name, Stage: stage, State: release.WindowPending, Policy: d.String()}
 	if floor, ok := w.belowFloor[name]; ok {
 		ws.Floor = release.Duration(floor).String()
 		ws.Note = fmt.Sprintf("policy %s is below the floor %s: the floor applies unless two release managers break glass", d, ws.Floor)
@@ -73,7 +74,7 @@ func (w *rel) openWindow(ctx workflow.Context, name string) {
 			ws.State = release.WindowDone
 			w.notify(ctx, release.NoticeWindow, fmt.Sprintf("window %s is over", name))
 		}
-		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"window": name, "outcome": ws.State}).
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"window": name, "outcome": string(ws.State)}).
 			Timer("shipgate_window_duration").Record(workflow.Now(ctx).Sub(ws.StartedAt))
 		w.publish(ctx)
 	})

@@ -5,15 +5,23 @@ import (
 	"strings"
 )
 
-// Action is what the analysis loop should do next.
+// Action is what the analysis loop should do next (a Decision) and, for a whole analysis (the
+// release's AnalysisOutcome), where it stands: Running, then Promote, Rollback or Pause.
 type Action string
 
+// What the loop decides after each interval.
 const (
 	Continue        Action = "continue"         // keep measuring
 	PromoteEligible Action = "promote-eligible" // enough intervals, no budget exhausted, every deciding metric's latest measurement passed
 	Rollback        Action = "rollback"         // a failure budget is exhausted or an SLO alert fired
 	Pause           Action = "pause"            // an inconclusive budget is exhausted: a human decides, never a silent pass
 	Errored         Action = "error"            // measurements could not be taken too many times in a row
+)
+
+// How a whole analysis stands, besides Rollback and Pause.
+const (
+	Running Action = "running" // still measuring: the child's status query has the live view
+	Promote Action = "promote" // passed (or a person accepted it on resume): the release may move on
 )
 
 // Decision is the run's current action with the reason a person reads.

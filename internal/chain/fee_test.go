@@ -17,7 +17,7 @@ func TestFeeCapBelowBaseFee(t *testing.T) {
 	ctx := context.Background()
 	c := newTestChain(t)
 	to := common.HexToAddress("0x00000000000000000000000000000000000000aa")
-	s, err := SignCall(c.key, TxParams{ChainID: big.NewInt(1337), GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(1), Gas: 21000}, to, nil)
+	s, err := SignCall(context.Background(), c.key, TxParams{ChainID: big.NewInt(1337), GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(1), Gas: 21000}, to, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func TestNonceStoreFollowsChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	for n := uint64(1); n <= 2; n++ { // another tool used nonces 1 and 2
-		s, err := SignCall(c.key, TxParams{ChainID: big.NewInt(1337), Nonce: n, GasTipCap: tip, GasFeeCap: feeCap, Gas: 21000}, to, nil)
+		s, err := SignCall(context.Background(), c.key, TxParams{ChainID: big.NewInt(1337), Nonce: n, GasTipCap: tip, GasFeeCap: feeCap, Gas: 21000}, to, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +124,7 @@ func TestSignDeployPredictsAddress(t *testing.T) {
 		{ChainID: big.NewInt(1), GasTipCap: big.NewInt(3), GasFeeCap: big.NewInt(2), Gas: 1},
 		{ChainID: big.NewInt(1), GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(2)},
 	} {
-		if _, err := SignDeploy(c.key, p, data); err == nil {
+		if _, err := SignDeploy(context.Background(), c.key, p, data); err == nil {
 			t.Fatalf("params %+v accepted", p)
 		}
 	}

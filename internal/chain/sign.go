@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/big"
@@ -45,11 +46,11 @@ func (s *SignedTx) Transaction() (*types.Transaction, error) {
 
 // SignDeploy signs a contract creation with data = creation code + constructor arguments
 // (Artifact.DeployData) and predicts the contract's address.
-func SignDeploy(key *Key, p TxParams, data []byte) (*SignedTx, error) {
+func SignDeploy(ctx context.Context, key *Key, p TxParams, data []byte) (*SignedTx, error) {
 	if len(data) == 0 {
 		return nil, errors.New("sign deploy: empty creation code")
 	}
-	s, err := sign(key, p, nil, data)
+	s, err := sign(ctx, key, p, nil, data)
 	if err != nil {
 		return nil, err
 	}
@@ -59,12 +60,15 @@ func SignDeploy(key *Key, p TxParams, data []byte) (*SignedTx, error) {
 }
 
 // SignCall signs a call of to with data (e.g. UpgradeToAndCallData).
-func SignCall(key *Key, p TxParams, to common.Address, data []byte) (*SignedTx, error) {
-	return sign(key, p, &to, data)
+func SignCall(ctx context.Context, key *Key, p TxParams, to common.Address, data []byte) (*SignedTx, error) {
+	return sign(ctx, key, p, &to, data)
 }
 
-func sign(key *Key, p TxParams, to *common.Address, data []byte) (*SignedTx, error) {
-	if key == nil || key.priv == nil {
+// sign has key's signer sign the transaction p, to and data describe, and accepts the answer
+// only if it is exactly that transaction signed by key's address (checkSigned): whatever signs,
+// in process or in Clef, the bytes that enter history are the ones the release decided.
+func sign(ctx context.Context, key *Key, p TxParams, to *common.Address, data []byte) (*SignedTx, error) {
+	if key == nil || key.signer == nil {
 		return nil, errors.New("sign: no key")
 	}
 	switch {
@@ -81,7 +85,7 @@ func sign(key *Key, p TxParams, to *common.Address, data []byte) (*SignedTx, err
 	if value == nil {
 		value = new(big.Int)
 	}
-	tx, err := types.SignNewTx(key.priv, types.LatestSignerForChainID(p.ChainID), &types.DynamicFeeTx{
+	unsigned := types.NewTx(&types.DynamicFeeTx{
 		ChainID:   p.ChainID,
 		Nonce:     p.Nonce,
 		GasTipCap: p.GasTipCap,
@@ -91,7 +95,11 @@ func sign(key *Key, p TxParams, to *common.Address, data []byte) (*SignedTx, err
 		Value:     value,
 		Data:      data,
 	})
+	tx, err := key.signer.SignTx(ctx, unsigned, p.ChainID)
 	if err != nil {
+		return nil, fmt.Errorf("sign with %s: %w", key, err)
+	}
+	if err := checkSigned(unsigned, tx, key.Address, p.ChainID); err != nil {
 		return nil, fmt.Errorf("sign with %s: %w", key, err)
 	}
 	raw, err := tx.MarshalBinary()

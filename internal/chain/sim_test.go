@@ -266,7 +266,7 @@ func TestUnderpricedTransaction(t *testing.T) {
 	}{
 		{"tip below the pool minimum", nil, TxParams{ChainID: chainID, Nonce: 0, GasTipCap: big.NewInt(0), GasFeeCap: feeCap, Gas: 21000}},
 		{"replacement with the same fees", func() {
-			first, err := SignCall(c.key, TxParams{ChainID: chainID, Nonce: 0, GasTipCap: tip, GasFeeCap: feeCap, Gas: 21000}, to, nil)
+			first, err := SignCall(context.Background(), c.key, TxParams{ChainID: chainID, Nonce: 0, GasTipCap: tip, GasFeeCap: feeCap, Gas: 21000}, to, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,7 +280,7 @@ func TestUnderpricedTransaction(t *testing.T) {
 			if tc.prepare != nil {
 				tc.prepare()
 			}
-			s, err := SignCall(c.key, tc.params, to, nil)
+			s, err := SignCall(context.Background(), c.key, tc.params, to, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,8 +49,8 @@ func SignTx(ctx context.Context, b Backend, key *Key, nonces *NonceStore, req Tx
 			}
 		}
 		if req.To == nil {
-			return SignDeploy(key, p, req.Data)
+			return SignDeploy(ctx, key, p, req.Data)
 		}
-		return SignCall(key, p, *req.To, req.Data)
+		return SignCall(ctx, key, p, *req.To, req.Data)
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/shipgate/shipgate/internal/analysis"
 	"github.com/shipgate/shipgate/internal/release"
 )
 
@@ -96,10 +97,10 @@ func Status(ctx context.Context, c client.Client, id string) (release.Status, er
 	}
 	st.Execution = end
 	for i, a := range st.Analyses {
-		if a.Action != "running" || a.WorkflowID == "" {
+		if a.Action != analysis.Running || a.WorkflowID == "" {
 			continue
 		}
-		if live, ok := analysisStatus(ctx, c, a.WorkflowID); ok && live.Action == "running" {
+		if live, ok := analysisStatus(ctx, c, a.WorkflowID); ok && live.Action == analysis.Running {
 			live.Step = a.Step
 			st.Analyses[i] = live
 		}

@@ -52,11 +52,11 @@ type AnalysisInput struct {
 // AnalysisOutcome is how an analysis ended (promote, rollback or pause, and why) or, while it
 // runs ("running"), where it is: the child's status query answers one.
 type AnalysisOutcome struct {
-	Step      string   `json:"step"`
-	Action    string   `json:"action"`
-	Reason    string   `json:"reason"`
-	Intervals int      `json:"intervals"`
-	Summary   []string `json:"summary,omitempty"`
+	Step      string          `json:"step"`
+	Action    analysis.Action `json:"action"`
+	Reason    string          `json:"reason"`
+	Intervals int             `json:"intervals"`
+	Summary   []string        `json:"summary,omitempty"`
 	// WorkflowID is the analysis child's, whose status query has the live view.
 	WorkflowID string `json:"workflowId,omitempty"`
 	// Metrics holds each metric's budgets, counts, timeline and latest verdict (with its
@@ -75,11 +75,14 @@ func (o AnalysisOutcome) Evidence() []string {
 	return out
 }
 
-// Check outcomes an automated check reports.
+// Outcome is the verdict an automated check reports.
+type Outcome string
+
+// Check outcomes.
 const (
-	OutcomePass  = "pass"
-	OutcomeFail  = "fail"
-	OutcomeError = "error"
+	OutcomePass  Outcome = "pass"
+	OutcomeFail  Outcome = "fail"
+	OutcomeError Outcome = "error"
 )
 
 // CheckRequest asks for one automated check's verdict.
@@ -102,7 +105,7 @@ type CheckRequest struct {
 
 // CheckResult is the verdict with a human detail line and the digests of what was read.
 type CheckResult struct {
-	Outcome  string           `json:"outcome"`
+	Outcome  Outcome          `json:"outcome"`
 	Detail   string           `json:"detail"`
 	Evidence []EvidenceDigest `json:"evidence,omitempty"`
 }

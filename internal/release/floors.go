@@ -73,7 +73,7 @@ func (p *Policy) validateFloors(v *validator) {
 // testnetNotMainnet: the testnet chain is where contracts are tried, never a known mainnet.
 func (p *Policy) testnetNotMainnet(v *validator) {
 	for i, c := range p.Chains {
-		if name, ok := KnownMainnets[c.ChainID]; ok && c.Role == "testnet" {
+		if name, ok := KnownMainnets[c.ChainID]; ok && c.Role == ChainTestnet {
 			v.addf(fmt.Sprintf("chains[%d].chainId", i), "%d is %s mainnet: the testnet chain must not be a mainnet", c.ChainID, name)
 		}
 	}
@@ -214,7 +214,7 @@ func (p *Policy) analysisFloors(v *validator) {
 		v.addf("analysis.metrics", "every metric is dryRun: nothing would decide; at least one metric must count")
 	}
 	for _, s := range []Stage{StageCanary, StageProduction} {
-		if p.FailureAction(s) == "pause" {
+		if p.FailureAction(s) == FailurePause {
 			v.addf("onFailure["+string(s)+"]", "pause is refused in production: a failed analysis rolls back automatically")
 		}
 	}

@@ -151,7 +151,7 @@ func governedMainnet(m *Manifest, p *Policy) string {
 	if len(proxies) == 0 {
 		return ""
 	}
-	ch, ok := p.ChainFor("mainnet")
+	ch, ok := p.ChainFor(ChainMainnet)
 	if !ok || ch.Governance != nil {
 		return "" // no mainnet: refused on its own
 	}

@@ -59,7 +59,7 @@ type Policy struct {
 	// OnFailure says per stage (canary, production) what a failed analysis does: rollback
 	// (default: traffic back to the previous version at once, no human wait) or pause (freeze
 	// for a person, for changes such as a non-reversible migration).
-	OnFailure map[Stage]string `yaml:"onFailure,omitempty" json:"onFailure,omitempty"`
+	OnFailure map[Stage]FailureAction `yaml:"onFailure,omitempty" json:"onFailure,omitempty"`
 	// SlackBridgeKeys are the public halves of the keys shipgate workers sign Slack clicks
 	// with, after verifying Slack's own request signature: a command that says it came from
 	// Slack is accepted only when one of these keys signed it.
@@ -79,12 +79,13 @@ func (p *Policy) StepRetry() time.Duration {
 	return DefaultStepRetry
 }
 
-// FailureAction is what a failed analysis does in stage s: "rollback" or "pause".
-func (p *Policy) FailureAction(s Stage) string {
+// FailureAction is what a failed analysis does in stage s: FailureRollback (the default) or
+// FailurePause.
+func (p *Policy) FailureAction(s Stage) FailureAction {
 	if a := p.OnFailure[s]; a != "" {
 		return a
 	}
-	return "rollback"
+	return FailureRollback
 }
 
 // AnalysisInterval is the time between two measurements of the analysis.
@@ -217,11 +218,11 @@ type Traffic struct {
 
 // Chain is a blockchain the contracts are deployed to.
 type Chain struct {
-	Name          string `yaml:"name" json:"name"`
-	Role          string `yaml:"role" json:"role"` // testnet | mainnet
-	ChainID       uint64 `yaml:"chainId" json:"chainId"`
-	RPC           string `yaml:"rpc" json:"rpc"`
-	Confirmations int    `yaml:"confirmations,omitempty" json:"confirmations,omitempty"`
+	Name          string    `yaml:"name" json:"name"`
+	Role          ChainRole `yaml:"role" json:"role"`
+	ChainID       uint64    `yaml:"chainId" json:"chainId"`
+	RPC           string    `yaml:"rpc" json:"rpc"`
+	Confirmations int       `yaml:"confirmations,omitempty" json:"confirmations,omitempty"`
 	// Deployer names the worker's key (SHIPGATE_KEY_<NAME> or a keystore file): the key itself
 	// never enters the policy, the workflow input or its history. Default DEPLOYER.
 	Deployer string `yaml:"deployer,omitempty" json:"deployer,omitempty"`
@@ -234,8 +235,8 @@ type Chain struct {
 	Governance *Governance `yaml:"governance,omitempty" json:"governance,omitempty"`
 }
 
-// ChainFor returns the policy's chain of a role (testnet or mainnet).
-func (p *Policy) ChainFor(role string) (Chain, bool) {
+// ChainFor returns the policy's chain of a role.
+func (p *Policy) ChainFor(role ChainRole) (Chain, bool) {
 	for _, c := range p.Chains {
 		if c.Role == role {
 			return c, true
@@ -340,7 +341,7 @@ func (p *Policy) applyDefaults() {
 		}
 		if p.Chains[i].Confirmations == 0 {
 			p.Chains[i].Confirmations = 2
-			if p.Chains[i].Role == "mainnet" {
+			if p.Chains[i].Role == ChainMainnet {
 				p.Chains[i].Confirmations = 12
 			}
 		}
@@ -372,7 +373,7 @@ func (p *Policy) validateAnalysis(v *validator) {
 		if s != StageCanary && s != StageProduction {
 			v.addf("onFailure", "stage %q has no analysis (want canary or production)", s)
 		}
-		if a != "rollback" && a != "pause" {
+		if a != FailureRollback && a != FailurePause {
 			v.addf("onFailure["+string(s)+"]", "must be rollback or pause (got %q)", a)
 		}
 	}
@@ -562,7 +563,7 @@ func (p *Policy) validateTraffic(v *validator) {
 func (p *Policy) validateChains(v *validator) {
 	for i, c := range p.Chains {
 		f := fmt.Sprintf("chains[%d]", i)
-		if c.Role != "testnet" && c.Role != "mainnet" {
+		if !slices.Contains(ChainRoles, c.Role) {
 			v.addf(f+".role", "must be testnet or mainnet (got %q)", c.Role)
 		}
 		if c.ChainID == 0 {
@@ -693,7 +694,7 @@ func validateRelease(manifestFile string, m *Manifest, p *Policy, governed bool)
 		validateGovernedRelease(v, m, p)
 	}
 	if len(m.Contracts) > 0 {
-		for _, role := range []string{"testnet", "mainnet"} {
+		for _, role := range ChainRoles {
 			if _, ok := p.ChainFor(role); !ok {
 				v.addf("contracts", "the release deploys contracts but the policy has no %s chain", role)
 			}

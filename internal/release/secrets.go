@@ -10,8 +10,8 @@ import (
 // EnvSecretPrefix is the worker's namespace for credentials a policy may name: the secret a
 // policy calls NAME is read from SHIPGATE_SECRET_<NAME> and from nothing else, so a policy can
 // send nowhere a variable its operator did not declare for it. Chain keys live apart, in
-// SHIPGATE_KEY_* and SHIPGATE_KEYSTORE_* (internal/chain), which no name here can reach: every
-// variable of this namespace starts SHIPGATE_SECRET_.
+// SHIPGATE_KEY_*, SHIPGATE_KEYSTORE_* and SHIPGATE_CLEF_* (internal/chain), which no name here
+// can reach: every variable of this namespace starts SHIPGATE_SECRET_.
 const EnvSecretPrefix = "SHIPGATE_SECRET_"
 
 // secretNameRE is a secret's name as a policy writes it.

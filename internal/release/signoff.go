@@ -103,7 +103,7 @@ func BuildSignoffMessage(p *Policy, author string, st *Status, gi, ci int) Signo
 	}
 	for _, c := range gs.Checks {
 		if c.Kind != KindSignoff && c.State != CheckSkipped {
-			m.Evidence = append(m.Evidence, SignoffEvidence{Name: c.Name, State: c.State, Detail: c.Detail, Digests: len(c.Evidence)})
+			m.Evidence = append(m.Evidence, SignoffEvidence{Name: c.Name, State: string(c.State), Detail: c.Detail, Digests: len(c.Evidence)})
 		}
 	}
 	// a governed upgrade under way: the facts the Safe owners check, beside the gate's evidence

@@ -140,24 +140,30 @@ type Status struct {
 	Overrides []OverrideRec `json:"overrides,omitempty"`
 }
 
+// GateState is where a gate stands.
+type GateState string
+
 // Gate states.
 const (
-	GatePending = "pending" // its stage has not come yet
-	GateRunning = "running" // automated checks running
-	GateWaiting = "waiting" // waiting for signoffs
-	GateBlocked = "blocked" // a check failed or was rejected
-	GatePassed  = "passed"
+	GatePending GateState = "pending" // its stage has not come yet
+	GateRunning GateState = "running" // automated checks running
+	GateWaiting GateState = "waiting" // waiting for signoffs
+	GateBlocked GateState = "blocked" // a check failed or was rejected
+	GatePassed  GateState = "passed"
 )
+
+// CheckState is where a check stands.
+type CheckState string
 
 // Check states.
 const (
-	CheckPending  = "pending"
-	CheckRunning  = "running"
-	CheckPassed   = "passed"
-	CheckFailed   = "failed"
-	CheckError    = "error"
-	CheckRejected = "rejected"
-	CheckSkipped  = "skipped" // its when condition does not hold
+	CheckPending  CheckState = "pending"
+	CheckRunning  CheckState = "running"
+	CheckPassed   CheckState = "passed"
+	CheckFailed   CheckState = "failed"
+	CheckError    CheckState = "error"
+	CheckRejected CheckState = "rejected"
+	CheckSkipped  CheckState = "skipped" // its when condition does not hold
 )
 
 // GateStatus is one gate and its checks.
@@ -165,7 +171,7 @@ type GateStatus struct {
 	ID     string        `json:"id"`
 	Name   string        `json:"name"`
 	Before Stage         `json:"before"`
-	State  string        `json:"state"`
+	State  GateState     `json:"state"`
 	Checks []CheckStatus `json:"checks"`
 }
 
@@ -174,7 +180,7 @@ type CheckStatus struct {
 	Name      string           `json:"name"`
 	Kind      CheckKind        `json:"kind"`
 	Type      string           `json:"type,omitempty"`
-	State     string           `json:"state"`
+	State     CheckState       `json:"state"`
 	Detail    string           `json:"detail,omitempty"`
 	Applies   string           `json:"appliesBecause,omitempty"`
 	Group     string           `json:"group,omitempty"`
@@ -202,23 +208,29 @@ type EvidenceDigest struct {
 	Bytes    int64  `json:"bytes"`
 }
 
+// WindowState is where a window stands.
+type WindowState string
+
 // Window states.
 const (
-	WindowPending = "pending"
-	WindowOpen    = "open"
-	WindowDone    = "done"
-	WindowBroken  = "broken-glass" // ended early by two release managers
+	WindowPending WindowState = "pending"
+	WindowOpen    WindowState = "open"
+	WindowDone    WindowState = "done"
+	WindowBroken  WindowState = "broken-glass" // ended early by two release managers
 )
 
 // WindowStatus is a durable wait with its deadline.
 type WindowStatus struct {
-	Name      string    `json:"name"`
-	StartedAt time.Time `json:"startedAt"`
-	EndsAt    time.Time `json:"endsAt"`
-	State     string    `json:"state"`
-	Policy    string    `json:"policy"`          // the policy's duration
-	Floor     string    `json:"floor,omitempty"` // the seed's floor when the policy is below it
-	Note      string    `json:"note,omitempty"`
+	Name string `json:"name"`
+	// Stage is the stage the window belongs to, recorded when the window is created: leaving
+	// that stage waits for it. Empty in statuses recorded before it was.
+	Stage     Stage       `json:"stage,omitempty"`
+	StartedAt time.Time   `json:"startedAt"`
+	EndsAt    time.Time   `json:"endsAt"`
+	State     WindowState `json:"state"`
+	Policy    string      `json:"policy"`          // the policy's duration
+	Floor     string      `json:"floor,omitempty"` // the seed's floor when the policy is below it
+	Note      string      `json:"note,omitempty"`
 }
 
 // RollbackPlan is recorded before any traffic moves.

@@ -12,7 +12,7 @@ func TestSignoffFromWorkflowMessage(t *testing.T) {
 	m := release.SignoffMessage{
 		ReleaseID: "release/demo/1.4.0", Service: "demo", Version: "1.4.0", Gate: "G1", GateName: "Code quality",
 		Check: "peer-review", Required: 2, Fingerprint: "00aa11bb22cc33dd",
-		Evidence:  []release.SignoffEvidence{{Name: "lint", State: release.CheckPassed, Detail: "0 findings"}},
+		Evidence:  []release.SignoffEvidence{{Name: "lint", State: string(release.CheckPassed), Detail: "0 findings"}},
 		Approvers: []release.Person{{ID: "bob", Slack: "U0BOB0005"}, {ID: "carol"}},
 		Approvals: []release.SignoffDecision{{Person: release.Person{ID: "bob", Slack: "U0BOB0005"}, Channel: "slack", At: t0}},
 		Refused: []release.SignoffDecision{{Person: release.Person{ID: "alice", Slack: "U0ALICE04"}, Channel: "slack", At: t0.Add(time.Minute),

@@ -88,7 +88,7 @@ func TestLoadIdentities(t *testing.T) {
 }
 
 // gateStatus is G1 of the demo in a given state, with evidence on two automated checks.
-func gateStatus(state string, coverage ...string) release.Status {
+func gateStatus(state release.GateState, coverage ...string) release.Status {
 	ev := func(shas ...string) []release.EvidenceDigest {
 		var out []release.EvidenceDigest
 		for _, s := range shas {
