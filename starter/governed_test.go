@@ -311,6 +311,13 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 	// timelock; the worker proposes their cancellation through the same Safe, the owners
 	// approve it, the worker executes it, and the chain holds nothing of the release
 	t.Run("abort during the timelock delay cancels through the Safe", func(t *testing.T) {
+		// the stack's five minutes of load are over after the earlier subtests: the gates'
+		// observability probes need traffic
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
+		}()
 		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
 		r := s.load(s.nextRelease(base, "1.4.0", "1.7.0"), policy)
 		proxyBefore := implementationOf(t, c.mainnet, proxy)
@@ -373,6 +380,13 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 	// an abort while the owners have not approved: the release reads the chain before it calls
 	// the proposal withdrawn (nothing executed, nothing scheduled), and sends nothing
 	t.Run("abort while the owners approve reads the chain", func(t *testing.T) {
+		// the stack's five minutes of load are over after the earlier subtests: the gates'
+		// observability probes need traffic
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
+		}()
 		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
 		r := s.load(s.nextRelease(base, "1.4.0", "1.8.0"), policy)
 		before := c.sent(t, c.mainnet)
