@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"go.temporal.io/sdk/activity"
 
@@ -136,7 +138,7 @@ var phaseRank = map[safe.Phase]int{
 
 // Watch waits, polling the chain and heartbeating what it read, until the proposal reaches
 // req.Until (approved: the owners' approvals meet the threshold; ready: the timelock delay is
-// over). One activity for the whole wait keeps the workflow's history small however long the
+// over; settled: the Safe's nonce moved past the proposal's, after an abort). One activity for the whole wait keeps the workflow's history small however long the
 // owners take; a lost worker is noticed by the heartbeat timeout and the watch resumes
 // elsewhere. A rejected (the Safe used the nonce for another transaction) or cancelled
 // proposal ends the watch with a non-retryable error naming the state.
@@ -152,13 +154,18 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 	if req.Until == release.WatchReady {
 		want = safe.PhaseReady
 	}
+	settle := req.Until == release.WatchSettled
 	b, err := c.dial(ctx, req.Chain)
+	if err != nil {
+		return release.GovernanceProgress{}, err
+	}
+	offChain, err := offChainSignatures(p.SafeTxHash, req.Signatures)
 	if err != nil {
 		return release.GovernanceProgress{}, err
 	}
 	poll := c.pollInterval()
 	for {
-		pr, err := safe.ReadProgress(ctx, b, p, nil)
+		pr, err := safe.ReadProgress(ctx, b, p, offChain)
 		if err != nil {
 			return release.GovernanceProgress{}, fmt.Errorf("governed proposal %s: %w", p.SafeTxHash.Hex(), err)
 		}
@@ -166,11 +173,13 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 		for _, a := range pr.Approved {
 			out.Approved = append(out.Approved, a.Hex())
 		}
-		switch pr.Phase {
-		case safe.PhaseRejected, safe.PhaseCancelled:
+		switch {
+		case settle && pr.SafeNonce > p.SafeTx.Nonce:
+			return out, nil // executed or replaced: either way it can execute no more
+		case settle:
+		case pr.Phase == safe.PhaseRejected || pr.Phase == safe.PhaseCancelled:
 			return out, temporal.NewNonRetryableApplicationError(fmt.Sprintf("governed proposal %s (Safe nonce %d): %s", p.SafeTxHash.Hex(), p.SafeTx.Nonce, pr.Phase), "Governance"+string(pr.Phase), nil)
-		}
-		if phaseRank[pr.Phase] >= phaseRank[want] {
+		case phaseRank[pr.Phase] >= phaseRank[want]:
 			return out, nil
 		}
 		activity.RecordHeartbeat(ctx, fmt.Sprintf("%s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold))
@@ -213,7 +222,10 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 		)
 		switch req.Op {
 		case release.OpGovExecSafe:
-			r, err = safe.ExecSafeRequest(ctx, b, p, nil, req.OpKey)
+			var offChain []safe.Signature
+			if offChain, err = offChainSignatures(p.SafeTxHash, req.Signatures); err == nil {
+				r, err = safe.ExecSafeRequest(ctx, b, p, offChain, req.OpKey)
+			}
 		case release.OpGovCancel:
 			r, err = safe.ExecSafeTxRequest(ctx, b, cn.SafeTx, cn.SafeTxHash, nil, req.OpKey)
 		case release.OpGovUpgrade:
@@ -222,6 +234,12 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 			r, err = safe.ExecuteRequest(p.Timelock, p.Revert, req.OpKey)
 		}
 		if err != nil {
+			if req.Op == release.OpGovExecSafe && errors.Is(err, safe.ErrNonceUsed) {
+				if pr, perr := safe.ReadProgress(ctx, b, p, nil); perr == nil && phaseRank[pr.Phase] >= phaseRank[safe.PhaseScheduled] {
+					return r, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s already executed (phase %s): the owners executed it themselves", p.SafeTxHash.Hex(), pr.Phase),
+						release.ErrTypeGovExecutedElsewhere, err)
+				}
+			}
 			if errors.Is(err, safe.ErrNonceUsed) || errors.Is(err, safe.ErrNotApproved) {
 				return r, temporal.NewNonRetryableApplicationError(err.Error(), "GovernanceRefused", err)
 			}
@@ -285,9 +303,19 @@ func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCan
 	if err != nil {
 		return release.GovernanceProposal{}, err
 	}
+	// where the proposal stands first: an abort while the owners approve tells "nobody
+	// executed it" from "the Safe executed it as the release stopped" (read before the
+	// operations, so a Safe transaction landing in between shows as pending operations)
+	pr, err := safe.ReadProgress(ctx, b, p, nil)
+	if err != nil {
+		return release.GovernanceProposal{}, fmt.Errorf("governed proposal %s: %w", p.SafeTxHash.Hex(), err)
+	}
 	cn, err := safe.ProposeCancel(ctx, b, p)
-	if err != nil || cn == nil {
+	if err != nil {
 		return release.GovernanceProposal{}, err
+	}
+	if cn == nil {
+		return release.GovernanceProposal{Contract: p.Request.Contract, Chain: req.Chain.Name, Phase: string(pr.Phase)}, nil
 	}
 	raw, err := json.Marshal(cn)
 	if err != nil {
@@ -295,10 +323,10 @@ func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCan
 	}
 	if c.Log != nil {
 		c.Log.Info("governed cancellation proposed", zap.String("chain", req.Chain.Name), zap.String("of", p.SafeTxHash.Hex()),
-			zap.String("safeTxHash", cn.SafeTxHash.Hex()), zap.Uint64("safeNonce", cn.SafeTx.Nonce))
+			zap.String("phase", string(pr.Phase)), zap.String("safeTxHash", cn.SafeTxHash.Hex()), zap.Uint64("safeNonce", cn.SafeTx.Nonce))
 	}
 	return release.GovernanceProposal{Contract: p.Request.Contract, Chain: req.Chain.Name, SafeTxHash: cn.SafeTxHash.Hex(), SafeNonce: cn.SafeTx.Nonce,
-		Proposal: raw, Summary: cn.Summary()}, nil
+		Proposal: raw, Summary: cn.Summary(), Phase: string(pr.Phase)}, nil
 }
 
 // watchCancel is Watch for a cancellation: until the owners' approvals meet the threshold,
@@ -357,4 +385,56 @@ func (c *Contracts) recordCancel(ctx context.Context, b chain.Backend, step rele
 	return release.ContractDeployment{Chain: tx.Chain.Name, ChainID: tx.Chain.ChainID, Contract: tx.Contract.Name, Op: tx.Op, Kind: "safe-tx",
 		Address: cn.SafeTx.Safe.Hex(), TxHash: step.Signed.Hash, Nonce: step.Signed.Nonce, Block: step.Receipt.Block,
 		Confirmations: step.Receipt.Confirmations, CodeHash: cn.SafeTxHash.Hex(), At: time.Now().UTC()}, nil
+}
+
+// offChainSignatures decodes owners' signatures carried through history, each checked again
+// to recover to the owner it names over hash (the workflow accepted it after
+// CheckSignature; this refuses one changed since).
+func offChainSignatures(hash common.Hash, in []release.SafeSignature) ([]safe.Signature, error) {
+	out := make([]safe.Signature, 0, len(in))
+	for _, s := range in {
+		sig, err := hexutil.Decode(s.Signature)
+		if err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("signature of %s: not hex", s.Owner), "BadSignature", err)
+		}
+		signer, err := safe.RecoverSigner(hash, sig)
+		if err != nil || signer != common.HexToAddress(s.Owner) {
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("signature of %s over safeTxHash %s recovers to %s (%v)", s.Owner, hash.Hex(), signer.Hex(), err), "BadSignature", err)
+		}
+		out = append(out, safe.Signature{Owner: signer, Sig: sig})
+	}
+	return out, nil
+}
+
+// CheckSignature is the workflow's check of an owner's signature handed in through the CLI:
+// the proposal still hashes to its safeTxHash, the signature recovers over that hash, and the
+// signer is a current owner of the Safe. A signature by another key, or over other bytes
+// (another proposal, changed fields), recovers to someone who is not an owner and is refused,
+// not retried.
+func (c *Contracts) CheckSignature(ctx context.Context, req release.GovernanceSignatureRequest) (release.SafeSignature, error) {
+	p, err := proposal(req.Proposal)
+	if err != nil {
+		return release.SafeSignature{}, err
+	}
+	sig, err := hexutil.Decode(req.Signature)
+	if err != nil {
+		return release.SafeSignature{}, temporal.NewNonRetryableApplicationError("the signature is not hex (want 65 bytes r‖s‖v, 0x-prefixed)", "BadSignature", err)
+	}
+	signer, err := safe.RecoverSigner(p.SafeTxHash, sig)
+	if err != nil {
+		return release.SafeSignature{}, temporal.NewNonRetryableApplicationError(err.Error(), "BadSignature", err)
+	}
+	b, err := c.dial(ctx, req.Chain)
+	if err != nil {
+		return release.SafeSignature{}, err
+	}
+	owners, err := safe.Owners(ctx, b, p.SafeTx.Safe)
+	if err != nil {
+		return release.SafeSignature{}, err
+	}
+	if !slices.Contains(owners, signer) {
+		return release.SafeSignature{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("the signature recovers to %s, who is not an owner of Safe %s: signed by another key, or over other bytes than safeTxHash %s",
+			signer.Hex(), p.SafeTx.Safe.Hex(), p.SafeTxHash.Hex()), "BadSignature", nil)
+	}
+	return release.SafeSignature{Owner: signer.Hex(), Signature: hexutil.Encode(sig)}, nil
 }

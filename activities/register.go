@@ -35,6 +35,7 @@ func RegisterContracts(w worker.ActivityRegistry, c *Contracts) {
 	w.RegisterActivityWithOptions(c.Propose, activity.RegisterOptions{Name: release.ActivityGovernancePropose})
 	w.RegisterActivityWithOptions(c.Watch, activity.RegisterOptions{Name: release.ActivityGovernanceWatch})
 	w.RegisterActivityWithOptions(c.ProposeCancel, activity.RegisterOptions{Name: release.ActivityGovernanceCancel})
+	w.RegisterActivityWithOptions(c.CheckSignature, activity.RegisterOptions{Name: release.ActivityGovernanceCheckSignature})
 }
 
 // RegisterLanes registers the production lane and restore activities.

@@ -49,6 +49,8 @@ func commands() []command {
 		{release.SignalResolveIssue, "ID --as ACTOR --issue N", "mark a reported issue resolved", act},
 		{release.SignalBreakGlass, "ID --as ACTOR --window NAME --reason TEXT", "end a window now (two release managers, neither the author)", act},
 		{release.SignalOverride, "ID --as ACTOR --window NAME --reason TEXT", "let the release through the promotion window that holds it now (two release managers, neither the author)", act},
+		{release.SignalSafeSign, "ID --as ACTOR --owner-key NAME [--contract C] [--dev]", "a Safe owner approves the pending governed proposal off chain: the safeTxHash recomputed from its fields, signed (EIP-712) with the owner's keystore key, checked by the workflow",
+			func(c *cli, ctx context.Context, _ string, args []string) error { return c.safeSign(ctx, args) }},
 		{release.ActionFreeze, "[--policy NAME] --as ACTOR --reason TEXT", "stop the line: hold the promotion of every release under the policy, and new starts", line},
 		{release.ActionUnfreeze, "[--policy NAME] --as ACTOR --reason TEXT", "restart the line", line},
 		{"completion", "bash", "print a bash completion script: source <(shipgate completion bash)",

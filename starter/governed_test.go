@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -304,4 +306,273 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 		t.Logf("threshold → scheduled on geth with the worker killed around execTransaction: %s", g.scheduledAfter(st.Governance[0].SafeTxHash))
 		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-crashes.json")
 	})
+
+	// an abort once the Safe transaction executed: the operations wait out the delay in the
+	// timelock; the worker proposes their cancellation through the same Safe, the owners
+	// approve it, the worker executes it, and the chain holds nothing of the release
+	t.Run("abort during the timelock delay cancels through the Safe", func(t *testing.T) {
+		// the stack's five minutes of load are over after the earlier subtests: the gates'
+		// observability probes need traffic
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
+		}()
+		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
+		r := s.load(s.nextRelease(base, "1.4.0", "1.7.0"), policy)
+		proxyBefore := implementationOf(t, c.mainnet, proxy)
+		before := c.sent(t, c.mainnet)
+		safeBefore, err := g.gov.SafeNonce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+			t.Fatal(err)
+		}
+		approve := g.approvers(cl, r)
+		aborted := false
+		st, err := devstack.FollowWith(ctx, cl, r.In.Manifest.ID(), io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
+			// approved: the Safe transaction executes next and the delay (5 s) follows; an
+			// abort sent now lands in the delay, however fast the worker is
+			if !aborted && len(st.Governance) == 1 && (st.Governance[0].Phase == release.GovApproved || st.Governance[0].Phase == release.GovScheduled) {
+				aborted = true
+				if _, err := r.Send(ctx, cl, release.SignalAbort, release.Command{Actor: "rm-bo", Channel: release.ChannelCLI, Reason: "test: abort during the timelock delay"}); err != nil {
+					return nil, err
+				}
+				return []string{"rm-bo aborted the release during the timelock delay"}, nil
+			}
+			return approve(ctx, st)
+		})
+		if err != nil || st.State != release.StateAborted {
+			t.Fatalf("1.7.0 ended %s in %s: %s (%v)\n%s", st.State, st.Stage, st.Reason, err, s.workerLog)
+		}
+		if len(st.Governance) != 1 || st.Governance[0].Phase != release.GovCancelled {
+			t.Fatalf("governance in status: %+v", st.Governance)
+		}
+		gu := st.Governance[0]
+		for _, which := range []string{"upgrade", "revert"} {
+			id := summaryOpID(t, gu.Summary, which)
+			if ok, err := g.gov.OperationCancelled(ctx, id); err != nil || !ok {
+				t.Fatalf("operation %s %s: cancelled on chain %v (%v)", which, id.Hex(), ok, err)
+			}
+		}
+		if got := implementationOf(t, c.mainnet, proxy); got != proxyBefore {
+			t.Fatalf("the mainnet proxy runs %s after the abort, want %s unchanged", got, proxyBefore)
+		}
+		for _, op := range []string{release.OpDeploy, release.OpGovExecSafe, release.OpGovCancel} {
+			if n := len(deploymentsOf(st, "mainnet", op)); n != 1 {
+				t.Fatalf("%d %s on mainnet, want 1: %+v", n, op, st.Contracts)
+			}
+		}
+		if n := len(deploymentsOf(st, "mainnet", release.OpGovUpgrade)); n != 0 {
+			t.Fatalf("the upgrade executed after the abort: %+v", st.Contracts)
+		}
+		if n := c.sent(t, c.mainnet) - before; n != 3 {
+			t.Fatalf("the worker sent %d transactions on mainnet, want 3 (implementation, execTransaction, the cancellation's execTransaction)", n)
+		}
+		if n, err := g.gov.SafeNonce(ctx); err != nil || n != safeBefore+2 {
+			t.Fatalf("Safe nonce %d (%v), want %d: the proposal and its cancellation", n, err, safeBefore+2)
+		}
+		t.Logf("abort during the delay: cancellation safeTxHash %s executed; both operations unset with Cancelled events", gu.CancelSafeTxHash)
+		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-cancel.json")
+	})
+
+	// an abort while the owners have not approved: the release reads the chain before it calls
+	// the proposal withdrawn (nothing executed, nothing scheduled), and sends nothing
+	t.Run("abort while the owners approve reads the chain", func(t *testing.T) {
+		// the stack's five minutes of load are over after the earlier subtests: the gates'
+		// observability probes need traffic
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
+		}()
+		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
+		r := s.load(s.nextRelease(base, "1.4.0", "1.8.0"), policy)
+		before := c.sent(t, c.mainnet)
+		safeBefore, err := g.gov.SafeNonce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+			t.Fatal(err)
+		}
+		sent := map[string]bool{}
+		aborted := false
+		st, err := devstack.FollowWith(ctx, cl, r.In.Manifest.ID(), io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
+			if !aborted && len(st.Governance) == 1 && st.Governance[0].Phase == release.GovProposed {
+				aborted = true
+				if _, err := r.Send(ctx, cl, release.SignalAbort, release.Command{Actor: "rm-bo", Channel: release.ChannelCLI, Reason: "test: abort while the owners approve"}); err != nil {
+					return nil, err
+				}
+				return []string{"rm-bo aborted the release while the owners approve"}, nil
+			}
+			return devstack.Approvers(ctx, cl, r, st, sent) // people sign off; the owners never approve
+		})
+		if err != nil || st.State != release.StateAborted {
+			t.Fatalf("1.8.0 ended %s in %s: %s (%v)\n%s", st.State, st.Stage, st.Reason, err, s.workerLog)
+		}
+		if len(st.Governance) != 1 || st.Governance[0].Phase != release.GovWithdrawn || !strings.Contains(st.Governance[0].Stopped, "awaiting-approvals; nothing scheduled") {
+			t.Fatalf("governance in status: %+v", st.Governance)
+		}
+		if n := c.sent(t, c.mainnet) - before; n != 1 {
+			t.Fatalf("the worker sent %d transactions on mainnet, want 1 (the implementation)", n)
+		}
+		if n, err := g.gov.SafeNonce(ctx); err != nil || n != safeBefore {
+			t.Fatalf("Safe nonce %d (%v), want %d unchanged", n, err, safeBefore)
+		}
+		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-abort-race.json")
+	})
+
+	// the owners execute the approved Safe transaction themselves (one approveHash, the other
+	// owner sends execTransaction): the release takes the operations as scheduled, sends no
+	// execTransaction of its own and lands the upgrade
+	t.Run("owners execute the Safe transaction themselves", func(t *testing.T) {
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
+		}()
+		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
+		r := s.load(s.nextRelease(base, "1.4.0", "1.9.0"), policy)
+		before := c.sent(t, c.mainnet)
+		safeBefore, err := g.gov.SafeNonce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+			t.Fatal(err)
+		}
+		sent := map[string]bool{}
+		executed := false
+		st, err := devstack.FollowWith(ctx, cl, r.In.Manifest.ID(), io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
+			if !executed && len(st.Governance) == 1 && st.Governance[0].Phase == release.GovProposed {
+				executed = true
+				h, err := g.gov.OwnersExecute(ctx, st.Governance[0].Proposal)
+				if err != nil {
+					return nil, err
+				}
+				if h.Hex() != st.Governance[0].SafeTxHash {
+					return nil, fmt.Errorf("the proposal's fields hash to %s, status shows %s", h.Hex(), st.Governance[0].SafeTxHash)
+				}
+				return []string{"the owners executed safeTxHash " + h.Hex() + " themselves"}, nil
+			}
+			return devstack.Approvers(ctx, cl, r, st, sent)
+		})
+		if err != nil || st.State != release.StateSucceeded {
+			t.Fatalf("1.9.0 ended %s in %s: %s (%v)\n%s", st.State, st.Stage, st.Reason, err, s.workerLog)
+		}
+		v2 := deploymentsOf(st, "mainnet", release.OpDeploy)[0].Address
+		if got := implementationOf(t, c.mainnet, proxy); got != v2 {
+			t.Fatalf("the mainnet proxy runs %s, want %s", got, v2)
+		}
+		if n := len(deploymentsOf(st, "mainnet", release.OpGovExecSafe)); n != 0 {
+			t.Fatalf("the worker executed the Safe transaction the owners had executed: %+v", st.Contracts)
+		}
+		if n := c.sent(t, c.mainnet) - before; n != 2 {
+			t.Fatalf("the worker sent %d transactions on mainnet, want 2 (implementation, execute)", n)
+		}
+		if n, err := g.gov.SafeNonce(ctx); err != nil || n != safeBefore+1 {
+			t.Fatalf("Safe nonce %d (%v), want %d", n, err, safeBefore+1)
+		}
+		found := false
+		for _, a := range st.Audit {
+			found = found || a.Action == "governance-executed-by-owners"
+		}
+		if !found || st.Governance[0].Phase != release.GovUpgraded {
+			t.Fatalf("status does not say the owners executed it: %+v", st.Governance)
+		}
+		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-owners-executed.json")
+	})
+
+	// the second approval path end to end: two owners sign the proposal off chain with the CLI
+	// (safe-sign: the hash recomputed from the proposal's fields, signed with the owner's
+	// keystore key, sent as a signed command); a key that is not an owner's is refused; the
+	// worker executes the Safe transaction with the signatures, no approveHash on chain
+	t.Run("owners sign off chain through the CLI", func(t *testing.T) {
+		lctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
+		}()
+		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
+		r := s.load(s.nextRelease(base, "1.4.0", "1.10.0"), policy)
+		before := c.sent(t, c.mainnet)
+		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+			t.Fatal(err)
+		}
+		id := r.In.Manifest.ID()
+		bo, err := s.keys.KeyFile("rm-bo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if _, _, err := devstack.DeployerKey(filepath.Join(dir, "stranger.key")); err != nil { // a key that is no owner's
+			t.Fatal(err)
+		}
+		sent := map[string]bool{}
+		signed := false
+		var signing time.Duration
+		st, err := devstack.FollowWith(ctx, cl, id, io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
+			if signed || len(st.Governance) != 1 || st.Governance[0].Phase != release.GovProposed {
+				return devstack.Approvers(ctx, cl, r, st, sent)
+			}
+			signed = true
+			began := time.Now()
+			env, err := devstack.KeystoreEnv("stranger", filepath.Join(dir, "stranger.key"), dir)
+			if err != nil {
+				return nil, err
+			}
+			if out, errOut, code := s.cliWithEnv(bo, env, "safe-sign", id, "--as", "rm-bo", "--owner-key", "stranger"); code != 4 || !strings.Contains(errOut, "who is not an owner of Safe") {
+				return nil, fmt.Errorf("safe-sign by a key that is not an owner's: exit %d\n%s%s", code, out, errOut)
+			}
+			for i := range g.gov.Threshold {
+				name := fmt.Sprintf("owner%d", i+1)
+				env, err := g.gov.OwnerKeystoreEnv(i, name, dir)
+				if err != nil {
+					return nil, err
+				}
+				out, errOut, code := s.cliWithEnv(bo, env, "safe-sign", id, "--as", "rm-bo", "--owner-key", name)
+				if code != 0 || !strings.Contains(out, "recomputed from these fields") || !strings.Contains(out, "safe-sign "+id+": accepted") {
+					return nil, fmt.Errorf("safe-sign by %s: exit %d\n%s%s", name, code, out, errOut)
+				}
+			}
+			signing = time.Since(began)
+			return []string{"two owners signed off chain"}, nil
+		})
+		if err != nil || st.State != release.StateSucceeded {
+			t.Fatalf("1.10.0 ended %s in %s: %s (%v)\n%s", st.State, st.Stage, st.Reason, err, s.workerLog)
+		}
+		if got, v2 := implementationOf(t, c.mainnet, proxy), deploymentsOf(st, "mainnet", release.OpDeploy)[0].Address; got != v2 {
+			t.Fatalf("the mainnet proxy runs %s, want %s", got, v2)
+		}
+		if n := len(deploymentsOf(st, "mainnet", release.OpGovExecSafe)); n != 1 {
+			t.Fatalf("%d exec-safe, want 1: %+v", n, st.Contracts)
+		}
+		if n := c.sent(t, c.mainnet) - before; n != 3 {
+			t.Fatalf("the worker sent %d transactions on mainnet, want 3", n)
+		}
+		if !g.gov.ApprovedAt(common.HexToHash(st.Governance[0].SafeTxHash)).IsZero() {
+			t.Fatal("an approveHash was sent: the signatures alone must meet the threshold")
+		}
+		if !strings.HasPrefix(st.Governance[0].Approvals, "2 of 2: ") {
+			t.Fatalf("approvals in status: %q", st.Governance[0].Approvals)
+		}
+		t.Logf("three safe-sign runs of the CLI (one refused) took %s", signing)
+		recordGoverned(t, cl, id, "v12-governed-signatures.json")
+	})
+}
+
+// summaryOpID is a governed proposal's timelock operation id (which: upgrade or revert) as its
+// summary states it.
+func summaryOpID(t *testing.T, summary []string, which string) common.Hash {
+	t.Helper()
+	for _, l := range summary {
+		if rest, ok := strings.CutPrefix(l, "operation "+which+" "); ok {
+			id, _, _ := strings.Cut(rest, " ")
+			return common.HexToHash(id)
+		}
+	}
+	t.Fatalf("no operation %s in the summary %q", which, summary)
+	return common.Hash{}
 }

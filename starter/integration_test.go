@@ -212,9 +212,16 @@ func (s *stack) cli(args ...string) (string, string, int) {
 // cliWithKey runs the CLI binary signing with the key file given.
 func (s *stack) cliWithKey(key string, args ...string) (string, string, int) {
 	s.t.Helper()
+	return s.cliWithEnv(key, nil, args...)
+}
+
+// cliWithEnv is cliWithKey with more variables in the CLI's environment (e.g. a Safe owner's
+// keystore for safe-sign).
+func (s *stack) cliWithEnv(key string, env []string, args ...string) (string, string, int) {
+	s.t.Helper()
 	cmd := exec.Command(filepath.Join(s.bin, "shipgate"), args...)
 	cmd.Dir = s.cliDir
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, control.EnvKey+"="+key, "SSH_AUTH_SOCK=")
+	cmd.Env = append(append(os.Environ(), "TEMPORAL_ADDRESS="+s.temporal.Address, control.EnvKey+"="+key, "SSH_AUTH_SOCK="), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

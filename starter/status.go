@@ -145,6 +145,12 @@ func printContracts(tw io.Writer, st release.Status) {
 		for _, l := range g.Summary {
 			fmt.Fprintf(tw, "\t%s\n", l)
 		}
+		if g.Stopped != "" {
+			fmt.Fprintf(tw, "\tstopped: %s\n", g.Stopped)
+		}
+		for _, l := range g.Cancel {
+			fmt.Fprintf(tw, "\tcancellation: %s\n", l)
+		}
 	}
 	if st.RollbackPlan != nil {
 		fmt.Fprintf(tw, "\nROLLBACK PLAN\t%s to %s (recorded %s)\n", st.RollbackPlan.Environment, st.RollbackPlan.TargetVersion, st.RollbackPlan.RecordedAt.Local().Format(time.RFC3339))

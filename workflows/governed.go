@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 		return fmt.Errorf("governed upgrade of %s on %s: propose: %w", ct.Name, ch.Name, err)
 	}
 	w.st.Governance = append(w.st.Governance, release.GovernedUpgrade{Contract: ct.Name, Chain: ch.Name, Phase: release.GovProposed,
-		SafeTxHash: gp.SafeTxHash, SafeNonce: gp.SafeNonce, Summary: gp.Summary})
+		SafeTxHash: gp.SafeTxHash, SafeNonce: gp.SafeNonce, Summary: gp.Summary, Proposal: gp.Proposal})
 	g := &w.st.Governance[len(w.st.Governance)-1]
 	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-proposed", Target: what, Accepted: true,
@@ -61,9 +62,19 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
 		Note: fmt.Sprintf("until %d of the Safe's owners approve safeTxHash %s", ch.Governance.Threshold, gp.SafeTxHash)})
 	w.publish(ctx)
-	pr, err := w.governanceWatch(ctx, ch, gp, release.WatchApproved, governanceApprovalTimeout,
-		fmt.Sprintf("governance: awaiting %d owner approvals of safeTxHash %s (Safe nonce %d)", ch.Governance.Threshold, gp.SafeTxHash, gp.SafeNonce))
+	open := &govAwaiting{hash: gp.SafeTxHash, chain: ch, proposal: gp.Proposal}
+	w.govOpen = append(w.govOpen, open)
+	pr, err := w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
+		return w.watchApprovals(ctx, ch, gp, open,
+			fmt.Sprintf("governance: awaiting %d owner approvals of safeTxHash %s (Safe nonce %d)", ch.Governance.Threshold, gp.SafeTxHash, gp.SafeNonce))
+	})
+	w.govOpen = slices.DeleteFunc(w.govOpen, func(a *govAwaiting) bool { return a == open })
 	if err != nil {
+		if errors.Is(err, errStopped) && workflow.GetVersion(ctx, versionGovernedAbortRace, workflow.DefaultVersion, 1) >= 1 {
+			w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
+			w.stoppedBeforeScheduled(ctx, ch, ct, gp, len(w.st.Governance)-1)
+			return fmt.Errorf("governed %s: the owners' approval: %w", what, err)
+		}
 		g.Phase = release.GovRejected
 		if errors.Is(err, errStopped) {
 			g.Phase = release.GovWithdrawn
@@ -76,9 +87,17 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	g.Phase, g.Approvals = release.GovApproved, fmt.Sprintf("%d of %d: %s", len(pr.Approved), pr.Threshold, strings.Join(pr.Approved, ", "))
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-approved", Target: what, Accepted: true, Reason: g.Approvals})
 
-	// 3. execTransaction: schedules the upgrade and the revert
-	if _, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal}, nil); err != nil {
-		return err
+	// 3. execTransaction: schedules the upgrade and the revert; the owners may have executed it
+	// themselves (anyone may once the threshold is met), before or while the worker tries
+	if (pr.Phase == release.GovScheduled || pr.Phase == safePhaseReady) && workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) >= 1 {
+		w.executedElsewhere(ctx, what, gp)
+	} else if _, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal, Signatures: open.sigs}, nil); err != nil {
+		var app *temporal.ApplicationError
+		if !errors.As(err, &app) || app.Type() != release.ErrTypeGovExecutedElsewhere || workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) < 1 {
+			return err
+		}
+		w.ct.underWay = nil // nothing of the worker's to settle: the step will never be signed
+		w.executedElsewhere(ctx, what, gp)
 	}
 	g.Phase = release.GovScheduled
 
@@ -121,6 +140,21 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	return nil
 }
 
+// versionGovernedOwnersExecuted (recorded history v12-governed-abort-race): the owners
+// executing the approved Safe transaction themselves is the Safe transaction executed, not a
+// failed release; before, the worker's execTransaction was refused (nonce used) and the release
+// failed with its operations scheduled.
+const versionGovernedOwnersExecuted = "governed-owners-executed"
+
+// safePhaseReady is the watch's phase of a scheduled upgrade whose delay is over.
+const safePhaseReady = "ready"
+
+// executedElsewhere records that the Safe transaction executed without the worker.
+func (w *rel) executedElsewhere(ctx workflow.Context, what string, gp release.GovernanceProposal) {
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-executed-by-owners", Target: what, Accepted: true,
+		Reason: fmt.Sprintf("the Safe transaction (nonce %d) executed without the worker: its operations are scheduled", gp.SafeNonce), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+}
+
 // governanceWatch runs the watch activity until the proposal reaches until: one activity for
 // the whole wait (heartbeats, no history per poll); a rejected or cancelled proposal is not
 // retried. An abort or rollback ends the wait (errStopped).
@@ -152,29 +186,119 @@ func govCancelWindow(contract string) string { return "governance " + contract +
 // themselves counts too. If they do not approve in time, the operations stay scheduled and
 // the phase says so (only the worker may execute them, and it will not).
 func (w *rel) cancelGoverned(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, gi int) {
-	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	cp, err := proposeCancel(ctx, ch, ct, gp)
+	w.cancelProposed(ctx, ch, ct, gp, gi, cp, err, "the release stopped during the timelock delay")
+}
+
+// proposeCancel runs the activity that reads where gp stands on chain and builds the Safe
+// transaction cancelling whatever of it the timelock holds (none: an empty SafeTxHash).
+func proposeCancel(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal) (release.GovernanceProposal, error) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, InitialInterval: 2 * time.Second},
-		Summary:             fmt.Sprintf("governance: propose the cancellation of the %s through Safe %s", what, ch.Governance.Safe),
+		Summary:             fmt.Sprintf("governance: propose the cancellation of the upgrade of %s on %s through Safe %s", ct.Name, ch.Name, ch.Governance.Safe),
 	})
 	var cp release.GovernanceProposal
 	err := workflow.ExecuteActivity(actx, release.ActivityGovernanceCancel, release.GovernanceCancelRequest{Chain: ch, Proposal: gp.Proposal}).Get(ctx, &cp)
+	return cp, err
+}
+
+// versionGovernedAbortRace (recorded history v12-governed-abort-race): a release stopped
+// while the owners approve reads the chain before it calls the proposal withdrawn. Owners may
+// execute an approved Safe transaction themselves, at the very moment of the abort or any
+// time after; before, the release said "nothing was scheduled" without looking and left the
+// operations in the timelock.
+const versionGovernedAbortRace = "governed-abort-race"
+
+func govSettleWindow(contract string) string {
+	return "governance " + contract + ": approved proposal after the abort"
+}
+
+// stoppedBeforeScheduled is the way out of a release stopped while the owners approve its
+// proposal. It reads the chain (ProposeCancel: the proposal's phase and its operations):
+//   - the Safe executed it (the operations are scheduled): it cancels them through the Safe,
+//     as an abort during the timelock delay does;
+//   - the owners' approvals meet the threshold but nobody executed it: anyone still may, so
+//     the release waits, as a window, until the Safe's nonce moves (the owners reject it by
+//     using the nonce otherwise, or someone executes it and the operations are cancelled);
+//   - otherwise nothing is scheduled: the proposal is withdrawn (rejected: the owners used the
+//     nonce otherwise; cancelled: they cancelled the operations themselves).
+func (w *rel) stoppedBeforeScheduled(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, gi int) {
+	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	cp, err := proposeCancel(ctx, ch, ct, gp)
+	if err == nil && cp.SafeTxHash == "" && cp.Phase == release.GovApproved {
+		w.st.Governance[gi].Stopped = fmt.Sprintf("approved by the threshold but not executed when the release stopped: anyone may still execute it; waiting until the Safe's nonce %d is used", gp.SafeNonce)
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-approved-at-stop", Target: what, Accepted: true,
+			Reason: w.st.Governance[gi].Stopped, Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the release stopped, but the owners had already approved the %s (safeTxHash %s): anyone can still execute it. Safe owners, do not execute it; reject it by executing another Safe transaction at nonce %d. If it executes, shipgate cancels what it schedules through the Safe",
+			w.st.Service, w.st.Version, what, gp.SafeTxHash, gp.SafeNonce))
+		now := workflow.Now(ctx)
+		w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govSettleWindow(ct.Name), StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+			State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
+			Note: fmt.Sprintf("until the Safe uses nonce %d: the approved safeTxHash %s executes, or the owners reject it", gp.SafeNonce, gp.SafeTxHash)})
+		w.backStep = fmt.Sprintf("the way out: the Safe's nonce %d used (the approved proposal executed, or rejected by the owners)", gp.SafeNonce)
+		w.publish(ctx)
+		_, err = watchGovernance(ctx, ch, gp, release.WatchSettled, governanceApprovalTimeout,
+			fmt.Sprintf("governance: awaiting the Safe's nonce %d used (executed or rejected) after the abort", gp.SafeNonce))
+		w.backStep = ""
+		w.window(govSettleWindow(ct.Name)).State = release.WindowDone
+		if err == nil {
+			cp, err = proposeCancel(ctx, ch, ct, gp)
+		}
+	}
 	switch {
 	case err != nil:
 		w.st.Governance[gi].Phase = release.GovCancelExpired
-		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s stopped during the timelock delay, and its cancellation could not be proposed (%v): Safe owners, cancel operations %s and %s in timelock %s",
-			w.st.Service, w.st.Version, what, err, opID(gp, "upgrade"), opID(gp, "revert"), ch.Governance.Timelock))
+		w.st.Governance[gi].Stopped = fmt.Sprintf("not known when the release stopped (%v)", err)
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-stopped-unknown", Target: what, Accepted: false,
+			Reason: err.Error(), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the release stopped while the owners approved the %s, and shipgate could not tell whether its Safe transaction executed (%v): Safe owners, do not approve or execute safeTxHash %s; if it executed, cancel operations %s and %s in timelock %s",
+			w.st.Service, w.st.Version, what, err, gp.SafeTxHash, opID(gp, "upgrade"), opID(gp, "revert"), ch.Governance.Timelock))
+	case cp.SafeTxHash == "":
+		phase := release.GovWithdrawn
+		switch cp.Phase {
+		case release.GovRejected, release.GovCancelled:
+			phase = cp.Phase
+		}
+		w.st.Governance[gi].Phase = phase
+		if w.st.Governance[gi].Stopped == "" {
+			w.st.Governance[gi].Stopped = "on chain when the release stopped: " + cp.Phase + "; nothing scheduled"
+		}
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-withdrawn", Target: what, Accepted: true,
+			Reason: fmt.Sprintf("the proposal was %s on chain; nothing is scheduled in timelock %s", cp.Phase, ch.Governance.Timelock), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s is withdrawn (release stopped): Safe owners, do not approve safeTxHash %s; nothing was scheduled", w.st.Service, w.st.Version, what, gp.SafeTxHash))
+	default:
+		// the Safe executed the proposal: the operations wait in the timelock
+		w.st.Governance[gi].Phase = release.GovScheduled
+		w.st.Governance[gi].Stopped = fmt.Sprintf("the Safe executed safeTxHash %s (nonce %d) as the release stopped: operations %s and %s scheduled; cancelling them through the Safe",
+			gp.SafeTxHash, gp.SafeNonce, opID(gp, "upgrade"), opID(gp, "revert"))
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-executed-at-stop", Target: what, Accepted: true,
+			Reason: w.st.Governance[gi].Stopped, Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+		w.cancelProposed(ctx, ch, ct, gp, gi, cp, nil, "the release stopped while the owners approved, and the Safe executed the proposal anyway")
+	}
+	w.publish(ctx)
+}
+
+// cancelProposed carries on with the cancellation ProposeCancel built (cp, or its error err):
+// nothing pending, or the owners' approval of it as a window and its execution. why says how
+// the operations came to need cancelling, for the owners.
+func (w *rel) cancelProposed(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, gi int, cp release.GovernanceProposal, err error, why string) {
+	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	switch {
+	case err != nil:
+		w.st.Governance[gi].Phase = release.GovCancelExpired
+		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: %s (%s), and its cancellation could not be proposed (%v): Safe owners, cancel operations %s and %s in timelock %s",
+			w.st.Service, w.st.Version, why, what, err, opID(gp, "upgrade"), opID(gp, "revert"), ch.Governance.Timelock))
 		return
 	case cp.SafeTxHash == "":
 		w.st.Governance[gi].Phase = release.GovWithdrawn // nothing left in the timelock
 		return
 	}
-	w.st.Governance[gi].Phase, w.st.Governance[gi].Cancel = release.GovCancelling, cp.Summary
+	w.st.Governance[gi].Phase, w.st.Governance[gi].Cancel, w.st.Governance[gi].CancelSafeTxHash = release.GovCancelling, cp.Summary, cp.SafeTxHash
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-cancel-proposed", Target: what, Accepted: true,
 		Reason: strings.Join(cp.Summary, "; "), Evidence: []string{"safeTxHash " + cp.SafeTxHash}})
-	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the release stopped during the timelock delay: Safe owners, approve the cancellation of the %s (approveHash of the safeTxHash from your own wallet):\n%s",
-		w.st.Service, w.st.Version, what, strings.Join(cp.Summary, "\n")))
+	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: %s: Safe owners, approve the cancellation of the %s (approveHash of the safeTxHash from your own wallet):\n%s",
+		w.st.Service, w.st.Version, why, what, strings.Join(cp.Summary, "\n")))
 	now := workflow.Now(ctx)
 	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govCancelWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
 		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
@@ -246,4 +370,93 @@ func opID(gp release.GovernanceProposal, which string) string {
 		}
 	}
 	return "(unknown)"
+}
+
+// govAwaiting is a governed proposal waiting for the owners, with the off-chain signatures of
+// its safeTxHash the workflow accepted.
+type govAwaiting struct {
+	hash     string
+	chain    release.Chain
+	proposal []byte
+	sigs     []release.SafeSignature
+}
+
+// versionGovernedSignatures (recorded history v12-governed-signatures; asked only when a
+// safe-sign command arrives): owners' off-chain EIP-712 signatures, handed in through the CLI, count
+// toward the threshold with approveHash; each arrival checks the signature in an activity and
+// restarts the approval watch with it.
+const versionGovernedSignatures = "governed-signatures"
+
+// safeSign accepts an owner's EIP-712 signature of a proposal awaiting approvals: the hash
+// must be the proposal's (the CLI recomputed it from the proposal's fields), and the signature
+// must recover over it to a current owner of the Safe who has not signed yet.
+func (w *rel) safeSign(ctx workflow.Context, cmd release.Command) (string, bool) {
+	i := slices.IndexFunc(w.govOpen, func(a *govAwaiting) bool { return strings.EqualFold(a.hash, cmd.SafeTxHash) })
+	if i < 0 {
+		return fmt.Sprintf("refused: no governed proposal awaits approvals with safeTxHash %q (the CLI signs the hash it recomputes from the pending proposal's fields)", cmd.SafeTxHash), false
+	}
+	if workflow.GetVersion(ctx, versionGovernedSignatures, workflow.DefaultVersion, 1) < 1 {
+		return "refused: off-chain signatures are not accepted by this release", false
+	}
+	open := w.govOpen[i]
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, InitialInterval: time.Second},
+		Summary:             "governance: check an owner's signature of safeTxHash " + open.hash,
+	})
+	var s release.SafeSignature
+	err := workflow.ExecuteActivity(actx, release.ActivityGovernanceCheckSignature, release.GovernanceSignatureRequest{Chain: open.chain, Proposal: open.proposal, Signature: cmd.SafeSignature}).Get(ctx, &s)
+	if err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return "refused: " + app.Message(), false
+		}
+		return fmt.Sprintf("refused: the signature could not be checked: %v", err), false
+	}
+	if slices.ContainsFunc(open.sigs, func(x release.SafeSignature) bool { return x.Owner == s.Owner }) {
+		return fmt.Sprintf("refused: owner %s already signed safeTxHash %s", s.Owner, open.hash), false
+	}
+	open.sigs = append(open.sigs, s)
+	if w.govSigned != nil {
+		w.govSigned.SendAsync(true)
+	}
+	return fmt.Sprintf("signature of safeTxHash %s by owner %s (%d handed in)", open.hash, s.Owner, len(open.sigs)), true
+}
+
+// watchApprovals is the owners' wait: the watch activity, counting the off-chain signatures
+// accepted so far; a new one restarts it with the signature (the watch compares the sum with
+// the threshold on chain). Without signatures it is the watch alone, as before.
+func (w *rel) watchApprovals(ctx workflow.Context, ch release.Chain, gp release.GovernanceProposal, open *govAwaiting, summary string) (release.GovernanceProgress, error) {
+	if w.govSigned == nil {
+		w.govSigned = workflow.NewBufferedChannel(ctx, 16)
+	}
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout: governanceApprovalTimeout,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumInterval: time.Minute},
+		Summary:             summary,
+	}
+	for {
+		wctx, cancel := workflow.WithCancel(ctx)
+		req := release.GovernanceWatchRequest{Chain: ch, Proposal: gp.Proposal, Until: release.WatchApproved, Signatures: slices.Clone(open.sigs)}
+		f := workflow.ExecuteActivity(workflow.WithActivityOptions(wctx, opts), release.ActivityGovernanceWatch, req)
+		var (
+			pr    release.GovernanceProgress
+			err   error
+			again bool
+		)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(f, func(f workflow.Future) { err = f.Get(ctx, &pr) })
+		sel.AddReceive(w.govSigned, func(c workflow.ReceiveChannel, _ bool) {
+			for c.ReceiveAsync(nil) {
+			}
+			again = true
+		})
+		sel.Select(ctx)
+		if !again {
+			cancel()
+			return pr, err
+		}
+		cancel() // the next watch starts at once: the cancelled one, read-only, ends at its next heartbeat
+	}
 }

@@ -2,7 +2,9 @@ package workflows
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/stretchr/testify/require"
@@ -42,6 +45,15 @@ type govMainnet struct {
 	proposals []*safe.Proposal
 	// hold, when set, runs instead of the owners' approvals (an abort during their wait)
 	hold func()
+	// settle, when set, runs when an aborted release waits for the Safe's nonce to be used
+	settle func(ctx context.Context) error
+	// ownersExecute: an owner executes the approved Safe transaction before the watch reads
+	// the chain ("before") or right after it reported the threshold met ("after")
+	ownersExecute string
+	// sign, when set, runs instead of the owners' approveHash: they hand in signatures
+	sign func(p *safe.Proposal)
+	// priv are the owners' private keys, for their EIP-712 signatures
+	priv map[common.Address]*ecdsa.PrivateKey
 	// cancels are the cancellations the owners approved
 	cancels []*safe.Cancellation
 }
@@ -75,13 +87,14 @@ func (s *simBackend) send(ctx context.Context, key *chain.Key, store *chain.Nonc
 // Counter proxy's ownership to the timelock.
 func newGovMainnet(t *testing.T, c *simChains, proxy string) *govMainnet {
 	ctx := context.Background()
-	g := &govMainnet{c: c, ownerNS: &chain.NonceStore{Dir: t.TempDir()}, approved: map[common.Hash]bool{}, adjusted: map[common.Hash]bool{}}
+	g := &govMainnet{c: c, ownerNS: &chain.NonceStore{Dir: t.TempDir()}, approved: map[common.Hash]bool{}, adjusted: map[common.Hash]bool{}, priv: map[common.Address]*ecdsa.PrivateKey{}}
 	m := c.mainnet()
 	var owners []common.Address
 	for i := range 3 {
 		priv, err := crypto.GenerateKey()
 		require.NoError(t, err)
 		k := chain.NewKey(fmt.Sprintf("owner%d", i), priv)
+		g.priv[k.Address] = priv
 		g.owners = append(g.owners, k)
 		owners = append(owners, k.Address)
 		to := k.Address
@@ -120,6 +133,7 @@ func (g *govMainnet) policy() *release.Governance {
 func (g *govMainnet) register(h *harness) {
 	h.env.RegisterActivityWithOptions(g.c.act.Propose, activity.RegisterOptions{Name: release.ActivityGovernancePropose})
 	h.env.RegisterActivityWithOptions(g.c.act.ProposeCancel, activity.RegisterOptions{Name: release.ActivityGovernanceCancel})
+	h.env.RegisterActivityWithOptions(g.c.act.CheckSignature, activity.RegisterOptions{Name: release.ActivityGovernanceCheckSignature})
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, req release.GovernanceWatchRequest) (release.GovernanceProgress, error) {
 		if req.Until == release.WatchCancel {
 			var cn safe.Cancellation
@@ -141,6 +155,25 @@ func (g *govMainnet) register(h *harness) {
 		}
 		g.mu.Lock()
 		switch {
+		case req.Until == release.WatchSettled && g.settle != nil:
+			if err := g.settle(ctx); err != nil {
+				g.mu.Unlock()
+				return release.GovernanceProgress{}, err
+			}
+		case req.Until == release.WatchApproved && g.sign != nil && len(req.Signatures) == 0:
+			// the owners sign off chain; each accepted signature restarts this watch with it
+			g.proposals = append(g.proposals, &p)
+			g.mu.Unlock()
+			g.sign(&p)
+			// the workflow restarts the watch with the signatures and cancels this one; the
+			// test environment passes no cancellation to an activity that does not heartbeat,
+			// so this one ends by itself (an error the workflow ignores, having cancelled it)
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second):
+			}
+			return release.GovernanceProgress{}, errors.New("the owners' signatures were not taken up: this watch was not replaced")
+		case req.Until == release.WatchApproved && g.sign != nil:
 		case req.Until == release.WatchApproved && g.hold != nil:
 			// the owners sit on it; a person aborts meanwhile (the test clock stands still
 			// while an activity runs, so the abort comes from here)
@@ -155,6 +188,20 @@ func (g *govMainnet) register(h *harness) {
 			if err := g.approveHash(ctx, p.SafeTxHash, p.SafeTx.Safe); err != nil {
 				g.mu.Unlock()
 				return release.GovernanceProgress{}, err
+			}
+			switch g.ownersExecute {
+			case "before":
+				if err := g.ownerExecutes(ctx, &p); err != nil {
+					g.mu.Unlock()
+					return release.GovernanceProgress{}, err
+				}
+			case "after":
+				g.mu.Unlock()
+				pr, err := g.c.act.Watch(ctx, req)
+				if err == nil {
+					err = g.ownerExecutes(ctx, &p)
+				}
+				return pr, err
 			}
 		case req.Until == release.WatchReady && !g.adjusted[p.SafeTxHash]:
 			g.adjusted[p.SafeTxHash] = true
@@ -179,6 +226,17 @@ func (g *govMainnet) approveHash(ctx context.Context, hash common.Hash, safeAddr
 		}
 	}
 	return nil
+}
+
+// ownerExecutes: an approving owner executes the approved Safe transaction themselves (the
+// Safe lets anyone do so once the threshold is met), from their own key.
+func (g *govMainnet) ownerExecutes(ctx context.Context, p *safe.Proposal) error {
+	req, err := safe.ExecSafeRequest(ctx, g.c.sims["sim://mainnet"].Client(), p, nil, "owner-exec/"+p.SafeTxHash.Hex())
+	if err != nil {
+		return err
+	}
+	_, err = g.c.mainnet().send(ctx, g.approvers[0], g.ownerNS, req)
+	return err
 }
 
 // governedRelease is release 2.0.0 of the demo counter with the simulated mainnet governed.
@@ -363,4 +421,164 @@ func TestGovernedAbortDuringApprovalsWithdraws(t *testing.T) {
 	require.Empty(t, st.Governance[0].Cancel)
 	require.Empty(t, contractsOf(st, "mainnet", release.OpGovExecSafe))
 	require.Equal(t, before+1, c.nonce(t, "sim://mainnet"), "only the implementation was deployed")
+}
+
+// requireCancelledAtStop checks what an abort that found the proposal executed leaves: both
+// operations cancelled through the Safe (the owners approved the cancellation, the worker
+// executed it once), the proxy unchanged, and status and audit saying what happened.
+func requireCancelledAtStop(t *testing.T, c *simChains, g *govMainnet, h *harness, proxy, v1 string) {
+	t.Helper()
+	st := h.status()
+	require.Equal(t, v1, c.implementation(t, "sim://mainnet", proxy), "the proxy still runs v1")
+	require.Len(t, st.Governance, 1)
+	gu := st.Governance[0]
+	require.Equal(t, release.GovCancelled, gu.Phase, gu.Stopped)
+	require.Len(t, g.proposals, 1)
+	p := g.proposals[0]
+	require.Contains(t, gu.Stopped, "the Safe executed safeTxHash "+p.SafeTxHash.Hex())
+	require.Len(t, g.cancels, 1, "the cancellation proposed once")
+	cn := g.cancels[0]
+	require.Equal(t, p.SafeTxHash, cn.Of)
+	require.Equal(t, p.SafeTx.Nonce+1, cn.SafeTx.Nonce, "the cancellation takes the Safe's next nonce")
+	require.Len(t, cn.Ops, 2, "the upgrade and the revert")
+	for _, op := range []safe.TimelockOp{p.Upgrade, p.Revert} {
+		state, _, err := safe.OpState(context.Background(), c.sims["sim://mainnet"].Client(), p.Timelock, op.ID)
+		require.NoError(t, err)
+		require.Equal(t, safe.OpUnset, state, "operation %s", op.ID.Hex())
+	}
+	require.Empty(t, contractsOf(st, "mainnet", release.OpGovExecSafe), "the owners executed the proposal, not the worker")
+	require.Len(t, contractsOf(st, "mainnet", release.OpGovCancel), 1)
+	require.Empty(t, contractsOf(st, "mainnet", release.OpGovUpgrade))
+	require.True(t, h.auditHas(st, "governance-executed-at-stop", "upgrade of Counter on mainnet", true, "the Safe executed safeTxHash "+p.SafeTxHash.Hex()))
+	require.True(t, h.auditHas(st, "governance-cancelled", "upgrade of Counter on mainnet", true, "cancelled through the Safe"))
+}
+
+// The abort-vs-execute race: the owners approve and one of them executes the Safe transaction
+// (scheduling the upgrade and its revert) at the moment a release manager aborts the release,
+// before the watch reports it. The release reads the chain, finds the operations scheduled and
+// cancels them through the same Safe instead of calling the proposal withdrawn.
+func TestGovernedAbortRacingOwnersExecutionCancels(t *testing.T) {
+	c, g, proxy, v1 := govFirstRelease(t)
+	h := g.governedRelease(t)
+	g.hold = func() {
+		p := g.proposals[len(g.proposals)-1]
+		ctx := context.Background()
+		require.NoError(t, g.approveHash(ctx, p.SafeTxHash, p.SafeTx.Safe))
+		require.NoError(t, g.ownerExecutes(ctx, p))
+		h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "abort as the owners execute"})
+	}
+	before := c.nonce(t, "sim://mainnet")
+	res := h.run()
+	require.Equal(t, release.StateAborted, res.State, res.Reason)
+	requireCancelledAtStop(t, c, g, h, proxy, v1)
+	// the worker's mainnet transactions: the implementation and the cancellation
+	require.Equal(t, before+2, c.nonce(t, "sim://mainnet"))
+}
+
+// An abort after the owners' approvals met the threshold but before anyone executed the Safe
+// transaction: anyone still may, so the release waits (a window) until the Safe's nonce is
+// used; an owner executes it after all, and the release cancels what it scheduled.
+func TestGovernedAbortOfApprovedProposalWaitsAndCancels(t *testing.T) {
+	c, g, proxy, v1 := govFirstRelease(t)
+	h := g.governedRelease(t)
+	g.hold = func() {
+		p := g.proposals[len(g.proposals)-1]
+		require.NoError(t, g.approveHash(context.Background(), p.SafeTxHash, p.SafeTx.Safe))
+		h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "abort after the approvals"})
+	}
+	g.settle = func(ctx context.Context) error { return g.ownerExecutes(ctx, g.proposals[0]) }
+	res := h.run()
+	require.Equal(t, release.StateAborted, res.State, res.Reason)
+	requireCancelledAtStop(t, c, g, h, proxy, v1)
+	st := h.status()
+	require.True(t, h.auditHas(st, "governance-approved-at-stop", "upgrade of Counter on mainnet", true, "anyone may still execute it"))
+	i := slices.IndexFunc(st.Windows, func(w release.WindowStatus) bool { return w.Name == govSettleWindow("Counter") })
+	require.GreaterOrEqual(t, i, 0)
+	require.Equal(t, release.WindowDone, st.Windows[i].State)
+}
+
+// The owners execute the approved Safe transaction themselves (anyone may once the threshold
+// is met), before the watch sees the approvals or between the watch and the worker's own
+// execTransaction: the operations are scheduled all the same, the worker sends no
+// execTransaction (a second one would be refused: the nonce is used) and the release carries
+// on to the upgrade instead of failing.
+func TestGovernedOwnersExecuteThemselves(t *testing.T) {
+	for _, when := range []string{"before", "after"} {
+		t.Run(when, func(t *testing.T) {
+			c, g, proxy, _ := govFirstRelease(t)
+			h := g.governedRelease(t)
+			g.ownersExecute = when
+			before := c.nonce(t, "sim://mainnet")
+			res := h.run()
+			require.Equal(t, release.StateSucceeded, res.State, res.Reason)
+			st := h.status()
+			v2 := contractsOf(st, "mainnet", release.OpDeploy)[0].Address
+			require.Equal(t, v2, c.implementation(t, "sim://mainnet", proxy))
+			require.Empty(t, contractsOf(st, "mainnet", release.OpGovExecSafe), "the owners executed it, not the worker")
+			require.Len(t, contractsOf(st, "mainnet", release.OpGovUpgrade), 1)
+			require.Equal(t, before+2, c.nonce(t, "sim://mainnet"), "the worker's mainnet transactions: implementation, execute")
+			require.Equal(t, release.GovUpgraded, st.Governance[0].Phase)
+			require.True(t, h.auditHas(st, "governance-executed-by-owners", "upgrade of Counter on mainnet", true, "executed without the worker"))
+		})
+	}
+}
+
+// eip712Sign is an owner's wallet signing a safeTxHash: 65 bytes r ‖ s ‖ v, v 27 or 28.
+func eip712Sign(t *testing.T, priv *ecdsa.PrivateKey, hash common.Hash) string {
+	t.Helper()
+	sig, err := crypto.Sign(hash[:], priv)
+	require.NoError(t, err)
+	sig[64] += 27
+	return hexutil.Encode(sig)
+}
+
+// The second approval path: two owners hand in EIP-712 signatures of the proposal's
+// safeTxHash through the signed-command path (safe-sign) instead of approveHash on chain. The
+// workflow checks each recovers to a current owner and refuses, with the reason, a signature
+// by a key that is not an owner, one over other bytes than the safeTxHash, and one for a hash
+// no proposal has; the threshold is met by the signatures, and the worker executes the Safe
+// transaction with them packed into execTransaction.
+func TestGovernedThresholdByOwnerSignatures(t *testing.T) {
+	c, g, proxy, _ := govFirstRelease(t)
+	h := g.governedRelease(t)
+	stranger, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	g.sign = func(p *safe.Proposal) {
+		o0, o1 := g.priv[g.approvers[0].Address], g.priv[g.approvers[1].Address]
+		send := func(hash common.Hash, sig string) {
+			h.signal(release.SignalSafeSign, release.Command{Actor: "rm-ada", SafeTxHash: hash.Hex(), SafeSignature: sig})
+		}
+		send(p.SafeTxHash, eip712Sign(t, stranger, p.SafeTxHash))                          // not an owner
+		send(p.SafeTxHash, eip712Sign(t, o0, crypto.Keccak256Hash([]byte("other bytes")))) // over other bytes
+		send(crypto.Keccak256Hash([]byte("no such proposal")), eip712Sign(t, o0, p.SafeTxHash))
+		send(p.SafeTxHash, eip712Sign(t, o0, p.SafeTxHash))
+		send(p.SafeTxHash, eip712Sign(t, o0, p.SafeTxHash)) // twice
+		send(p.SafeTxHash, eip712Sign(t, o1, p.SafeTxHash))
+	}
+	res := h.run()
+	require.Equal(t, release.StateSucceeded, res.State, res.Reason)
+	st := h.status()
+	v2 := contractsOf(st, "mainnet", release.OpDeploy)[0].Address
+	require.Equal(t, v2, c.implementation(t, "sim://mainnet", proxy))
+	require.Len(t, contractsOf(st, "mainnet", release.OpGovExecSafe), 1, "the worker executed it with the signatures")
+	p := g.proposals[0]
+	approved, _, err := safe.Approvals(context.Background(), c.sims["sim://mainnet"].Client(), p.SafeTx.Safe, p.SafeTxHash)
+	require.NoError(t, err)
+	require.Empty(t, approved, "no approveHash on chain: the signatures alone met the threshold")
+	require.True(t, strings.HasPrefix(st.Governance[0].Approvals, "2 of 2: "), st.Governance[0].Approvals)
+
+	var verdicts []string
+	for _, a := range st.Audit {
+		if a.Action == release.SignalSafeSign {
+			verdicts = append(verdicts, fmt.Sprintf("%v %s", a.Accepted, a.Reason))
+		}
+	}
+	require.Len(t, verdicts, 6, verdicts)
+	require.Contains(t, verdicts[0], "false refused: the signature recovers to "+crypto.PubkeyToAddress(stranger.PublicKey).Hex()+", who is not an owner of Safe")
+	require.Contains(t, verdicts[1], "false refused: the signature recovers to ")
+	require.Contains(t, verdicts[1], "signed by another key, or over other bytes than safeTxHash "+p.SafeTxHash.Hex())
+	require.Contains(t, verdicts[2], "false refused: no governed proposal awaits approvals with safeTxHash")
+	require.Equal(t, "true signature of safeTxHash "+p.SafeTxHash.Hex()+" by owner "+g.approvers[0].Address.Hex()+" (1 handed in)", verdicts[3])
+	require.Equal(t, "false refused: owner "+g.approvers[0].Address.Hex()+" already signed safeTxHash "+p.SafeTxHash.Hex(), verdicts[4])
+	require.Equal(t, "true signature of safeTxHash "+p.SafeTxHash.Hex()+" by owner "+g.approvers[1].Address.Hex()+" (2 handed in)", verdicts[5])
 }

@@ -65,6 +65,10 @@ type rel struct {
 	retryBack int
 	// backStep is the way back's step under way, in words, for status.
 	backStep string
+	// govOpen are the governed proposals awaiting the owners, with the off-chain signatures
+	// handed in for them (safe-sign); govSigned wakes the approval wait when one arrives.
+	govOpen   []*govAwaiting
+	govSigned workflow.Channel
 	// backTo is the version a person pointed production at (rollback --to): the way back's
 	// target instead of the recorded one.
 	backTo string

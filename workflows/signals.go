@@ -233,6 +233,8 @@ func (w *rel) apply(ctx workflow.Context, name string, cmd release.Command) (str
 		return w.clearRejection(ctx, cmd)
 	case release.SignalOverride:
 		return w.override(ctx, cmd)
+	case release.SignalSafeSign:
+		return w.safeSign(ctx, cmd)
 	}
 	return "refused: unknown signal " + name, false
 }

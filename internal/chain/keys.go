@@ -45,6 +45,26 @@ func NewSignerKey(name string, address common.Address, s Signer) *Key {
 	return &Key{Name: name, Address: address, signer: s}
 }
 
+// SignHash signs a 32-byte hash (an EIP-712 digest such as a Safe's safeTxHash) and returns
+// the 65-byte signature r ‖ s ‖ v with v 27 or 28, the form the Safe checks. Only a key held
+// in this process (a keystore file, or a dev hex key) signs a bare hash; Clef signs typed
+// data through its own API and is not used for it.
+func (k *Key) SignHash(hash [32]byte) ([]byte, error) {
+	if k == nil {
+		return nil, errors.New("sign: no key")
+	}
+	ls, ok := k.signer.(localSigner)
+	if !ok || ls.priv == nil {
+		return nil, fmt.Errorf("sign with %s: only a keystore file's key signs a hash here", k)
+	}
+	sig, err := crypto.Sign(hash[:], ls.priv)
+	if err != nil {
+		return nil, err
+	}
+	sig[64] += 27
+	return sig, nil
+}
+
 var keyName = regexp.MustCompile(`^[A-Z0-9_]{1,64}$`)
 
 // Environment variable prefixes of LoadKey. <NAME> is the key name upper-cased, '-' as '_'.

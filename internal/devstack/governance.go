@@ -2,8 +2,10 @@ package devstack
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"os"
@@ -68,7 +70,9 @@ type GovernedChain struct {
 	Delay     time.Duration
 
 	nonces *chain.NonceStore // the owners' and the deployer's transactions here
-	mu     sync.Mutex
+	// privs are the owners' private keys, for their keystore files (OwnerKeystoreEnv)
+	privs map[common.Address]*ecdsa.PrivateKey
+	mu    sync.Mutex
 	// Approved records, per safeTxHash, when the threshold's last approveHash was mined.
 	Approved map[common.Hash]time.Time
 }
@@ -77,7 +81,7 @@ type GovernedChain struct {
 // (through a nonce store of its own in dir: the worker must not be sending meanwhile) and
 // funds n owners from the dev account.
 func DeployGovernedChain(ctx context.Context, rpc string, chainID uint64, deployer *chain.Key, dir string, n, threshold int, delay time.Duration, executor common.Address) (*GovernedChain, error) {
-	g := &GovernedChain{RPC: rpc, ChainID: chainID, Threshold: threshold, Delay: delay, nonces: &chain.NonceStore{Dir: dir}, Approved: map[common.Hash]time.Time{}}
+	g := &GovernedChain{RPC: rpc, ChainID: chainID, Threshold: threshold, Delay: delay, nonces: &chain.NonceStore{Dir: dir}, Approved: map[common.Hash]time.Time{}, privs: map[common.Address]*ecdsa.PrivateKey{}}
 	var owners []common.Address
 	for i := range n {
 		priv, err := crypto.GenerateKey()
@@ -85,6 +89,7 @@ func DeployGovernedChain(ctx context.Context, rpc string, chainID uint64, deploy
 			return nil, err
 		}
 		k := chain.NewKey(fmt.Sprintf("owner%d", i+1), priv)
+		g.privs[k.Address] = priv
 		if _, err := FundFromDev(ctx, rpc, k.Address, big.NewInt(params.Ether)); err != nil {
 			return nil, err
 		}
@@ -188,25 +193,52 @@ func (g *GovernedChain) ApprovedAt(hash common.Hash) time.Time {
 }
 
 // Approvers is a round of the Safe's owners for FollowWith: every governed upgrade of this
-// chain awaiting approvals is approved by the threshold of owners, once.
+// chain awaiting approvals, and every cancellation of one after an abort, is approved by the
+// threshold of owners, once.
 func (g *GovernedChain) Approvers(chainName string) Approve {
 	return func(ctx context.Context, st release.Status) ([]string, error) {
 		var did []string
 		for _, u := range st.Governance {
-			if u.Chain != chainName || u.Phase != release.GovProposed {
+			hash, what := u.SafeTxHash, "safeTxHash"
+			switch {
+			case u.Chain != chainName:
+				continue
+			case u.Phase == release.GovCancelling && u.CancelSafeTxHash != "":
+				hash, what = u.CancelSafeTxHash, "the cancellation, safeTxHash"
+			case u.Phase != release.GovProposed:
 				continue
 			}
-			h := common.HexToHash(u.SafeTxHash)
+			h := common.HexToHash(hash)
 			if !g.ApprovedAt(h).IsZero() {
 				continue
 			}
 			if err := g.ApproveHash(ctx, h, g.Threshold); err != nil {
 				return did, err
 			}
-			did = append(did, fmt.Sprintf("%d Safe owners approved safeTxHash %s (%s)", g.Threshold, u.SafeTxHash, u.Contract))
+			did = append(did, fmt.Sprintf("%d Safe owners approved %s %s (%s)", g.Threshold, what, hash, u.Contract))
 		}
 		return did, nil
 	}
+}
+
+// OperationCancelled reads whether the timelock holds operation id no more (isOperation
+// false) and emitted Cancelled(id) for it: the proof an aborted release's scheduled upgrade
+// was taken back.
+func (g *GovernedChain) OperationCancelled(ctx context.Context, id common.Hash) (bool, error) {
+	c, err := chain.Dial(ctx, g.RPC, g.ChainID)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	st, _, err := safe.OpState(ctx, c, g.Gov.Timelock, id)
+	if err != nil || st != safe.OpUnset {
+		return false, err
+	}
+	logs, err := c.FilterLogs(ctx, safe.CancelledFilter(g.Gov.Timelock, id))
+	if err != nil {
+		return false, err
+	}
+	return len(logs) == 1, nil
 }
 
 // SafeNonce is the Safe's nonce: it moves when a Safe transaction executes (the proposal's
@@ -222,4 +254,48 @@ func (g *GovernedChain) SafeNonce(ctx context.Context) (uint64, error) {
 		return 0, err
 	}
 	return st.Nonce, nil
+}
+
+// OwnersExecute is the owners executing a proposal's Safe transaction themselves, as they may
+// whenever the threshold is met, without the worker: all but one of the threshold approve its
+// hash on chain, and the last one sends execTransaction (the Safe counts its sender as its
+// approval), so the Safe's approvals never show the threshold met before it executes. The
+// transaction is rebuilt from the proposal's fields and its hash recomputed from them.
+func (g *GovernedChain) OwnersExecute(ctx context.Context, proposal []byte) (common.Hash, error) {
+	var p safe.Proposal
+	if err := json.Unmarshal(proposal, &p); err != nil {
+		return common.Hash{}, fmt.Errorf("proposal: %w", err)
+	}
+	h, err := p.SafeTx.Hash()
+	if err != nil {
+		return common.Hash{}, err
+	}
+	if err := g.ApproveHash(ctx, h, g.Threshold-1); err != nil {
+		return h, err
+	}
+	var sigs []safe.Signature
+	for _, o := range g.Owners[:g.Threshold] {
+		sigs = append(sigs, safe.Signature{Owner: o.Address})
+	}
+	enc, err := safe.EncodeSignatures(h, sigs)
+	if err != nil {
+		return h, err
+	}
+	data, err := safe.ExecTransactionData(p.SafeTx, enc)
+	if err != nil {
+		return h, err
+	}
+	_, err = g.Send(ctx, g.Owners[g.Threshold-1], "owner-exec/"+h.Hex(), &p.SafeTx.Safe, data)
+	return h, err
+}
+
+// OwnerKeystoreEnv writes owner i's key (in address order) as a keystore file under dir and
+// returns the CLI's variables for key name: how an owner hands safe-sign their key.
+func (g *GovernedChain) OwnerKeystoreEnv(i int, name, dir string) ([]string, error) {
+	f := filepath.Join(dir, name+".hex")
+	if err := crypto.SaveECDSA(f, g.privs[g.Owners[i].Address]); err != nil {
+		return nil, err
+	}
+	defer os.Remove(f)
+	return KeystoreEnv(name, f, dir)
 }

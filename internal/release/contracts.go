@@ -57,6 +57,9 @@ type ContractTx struct {
 	Proxy string `json:"proxy,omitempty"`
 	// Proposal is a governed operation's proposal (internal/chain/safe.Proposal).
 	Proposal json.RawMessage `json:"proposal,omitempty"`
+	// Signatures are owners' EIP-712 signatures of the proposal's safeTxHash handed in through
+	// the CLI (safe-sign), packed into execTransaction with the on-chain approvals.
+	Signatures []SafeSignature `json:"signatures,omitempty"`
 }
 
 // SignedTx is a signed transaction as it enters history: the exact bytes to broadcast, its

@@ -19,6 +19,11 @@ const (
 	OpGovCancel   = "exec-cancel"     // execTransaction of the approved cancellation: cancels both operations
 )
 
+// ErrTypeGovExecutedElsewhere is the error type of a governed execSafe the worker did not
+// send because the Safe transaction had already executed: its owners (anyone, once the
+// threshold is met) executed it themselves. The operations are scheduled all the same.
+const ErrTypeGovExecutedElsewhere = "GovernanceExecutedElsewhere"
+
 // GovernedOp reports whether op is one of the governed executions.
 func GovernedOp(op string) bool {
 	return op == OpGovExecSafe || op == OpGovUpgrade || op == OpGovRevert || op == OpGovCancel
@@ -45,6 +50,10 @@ type GovernanceProposal struct {
 	Delay      uint64          `json:"delaySeconds"`
 	Proposal   json.RawMessage `json:"proposal"`
 	Summary    []string        `json:"summary"`
+	// Phase is where the proposal this one cancels stood on chain when the cancellation was
+	// built (GovernanceProposeCancel only): an abort reads it to tell a proposal nobody
+	// executed from one the Safe executed as the release stopped.
+	Phase string `json:"phase,omitempty"`
 }
 
 // Governance watch targets (GovernanceWatchRequest.Until).
@@ -54,6 +63,10 @@ const (
 	// WatchCancel: the owners approved the cancellation (GovernanceWatchRequest.Proposal holds
 	// it), or executed it themselves (phase cancelled).
 	WatchCancel = "cancel-approved"
+	// WatchSettled: the Safe's nonce moved past the proposal's (it executed, or the owners used
+	// the nonce for another transaction): after an abort of a proposal the owners had approved
+	// but nobody had executed yet, which anyone could still execute.
+	WatchSettled = "settled"
 )
 
 // GovernanceWatchRequest asks the watch activity to wait until a proposal reaches Until.
@@ -61,6 +74,23 @@ type GovernanceWatchRequest struct {
 	Chain    Chain           `json:"chain"`
 	Proposal json.RawMessage `json:"proposal"`
 	Until    string          `json:"until"`
+	// Signatures are owners' off-chain signatures, counted with the on-chain approvals.
+	Signatures []SafeSignature `json:"signatures,omitempty"`
+}
+
+// SafeSignature is one owner's EIP-712 signature of a safeTxHash: 65 bytes [r ‖ s ‖ v] in
+// hex, checked to recover to Owner, a current owner of the Safe.
+type SafeSignature struct {
+	Owner     string `json:"owner"`
+	Signature string `json:"signature"`
+}
+
+// GovernanceSignatureRequest asks whom an owner's signature of a proposal's safeTxHash
+// recovers to, and whether that is a current owner of the Safe.
+type GovernanceSignatureRequest struct {
+	Chain     Chain           `json:"chain"`
+	Proposal  json.RawMessage `json:"proposal"`
+	Signature string          `json:"signature"`
 }
 
 // GovernanceProgress is where a proposal stood when the watch returned.
@@ -107,7 +137,16 @@ type GovernedUpgrade struct {
 	Approvals  string    `json:"approvals,omitempty"` // "2 of 2: 0x…, 0x…"
 	ReadyAt    time.Time `json:"readyAt,omitzero"`
 	Summary    []string  `json:"summary"`
+	// Proposal is the proposal itself (internal/chain/safe.Proposal as JSON): the Safe
+	// transaction's fields, from which an owner's tool recomputes the safeTxHash it signs or
+	// executes instead of trusting the one shown.
+	Proposal json.RawMessage `json:"proposal,omitempty"`
 	// Cancel is the Safe transaction that cancels the scheduled operations after an abort:
 	// its safeTxHash and what the owners check (empty: none proposed).
 	Cancel []string `json:"cancel,omitempty"`
+	// CancelSafeTxHash is the cancellation's safeTxHash, the one the owners approve.
+	CancelSafeTxHash string `json:"cancelSafeTxHash,omitempty"`
+	// Stopped is what the chain said about the proposal when the release stopped before its
+	// Safe transaction was known to have executed (empty: it did not stop there).
+	Stopped string `json:"stopped,omitempty"`
 }

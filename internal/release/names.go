@@ -38,6 +38,9 @@ const (
 	// ActivityGovernanceCancel builds the Safe transaction that cancels an aborted release's
 	// scheduled operations (TimelockController.cancel through the Safe).
 	ActivityGovernanceCancel = "GovernanceProposeCancel"
+	// ActivityGovernanceCheckSignature recovers an owner's off-chain signature of a proposal
+	// and checks the signer is a current owner of the Safe.
+	ActivityGovernanceCheckSignature = "GovernanceCheckSignature"
 
 	ActivityLaneEnter  = "LaneEnter"
 	ActivityLaneLeave  = "LaneLeave"
@@ -59,6 +62,9 @@ const (
 	SignalReportIssue  = "report-issue"
 	SignalResolveIssue = "resolve-issue"
 	SignalBreakGlass   = "break-glass"
+	// SignalSafeSign hands in a Safe owner's EIP-712 signature of a governed proposal: the
+	// second way to approve it besides approveHash on chain.
+	SignalSafeSign = "safe-sign"
 	// SignalClearRejection lifts a signoff rejection: only the person who rejected, or a
 	// release manager who is not the author, with a reason. recheck never does.
 	SignalClearRejection = "clear-rejection"

@@ -4,7 +4,7 @@ import "time"
 
 // Signals lists every signal the workflow accepts.
 var Signals = []string{SignalApprove, SignalReject, SignalPause, SignalResume, SignalRecheck,
-	SignalAbort, SignalRollback, SignalReportIssue, SignalResolveIssue, SignalBreakGlass, SignalClearRejection, SignalOverride}
+	SignalAbort, SignalRollback, SignalReportIssue, SignalResolveIssue, SignalBreakGlass, SignalClearRejection, SignalOverride, SignalSafeSign}
 
 // Channels a signal can come by.
 const (
@@ -27,6 +27,10 @@ type Command struct {
 	Issue       int    `json:"issue,omitempty"`       // resolve-issue
 	Fingerprint string `json:"fingerprint,omitempty"` // what the approver saw (Slack)
 	To          string `json:"to,omitempty"`          // rollback, restore: the version to point production at
+	// safe-sign: the safeTxHash the owner signed (as the CLI recomputed it from the proposal's
+	// fields) and the owner's EIP-712 signature of it, 65 bytes in hex.
+	SafeTxHash    string `json:"safeTxHash,omitempty"`
+	SafeSignature string `json:"safeSignature,omitempty"`
 	// Evidence is new evidence a recheck brings, by check: blobs the CLI uploaded to the
 	// evidence store (recheck --evidence CHECK=PATH). Signed with the rest of the command.
 	Evidence map[string][]Blob `json:"evidence,omitempty"`

@@ -198,13 +198,19 @@ func ExecSafeTxRequest(ctx context.Context, b chain.Backend, t SafeTx, hash comm
 	if err != nil {
 		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: %w", hash.Hex(), err)
 	}
-	data, err := safeABI().Pack("execTransaction", t.To, bigOrZero(t.Value), []byte(t.Data), uint8(t.Operation), bigOrZero(t.SafeTxGas), bigOrZero(t.BaseGas), bigOrZero(t.GasPrice), t.GasToken, t.RefundReceiver, enc)
+	data, err := ExecTransactionData(t, enc)
 	if err != nil {
 		return chain.TxRequest{}, err
 	}
 	safe := t.Safe
 	errABI := safeABI()
 	return chain.TxRequest{OpKey: opKey, To: &safe, Data: data, ErrorABI: errABI}, nil
+}
+
+// ExecTransactionData is the calldata of the Safe's execTransaction of t with the packed
+// signatures (EncodeSignatures).
+func ExecTransactionData(t SafeTx, signatures []byte) ([]byte, error) {
+	return safeABI().Pack("execTransaction", t.To, bigOrZero(t.Value), []byte(t.Data), uint8(t.Operation), bigOrZero(t.SafeTxGas), bigOrZero(t.BaseGas), bigOrZero(t.GasPrice), t.GasToken, t.RefundReceiver, signatures)
 }
 
 // ExecuteRequest is the worker's transaction that executes a ready timelock operation, under

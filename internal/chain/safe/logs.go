@@ -18,3 +18,9 @@ func executionFilter(p *Proposal) ethereum.FilterQuery {
 	ev := safeABI().Events["ExecutionSuccess"]
 	return ethereum.FilterQuery{Addresses: []common.Address{p.SafeTx.Safe}, Topics: [][]common.Hash{{ev.ID}, {p.SafeTxHash}}}
 }
+
+// CancelledFilter finds the timelock's Cancelled(bytes32 indexed id) event for operation id.
+func CancelledFilter(timelock common.Address, id common.Hash) ethereum.FilterQuery {
+	ev := timelockABI().Events["Cancelled"]
+	return ethereum.FilterQuery{Addresses: []common.Address{timelock}, Topics: [][]common.Hash{{ev.ID}, {id}}}
+}

@@ -204,3 +204,12 @@ func addrList(a []common.Address) string {
 	}
 	return "[" + strings.Join(s, ", ") + "]"
 }
+
+// Owners reads the Safe's current owners.
+func Owners(ctx context.Context, b chain.Backend, safe common.Address) ([]common.Address, error) {
+	v, err := callView(ctx, b, safe, safeABI(), "getOwners")
+	if err != nil {
+		return nil, err
+	}
+	return v[0].([]common.Address), nil
+}
