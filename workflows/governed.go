@@ -140,12 +140,6 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	return nil
 }
 
-// versionGovernedOwnersExecuted (recorded history v12-governed-abort-race): the owners
-// executing the approved Safe transaction themselves is the Safe transaction executed, not a
-// failed release; before, the worker's execTransaction was refused (nonce used) and the release
-// failed with its operations scheduled.
-const versionGovernedOwnersExecuted = "governed-owners-executed"
-
 // safePhaseReady is the watch's phase of a scheduled upgrade whose delay is over.
 const safePhaseReady = "ready"
 
@@ -202,13 +196,6 @@ func proposeCancel(ctx workflow.Context, ch release.Chain, ct release.Contract, 
 	err := workflow.ExecuteActivity(actx, release.ActivityGovernanceCancel, release.GovernanceCancelRequest{Chain: ch, Proposal: gp.Proposal}).Get(ctx, &cp)
 	return cp, err
 }
-
-// versionGovernedAbortRace (recorded history v12-governed-abort-race): a release stopped
-// while the owners approve reads the chain before it calls the proposal withdrawn. Owners may
-// execute an approved Safe transaction themselves, at the very moment of the abort or any
-// time after; before, the release said "nothing was scheduled" without looking and left the
-// operations in the timelock.
-const versionGovernedAbortRace = "governed-abort-race"
 
 func govSettleWindow(contract string) string {
 	return "governance " + contract + ": approved proposal after the abort"
@@ -380,12 +367,6 @@ type govAwaiting struct {
 	proposal []byte
 	sigs     []release.SafeSignature
 }
-
-// versionGovernedSignatures (recorded history v12-governed-signatures; asked only when a
-// safe-sign command arrives): owners' off-chain EIP-712 signatures, handed in through the CLI, count
-// toward the threshold with approveHash; each arrival checks the signature in an activity and
-// restarts the approval watch with it.
-const versionGovernedSignatures = "governed-signatures"
 
 // safeSign accepts an owner's EIP-712 signature of a proposal awaiting approvals: the hash
 // must be the proposal's (the CLI recomputed it from the proposal's fields), and the signature

@@ -79,9 +79,7 @@ const (
 
 	// versionGovernedCancel: a release stopped during the timelock delay asks the Safe to
 	// cancel the operations it scheduled, and executes the cancellation once the owners
-	// approve it; before, it only told the owners to. No recorded history yet (it needs the
-	// governed stack: geth, a Safe and a timelock); TestGovernedAbortDuringDelayCancelsThroughSafe
-	// covers it in the test environment only.
+	// approve it; before, it only told the owners to.
 	versionGovernedCancel = "governed-cancel"
 
 	// versionLocalActivities: the short calls a release makes — reading the policy, evaluating
@@ -103,6 +101,22 @@ const (
 	// of the releases were refused as expired. The server's start time is as good a witness
 	// against a replayed start: a start sent again later is recorded later.
 	versionStartAge = "start-age"
+
+	// versionGovernedOwnersExecuted: the owners executing the approved Safe transaction themselves
+	// is the Safe transaction executed, not a failed release; before, the worker's execTransaction
+	// was refused (nonce used) and the release failed with its operations scheduled.
+	versionGovernedOwnersExecuted = "governed-owners-executed"
+
+	// versionGovernedAbortRace: a release stopped while the owners approve reads the chain before
+	// it calls the proposal withdrawn. Owners may execute an approved Safe transaction themselves,
+	// at the very moment of the abort or any time after; before, the release said "nothing was
+	// scheduled" without looking and left the operations in the timelock.
+	versionGovernedAbortRace = "governed-abort-race"
+
+	// versionGovernedSignatures (asked only when a safe-sign command arrives): owners' off-chain
+	// EIP-712 signatures, handed in through the CLI, count toward the threshold with approveHash;
+	// each arrival checks the signature in an activity and restarts the approval watch with it.
+	versionGovernedSignatures = "governed-signatures"
 )
 
 // versionHistories names, for each change id, the recorded history (testdata/histories,
@@ -110,19 +124,22 @@ const (
 // says why). TestVersionHistories checks both ways: each named history carries its marker,
 // and every marker in a recorded history is a change id listed here.
 var versionHistories = map[string]string{
-	versionCanaryAnalysis:   "v3-canary-analysis",
-	versionAlertWatch:       "analysis-v1-promote",
-	versionSignoffMessages:  "v4-slack-signoffs",
-	versionContracts:        "v7-contracts-crashes",
-	versionSignedCommands:   "v8-signed-commands",
-	versionWayOut:           "v9-way-back",
-	versionServiceLane:      "v10-service-lane",
-	versionPromotionWindows: "v10-promotion-windows",
-	versionEvidenceStore:    "v10-evidence-store",
-	versionSettleSteps:      "v10-settle-steps",
-	versionGoverned:         "v12-governed-rollback",
-	versionGovernedMainnet:  "",
-	versionGovernedCancel:   "",
-	versionLocalActivities:  "v12-local-activities",
-	versionStartAge:         "v12-start-age",
+	versionCanaryAnalysis:         "v3-canary-analysis",
+	versionAlertWatch:             "analysis-v1-promote",
+	versionSignoffMessages:        "v4-slack-signoffs",
+	versionContracts:              "v7-contracts-crashes",
+	versionSignedCommands:         "v8-signed-commands",
+	versionWayOut:                 "v9-way-back",
+	versionServiceLane:            "v10-service-lane",
+	versionPromotionWindows:       "v10-promotion-windows",
+	versionEvidenceStore:          "v10-evidence-store",
+	versionSettleSteps:            "v10-settle-steps",
+	versionGoverned:               "v12-governed-rollback",
+	versionGovernedMainnet:        "",
+	versionGovernedCancel:         "v12-governed-cancel",
+	versionLocalActivities:        "v12-local-activities",
+	versionStartAge:               "v12-start-age",
+	versionGovernedOwnersExecuted: "v12-governed-owners-executed",
+	versionGovernedAbortRace:      "v12-governed-abort-race",
+	versionGovernedSignatures:     "v12-governed-signatures",
 }
