@@ -52,6 +52,9 @@ type govMainnet struct {
 	ownersExecute string
 	// sign, when set, runs instead of the owners' approveHash: they hand in signatures
 	sign func(p *safe.Proposal)
+	// signed is closed when the workflow restarts the watch with the signatures: the first
+	// watch waits for it (the workflow's own pace, not a wall-clock guess) before it ends
+	signed chan struct{}
 	// priv are the owners' private keys, for their EIP-712 signatures
 	priv map[common.Address]*ecdsa.PrivateKey
 	// cancels are the cancellations the owners approved
@@ -163,17 +166,27 @@ func (g *govMainnet) register(h *harness) {
 		case req.Until == release.WatchApproved && g.sign != nil && len(req.Signatures) == 0:
 			// the owners sign off chain; each accepted signature restarts this watch with it
 			g.proposals = append(g.proposals, &p)
+			signed := make(chan struct{})
+			g.signed = signed
 			g.mu.Unlock()
 			g.sign(&p)
 			// the workflow restarts the watch with the signatures and cancels this one; the
 			// test environment passes no cancellation to an activity that does not heartbeat,
-			// so this one ends by itself (an error the workflow ignores, having cancelled it)
+			// so this one ends by itself once the restarted watch has begun (an error the
+			// workflow ignores, having cancelled it). It used to end after 2 s of wall clock,
+			// which a loaded machine overran: the release then failed this watch before the
+			// signatures were checked and the test timed out (1 run in 9 here).
 			select {
 			case <-ctx.Done():
-			case <-time.After(2 * time.Second):
+			case <-signed:
+			case <-time.After(time.Minute):
 			}
 			return release.GovernanceProgress{}, errors.New("the owners' signatures were not taken up: this watch was not replaced")
 		case req.Until == release.WatchApproved && g.sign != nil:
+			if g.signed != nil {
+				close(g.signed)
+				g.signed = nil
+			}
 		case req.Until == release.WatchApproved && g.hold != nil:
 			// the owners sit on it; a person aborts meanwhile (the test clock stands still
 			// while an activity runs, so the abort comes from here)
