@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,6 +109,9 @@ func TestOperatingAReleaseOnDevServer(t *testing.T) {
 
 // nextRelease writes the release after manifest's: version to, built on from, with documents
 // of its own (they must name the version in a heading and differ from the ones before).
+// changeTicket numbers the releases nextRelease writes, so that no two carry the same documents.
+var changeTicket atomic.Int64
+
 func (s *stack) nextRelease(manifest, from, to string) string {
 	s.t.Helper()
 	src := filepath.Dir(manifest)
@@ -125,7 +129,10 @@ func (s *stack) nextRelease(manifest, from, to string) string {
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		text := strings.ReplaceAll(string(b), from, to) + "\n## What changed in " + to + "\n\nThe counter endpoint answers in JSON.\n"
+		// a change of its own beyond the version: documents that differ from an earlier
+		// release's only in the version are refused as not the release's own (G4)
+		text := strings.ReplaceAll(string(b), from, to) + "\n## What changed in " + to + "\n\nThe counter endpoint answers in JSON.\n" +
+			fmt.Sprintf("\nChange ticket CHG-%d.\n", changeTicket.Add(1))
 		if err := os.WriteFile(filepath.Join(dir, "docs", d.Name()), []byte(text), 0o644); err != nil {
 			s.t.Fatal(err)
 		}
