@@ -319,7 +319,7 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
 		}()
 		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
-		r := s.load(s.nextRelease(base, "1.4.0", "1.7.0"), policy)
+		r := s.load(s.nextReleaseLive(base, "1.7.0", "1.6.0"), policy)
 		proxyBefore := implementationOf(t, c.mainnet, proxy)
 		before := c.sent(t, c.mainnet)
 		safeBefore, err := g.gov.SafeNonce(ctx)
@@ -388,7 +388,7 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
 		}()
 		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
-		r := s.load(s.nextRelease(base, "1.4.0", "1.8.0"), policy)
+		r := s.load(s.nextReleaseLive(base, "1.8.0", "1.6.0"), policy)
 		before := c.sent(t, c.mainnet)
 		safeBefore, err := g.gov.SafeNonce(ctx)
 		if err != nil {
@@ -434,7 +434,7 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
 		}()
 		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
-		r := s.load(s.nextRelease(base, "1.4.0", "1.9.0"), policy)
+		r := s.load(s.nextReleaseLive(base, "1.9.0", "1.6.0"), policy)
 		before := c.sent(t, c.mainnet)
 		safeBefore, err := g.gov.SafeNonce(ctx)
 		if err != nil {
@@ -496,7 +496,7 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
 		}()
 		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
-		r := s.load(s.nextRelease(base, "1.4.0", "1.10.0"), policy)
+		r := s.load(s.nextReleaseLive(base, "1.10.0", "1.9.0"), policy)
 		before := c.sent(t, c.mainnet)
 		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
 			t.Fatal(err)
@@ -575,4 +575,25 @@ func summaryOpID(t *testing.T, summary []string, which string) common.Hash {
 	}
 	t.Fatalf("no operation %s in the summary %q", which, summary)
 	return common.Hash{}
+}
+
+// nextReleaseLive is nextRelease from the 1.4.0 base to version to, its previousVersion the
+// version production serves now (live): the production lane refuses a manifest whose
+// previousVersion is not what is live (1.6.0 after the crash subtest; 1.7.0 and 1.8.0 are
+// aborted, 1.9.0 goes live).
+func (s *stack) nextReleaseLive(base, to, live string) string {
+	s.t.Helper()
+	p := s.nextRelease(base, "1.4.0", to)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	text := strings.Replace(string(b), "previousVersion: 1.4.0", "previousVersion: "+live, 1)
+	if text == string(b) {
+		s.t.Fatalf("%s: no previousVersion 1.4.0 to replace", p)
+	}
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
 }
