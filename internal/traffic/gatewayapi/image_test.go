@@ -51,6 +51,24 @@ func setupImage(t testing.TB, controller bool) release.KubeEnvironment {
 		}
 	}
 	e.Deploy, e.StableDeployment, e.CanaryDeployment = release.DeployImage, "demo-stable", "demo-canary"
+	if controller {
+		// the platform team's Deployments run before any release: wait for the stand-in
+		// controller to have made both available (a test that checks availability after a
+		// step that failed at once otherwise met them before its first tick, on a loaded machine)
+		deadline := time.Now().Add(30 * time.Second)
+		for _, n := range []string{"demo-stable", "demo-canary"} {
+			for {
+				d, err := env.Kube.Core.AppsV1().Deployments(e.Namespace).Get(ctx, n, metav1.GetOptions{})
+				if err == nil && gatewayapi.Available(d) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("deployment %s not available after 30 s: %v", n, err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
 	return e
 }
 
