@@ -1,7 +1,8 @@
 // Command devstack runs the embedded stack: `up` starts the Temporal dev server (Web UI on
 // 127.0.0.1:8233, persisted to .data/temporal.db), two geth --dev chains (testnet: chain id
-// 31337 on 127.0.0.1:8545, mainnet: 31338 on 127.0.0.1:8546, data in .data/chains/), the demo
-// service and the worker (with the deployer key of .data/deployer.key) in the background;
+// 31337 on 127.0.0.1:8545, mainnet: 31338 on 127.0.0.1:8546, data in .data/chains/; the
+// mainnet governed by a 2-of-3 Safe of demo approvers and a 30 s timelock), the demo service
+// and the worker (with the deployer key of .data/deployer.key, as a keystore) in the background;
 // `up -cluster` runs the production-shaped cluster in the dev server's place (PostgreSQL on
 // 127.0.0.1:5433 with its data in .data/cluster/, the Temporal server's frontend on
 // 127.0.0.1:7233) and two workers; `demo` drives a sample release to the end; `down` stops
@@ -357,8 +358,8 @@ func baseline(ctx context.Context, st devstack.Stack, keys *people.Keyring, mani
 // startChains starts the dev profile's testnet and mainnet (geth --dev, data in
 // .data/chains/), makes sure the stack's deployer key exists (.data/deployer.key, created at
 // first start) and is funded on both, and returns it with the worker's variables for it: a
-// go-ethereum keystore file (.data/deployer.keystore.json, with a fresh passphrase each `up`),
-// since the governed mainnet refuses a raw hex key even on a dev worker.
+// go-ethereum keystore file (.data/deployer.keystore.json, deployerKeystore), since the
+// governed mainnet refuses a raw hex key even on a dev worker.
 func startChains(ctx context.Context, st devstack.Stack) (*chain.Key, []string, error) {
 	bin, err := devstack.GethBinary()
 	if err != nil {
@@ -369,8 +370,7 @@ func startChains(ctx context.Context, st devstack.Stack) (*chain.Key, []string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	dir, _ := filepath.Abs(st.Dir)
-	env, err := devstack.KeystoreEnv(devstack.DeployerKeyName, keyFile, dir)
+	env, err := deployerKeystore(st, keyFile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -386,13 +386,36 @@ func startChains(ctx context.Context, st devstack.Stack) (*chain.Key, []string, 
 	return key, env, nil
 }
 
+// deployerKeystore returns the worker's variables for the deployer's keystore file, made at
+// the first `up` and kept with them (.data/deployer.keystore.env, 0600, beside the key it
+// encrypts): `go tool task demo` runs `up` again while the worker runs, and a keystore made
+// anew would no longer open with the passphrase that worker was started with.
+func deployerKeystore(st devstack.Stack, keyFile string) ([]string, error) {
+	dir, err := filepath.Abs(st.Dir)
+	if err != nil {
+		return nil, err
+	}
+	envFile := filepath.Join(dir, "deployer.keystore.env")
+	if data, err := os.ReadFile(envFile); err == nil {
+		env := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if file, ok := strings.CutPrefix(env[0], chain.EnvKeystoreFile+devstack.DeployerKeyName+"="); ok && len(env) == 2 {
+			if _, err := os.Stat(file); err == nil {
+				return env, nil
+			}
+		}
+	}
+	env, err := devstack.KeystoreEnv(devstack.DeployerKeyName, keyFile, dir)
+	if err != nil {
+		return nil, err
+	}
+	return env, os.WriteFile(envFile, []byte(strings.Join(env, "\n")+"\n"), 0o600)
+}
+
 // The stack's mainnet is governed the way a serious team's is (issue 13): a 2-of-3 Safe of
 // demo people and a TimelockController of short delay (the dev profile's).
-var (
-	// demoSafeOwners are the demo approvers who own the Safe, each with a wallet of their own
-	// (.data/keys/<id>.wallet): approvers who are not the demo release's author (alice).
-	demoSafeOwners = []string{"bob", "carol", "erin"}
-)
+// demoSafeOwners are the demo approvers who own the Safe, each with a wallet of their own
+// (.data/keys/<id>.wallet): approvers who are not the demo release's author (alice).
+var demoSafeOwners = []string{"bob", "carol", "erin"}
 
 const (
 	demoSafeThreshold = 2

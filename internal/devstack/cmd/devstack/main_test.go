@@ -176,6 +176,11 @@ func TestDemoGovernedMainnet(t *testing.T) {
 	inOrder(t, out, append(steps("Counter"), "state succeeded", "on mainnet after the release (governance Counter: upgraded):", "ended succeeded"))
 	onChain(out, "release/demo/1.4.0", safe.OpReady)
 
+	// `go tool task demo:rollback` runs `up` first, with the stack (and its worker) running: the
+	// governance is found on chain, and the worker still opens its keystore
+	if out, _, err := devstackCmd("up"); err != nil || !strings.Contains(out, "mainnet governed by Safe "+gov.Gov.Safe.Hex()+" (2 of [bob carol erin])") {
+		t.Fatalf("devstack up again: %v\n%s", err, out)
+	}
 	out, took, err = devstackCmd("demo-rollback")
 	if err != nil {
 		t.Fatalf("devstack demo-rollback: %v\n%s", err, out)
