@@ -168,7 +168,7 @@ func OpenGovernedChain(ctx context.Context, rpc string, chainID uint64, dir stri
 	have := slices.Clone(st.Owners)
 	slices.SortFunc(have, func(a, b common.Address) int { return a.Cmp(b) })
 	if !slices.Equal(have, want) {
-		return nil, fmt.Errorf("Safe %s on chain %d has owners %v, want %v", gov.Safe.Hex(), chainID, have, want)
+		return nil, fmt.Errorf("the Safe %s on chain %d has owners %v, want %v", gov.Safe.Hex(), chainID, have, want)
 	}
 	g.Gov, g.Threshold, g.Delay = gov, int(st.Threshold), time.Duration(st.MinDelay)*time.Second
 	return g, nil
