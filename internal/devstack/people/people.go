@@ -1,9 +1,8 @@
 // Package people gives the embedded stack's demo people, and the tests' people, SSH keys to
 // sign their commands with: generated once, kept in a directory (or only in memory), and
 // enrolled in the policies that name them; and wallets (Ethereum keys) for those who own the
-// stack's Safe. It also holds the stack's Slack-bridge key. Never
-// imported by product code: real people bring their own keys and the platform team lists
-// them in the worker's policies.
+// stack's Safe. It also holds the stack's Slack-bridge key. Never imported by product code:
+// real people bring their own keys and the platform team lists them in the worker's policies.
 package people
 
 import (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -23,17 +24,24 @@ import (
 )
 
 // The demo as `go tool task demo` and `demo:rollback` run it, end to end: the devstack binary
-// brings the stack up in a directory of its own (the fixed loopback ports of the embedded
-// stack, so no other stack may be up), then `demo` and `demo-rollback` drive release
-// demo 1.4.0 through the governed mainnet — a 2-of-3 Safe v1.5.0 of the demo's bob, carol and
-// erin, and a TimelockController of 30 s. The test checks the steps the demo prints and what
-// the chain says afterwards: the proxy's implementation slot, the Safe's nonce, the timelock's
+// brings the stack up in a directory of its own (on the embedded stack's fixed loopback ports:
+// no other stack may be up, and two runs of the test wait for each other), then `demo` and
+// `demo-rollback` drive release demo 1.4.0 through the governed mainnet — a 2-of-3 Safe v1.5.0
+// of the demo's bob, carol and erin, and a TimelockController of 30 s. The test checks the
+// steps the demo prints and what the chain says afterwards: the proxy's implementation slot, the Safe's nonce, the timelock's
 // operations and the owners' approvals.
 func TestDemoGovernedMainnet(t *testing.T) {
 	root, err := devstack.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Two suites on one machine (two checkouts) take turns: the stack's ports are fixed. The
+	// lock is released last, after `down` (cleanups run in reverse).
+	unlock, err := chain.LockFile(filepath.Join(os.TempDir(), "shipgate-demo-stack.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unlock)
 	for _, addr := range []string{temporalAddr, "127.0.0.1:8233", demosvcAddr, workerAddr, promAddr, mainnetChain().RPC()[len("http://"):], devstack.DevChains[0].RPC()[len("http://"):]} {
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
