@@ -420,6 +420,9 @@ func (c *Contracts) Confirm(ctx context.Context, step release.ContractTxStep) (r
 	if err != nil {
 		var txe *chain.TxError
 		if errors.As(err, &txe) {
+			if errors.Is(err, chain.ErrReverted) && (step.Tx.Op == release.OpGovExecSafe || step.Tx.Op == release.OpGovCancel) {
+				return release.TxReceipt{}, c.explainGovRevert(ctx, b, step.Tx, err)
+			}
 			return release.TxReceipt{}, temporal.NewNonRetryableApplicationError(err.Error(), "TxFailed", err)
 		}
 		return release.TxReceipt{}, err

@@ -182,7 +182,11 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 		case phaseRank[pr.Phase] >= phaseRank[want]:
 			return out, nil
 		}
-		activity.RecordHeartbeat(ctx, fmt.Sprintf("%s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold))
+		beat := fmt.Sprintf("%s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold)
+		if pr.Refused != "" {
+			beat += "; counted, but the Safe would refuse them: " + pr.Refused
+		}
+		activity.RecordHeartbeat(ctx, beat)
 		c.crash("watch", req.Until)
 		if c.OnPoll != nil {
 			c.OnPoll()
@@ -234,19 +238,80 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 			r, err = safe.ExecuteRequest(p.Timelock, p.Revert, req.OpKey)
 		}
 		if err != nil {
-			if req.Op == release.OpGovExecSafe && errors.Is(err, safe.ErrNonceUsed) {
-				if pr, perr := safe.ReadProgress(ctx, b, p, nil); perr == nil && phaseRank[pr.Phase] >= phaseRank[safe.PhaseScheduled] {
-					return r, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s already executed (phase %s): the owners executed it themselves", p.SafeTxHash.Hex(), pr.Phase),
-						release.ErrTypeGovExecutedElsewhere, err)
-				}
-			}
-			if errors.Is(err, safe.ErrNonceUsed) || errors.Is(err, safe.ErrNotApproved) {
-				return r, temporal.NewNonRetryableApplicationError(err.Error(), "GovernanceRefused", err)
-			}
-			return r, err
+			return r, c.govRefusal(ctx, b, req.Op, p, err)
 		}
 		return r, c.feeCaps(ctx, b, req.Chain, &r)
 	})
+}
+
+// govRefusal is the error a governed execution's refusal becomes (err from CheckExec, before
+// signing, or from ExplainRevert, after a mined revert); none is worth retrying as it is:
+//   - the Safe transaction already executed (exec-safe, its operations scheduled): the owners
+//     executed it themselves (ErrTypeGovExecutedElsewhere);
+//   - its nonce used by another Safe transaction: rejected, it can never execute
+//     (ErrTypeGovRejected);
+//   - the approvals valid now do not meet the threshold: more approvals can lift it
+//     (ErrTypeGovNotApproved), and the release waits for them;
+//   - any other refusal by the Safe (GS013: the call it makes fails, …): the release fails
+//     saying so (GovernanceExecRefused).
+//
+// Other errors (a read that failed) are returned as they are, retried.
+func (c *Contracts) govRefusal(ctx context.Context, b chain.Backend, op string, p *safe.Proposal, err error) error {
+	var r *safe.Refusal
+	switch {
+	case op == release.OpGovExecSafe && errors.Is(err, safe.ErrNonceUsed):
+		if pr, perr := safe.ReadProgress(ctx, b, p, nil); perr == nil && phaseRank[pr.Phase] >= phaseRank[safe.PhaseScheduled] {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s already executed (phase %s): the owners executed it themselves", p.SafeTxHash.Hex(), pr.Phase),
+				release.ErrTypeGovExecutedElsewhere, err)
+		}
+		return temporal.NewNonRetryableApplicationError(err.Error()+": the owners used the nonce for another Safe transaction (rejected)", release.ErrTypeGovRejected, err)
+	case errors.Is(err, safe.ErrNonceUsed):
+		return temporal.NewNonRetryableApplicationError(err.Error()+": the owners used the nonce for another Safe transaction (rejected)", release.ErrTypeGovRejected, err)
+	case errors.Is(err, safe.ErrNotApproved):
+		return temporal.NewNonRetryableApplicationError(err.Error()+": the approvals valid now do not meet the threshold; waiting for approvals again", release.ErrTypeGovNotApproved, err)
+	case errors.As(err, &r):
+		return temporal.NewNonRetryableApplicationError(err.Error(), release.ErrTypeGovExecRefused, err)
+	}
+	return err
+}
+
+// explainGovRevert is Confirm's error for a mined revert of a governed execution of a Safe
+// transaction (exec-safe, exec-cancel): why, read from the chain now (safe.ExplainRevert).
+// The worker's transaction is spent; the Safe's nonce is not (a reverted execTransaction
+// leaves it), which is what lets the release wait for approvals and execute again under a new
+// operation key. A transaction that is not such an execution keeps txErr.
+func (c *Contracts) explainGovRevert(ctx context.Context, b chain.Backend, tx release.ContractTx, txErr error) error {
+	var (
+		t      safe.SafeTx
+		hash   common.Hash
+		sigs   []safe.Signature
+		p      *safe.Proposal
+		err    error
+		reason = txErr.Error()
+	)
+	switch tx.Op {
+	case release.OpGovExecSafe:
+		if p, err = proposal(tx.Proposal); err != nil {
+			return err
+		}
+		if sigs, err = offChainSignatures(p.SafeTxHash, tx.Signatures); err != nil {
+			return err
+		}
+		t, hash = p.SafeTx, p.SafeTxHash
+	case release.OpGovCancel:
+		cn, err := cancellation(tx.Proposal)
+		if err != nil {
+			return err
+		}
+		t, hash = cn.SafeTx, cn.SafeTxHash
+	default:
+		return temporal.NewNonRetryableApplicationError(reason, "TxFailed", txErr)
+	}
+	err = safe.ExplainRevert(ctx, b, t, hash, sigs, reason)
+	if p == nil {
+		p = &safe.Proposal{SafeTx: t, SafeTxHash: hash}
+	}
+	return c.govRefusal(ctx, b, tx.Op, p, fmt.Errorf("%s: %w", reason, err))
 }
 
 // recordGoverned proves what a governed execution left on chain: the Safe transaction has
@@ -356,7 +421,11 @@ func (c *Contracts) watchCancel(ctx context.Context, req release.GovernanceWatch
 		case safe.PhaseApproved, safe.PhaseCancelled:
 			return out, nil
 		}
-		activity.RecordHeartbeat(ctx, fmt.Sprintf("cancellation %s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold))
+		beat := fmt.Sprintf("cancellation %s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold)
+		if pr.Refused != "" {
+			beat += "; counted, but the Safe would refuse them: " + pr.Refused
+		}
+		activity.RecordHeartbeat(ctx, beat)
 		if c.OnPoll != nil {
 			c.OnPoll()
 		}

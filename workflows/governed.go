@@ -56,53 +56,25 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: Safe owners, approve the %s (approveHash of the safeTxHash from your own wallet; check every line on your device):\n%s",
 		w.st.Service, w.st.Version, what, strings.Join(gp.Summary, "\n")))
 
-	// 2. the owners
-	now := workflow.Now(ctx)
-	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govApprovalWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
-		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
-		Note: fmt.Sprintf("until %d of the Safe's owners approve safeTxHash %s", ch.Governance.Threshold, gp.SafeTxHash)})
-	w.publish(ctx)
+	// 2. the owners, and 3. execTransaction: the Safe refusing the execution for too few
+	// valid approvals sends the release back to the owners
 	open := &govAwaiting{hash: gp.SafeTxHash, chain: ch, proposal: gp.Proposal}
-	w.govOpen = append(w.govOpen, open)
-	pr, err := w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
-		return w.watchApprovals(ctx, ch, gp, open,
-			fmt.Sprintf("governance: awaiting %d owner approvals of safeTxHash %s (Safe nonce %d)", ch.Governance.Threshold, gp.SafeTxHash, gp.SafeNonce))
-	})
-	w.govOpen = slices.DeleteFunc(w.govOpen, func(a *govAwaiting) bool { return a == open })
-	if err != nil {
-		if errors.Is(err, errStopped) && workflow.GetVersion(ctx, versionGovernedAbortRace, workflow.DefaultVersion, 1) >= 1 {
-			w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
-			w.stoppedBeforeScheduled(ctx, ch, ct, gp, len(w.st.Governance)-1)
-			return fmt.Errorf("governed %s: the owners' approval: %w", what, err)
+	gi := len(w.st.Governance) - 1
+	pr, err := w.awaitOwners(ctx, ch, ct, gp, open, gi, "")
+	for round := 0; err == nil; round++ {
+		var refused string
+		if refused, err = w.execProposal(ctx, ch, ct, gp, open, pr, gi, round); err != nil || refused == "" {
+			break
 		}
-		g.Phase = release.GovRejected
-		if errors.Is(err, errStopped) {
-			g.Phase = release.GovWithdrawn
-			w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s is withdrawn (release stopped): Safe owners, do not approve safeTxHash %s; nothing was scheduled", w.st.Service, w.st.Version, what, gp.SafeTxHash))
-		}
-		w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
-		return fmt.Errorf("governed %s: the owners' approval: %w", what, err)
+		pr, err = w.awaitOwners(ctx, ch, ct, gp, open, gi, refused)
 	}
-	w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
-	g.Phase, g.Approvals = release.GovApproved, fmt.Sprintf("%d of %d: %s", len(pr.Approved), pr.Threshold, strings.Join(pr.Approved, ", "))
-	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-approved", Target: what, Accepted: true, Reason: g.Approvals})
-
-	// 3. execTransaction: schedules the upgrade and the revert; the owners may have executed it
-	// themselves (anyone may once the threshold is met), before or while the worker tries
-	if (pr.Phase == release.GovScheduled || pr.Phase == safePhaseReady) && workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) >= 1 {
-		w.executedElsewhere(ctx, what, gp)
-	} else if _, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal, Signatures: open.sigs}, nil); err != nil {
-		var app *temporal.ApplicationError
-		if !errors.As(err, &app) || app.Type() != release.ErrTypeGovExecutedElsewhere || workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) < 1 {
-			return err
-		}
-		w.ct.underWay = nil // nothing of the worker's to settle: the step will never be signed
-		w.executedElsewhere(ctx, what, gp)
+	if err != nil {
+		return err
 	}
 	g.Phase = release.GovScheduled
 
 	// 4. the delay: a durable timer, then the chain's own clock
-	now = workflow.Now(ctx)
+	now := workflow.Now(ctx)
 	delay := time.Duration(gp.Delay) * time.Second
 	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govDelayWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(delay), State: release.WindowOpen,
 		Policy: release.Duration(delay).String(), Note: "the timelock's minimum delay: anyone can see the upgrade coming"})
@@ -147,6 +119,105 @@ const safePhaseReady = "ready"
 func (w *rel) executedElsewhere(ctx workflow.Context, what string, gp release.GovernanceProposal) {
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-executed-by-owners", Target: what, Accepted: true,
 		Reason: fmt.Sprintf("the Safe transaction (nonce %d) executed without the worker: its operations are scheduled", gp.SafeNonce), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+}
+
+// awaitOwners is the owners' wait for the proposal's approvals: a named window in status and
+// the watch (with the off-chain signatures handed in meanwhile). refused is the Safe's refusal
+// that sends the release back here after an execution ("" the first time): the window opens
+// again, with what remains of its time, and says why. An abort meanwhile takes the way out of
+// a proposal not yet known to have executed (stoppedBeforeScheduled).
+func (w *rel) awaitOwners(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, open *govAwaiting, gi int, refused string) (release.GovernanceProgress, error) {
+	g := &w.st.Governance[gi]
+	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	now := workflow.Now(ctx)
+	timeout := governanceApprovalTimeout
+	if refused == "" {
+		w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govApprovalWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+			State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
+			Note: fmt.Sprintf("until %d of the Safe's owners approve safeTxHash %s", ch.Governance.Threshold, gp.SafeTxHash)})
+	} else {
+		win := w.window(govApprovalWindow(ct.Name))
+		win.State, win.Note = release.WindowOpen, fmt.Sprintf("again, until the approvals of current owners meet the Safe's threshold for safeTxHash %s: %s", gp.SafeTxHash, refused)
+		timeout = max(win.EndsAt.Sub(now), time.Second)
+	}
+	w.publish(ctx)
+	w.govOpen = append(w.govOpen, open)
+	pr, err := w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
+		return w.watchApprovals(ctx, ch, gp, open, timeout,
+			fmt.Sprintf("governance: awaiting %d owner approvals of safeTxHash %s (Safe nonce %d)", ch.Governance.Threshold, gp.SafeTxHash, gp.SafeNonce))
+	})
+	w.govOpen = slices.DeleteFunc(w.govOpen, func(a *govAwaiting) bool { return a == open })
+	if err != nil {
+		if errors.Is(err, errStopped) && workflow.GetVersion(ctx, versionGovernedAbortRace, workflow.DefaultVersion, 1) >= 1 {
+			w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
+			w.stoppedBeforeScheduled(ctx, ch, ct, gp, gi)
+			return pr, fmt.Errorf("governed %s: the owners' approval: %w", what, err)
+		}
+		g.Phase = release.GovRejected
+		if errors.Is(err, errStopped) {
+			g.Phase = release.GovWithdrawn
+			w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s is withdrawn (release stopped): Safe owners, do not approve safeTxHash %s; nothing was scheduled", w.st.Service, w.st.Version, what, gp.SafeTxHash))
+		}
+		w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
+		return pr, fmt.Errorf("governed %s: the owners' approval: %w", what, err)
+	}
+	w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
+	g.Phase, g.Approvals = release.GovApproved, fmt.Sprintf("%d of %d: %s", len(pr.Approved), pr.Threshold, strings.Join(pr.Approved, ", "))
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-approved", Target: what, Accepted: true, Reason: g.Approvals})
+	return pr, nil
+}
+
+// execProposal executes the approved Safe transaction (execTransaction: it schedules the
+// upgrade and the revert), round 0 first. The owners may have executed it themselves (anyone
+// may once the threshold is met), before or while the worker tries. The Safe refusing the
+// execution for too few valid approvals returns the refusal (the caller waits for the owners
+// again); any other refusal fails the upgrade. A refused execution is never settled by the way
+// out: it was never signed, or it is mined (reverted), and the Safe's nonce keeps the Safe
+// transaction from executing twice.
+func (w *rel) execProposal(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, open *govAwaiting, pr release.GovernanceProgress, gi, round int) (string, error) {
+	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	if (pr.Phase == release.GovScheduled || pr.Phase == safePhaseReady) && workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) >= 1 {
+		w.executedElsewhere(ctx, what, gp)
+		return "", nil
+	}
+	_, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal, Signatures: open.sigs, Round: round}, nil)
+	if err == nil {
+		return "", nil
+	}
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) {
+		return "", err
+	}
+	switch app.Type() {
+	case release.ErrTypeGovExecutedElsewhere:
+		if workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) < 1 {
+			return "", err
+		}
+		w.ct.underWay = nil // nothing of the worker's to settle: the step will never be signed
+		w.executedElsewhere(ctx, what, gp)
+		return "", nil
+	case release.ErrTypeGovNotApproved, release.ErrTypeGovRejected, release.ErrTypeGovExecRefused:
+		if workflow.GetVersion(ctx, versionGovernedExecRefused, workflow.DefaultVersion, 1) < 1 {
+			return "", err
+		}
+	default:
+		return "", err
+	}
+	w.ct.underWay = nil // never signed, or mined and reverted: nothing to settle
+	g := &w.st.Governance[gi]
+	g.Refused = app.Message()
+	if app.Type() != release.ErrTypeGovNotApproved {
+		g.Phase = release.GovRejected
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-exec-refused", Target: what, Accepted: false,
+			Reason: app.Message(), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+		return "", err
+	}
+	g.Phase = release.GovProposed
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-exec-refused", Target: what, Accepted: true,
+		Reason: app.Message(), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the Safe refused to execute the %s: %s. Safe owners: the approvals of current owners must meet the threshold again; approve safeTxHash %s (nonce %d) from your own wallets",
+		w.st.Service, w.st.Version, what, app.Message(), gp.SafeTxHash, gp.SafeNonce))
+	return app.Message(), nil
 }
 
 // governanceWatch runs the watch activity until the proposal reaches until: one activity for
@@ -293,11 +364,7 @@ func (w *rel) cancelProposed(ctx workflow.Context, ch release.Chain, ct release.
 	w.backStep = "the way out: the Safe owners' approval of the cancellation of the " + what
 	w.publish(ctx)
 	defer func() { w.backStep = "" }()
-	pr, err := watchGovernance(ctx, ch, cp, release.WatchCancel, governanceApprovalTimeout,
-		fmt.Sprintf("governance: awaiting %d owner approvals of the cancellation, safeTxHash %s", ch.Governance.Threshold, cp.SafeTxHash))
-	if err == nil && pr.Phase != release.GovCancelled {
-		_, err = w.contractTx(ctx, ch, release.ContractTx{Op: release.OpGovCancel, Contract: ct, Proposal: cp.Proposal}, false)
-	}
+	err = w.execCancel(ctx, ch, ct, cp, gi)
 	w.window(govCancelWindow(ct.Name)).State = release.WindowDone
 	if err != nil {
 		w.st.Governance[gi].Phase = release.GovCancelExpired
@@ -309,6 +376,33 @@ func (w *rel) cancelProposed(ctx workflow.Context, ch release.Chain, ct release.
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-cancelled", Target: what, Accepted: true,
 		Reason: "operations " + opID(gp, "upgrade") + " and " + opID(gp, "revert") + " cancelled through the Safe", Evidence: []string{"safeTxHash " + cp.SafeTxHash}})
 	w.publish(ctx)
+}
+
+// execCancel waits for the owners' approvals of the cancellation cp and executes it (nothing
+// to execute when they executed it themselves). The Safe refusing the execution for too few
+// valid approvals (versionGovernedExecRefused) sends it back to the approvals, within what
+// remains of the cancel window, with the refusal in status.
+func (w *rel) execCancel(ctx workflow.Context, ch release.Chain, ct release.Contract, cp release.GovernanceProposal, gi int) error {
+	timeout := governanceApprovalTimeout
+	for round := 0; ; round++ {
+		pr, err := watchGovernance(ctx, ch, cp, release.WatchCancel, timeout,
+			fmt.Sprintf("governance: awaiting %d owner approvals of the cancellation, safeTxHash %s", ch.Governance.Threshold, cp.SafeTxHash))
+		if err != nil || pr.Phase == release.GovCancelled {
+			return err
+		}
+		_, err = w.contractTx(ctx, ch, release.ContractTx{Op: release.OpGovCancel, Contract: ct, Proposal: cp.Proposal, Round: round}, false)
+		var app *temporal.ApplicationError
+		if err == nil || !errors.As(err, &app) || app.Type() != release.ErrTypeGovNotApproved || workflow.GetVersion(ctx, versionGovernedExecRefused, workflow.DefaultVersion, 1) < 1 {
+			return err
+		}
+		w.st.Governance[gi].Refused = app.Message()
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-exec-refused", Target: "cancellation of the upgrade of " + ct.Name + " on " + ch.Name,
+			Accepted: true, Reason: app.Message(), Evidence: []string{"safeTxHash " + cp.SafeTxHash}})
+		win := w.window(govCancelWindow(ct.Name))
+		win.Note = fmt.Sprintf("again, until the approvals of current owners meet the Safe's threshold for the cancellation, safeTxHash %s: %s", cp.SafeTxHash, app.Message())
+		w.publish(ctx)
+		timeout = max(win.EndsAt.Sub(workflow.Now(ctx)), time.Second)
+	}
 }
 
 // errStopped: a governed wait (owners, delay) ended because the release was aborted or rolled
@@ -407,12 +501,12 @@ func (w *rel) safeSign(ctx workflow.Context, cmd release.Command) (string, bool)
 // watchApprovals is the owners' wait: the watch activity, counting the off-chain signatures
 // accepted so far; a new one restarts it with the signature (the watch compares the sum with
 // the threshold on chain). Without signatures it is the watch alone, as before.
-func (w *rel) watchApprovals(ctx workflow.Context, ch release.Chain, gp release.GovernanceProposal, open *govAwaiting, summary string) (release.GovernanceProgress, error) {
+func (w *rel) watchApprovals(ctx workflow.Context, ch release.Chain, gp release.GovernanceProposal, open *govAwaiting, timeout time.Duration, summary string) (release.GovernanceProgress, error) {
 	if w.govSigned == nil {
 		w.govSigned = workflow.NewBufferedChannel(ctx, 16)
 	}
 	opts := workflow.ActivityOptions{
-		StartToCloseTimeout: governanceApprovalTimeout,
+		StartToCloseTimeout: timeout,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumInterval: time.Minute},
 		Summary:             summary,

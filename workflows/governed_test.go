@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/shipgate/shipgate/internal/analysis"
 	"github.com/shipgate/shipgate/internal/chain"
@@ -59,6 +60,13 @@ type govMainnet struct {
 	priv map[common.Address]*ecdsa.PrivateKey
 	// cancels are the cancellations the owners approved
 	cancels []*safe.Cancellation
+	// owners, when set, runs each owners' wait instead of the approvals above (n counts the
+	// waits for the proposal from 0); it returns what the watch reports
+	ownersWait func(ctx context.Context, n int, req release.GovernanceWatchRequest, p *safe.Proposal) (release.GovernanceProgress, error)
+	waits      int
+	// module is a key enabled as a module of the Safe (withModule): it changes owners and the
+	// threshold without a Safe nonce
+	module *chain.Key
 }
 
 func (c *simChains) mainnet() *simBackend {
@@ -187,6 +195,14 @@ func (g *govMainnet) register(h *harness) {
 				close(g.signed)
 				g.signed = nil
 			}
+		case req.Until == release.WatchApproved && g.ownersWait != nil:
+			if g.waits == 0 {
+				g.proposals = append(g.proposals, &p)
+			}
+			n := g.waits
+			g.waits++
+			g.mu.Unlock()
+			return g.ownersWait(ctx, n, req, &p)
 		case req.Until == release.WatchApproved && g.hold != nil:
 			// the owners sit on it; a person aborts meanwhile (the test clock stands still
 			// while an activity runs, so the abort comes from here)
@@ -249,6 +265,47 @@ func (g *govMainnet) ownerExecutes(ctx context.Context, p *safe.Proposal) error 
 		return err
 	}
 	_, err = g.c.mainnet().send(ctx, g.approvers[0], g.ownerNS, req)
+	return err
+}
+
+// withModule enables a new key as a module of the Safe (a real Safe feature: recovery and
+// roles modules change owners without the owners' signatures and without a nonce): the
+// approving owners approve the Safe transaction enableModule(key) and one of them executes it.
+func (g *govMainnet) withModule(t *testing.T) {
+	ctx := context.Background()
+	priv, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	g.module = chain.NewKey("module", priv)
+	to := g.module.Address
+	_, err = g.c.mainnet().send(ctx, g.c.key, g.c.act.Nonces, chain.TxRequest{OpKey: "test/fund/module", To: &to, Value: big.NewInt(params.Ether)})
+	require.NoError(t, err)
+	b := g.c.sims["sim://mainnet"].Client()
+	n, err := safe.Nonce(ctx, b, g.gov.Safe)
+	require.NoError(t, err)
+	data, err := safe.EnableModuleData(g.module.Address)
+	require.NoError(t, err)
+	tx, h, err := safe.SelfTx(g.gov.Safe, g.gov.ChainID, data, n)
+	require.NoError(t, err)
+	require.NoError(t, g.approveHash(ctx, h, g.gov.Safe))
+	req, err := safe.ExecSafeTxRequest(ctx, b, tx, h, nil, "owner-exec/enable-module")
+	require.NoError(t, err)
+	_, err = g.c.mainnet().send(ctx, g.approvers[0], g.ownerNS, req)
+	require.NoError(t, err)
+}
+
+// moduleRemoves: the module removes owner from the Safe, keeping the threshold at 2.
+func (g *govMainnet) moduleRemoves(ctx context.Context, owner common.Address) error {
+	b := g.c.sims["sim://mainnet"].Client()
+	data, err := safe.RemoveOwnerData(ctx, b, g.gov.Safe, owner, 2)
+	if err != nil {
+		return err
+	}
+	call, err := safe.ModuleCallData(g.gov.Safe, data)
+	if err != nil {
+		return err
+	}
+	to := g.gov.Safe
+	_, err = g.c.mainnet().send(ctx, g.module, g.ownerNS, chain.TxRequest{OpKey: "module/remove/" + owner.Hex(), To: &to, Data: call})
 	return err
 }
 
@@ -594,4 +651,94 @@ func TestGovernedThresholdByOwnerSignatures(t *testing.T) {
 	require.Equal(t, "true signature of safeTxHash "+p.SafeTxHash.Hex()+" by owner "+g.approvers[0].Address.Hex()+" (1 handed in)", verdicts[3])
 	require.Equal(t, "false refused: owner "+g.approvers[0].Address.Hex()+" already signed safeTxHash "+p.SafeTxHash.Hex(), verdicts[4])
 	require.Equal(t, "true signature of safeTxHash "+p.SafeTxHash.Hex()+" by owner "+g.approvers[1].Address.Hex()+" (2 handed in)", verdicts[5])
+}
+
+// The Safe refuses the worker's execTransaction because the approvals the watch counted no
+// longer add up at execution: right after the watch reported 2 of 2, a module (no Safe nonce
+// used) removes one of the approving owners. The refusal is not retried as it is, and not
+// settled by the way out round after round: the release goes back to waiting for approvals,
+// status and the audit log say why (Safe, nonce, safeTxHash, 1 of 2 approvals by current
+// owners), and then either
+//   - the third owner approves: the same Safe transaction executes once (under an operation
+//     key of its own) and the upgrade lands; or
+//   - a release manager aborts meanwhile: the release ends aborted with the proposal
+//     withdrawn, the proxy on v1 and nothing more sent.
+//
+// Either way the exec-safe step was signed at most once per round, never in a loop.
+func TestGovernedExecRefusedWaitsForApprovalsAgain(t *testing.T) {
+	for _, then := range []string{"third owner approves", "abort"} {
+		t.Run(then, func(t *testing.T) {
+			c, g, proxy, v1 := govFirstRelease(t)
+			g.withModule(t)
+			h := g.governedRelease(t)
+			g.ownersWait = func(ctx context.Context, n int, req release.GovernanceWatchRequest, p *safe.Proposal) (release.GovernanceProgress, error) {
+				switch {
+				case n == 0:
+					if err := g.approveHash(ctx, p.SafeTxHash, p.SafeTx.Safe); err != nil {
+						return release.GovernanceProgress{}, err
+					}
+					pr, err := g.c.act.Watch(ctx, req)
+					if err == nil {
+						err = g.moduleRemoves(ctx, g.approvers[1].Address)
+					}
+					return pr, err
+				case then == "abort":
+					h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "abort while the owners approve again"})
+					<-ctx.Done()
+					return release.GovernanceProgress{}, ctx.Err()
+				}
+				third := g.owners[2]
+				data, err := safe.ApproveHashData(p.SafeTxHash)
+				if err == nil {
+					to := p.SafeTx.Safe
+					_, err = g.c.mainnet().send(ctx, third, g.ownerNS, chain.TxRequest{OpKey: "approve/" + p.SafeTxHash.Hex() + "/third", To: &to, Data: data})
+				}
+				if err != nil {
+					return release.GovernanceProgress{}, err
+				}
+				return g.c.act.Watch(ctx, req)
+			}
+			var signs []string
+			h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+				var tx release.ContractTx
+				if info.ActivityType.Name == release.ActivityContractsSign && args.Get(&tx) == nil && tx.Op == release.OpGovExecSafe {
+					signs = append(signs, tx.OpKey)
+				}
+			})
+			before := c.nonce(t, "sim://mainnet")
+			res := h.run()
+			st := h.status()
+			require.Len(t, g.proposals, 1)
+			p := g.proposals[0]
+			require.Len(t, st.Governance, 1)
+			gu := st.Governance[0]
+			for _, want := range []string{"Safe " + p.SafeTx.Safe.Hex(), "safeTxHash " + p.SafeTxHash.Hex(), fmt.Sprintf("(nonce %d)", p.SafeTx.Nonce), "1 of 2 approvals by current owners", "waiting for approvals again"} {
+				require.Contains(t, gu.Refused, want)
+			}
+			require.True(t, h.auditHas(st, "governance-exec-refused", "upgrade of Counter on mainnet", true, "1 of 2 approvals by current owners"))
+			if then == "abort" {
+				require.Empty(t, contractsOf(st, "mainnet", release.OpGovExecSafe))
+				require.Equal(t, release.StateAborted, res.State, res.Reason)
+				require.Equal(t, release.GovWithdrawn, gu.Phase, gu.Stopped)
+				require.Equal(t, v1, c.implementation(t, "sim://mainnet", proxy))
+				require.Len(t, signs, 1, "the refused execution was tried once: %v", signs)
+				require.Equal(t, before+1, c.nonce(t, "sim://mainnet"), "only the implementation was sent")
+				return
+			}
+			require.Equal(t, release.StateSucceeded, res.State, res.Reason)
+			require.Equal(t, release.GovUpgraded, gu.Phase)
+			require.Equal(t, contractsOf(st, "mainnet", release.OpDeploy)[0].Address, c.implementation(t, "sim://mainnet", proxy))
+			require.Len(t, contractsOf(st, "mainnet", release.OpGovExecSafe), 1)
+			require.Len(t, signs, 2, "one refused round, one executed: %v", signs)
+			require.NotEqual(t, signs[0], signs[1], "the second round signs under a key of its own")
+			require.True(t, strings.HasSuffix(signs[1], "/round-1"), signs[1])
+			require.ElementsMatch(t, []string{g.approvers[0].Address.Hex(), g.owners[2].Address.Hex()}, strings.Split(strings.TrimPrefix(gu.Approvals, "2 of 2: "), ", "))
+			// the worker's mainnet transactions: implementation, execTransaction, execute
+			require.Equal(t, before+3, c.nonce(t, "sim://mainnet"))
+			i := slices.IndexFunc(st.Windows, func(w release.WindowStatus) bool { return w.Name == govApprovalWindow("Counter") })
+			require.GreaterOrEqual(t, i, 0)
+			require.Equal(t, release.WindowDone, st.Windows[i].State)
+			require.Contains(t, st.Windows[i].Note, "again, until the approvals of current owners meet")
+		})
+	}
 }

@@ -117,6 +117,17 @@ const (
 	// EIP-712 signatures, handed in through the CLI, count toward the threshold with approveHash;
 	// each arrival checks the signature in an activity and restarts the approval watch with it.
 	versionGovernedSignatures = "governed-signatures"
+
+	// versionGovernedExecRefused (asked only when the Safe refuses a governed execution): the
+	// Safe refusing the worker's execTransaction because the approvals valid at execution no
+	// longer meet its threshold (an approving owner removed, the threshold raised: GS020,
+	// GS025, GS026) sends the release back to waiting for approvals, with the refusal in
+	// status, and the next execution signs under an operation key of its own; a refused
+	// cancellation likewise waits for its approvals again. Any refusal of an execution (also
+	// the nonce used by another Safe transaction) leaves no step for the way out to settle.
+	// Before, the refusal failed the release and the way out settled the refused step round
+	// after round, forever.
+	versionGovernedExecRefused = "governed-exec-refused"
 )
 
 // versionHistories names, for each change id, the recorded history (testdata/histories,
@@ -142,4 +153,5 @@ var versionHistories = map[string]string{
 	versionGovernedOwnersExecuted: "v12-governed-owners-executed",
 	versionGovernedAbortRace:      "v12-governed-abort-race",
 	versionGovernedSignatures:     "v12-governed-signatures",
+	versionGovernedExecRefused:    "",
 }

@@ -24,6 +24,23 @@ const (
 // threshold is met) executed it themselves. The operations are scheduled all the same.
 const ErrTypeGovExecutedElsewhere = "GovernanceExecutedElsewhere"
 
+// ErrTypeGovNotApproved is the error type of a governed execution (execSafe, or the execution
+// of a cancellation) the Safe refuses, or would refuse, because the approvals valid at
+// execution no longer meet its threshold (GS020/GS024/GS025/GS026, or too few counted): an
+// approving owner removed, the threshold raised. The Safe transaction's nonce is still
+// unused, so more approvals can make it execute: the release waits for them again, with the
+// refusal in status. Not retried as it is: the same approvals meet the same refusal.
+const ErrTypeGovNotApproved = "GovernanceNotApproved"
+
+// ErrTypeGovRejected is the error type of a governed execution whose Safe nonce was used by
+// another Safe transaction (the owners rejected it): it can never execute.
+const ErrTypeGovRejected = "GovernanceRejected"
+
+// ErrTypeGovExecRefused is the error type of a governed execution the Safe refuses for a
+// reason other than the approvals or the nonce (GS013: the call it makes fails, …): the
+// release fails saying so.
+const ErrTypeGovExecRefused = "GovernanceExecRefused"
+
 // GovernedOp reports whether op is one of the governed executions.
 func GovernedOp(op string) bool {
 	return op == OpGovExecSafe || op == OpGovUpgrade || op == OpGovRevert || op == OpGovCancel
@@ -149,4 +166,8 @@ type GovernedUpgrade struct {
 	// Stopped is what the chain said about the proposal when the release stopped before its
 	// Safe transaction was known to have executed (empty: it did not stop there).
 	Stopped string `json:"stopped,omitempty"`
+	// Refused is the Safe's latest refusal of the worker's execution for too few valid
+	// approvals (Safe, nonce, safeTxHash, the GS code and its meaning): the release went back
+	// to waiting for approvals (empty: never refused).
+	Refused string `json:"refused,omitempty"`
 }

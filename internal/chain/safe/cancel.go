@@ -3,7 +3,6 @@ package safe
 import (
 	"context"
 	"fmt"
-	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -41,12 +40,12 @@ func ProposeCancel(ctx context.Context, b chain.Backend, p *Proposal) (*Cancella
 	if len(pending) == 0 {
 		return nil, nil
 	}
-	n, err := callView(ctx, b, p.SafeTx.Safe, safeABI(), "nonce")
+	n, err := Nonce(ctx, b, p.SafeTx.Safe)
 	if err != nil {
 		return nil, err
 	}
 	g := Governance{ChainID: p.SafeTx.ChainID, Safe: p.SafeTx.Safe, Timelock: p.Timelock, MultiSend: p.SafeTx.To}
-	tx, h, err := CancelTx(g, p, pending, n[0].(*big.Int).Uint64())
+	tx, h, err := CancelTx(g, p, pending, n)
 	if err != nil {
 		return nil, err
 	}
@@ -97,20 +96,23 @@ func CancelProgress(ctx context.Context, b chain.Backend, c *Cancellation) (*Pro
 	if err != nil {
 		return nil, err
 	}
-	n, err := callView(ctx, b, c.SafeTx.Safe, safeABI(), "nonce")
-	if err != nil {
+	if pr.SafeNonce, err = Nonce(ctx, b, c.SafeTx.Safe); err != nil {
 		return nil, err
 	}
-	pr.SafeNonce = n[0].(*big.Int).Uint64()
 	if pr.Approved, pr.Threshold, err = Approvals(ctx, b, c.SafeTx.Safe, c.SafeTxHash); err != nil {
 		return nil, err
+	}
+	if !done && pr.SafeNonce == c.SafeTx.Nonce && uint64(len(pr.Approved)) >= pr.Threshold {
+		if pr.Refused, err = refusedApprovals(ctx, b, c.SafeTx, c.SafeTxHash, nil); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case done:
 		pr.Phase = PhaseCancelled
 	case pr.SafeNonce > c.SafeTx.Nonce:
 		pr.Phase = PhaseRejected
-	case uint64(len(pr.Approved)) >= pr.Threshold:
+	case uint64(len(pr.Approved)) >= pr.Threshold && pr.Refused == "":
 		pr.Phase = PhaseApproved
 	default:
 		pr.Phase = PhaseAwaitingApprovals
