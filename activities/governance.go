@@ -211,7 +211,7 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 		cn  *safe.Cancellation
 		err error
 	)
-	if req.Op == release.OpGovCancel {
+	if req.Op == release.OpGovCancel || req.Op == release.OpGovReject {
 		cn, err = cancellation(req.Proposal)
 	} else {
 		p, err = proposal(req.Proposal)
@@ -230,7 +230,7 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 			if offChain, err = offChainSignatures(p.SafeTxHash, req.Signatures); err == nil {
 				r, err = safe.ExecSafeRequest(ctx, b, p, offChain, req.OpKey)
 			}
-		case release.OpGovCancel:
+		case release.OpGovCancel, release.OpGovReject:
 			r, err = safe.ExecSafeTxRequest(ctx, b, cn.SafeTx, cn.SafeTxHash, nil, req.OpKey)
 		case release.OpGovUpgrade:
 			r, err = safe.ExecuteRequest(p.Timelock, p.Upgrade, req.OpKey)
@@ -298,7 +298,7 @@ func (c *Contracts) explainGovRevert(ctx context.Context, b chain.Backend, tx re
 			return err
 		}
 		t, hash = p.SafeTx, p.SafeTxHash
-	case release.OpGovCancel:
+	case release.OpGovCancel, release.OpGovReject:
 		cn, err := cancellation(tx.Proposal)
 		if err != nil {
 			return err
@@ -319,7 +319,7 @@ func (c *Contracts) explainGovRevert(ctx context.Context, b chain.Backend, tx re
 // executed operation points it at (written to the deployment records like any switch).
 func (c *Contracts) recordGoverned(ctx context.Context, b chain.Backend, step release.ContractTxStep) (release.ContractDeployment, error) {
 	tx := step.Tx
-	if tx.Op == release.OpGovCancel {
+	if tx.Op == release.OpGovCancel || tx.Op == release.OpGovReject {
 		return c.recordCancel(ctx, b, step)
 	}
 	p, err := proposal(tx.Proposal)
@@ -346,7 +346,7 @@ func (c *Contracts) recordGoverned(ctx context.Context, b chain.Backend, step re
 // still hash to the safeTxHash the owners approved.
 func cancellation(raw json.RawMessage) (*safe.Cancellation, error) {
 	var cn safe.Cancellation
-	if err := json.Unmarshal(raw, &cn); err != nil || len(cn.Ops) == 0 {
+	if err := json.Unmarshal(raw, &cn); err != nil || (len(cn.Ops) == 0 && !cn.Rejection()) {
 		return nil, temporal.NewNonRetryableApplicationError("governed cancellation: not a cancellation", "BadProposal", err)
 	}
 	if h, err := cn.SafeTx.Hash(); err != nil || h != cn.SafeTxHash {
@@ -358,7 +358,10 @@ func cancellation(raw json.RawMessage) (*safe.Cancellation, error) {
 // ProposeCancel builds the Safe transaction that cancels what an aborted release left in the
 // timelock: cancel(id) of each of the proposal's operations still pending, at the Safe's
 // current nonce. It sends nothing: the owners approve it as they approved the proposal. With
-// nothing pending (the Safe transaction never executed) it returns an empty result.
+// nothing pending (the Safe transaction never executed) it returns an empty result, or, asked
+// to (req.Reject) while the proposal's nonce is unused, the proposal's rejection: the Safe
+// transaction at that nonce that does nothing (Rejection set), since an owner could still
+// execute the proposal with one more approval and their own sender.
 func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCancelRequest) (release.GovernanceProposal, error) {
 	p, err := proposal(req.Proposal)
 	if err != nil {
@@ -379,6 +382,12 @@ func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCan
 	if err != nil {
 		return release.GovernanceProposal{}, err
 	}
+	if cn == nil && req.Reject && (pr.Phase == safe.PhaseAwaitingApprovals || pr.Phase == safe.PhaseApproved) {
+		// not executed: the rejection at its nonce is what stops an owner executing it later
+		if cn, err = safe.ProposeReject(ctx, b, p); err != nil {
+			return release.GovernanceProposal{}, err
+		}
+	}
 	if cn == nil {
 		return release.GovernanceProposal{Contract: p.Request.Contract, Chain: req.Chain.Name, Phase: string(pr.Phase)}, nil
 	}
@@ -391,7 +400,7 @@ func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCan
 			zap.String("phase", string(pr.Phase)), zap.String("safeTxHash", cn.SafeTxHash.Hex()), zap.Uint64("safeNonce", cn.SafeTx.Nonce))
 	}
 	return release.GovernanceProposal{Contract: p.Request.Contract, Chain: req.Chain.Name, SafeTxHash: cn.SafeTxHash.Hex(), SafeNonce: cn.SafeTx.Nonce,
-		Proposal: raw, Summary: cn.Summary(), Phase: string(pr.Phase)}, nil
+		Proposal: raw, Summary: cn.Summary(), Phase: string(pr.Phase), Rejection: cn.Rejection()}, nil
 }
 
 // watchCancel is Watch for a cancellation: until the owners' approvals meet the threshold,
@@ -449,7 +458,7 @@ func (c *Contracts) recordCancel(ctx context.Context, b chain.Backend, step rele
 		return release.ContractDeployment{}, err
 	}
 	if !done {
-		return release.ContractDeployment{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s executed in %s, but the timelock still holds the operations it cancels", cn.SafeTxHash.Hex(), step.Signed.Hash), "GovernanceMismatch", nil)
+		return release.ContractDeployment{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s executed in %s, but the timelock still holds the operations it cancels (or, a rejection, the Safe's nonce did not move)", cn.SafeTxHash.Hex(), step.Signed.Hash), "GovernanceMismatch", nil)
 	}
 	return release.ContractDeployment{Chain: tx.Chain.Name, ChainID: tx.Chain.ChainID, Contract: tx.Contract.Name, Op: tx.Op, Kind: "safe-tx",
 		Address: cn.SafeTx.Safe.Hex(), TxHash: step.Signed.Hash, Nonce: step.Signed.Nonce, Block: step.Receipt.Block,

@@ -251,20 +251,21 @@ func govCancelWindow(contract string) string { return "governance " + contract +
 // themselves counts too. If they do not approve in time, the operations stay scheduled and
 // the phase says so (only the worker may execute them, and it will not).
 func (w *rel) cancelGoverned(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, gi int) {
-	cp, err := proposeCancel(ctx, ch, ct, gp)
+	cp, err := proposeCancel(ctx, ch, ct, gp, false)
 	w.cancelProposed(ctx, ch, ct, gp, gi, cp, err, "the release stopped during the timelock delay")
 }
 
 // proposeCancel runs the activity that reads where gp stands on chain and builds the Safe
-// transaction cancelling whatever of it the timelock holds (none: an empty SafeTxHash).
-func proposeCancel(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal) (release.GovernanceProposal, error) {
+// transaction cancelling whatever of it the timelock holds (none: an empty SafeTxHash), or,
+// with reject and gp not executed, the Safe transaction rejecting gp (Rejection set).
+func proposeCancel(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, reject bool) (release.GovernanceProposal, error) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, InitialInterval: 2 * time.Second},
 		Summary:             fmt.Sprintf("governance: propose the cancellation of the upgrade of %s on %s through Safe %s", ct.Name, ch.Name, ch.Governance.Safe),
 	})
 	var cp release.GovernanceProposal
-	err := workflow.ExecuteActivity(actx, release.ActivityGovernanceCancel, release.GovernanceCancelRequest{Chain: ch, Proposal: gp.Proposal}).Get(ctx, &cp)
+	err := workflow.ExecuteActivity(actx, release.ActivityGovernanceCancel, release.GovernanceCancelRequest{Chain: ch, Proposal: gp.Proposal, Reject: reject}).Get(ctx, &cp)
 	return cp, err
 }
 
@@ -281,10 +282,20 @@ func govSettleWindow(contract string) string {
 //     using the nonce otherwise, or someone executes it and the operations are cancelled);
 //   - otherwise nothing is scheduled: the proposal is withdrawn (rejected: the owners used the
 //     nonce otherwise; cancelled: they cancelled the operations themselves).
+//
+// Since versionGovernedRejectOnAbort, a proposal not executed (approved or not) is rejected
+// instead (rejectProposal): an owner could still execute it with one more approveHash and their
+// own sender, so the release asks the Safe to use its nonce for nothing.
 func (w *rel) stoppedBeforeScheduled(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, gi int) {
 	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
-	cp, err := proposeCancel(ctx, ch, ct, gp)
-	if err == nil && cp.SafeTxHash == "" && cp.Phase == release.GovApproved {
+	reject := workflow.GetVersion(ctx, versionGovernedRejectOnAbort, workflow.DefaultVersion, 1) >= 1
+	cp, err := proposeCancel(ctx, ch, ct, gp, reject)
+	if err == nil && cp.Rejection {
+		if cp, err = w.rejectProposal(ctx, ch, ct, gp, gi, cp); err == errRejectExpired {
+			w.publish(ctx)
+			return
+		}
+	} else if err == nil && cp.SafeTxHash == "" && cp.Phase == release.GovApproved {
 		w.st.Governance[gi].Stopped = fmt.Sprintf("approved by the threshold but not executed when the release stopped: anyone may still execute it; waiting until the Safe's nonce %d is used", gp.SafeNonce)
 		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-approved-at-stop", Target: what, Accepted: true,
 			Reason: w.st.Governance[gi].Stopped, Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
@@ -301,7 +312,7 @@ func (w *rel) stoppedBeforeScheduled(ctx workflow.Context, ch release.Chain, ct 
 		w.backStep = ""
 		w.window(govSettleWindow(ct.Name)).State = release.WindowDone
 		if err == nil {
-			cp, err = proposeCancel(ctx, ch, ct, gp)
+			cp, err = proposeCancel(ctx, ch, ct, gp, false)
 		}
 	}
 	switch {
@@ -364,7 +375,7 @@ func (w *rel) cancelProposed(ctx workflow.Context, ch release.Chain, ct release.
 	w.backStep = "the way out: the Safe owners' approval of the cancellation of the " + what
 	w.publish(ctx)
 	defer func() { w.backStep = "" }()
-	err = w.execCancel(ctx, ch, ct, cp, gi)
+	err = w.execCancel(ctx, ch, ct, cp, release.OpGovCancel, govCancelWindow(ct.Name), gi)
 	w.window(govCancelWindow(ct.Name)).State = release.WindowDone
 	if err != nil {
 		w.st.Governance[gi].Phase = release.GovCancelExpired
@@ -378,31 +389,85 @@ func (w *rel) cancelProposed(ctx workflow.Context, ch release.Chain, ct release.
 	w.publish(ctx)
 }
 
-// execCancel waits for the owners' approvals of the cancellation cp and executes it (nothing
-// to execute when they executed it themselves). The Safe refusing the execution for too few
-// valid approvals (versionGovernedExecRefused) sends it back to the approvals, within what
-// remains of the cancel window, with the refusal in status.
-func (w *rel) execCancel(ctx workflow.Context, ch release.Chain, ct release.Contract, cp release.GovernanceProposal, gi int) error {
+// execCancel waits for the owners' approvals of the cancellation (or rejection: op) cp and
+// executes it (nothing to execute when they executed it themselves). The Safe refusing the
+// execution for too few valid approvals (versionGovernedExecRefused) sends it back to the
+// approvals, within what remains of the window named window, with the refusal in status.
+func (w *rel) execCancel(ctx workflow.Context, ch release.Chain, ct release.Contract, cp release.GovernanceProposal, op, window string, gi int) error {
+	what := "cancellation"
+	if op == release.OpGovReject {
+		what = "rejection"
+	}
 	timeout := governanceApprovalTimeout
 	for round := 0; ; round++ {
 		pr, err := watchGovernance(ctx, ch, cp, release.WatchCancel, timeout,
-			fmt.Sprintf("governance: awaiting %d owner approvals of the cancellation, safeTxHash %s", ch.Governance.Threshold, cp.SafeTxHash))
+			fmt.Sprintf("governance: awaiting %d owner approvals of the %s, safeTxHash %s", ch.Governance.Threshold, what, cp.SafeTxHash))
 		if err != nil || pr.Phase == release.GovCancelled {
 			return err
 		}
-		_, err = w.contractTx(ctx, ch, release.ContractTx{Op: release.OpGovCancel, Contract: ct, Proposal: cp.Proposal, Round: round}, false)
+		_, err = w.contractTx(ctx, ch, release.ContractTx{Op: op, Contract: ct, Proposal: cp.Proposal, Round: round}, false)
 		var app *temporal.ApplicationError
 		if err == nil || !errors.As(err, &app) || app.Type() != release.ErrTypeGovNotApproved || workflow.GetVersion(ctx, versionGovernedExecRefused, workflow.DefaultVersion, 1) < 1 {
 			return err
 		}
 		w.st.Governance[gi].Refused = app.Message()
-		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-exec-refused", Target: "cancellation of the upgrade of " + ct.Name + " on " + ch.Name,
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-exec-refused", Target: what + " of the upgrade of " + ct.Name + " on " + ch.Name,
 			Accepted: true, Reason: app.Message(), Evidence: []string{"safeTxHash " + cp.SafeTxHash}})
-		win := w.window(govCancelWindow(ct.Name))
-		win.Note = fmt.Sprintf("again, until the approvals of current owners meet the Safe's threshold for the cancellation, safeTxHash %s: %s", cp.SafeTxHash, app.Message())
+		win := w.window(window)
+		win.Note = fmt.Sprintf("again, until the approvals of current owners meet the Safe's threshold for the %s, safeTxHash %s: %s", what, cp.SafeTxHash, app.Message())
 		w.publish(ctx)
 		timeout = max(win.EndsAt.Sub(workflow.Now(ctx)), time.Second)
 	}
+}
+
+func govRejectWindow(contract string) string {
+	return "governance " + contract + ": rejection approvals"
+}
+
+// errRejectExpired: the owners did not approve the rejection in time (rejectProposal has said
+// so in status and to the owners).
+var errRejectExpired = errors.New("the rejection was not approved in time")
+
+// rejectProposal is the way out of an aborted release whose proposal rp rejects (ProposeCancel
+// with Reject): the rejection's facts go to status (Safe, nonce, safeTxHash), the audit log and
+// the owners; their approval is a window (the stop already happened: the way out, not
+// interruptible); the worker executes the rejection once, unless they executed it, or the
+// proposal, themselves. Then the chain is read again (the result, as proposeCancel's): the
+// proposal rejected, or, when it executed first, the cancellation of what it scheduled.
+func (w *rel) rejectProposal(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, gi int, rp release.GovernanceProposal) (release.GovernanceProposal, error) {
+	g := &w.st.Governance[gi]
+	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	g.Phase, g.Rejection, g.RejectionSafeTxHash = release.GovRejecting, rp.Summary, rp.SafeTxHash
+	g.Stopped = fmt.Sprintf("%s on chain when the release stopped, not executed: anyone could still execute it; rejecting it at nonce %d", rp.Phase, gp.SafeNonce)
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-reject-proposed", Target: what, Accepted: true,
+		Reason: strings.Join(rp.Summary, "; "), Evidence: []string{"safeTxHash " + rp.SafeTxHash, "rejects safeTxHash " + gp.SafeTxHash}})
+	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the release stopped before the Safe executed the %s (safeTxHash %s): Safe owners, do not execute it; approve its rejection (approveHash of the safeTxHash from your own wallet), which uses nonce %d so that it can never execute:\n%s",
+		w.st.Service, w.st.Version, what, gp.SafeTxHash, gp.SafeNonce, strings.Join(rp.Summary, "\n")))
+	now := workflow.Now(ctx)
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govRejectWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
+		Note: fmt.Sprintf("until %d of the Safe's owners approve the rejection, safeTxHash %s (nonce %d)", ch.Governance.Threshold, rp.SafeTxHash, rp.SafeNonce)})
+	w.backStep = "the way out: the Safe owners' approval of the rejection of the " + what
+	w.publish(ctx)
+	err := w.execCancel(ctx, ch, ct, rp, release.OpGovReject, govRejectWindow(ct.Name), gi)
+	w.backStep = ""
+	w.window(govRejectWindow(ct.Name)).State = release.WindowDone
+	var app *temporal.ApplicationError
+	if err != nil && (!errors.As(err, &app) || app.Type() != release.ErrTypeGovRejected) {
+		// the nonce used meanwhile (ErrTypeGovRejected) is the end this waits for: read on
+		g.Phase = release.GovRejectExpired
+		g.Stopped = fmt.Sprintf("the rejection (safeTxHash %s, nonce %d) did not complete: %v; the proposal may still execute", rp.SafeTxHash, rp.SafeNonce, err)
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-reject-expired", Target: what, Accepted: false,
+			Reason: g.Stopped, Evidence: []string{"safeTxHash " + rp.SafeTxHash}})
+		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: %s. Safe owners, do not execute safeTxHash %s; reject it by executing another Safe transaction at nonce %d, and if it executes, cancel operations %s and %s in timelock %s",
+			w.st.Service, w.st.Version, g.Stopped, gp.SafeTxHash, gp.SafeNonce, opID(gp, "upgrade"), opID(gp, "revert"), ch.Governance.Timelock))
+		return rp, errRejectExpired
+	}
+	cp, err := proposeCancel(ctx, ch, ct, gp, false)
+	if err == nil && cp.SafeTxHash == "" {
+		g.Stopped = fmt.Sprintf("rejected on chain: the Safe used nonce %d (the rejection, safeTxHash %s), so safeTxHash %s can never execute; nothing scheduled", gp.SafeNonce, rp.SafeTxHash, gp.SafeTxHash)
+	}
+	return cp, err
 }
 
 // errStopped: a governed wait (owners, delay) ended because the release was aborted or rolled

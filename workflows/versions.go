@@ -128,6 +128,14 @@ const (
 	// Before, the refusal failed the release and the way out settled the refused step round
 	// after round, forever.
 	versionGovernedExecRefused = "governed-exec-refused"
+
+	// versionGovernedRejectOnAbort: a release stopped before the Safe executed its proposal
+	// proposes the proposal's rejection (a Safe transaction at the same nonce from the Safe to
+	// itself, value 0, no data), waits for the owners' approval of it as a window and executes
+	// it, so that the proposal can never execute. Before, it called an unapproved proposal
+	// withdrawn, and waited for an approved one's nonce to be used: either way an owner could
+	// still execute the upgrade proposal after the abort (one more approveHash, their own sender).
+	versionGovernedRejectOnAbort = "governed-reject-on-abort"
 )
 
 // versionHistories names, for each change id, the recorded history (testdata/histories,
@@ -154,4 +162,5 @@ var versionHistories = map[string]string{
 	versionGovernedAbortRace:      "v12-governed-abort-race",
 	versionGovernedSignatures:     "v12-governed-signatures",
 	versionGovernedExecRefused:    "",
+	versionGovernedRejectOnAbort:  "",
 }

@@ -17,6 +17,7 @@ const (
 	OpGovUpgrade  = "execute-upgrade" // TimelockController.execute of the scheduled upgrade
 	OpGovRevert   = "execute-revert"  // TimelockController.execute of the revert scheduled alongside
 	OpGovCancel   = "exec-cancel"     // execTransaction of the approved cancellation: cancels both operations
+	OpGovReject   = "exec-reject"     // execTransaction of the approved rejection: uses the proposal's Safe nonce
 )
 
 // ErrTypeGovExecutedElsewhere is the error type of a governed execSafe the worker did not
@@ -43,7 +44,13 @@ const ErrTypeGovExecRefused = "GovernanceExecRefused"
 
 // GovernedOp reports whether op is one of the governed executions.
 func GovernedOp(op string) bool {
-	return op == OpGovExecSafe || op == OpGovUpgrade || op == OpGovRevert || op == OpGovCancel
+	return op == OpGovExecSafe || op == OpGovUpgrade || op == OpGovRevert || op == OpGovCancel || op == OpGovReject
+}
+
+// SafeExecOp reports whether op is the worker's execTransaction of a Safe transaction (the
+// proposal, its cancellation or its rejection), which the Safe may refuse.
+func SafeExecOp(op string) bool {
+	return op == OpGovExecSafe || op == OpGovCancel || op == OpGovReject
 }
 
 // GovernanceProposeRequest asks for the Safe transaction that upgrades one proxy.
@@ -71,6 +78,9 @@ type GovernanceProposal struct {
 	// built (GovernanceProposeCancel only): an abort reads it to tell a proposal nobody
 	// executed from one the Safe executed as the release stopped.
 	Phase string `json:"phase,omitempty"`
+	// Rejection: this is the rejection of a proposal the Safe has not executed (a Safe
+	// transaction to the Safe itself at the proposal's nonce), not a cancellation.
+	Rejection bool `json:"rejection,omitempty"`
 }
 
 // Governance watch targets (GovernanceWatchRequest.Until).
@@ -135,12 +145,21 @@ const (
 	GovCancelling    = "cancelling"
 	GovCancelled     = "cancelled"
 	GovCancelExpired = "cancel-expired"
+	// An abort before the Safe executed the proposal: the Safe is asked to reject it (a Safe
+	// transaction at its nonce that does nothing), so that no owner can still execute it
+	// (rejecting); once the rejection executes the proposal is rejected. A rejection the owners
+	// did not approve in time leaves the proposal executable by them (reject-expired).
+	GovRejecting     = "rejecting"
+	GovRejectExpired = "reject-expired"
 )
 
 // GovernanceCancelRequest asks for the cancellation of a proposal's scheduled operations.
 type GovernanceCancelRequest struct {
 	Chain    Chain           `json:"chain"`
 	Proposal json.RawMessage `json:"proposal"`
+	// Reject asks, when the Safe has not executed the proposal (its nonce unused), for its
+	// rejection instead of nothing.
+	Reject bool `json:"reject,omitempty"`
 }
 
 // GovernedUpgrade is one governed upgrade in the release's status: the proposal's facts and
@@ -166,6 +185,10 @@ type GovernedUpgrade struct {
 	// Stopped is what the chain said about the proposal when the release stopped before its
 	// Safe transaction was known to have executed (empty: it did not stop there).
 	Stopped string `json:"stopped,omitempty"`
+	// Rejection is the Safe transaction that rejects the proposal after an abort (what the
+	// owners check: Safe, nonce, safeTxHash); RejectionSafeTxHash its safeTxHash.
+	Rejection           []string `json:"rejection,omitempty"`
+	RejectionSafeTxHash string   `json:"rejectionSafeTxHash,omitempty"`
 	// Refused is the Safe's latest refusal of the worker's execution for too few valid
 	// approvals (Safe, nonce, safeTxHash, the GS code and its meaning): the release went back
 	// to waiting for approvals (empty: never refused).

@@ -3,6 +3,7 @@ package safe
 import (
 	"context"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -190,5 +191,56 @@ func TestRefusalOfRevertData(t *testing.T) {
 		case tc.code != "" && (r == nil || r.Code != tc.code || r.Approvals != tc.approvals || r.Detail == ""):
 			t.Fatalf("%x: %+v, want %s approvals %t", tc.data, r, tc.code, tc.approvals)
 		}
+	}
+}
+
+// The rejection of a proposal the Safe has not executed: a Safe transaction at the same
+// nonce to the Safe itself that does nothing. Once it executes, the proposal, approved by the
+// threshold or not, can never execute (its nonce is used) and reads as rejected; a rejection
+// of a proposal that already executed is nil (the cancellation's business).
+func TestRejectionUsesTheProposalsNonce(t *testing.T) {
+	c := newGovChain(t)
+	ctx := context.Background()
+	p := c.propose(t)
+	c.approve(t, c.owners[0], p.SafeTxHash) // one approval: with their own sender, owner 1 could execute it
+	rj, err := ProposeReject(ctx, c.client, p)
+	if err != nil || rj == nil || !rj.Rejection() {
+		t.Fatalf("rejection: %+v, %v", rj, err)
+	}
+	if rj.SafeTx.Nonce != p.SafeTx.Nonce || rj.SafeTx.To != c.gov.Safe || len(rj.SafeTx.Data) != 0 || rj.Of != p.SafeTxHash {
+		t.Fatalf("rejection fields: %+v", rj.SafeTx)
+	}
+	if got := view(t, c, c.gov.Safe, safeABI(), "getTransactionHash", rj.SafeTx.To, bigOrZero(rj.SafeTx.Value), []byte(rj.SafeTx.Data), uint8(rj.SafeTx.Operation),
+		bigOrZero(rj.SafeTx.SafeTxGas), bigOrZero(rj.SafeTx.BaseGas), bigOrZero(rj.SafeTx.GasPrice), rj.SafeTx.GasToken, rj.SafeTx.RefundReceiver, new(big.Int).SetUint64(rj.SafeTx.Nonce))[0].([32]byte); common.Hash(got) != rj.SafeTxHash {
+		t.Fatalf("rejection safeTxHash %s, the Safe computes %s", rj.SafeTxHash.Hex(), common.Hash(got).Hex())
+	}
+	summary := strings.Join(rj.Summary(), "\n")
+	for _, want := range []string{"reject the proposal " + p.SafeTxHash.Hex(), "nonce 0", "safeTxHash " + rj.SafeTxHash.Hex(), "the Safe itself"} {
+		if !strings.Contains(summary, want) {
+			t.Fatalf("summary lacks %q:\n%s", want, summary)
+		}
+	}
+	c.approve(t, c.owners[1], rj.SafeTxHash)
+	c.approve(t, c.owners[2], rj.SafeTxHash)
+	if pr, err := CancelProgress(ctx, c.client, rj); err != nil || pr.Phase != PhaseApproved {
+		t.Fatalf("rejection approved: %+v, %v", pr, err)
+	}
+	req, err := ExecSafeTxRequest(ctx, c.client, rj.SafeTx, rj.SafeTxHash, nil, "reject")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(t, c.worker, c.nonces, req)
+	if done, err := rj.Cancelled(ctx, c.client); err != nil || !done {
+		t.Fatalf("after the rejection executed: %t, %v", done, err)
+	}
+	c.approve(t, c.owners[1], p.SafeTxHash) // the threshold, too late
+	if pr := c.progress(t, p); pr.Phase != PhaseRejected {
+		t.Fatalf("the rejected proposal: %+v", pr)
+	}
+	if _, err := ExecSafeRequest(ctx, c.client, p, nil, "late"); !errors.Is(err, ErrNonceUsed) {
+		t.Fatalf("the rejected proposal executes: %v", err)
+	}
+	if rj, err := ProposeReject(ctx, c.client, p); rj != nil || err != nil {
+		t.Fatalf("a rejection of a settled proposal: %+v, %v", rj, err)
 	}
 }
