@@ -117,6 +117,21 @@ func (c *Contracts) Propose(ctx context.Context, req release.GovernanceProposeRe
 		Delay: p.Delay, Proposal: raw, Summary: p.Summary()}, nil
 }
 
+// onChain is the opening of the governed activities that read a proposal's (or a
+// cancellation's) progress: decode what history carried (proposal or cancellation, each
+// checked against its safeTxHash), then dial its chain.
+func onChain[T any](ctx context.Context, c *Contracts, ch release.Chain, raw json.RawMessage, decode func(json.RawMessage) (*T, error)) (*T, chain.Backend, error) {
+	v, err := decode(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := c.dial(ctx, ch)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, b, nil
+}
+
 // proposal decodes a proposal carried through history and checks that its fields still hash
 // to the safeTxHash the owners approved.
 func proposal(raw json.RawMessage) (*safe.Proposal, error) {
@@ -146,7 +161,7 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 	if req.Until == release.WatchCancel {
 		return c.watchCancel(ctx, req)
 	}
-	p, err := proposal(req.Proposal)
+	p, b, err := onChain(ctx, c, req.Chain, req.Proposal, proposal)
 	if err != nil {
 		return release.GovernanceProgress{}, err
 	}
@@ -155,10 +170,6 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 		want = safe.PhaseReady
 	}
 	settle := req.Until == release.WatchSettled
-	b, err := c.dial(ctx, req.Chain)
-	if err != nil {
-		return release.GovernanceProgress{}, err
-	}
 	offChain, err := offChainSignatures(p.SafeTxHash, req.Signatures)
 	if err != nil {
 		return release.GovernanceProgress{}, err
@@ -363,11 +374,7 @@ func cancellation(raw json.RawMessage) (*safe.Cancellation, error) {
 // transaction at that nonce that does nothing (Rejection set), since an owner could still
 // execute the proposal with one more approval and their own sender.
 func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCancelRequest) (release.GovernanceProposal, error) {
-	p, err := proposal(req.Proposal)
-	if err != nil {
-		return release.GovernanceProposal{}, err
-	}
-	b, err := c.dial(ctx, req.Chain)
+	p, b, err := onChain(ctx, c, req.Chain, req.Proposal, proposal)
 	if err != nil {
 		return release.GovernanceProposal{}, err
 	}
@@ -406,11 +413,7 @@ func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCan
 // watchCancel is Watch for a cancellation: until the owners' approvals meet the threshold,
 // or they executed it themselves (cancelled); the Safe using its nonce otherwise is rejected.
 func (c *Contracts) watchCancel(ctx context.Context, req release.GovernanceWatchRequest) (release.GovernanceProgress, error) {
-	cn, err := cancellation(req.Proposal)
-	if err != nil {
-		return release.GovernanceProgress{}, err
-	}
-	b, err := c.dial(ctx, req.Chain)
+	cn, b, err := onChain(ctx, c, req.Chain, req.Proposal, cancellation)
 	if err != nil {
 		return release.GovernanceProgress{}, err
 	}

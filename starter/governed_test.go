@@ -135,7 +135,12 @@ func recordGoverned(t *testing.T, c client.Client, id, name string) {
 //     executes the upgrade at the canary; the canary breaks and the rollback executes the
 //     revert the Safe scheduled alongside: one transaction, no approval, no delay;
 //   - 1.6.0: the same path with the worker SIGKILLed before and after each governed step
-//     (propose, the owners' wait, execTransaction, execute): each executes exactly once.
+//     (propose, the owners' wait, execTransaction, execute): each executes exactly once;
+//   - 1.7.0 aborted during the delay (cancelled through the Safe), 1.8.0 aborted while the
+//     owners approve (rejected at its nonce through the Safe), 1.9.0 executed by the owners
+//     themselves, 1.10.0 approved by off-chain signatures through the CLI;
+//   - 1.11.0: the Safe refuses the worker's execTransaction on chain (the threshold raised by
+//     a module between signing and sending): back to the owners, then aborted and rejected.
 //
 // Record the histories with SHIPGATE_RECORD_GOVERNED_HISTORY=1.
 func TestGovernedReleasesOnDevServer(t *testing.T) {

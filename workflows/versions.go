@@ -161,6 +161,6 @@ var versionHistories = map[string]string{
 	versionGovernedOwnersExecuted: "v12-governed-owners-executed",
 	versionGovernedAbortRace:      "v12-governed-abort-race",
 	versionGovernedSignatures:     "v12-governed-signatures",
-	versionGovernedExecRefused:    "",
-	versionGovernedRejectOnAbort:  "",
+	versionGovernedExecRefused:    "v12-governed-exec-refused",
+	versionGovernedRejectOnAbort:  "v12-governed-reject-on-abort",
 }

@@ -56,6 +56,18 @@ func (c *govChain) moduleCall(tb testing.TB, name string, data []byte) {
 	c.send(tb, c.stranger, c.ownerNS, chain.TxRequest{OpKey: "module/" + name, To: &safe, Data: call, ErrorABI: safeABI()})
 }
 
+// approvedWithModule is a governance chain whose Safe has a module, and a proposal two of its
+// three owners approved.
+func approvedWithModule(t *testing.T) (*govChain, *Proposal) {
+	t.Helper()
+	c := newGovChain(t)
+	c.withModule(t)
+	p := c.propose(t)
+	c.approve(t, c.owners[0], p.SafeTxHash)
+	c.approve(t, c.owners[1], p.SafeTxHash)
+	return c, p
+}
+
 // The owners' approvals counted, then one of them made invalid before the execution (the
 // owner removed by a module: the nonce stays free): the watch's progress goes back to
 // awaiting approvals, the worker's execution is refused before anything is signed with a
@@ -63,12 +75,8 @@ func (c *govChain) moduleCall(tb testing.TB, name string, data []byte) {
 // lift it), the Safe itself refuses the old approvals with GS026, and a third owner's
 // approval lets the same Safe transaction execute.
 func TestExecRefusedWhenAnOwnerIsRemoved(t *testing.T) {
-	c := newGovChain(t)
+	c, p := approvedWithModule(t)
 	ctx := context.Background()
-	c.withModule(t)
-	p := c.propose(t)
-	c.approve(t, c.owners[0], p.SafeTxHash)
-	c.approve(t, c.owners[1], p.SafeTxHash)
 	if pr := c.progress(t, p); pr.Phase != PhaseApproved {
 		t.Fatalf("two approvals: %+v", pr)
 	}
@@ -126,12 +134,8 @@ func TestExecRefusedWhenAnOwnerIsRemoved(t *testing.T) {
 // ExplainRevert reads the chain and says the approvals no longer add up (2 of 3), with the
 // Safe, nonce and safeTxHash; the Safe nonce is unused and the proposal awaits approvals.
 func TestMinedExecRefusedWhenThresholdRaised(t *testing.T) {
-	c := newGovChain(t)
+	c, p := approvedWithModule(t)
 	ctx := context.Background()
-	c.withModule(t)
-	p := c.propose(t)
-	c.approve(t, c.owners[0], p.SafeTxHash)
-	c.approve(t, c.owners[1], p.SafeTxHash)
 	opKey := "exec-safe"
 	s, err := SignStep(ctx, c.client, c.worker, c.nonces, opKey, func() (chain.TxRequest, error) {
 		return ExecSafeRequest(ctx, c.client, p, nil, opKey)
