@@ -420,6 +420,9 @@ func (c *Contracts) Confirm(ctx context.Context, step release.ContractTxStep) (r
 	if err != nil {
 		var txe *chain.TxError
 		if errors.As(err, &txe) {
+			if errors.Is(err, chain.ErrReverted) && release.SafeExecOp(step.Tx.Op) {
+				return release.TxReceipt{}, c.explainGovRevert(ctx, b, step.Tx, err)
+			}
 			return release.TxReceipt{}, temporal.NewNonRetryableApplicationError(err.Error(), "TxFailed", err)
 		}
 		return release.TxReceipt{}, err
@@ -474,7 +477,7 @@ func (c *Contracts) Record(ctx context.Context, step release.ContractTxStep) (re
 			}
 			rec.Implementation, rec.StorageLayout = &impl, nil
 		}
-	case release.OpGovExecSafe, release.OpGovCancel:
+	case release.OpGovExecSafe, release.OpGovCancel, release.OpGovReject:
 		return c.recordGoverned(ctx, b, step)
 	case release.OpUpgrade, release.OpRevert, release.OpGovUpgrade, release.OpGovRevert:
 		proxy, impl := common.HexToAddress(tx.Proxy), common.HexToAddress(tx.Implementation)

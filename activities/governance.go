@@ -117,6 +117,21 @@ func (c *Contracts) Propose(ctx context.Context, req release.GovernanceProposeRe
 		Delay: p.Delay, Proposal: raw, Summary: p.Summary()}, nil
 }
 
+// onChain is the opening of the governed activities that read a proposal's (or a
+// cancellation's) progress: decode what history carried (proposal or cancellation, each
+// checked against its safeTxHash), then dial its chain.
+func onChain[T any](ctx context.Context, c *Contracts, ch release.Chain, raw json.RawMessage, decode func(json.RawMessage) (*T, error)) (*T, chain.Backend, error) {
+	v, err := decode(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := c.dial(ctx, ch)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, b, nil
+}
+
 // proposal decodes a proposal carried through history and checks that its fields still hash
 // to the safeTxHash the owners approved.
 func proposal(raw json.RawMessage) (*safe.Proposal, error) {
@@ -146,7 +161,7 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 	if req.Until == release.WatchCancel {
 		return c.watchCancel(ctx, req)
 	}
-	p, err := proposal(req.Proposal)
+	p, b, err := onChain(ctx, c, req.Chain, req.Proposal, proposal)
 	if err != nil {
 		return release.GovernanceProgress{}, err
 	}
@@ -155,10 +170,6 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 		want = safe.PhaseReady
 	}
 	settle := req.Until == release.WatchSettled
-	b, err := c.dial(ctx, req.Chain)
-	if err != nil {
-		return release.GovernanceProgress{}, err
-	}
 	offChain, err := offChainSignatures(p.SafeTxHash, req.Signatures)
 	if err != nil {
 		return release.GovernanceProgress{}, err
@@ -182,7 +193,11 @@ func (c *Contracts) Watch(ctx context.Context, req release.GovernanceWatchReques
 		case phaseRank[pr.Phase] >= phaseRank[want]:
 			return out, nil
 		}
-		activity.RecordHeartbeat(ctx, fmt.Sprintf("%s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold))
+		beat := fmt.Sprintf("%s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold)
+		if pr.Refused != "" {
+			beat += "; counted, but the Safe would refuse them: " + pr.Refused
+		}
+		activity.RecordHeartbeat(ctx, beat)
 		c.crash("watch", req.Until)
 		if c.OnPoll != nil {
 			c.OnPoll()
@@ -207,7 +222,7 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 		cn  *safe.Cancellation
 		err error
 	)
-	if req.Op == release.OpGovCancel {
+	if req.Op == release.OpGovCancel || req.Op == release.OpGovReject {
 		cn, err = cancellation(req.Proposal)
 	} else {
 		p, err = proposal(req.Proposal)
@@ -226,7 +241,7 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 			if offChain, err = offChainSignatures(p.SafeTxHash, req.Signatures); err == nil {
 				r, err = safe.ExecSafeRequest(ctx, b, p, offChain, req.OpKey)
 			}
-		case release.OpGovCancel:
+		case release.OpGovCancel, release.OpGovReject:
 			r, err = safe.ExecSafeTxRequest(ctx, b, cn.SafeTx, cn.SafeTxHash, nil, req.OpKey)
 		case release.OpGovUpgrade:
 			r, err = safe.ExecuteRequest(p.Timelock, p.Upgrade, req.OpKey)
@@ -234,19 +249,80 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 			r, err = safe.ExecuteRequest(p.Timelock, p.Revert, req.OpKey)
 		}
 		if err != nil {
-			if req.Op == release.OpGovExecSafe && errors.Is(err, safe.ErrNonceUsed) {
-				if pr, perr := safe.ReadProgress(ctx, b, p, nil); perr == nil && phaseRank[pr.Phase] >= phaseRank[safe.PhaseScheduled] {
-					return r, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s already executed (phase %s): the owners executed it themselves", p.SafeTxHash.Hex(), pr.Phase),
-						release.ErrTypeGovExecutedElsewhere, err)
-				}
-			}
-			if errors.Is(err, safe.ErrNonceUsed) || errors.Is(err, safe.ErrNotApproved) {
-				return r, temporal.NewNonRetryableApplicationError(err.Error(), "GovernanceRefused", err)
-			}
-			return r, err
+			return r, c.govRefusal(ctx, b, req.Op, p, err)
 		}
 		return r, c.feeCaps(ctx, b, req.Chain, &r)
 	})
+}
+
+// govRefusal is the error a governed execution's refusal becomes (err from CheckExec, before
+// signing, or from ExplainRevert, after a mined revert); none is worth retrying as it is:
+//   - the Safe transaction already executed (exec-safe, its operations scheduled): the owners
+//     executed it themselves (ErrTypeGovExecutedElsewhere);
+//   - its nonce used by another Safe transaction: rejected, it can never execute
+//     (ErrTypeGovRejected);
+//   - the approvals valid now do not meet the threshold: more approvals can lift it
+//     (ErrTypeGovNotApproved), and the release waits for them;
+//   - any other refusal by the Safe (GS013: the call it makes fails, …): the release fails
+//     saying so (GovernanceExecRefused).
+//
+// Other errors (a read that failed) are returned as they are, retried.
+func (c *Contracts) govRefusal(ctx context.Context, b chain.Backend, op string, p *safe.Proposal, err error) error {
+	var r *safe.Refusal
+	switch {
+	case op == release.OpGovExecSafe && errors.Is(err, safe.ErrNonceUsed):
+		if pr, perr := safe.ReadProgress(ctx, b, p, nil); perr == nil && phaseRank[pr.Phase] >= phaseRank[safe.PhaseScheduled] {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s already executed (phase %s): the owners executed it themselves", p.SafeTxHash.Hex(), pr.Phase),
+				release.ErrTypeGovExecutedElsewhere, err)
+		}
+		return temporal.NewNonRetryableApplicationError(err.Error()+": the owners used the nonce for another Safe transaction (rejected)", release.ErrTypeGovRejected, err)
+	case errors.Is(err, safe.ErrNonceUsed):
+		return temporal.NewNonRetryableApplicationError(err.Error()+": the owners used the nonce for another Safe transaction (rejected)", release.ErrTypeGovRejected, err)
+	case errors.Is(err, safe.ErrNotApproved):
+		return temporal.NewNonRetryableApplicationError(err.Error()+": the approvals valid now do not meet the threshold; waiting for approvals again", release.ErrTypeGovNotApproved, err)
+	case errors.As(err, &r):
+		return temporal.NewNonRetryableApplicationError(err.Error(), release.ErrTypeGovExecRefused, err)
+	}
+	return err
+}
+
+// explainGovRevert is Confirm's error for a mined revert of a governed execution of a Safe
+// transaction (exec-safe, exec-cancel): why, read from the chain now (safe.ExplainRevert).
+// The worker's transaction is spent; the Safe's nonce is not (a reverted execTransaction
+// leaves it), which is what lets the release wait for approvals and execute again under a new
+// operation key. A transaction that is not such an execution keeps txErr.
+func (c *Contracts) explainGovRevert(ctx context.Context, b chain.Backend, tx release.ContractTx, txErr error) error {
+	var (
+		t      safe.SafeTx
+		hash   common.Hash
+		sigs   []safe.Signature
+		p      *safe.Proposal
+		err    error
+		reason = txErr.Error()
+	)
+	switch tx.Op {
+	case release.OpGovExecSafe:
+		if p, err = proposal(tx.Proposal); err != nil {
+			return err
+		}
+		if sigs, err = offChainSignatures(p.SafeTxHash, tx.Signatures); err != nil {
+			return err
+		}
+		t, hash = p.SafeTx, p.SafeTxHash
+	case release.OpGovCancel, release.OpGovReject:
+		cn, err := cancellation(tx.Proposal)
+		if err != nil {
+			return err
+		}
+		t, hash = cn.SafeTx, cn.SafeTxHash
+	default:
+		return temporal.NewNonRetryableApplicationError(reason, "TxFailed", txErr)
+	}
+	err = safe.ExplainRevert(ctx, b, t, hash, sigs, reason)
+	if p == nil {
+		p = &safe.Proposal{SafeTx: t, SafeTxHash: hash}
+	}
+	return c.govRefusal(ctx, b, tx.Op, p, fmt.Errorf("%s: %w", reason, err))
 }
 
 // recordGoverned proves what a governed execution left on chain: the Safe transaction has
@@ -254,7 +330,7 @@ func (c *Contracts) governedSign(ctx context.Context, b chain.Backend, key *chai
 // executed operation points it at (written to the deployment records like any switch).
 func (c *Contracts) recordGoverned(ctx context.Context, b chain.Backend, step release.ContractTxStep) (release.ContractDeployment, error) {
 	tx := step.Tx
-	if tx.Op == release.OpGovCancel {
+	if tx.Op == release.OpGovCancel || tx.Op == release.OpGovReject {
 		return c.recordCancel(ctx, b, step)
 	}
 	p, err := proposal(tx.Proposal)
@@ -281,7 +357,7 @@ func (c *Contracts) recordGoverned(ctx context.Context, b chain.Backend, step re
 // still hash to the safeTxHash the owners approved.
 func cancellation(raw json.RawMessage) (*safe.Cancellation, error) {
 	var cn safe.Cancellation
-	if err := json.Unmarshal(raw, &cn); err != nil || len(cn.Ops) == 0 {
+	if err := json.Unmarshal(raw, &cn); err != nil || (len(cn.Ops) == 0 && !cn.Rejection()) {
 		return nil, temporal.NewNonRetryableApplicationError("governed cancellation: not a cancellation", "BadProposal", err)
 	}
 	if h, err := cn.SafeTx.Hash(); err != nil || h != cn.SafeTxHash {
@@ -293,13 +369,12 @@ func cancellation(raw json.RawMessage) (*safe.Cancellation, error) {
 // ProposeCancel builds the Safe transaction that cancels what an aborted release left in the
 // timelock: cancel(id) of each of the proposal's operations still pending, at the Safe's
 // current nonce. It sends nothing: the owners approve it as they approved the proposal. With
-// nothing pending (the Safe transaction never executed) it returns an empty result.
+// nothing pending (the Safe transaction never executed) it returns an empty result, or, asked
+// to (req.Reject) while the proposal's nonce is unused, the proposal's rejection: the Safe
+// transaction at that nonce that does nothing (Rejection set), since an owner could still
+// execute the proposal with one more approval and their own sender.
 func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCancelRequest) (release.GovernanceProposal, error) {
-	p, err := proposal(req.Proposal)
-	if err != nil {
-		return release.GovernanceProposal{}, err
-	}
-	b, err := c.dial(ctx, req.Chain)
+	p, b, err := onChain(ctx, c, req.Chain, req.Proposal, proposal)
 	if err != nil {
 		return release.GovernanceProposal{}, err
 	}
@@ -314,6 +389,12 @@ func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCan
 	if err != nil {
 		return release.GovernanceProposal{}, err
 	}
+	if cn == nil && req.Reject && (pr.Phase == safe.PhaseAwaitingApprovals || pr.Phase == safe.PhaseApproved) {
+		// not executed: the rejection at its nonce is what stops an owner executing it later
+		if cn, err = safe.ProposeReject(ctx, b, p); err != nil {
+			return release.GovernanceProposal{}, err
+		}
+	}
 	if cn == nil {
 		return release.GovernanceProposal{Contract: p.Request.Contract, Chain: req.Chain.Name, Phase: string(pr.Phase)}, nil
 	}
@@ -326,17 +407,13 @@ func (c *Contracts) ProposeCancel(ctx context.Context, req release.GovernanceCan
 			zap.String("phase", string(pr.Phase)), zap.String("safeTxHash", cn.SafeTxHash.Hex()), zap.Uint64("safeNonce", cn.SafeTx.Nonce))
 	}
 	return release.GovernanceProposal{Contract: p.Request.Contract, Chain: req.Chain.Name, SafeTxHash: cn.SafeTxHash.Hex(), SafeNonce: cn.SafeTx.Nonce,
-		Proposal: raw, Summary: cn.Summary(), Phase: string(pr.Phase)}, nil
+		Proposal: raw, Summary: cn.Summary(), Phase: string(pr.Phase), Rejection: cn.Rejection()}, nil
 }
 
 // watchCancel is Watch for a cancellation: until the owners' approvals meet the threshold,
 // or they executed it themselves (cancelled); the Safe using its nonce otherwise is rejected.
 func (c *Contracts) watchCancel(ctx context.Context, req release.GovernanceWatchRequest) (release.GovernanceProgress, error) {
-	cn, err := cancellation(req.Proposal)
-	if err != nil {
-		return release.GovernanceProgress{}, err
-	}
-	b, err := c.dial(ctx, req.Chain)
+	cn, b, err := onChain(ctx, c, req.Chain, req.Proposal, cancellation)
 	if err != nil {
 		return release.GovernanceProgress{}, err
 	}
@@ -356,7 +433,11 @@ func (c *Contracts) watchCancel(ctx context.Context, req release.GovernanceWatch
 		case safe.PhaseApproved, safe.PhaseCancelled:
 			return out, nil
 		}
-		activity.RecordHeartbeat(ctx, fmt.Sprintf("cancellation %s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold))
+		beat := fmt.Sprintf("cancellation %s: %d of %d approvals", pr.Phase, len(pr.Approved), pr.Threshold)
+		if pr.Refused != "" {
+			beat += "; counted, but the Safe would refuse them: " + pr.Refused
+		}
+		activity.RecordHeartbeat(ctx, beat)
 		if c.OnPoll != nil {
 			c.OnPoll()
 		}
@@ -380,7 +461,7 @@ func (c *Contracts) recordCancel(ctx context.Context, b chain.Backend, step rele
 		return release.ContractDeployment{}, err
 	}
 	if !done {
-		return release.ContractDeployment{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s executed in %s, but the timelock still holds the operations it cancels", cn.SafeTxHash.Hex(), step.Signed.Hash), "GovernanceMismatch", nil)
+		return release.ContractDeployment{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Safe tx %s executed in %s, but the timelock still holds the operations it cancels (or, a rejection, the Safe's nonce did not move)", cn.SafeTxHash.Hex(), step.Signed.Hash), "GovernanceMismatch", nil)
 	}
 	return release.ContractDeployment{Chain: tx.Chain.Name, ChainID: tx.Chain.ChainID, Contract: tx.Contract.Name, Op: tx.Op, Kind: "safe-tx",
 		Address: cn.SafeTx.Safe.Hex(), TxHash: step.Signed.Hash, Nonce: step.Signed.Nonce, Block: step.Receipt.Block,

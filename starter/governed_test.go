@@ -139,7 +139,12 @@ func recordGoverned(t *testing.T, c client.Client, id, name string) {
 //     executes the upgrade at the canary; the canary breaks and the rollback executes the
 //     revert the Safe scheduled alongside: one transaction, no approval, no delay;
 //   - 1.6.0: the same path with the worker SIGKILLed before and after each governed step
-//     (propose, the owners' wait, execTransaction, execute): each executes exactly once.
+//     (propose, the owners' wait, execTransaction, execute): each executes exactly once;
+//   - 1.7.0 aborted during the delay (cancelled through the Safe), 1.8.0 aborted while the
+//     owners approve (rejected at its nonce through the Safe), 1.9.0 executed by the owners
+//     themselves, 1.10.0 approved by off-chain signatures through the CLI;
+//   - 1.11.0: the Safe refuses the worker's execTransaction on chain (the threshold raised by
+//     a module between signing and sending): back to the owners, then aborted and rejected.
 //
 // Record the histories with SHIPGATE_RECORD_GOVERNED_HISTORY=1.
 func TestGovernedReleasesOnDevServer(t *testing.T) {
@@ -315,24 +320,8 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 	// timelock; the worker proposes their cancellation through the same Safe, the owners
 	// approve it, the worker executes it, and the chain holds nothing of the release
 	t.Run("abort during the timelock delay cancels through the Safe", func(t *testing.T) {
-		// the stack's five minutes of load are over after the earlier subtests: the gates'
-		// observability probes need traffic
-		lctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go func() {
-			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
-		}()
-		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
-		r := s.load(s.nextReleaseLive(base, "1.7.0", "1.6.0"), policy)
 		proxyBefore := implementationOf(t, c.mainnet, proxy)
-		before := c.sent(t, c.mainnet)
-		safeBefore, err := g.gov.SafeNonce(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
-			t.Fatal(err)
-		}
+		r, before, safeBefore := s.startGoverned(ctx, t, cl, c, g, "1.7.0", "1.6.0")
 		approve := g.approvers(cl, r)
 		aborted := false
 		st, err := devstack.FollowWith(ctx, cl, r.In.Manifest.ID(), io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
@@ -381,28 +370,14 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-cancel.json")
 	})
 
-	// an abort while the owners have not approved: the release reads the chain before it calls
-	// the proposal withdrawn (nothing executed, nothing scheduled), and sends nothing
-	t.Run("abort while the owners approve reads the chain", func(t *testing.T) {
-		// the stack's five minutes of load are over after the earlier subtests: the gates'
-		// observability probes need traffic
-		lctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go func() {
-			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
-		}()
-		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
-		r := s.load(s.nextReleaseLive(base, "1.8.0", "1.6.0"), policy)
-		before := c.sent(t, c.mainnet)
-		safeBefore, err := g.gov.SafeNonce(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
-			t.Fatal(err)
-		}
+	// an abort while the owners have not approved: nothing is scheduled, but an owner could
+	// still execute the proposal; the release proposes its rejection (a Safe transaction at
+	// the same nonce that does nothing), the owners approve it, the worker executes it, and
+	// the proposal can never execute
+	t.Run("abort while the owners approve rejects the proposal", func(t *testing.T) {
+		r, before, safeBefore := s.startGoverned(ctx, t, cl, c, g, "1.8.0", "1.6.0")
 		sent := map[string]bool{}
-		aborted := false
+		aborted, rejected := false, false
 		st, err := devstack.FollowWith(ctx, cl, r.In.Manifest.ID(), io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
 			if !aborted && len(st.Governance) == 1 && st.Governance[0].Phase == release.GovProposed {
 				aborted = true
@@ -411,42 +386,23 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 				}
 				return []string{"rm-bo aborted the release while the owners approve"}, nil
 			}
-			return devstack.Approvers(ctx, cl, r, st, sent) // people sign off; the owners never approve
+			if did, err := g.approveRejection(ctx, st, &rejected); did != nil || err != nil {
+				return did, err
+			}
+			return devstack.Approvers(ctx, cl, r, st, sent) // people sign off; the owners never approve the proposal
 		})
 		if err != nil || st.State != release.StateAborted {
 			t.Fatalf("1.8.0 ended %s in %s: %s (%v)\n%s", st.State, st.Stage, st.Reason, err, s.workerLog)
 		}
-		if len(st.Governance) != 1 || st.Governance[0].Phase != release.GovWithdrawn || !strings.Contains(st.Governance[0].Stopped, "awaiting-approvals; nothing scheduled") {
-			t.Fatalf("governance in status: %+v", st.Governance)
-		}
-		if n := c.sent(t, c.mainnet) - before; n != 1 {
-			t.Fatalf("the worker sent %d transactions on mainnet, want 1 (the implementation)", n)
-		}
-		if n, err := g.gov.SafeNonce(ctx); err != nil || n != safeBefore {
-			t.Fatalf("Safe nonce %d (%v), want %d unchanged", n, err, safeBefore)
-		}
-		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-abort-race.json")
+		g.requireRejected(ctx, t, c, st, before, safeBefore, 2)
+		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-reject-on-abort.json")
 	})
 
 	// the owners execute the approved Safe transaction themselves (one approveHash, the other
 	// owner sends execTransaction): the release takes the operations as scheduled, sends no
 	// execTransaction of its own and lands the upgrade
 	t.Run("owners execute the Safe transaction themselves", func(t *testing.T) {
-		lctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go func() {
-			_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
-		}()
-		base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
-		r := s.load(s.nextReleaseLive(base, "1.9.0", "1.6.0"), policy)
-		before := c.sent(t, c.mainnet)
-		safeBefore, err := g.gov.SafeNonce(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
-			t.Fatal(err)
-		}
+		r, before, safeBefore := s.startGoverned(ctx, t, cl, c, g, "1.9.0", "1.6.0")
 		sent := map[string]bool{}
 		executed := false
 		st, err := devstack.FollowWith(ctx, cl, r.In.Manifest.ID(), io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
@@ -565,6 +521,152 @@ func TestGovernedReleasesOnDevServer(t *testing.T) {
 		t.Logf("three safe-sign runs of the CLI (one refused) took %s", signing)
 		recordGoverned(t, cl, id, "v12-governed-signatures.json")
 	})
+
+	// the Safe refuses the worker's execTransaction: it was signed while two approvals met the
+	// threshold, the worker died before sending it, and meanwhile a module of the Safe raised
+	// the threshold to 3 (no Safe nonce used). Sent by the next worker, it reverts on chain
+	// (GS020); the release neither retries it nor loops on it: it waits for the owners again,
+	// status saying why. A release manager aborts meanwhile: the proposal is rejected through
+	// the Safe (three owners approve the rejection) and the proxy stays where it was. Last: the
+	// Safe's threshold is 2 again afterwards, but its module stays enabled.
+	t.Run("the Safe refuses the execution: back to the owners, then the abort rejects", func(t *testing.T) {
+		if err := g.gov.EnableModule(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := g.gov.ChangeThreshold(ctx, 2); err != nil {
+				t.Error(err)
+			}
+		}()
+		proxyBefore := implementationOf(t, c.mainnet, proxy)
+		s.killWorker()
+		s.workerEnv = append(keystore, "SHIPGATE_TEST_CRASH_AT=sign/exec-safe")
+		s.startWorker()
+		r, before, safeBefore := s.startGoverned(ctx, t, cl, c, g, "1.11.0", "1.10.0")
+		type ended struct {
+			st  release.Status
+			err error
+		}
+		done := make(chan ended, 1)
+		sent := map[string]bool{}
+		approved, aborted, rejected := false, false, false
+		go func() {
+			st, err := devstack.FollowWith(ctx, cl, r.In.Manifest.ID(), io.Discard, func(ctx context.Context, st release.Status) ([]string, error) {
+				switch {
+				case len(st.Governance) != 1:
+				case !approved && st.Governance[0].Phase == release.GovProposed:
+					approved = true
+					if _, err := g.gov.ApproveHash(ctx, common.HexToHash(st.Governance[0].SafeTxHash), 2); err != nil {
+						return nil, err
+					}
+					return []string{"two owners approved safeTxHash " + st.Governance[0].SafeTxHash}, nil
+				case !aborted && st.Governance[0].Refused != "" && st.Governance[0].Phase == release.GovProposed:
+					aborted = true
+					if _, err := r.Send(ctx, cl, release.SignalAbort, release.Command{Actor: "rm-bo", Channel: release.ChannelCLI, Reason: "test: abort after the Safe refused"}); err != nil {
+						return nil, err
+					}
+					return []string{"the Safe refused (" + st.Governance[0].Refused + "); rm-bo aborted"}, nil
+				}
+				if did, err := g.approveRejection(ctx, st, &rejected); did != nil || err != nil {
+					return did, err
+				}
+				return devstack.Approvers(ctx, cl, r, st, sent)
+			})
+			done <- ended{st, err}
+		}()
+		s.waitWorkerDies("sign/exec-safe", 5*time.Minute)
+		if err := g.gov.ChangeThreshold(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		s.workerEnv = keystore
+		s.startWorker()
+		e := <-done
+		st := e.st
+		if e.err != nil || st.State != release.StateAborted {
+			t.Fatalf("1.11.0 ended %s in %s: %s (%v)\n%s", st.State, st.Stage, st.Reason, e.err, s.workerLog)
+		}
+		gu := st.Governance[0]
+		for _, want := range []string{"GS020", "Safe " + g.gov.Gov.Safe.Hex(), "safeTxHash " + gu.SafeTxHash, fmt.Sprintf("(nonce %d)", gu.SafeNonce), "2 of 3 approvals by current owners"} {
+			if !strings.Contains(gu.Refused, want) {
+				t.Fatalf("the refusal in status lacks %q: %s", want, gu.Refused)
+			}
+		}
+		if got := implementationOf(t, c.mainnet, proxy); got != proxyBefore {
+			t.Fatalf("the mainnet proxy runs %s after the abort, want %s unchanged", got, proxyBefore)
+		}
+		// the worker's transactions: implementation, the refused execTransaction (reverted), the rejection
+		g.requireRejected(ctx, t, c, st, before, safeBefore, 3)
+		recordGoverned(t, cl, r.In.Manifest.ID(), "v12-governed-exec-refused.json")
+	})
+}
+
+// startGoverned starts release version (CounterV2 over the 1.4.0 base, its previousVersion
+// live, the version production serves) with the mainnet governed, under ten minutes of the
+// demo's load (the stack's own five minutes are over after the first subtests, and the gates'
+// observability probes need traffic), and returns it with the worker's mainnet transaction
+// count and the Safe's nonce before it.
+func (s *stack) startGoverned(ctx context.Context, t *testing.T, cl client.Client, c *contractChains, g *governedDev, version, live string) (devstack.Release, uint64, uint64) {
+	t.Helper()
+	lctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go func() {
+		_, _ = demosvc.Load(lctx, demosvc.LoadConfig{Target: s.demoURL + "/", RPS: 50, Duration: 10 * time.Minute})
+	}()
+	base, policy := s.writeContractRelease(c, "1.4.0", "CounterV2", g.policyEdits...)
+	r := s.load(s.nextReleaseLive(base, version, live), policy)
+	before := c.sent(t, c.mainnet)
+	safeBefore, err := g.gov.SafeNonce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(ctx, cl, "rm-ada", enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL); err != nil {
+		t.Fatal(err)
+	}
+	return r, before, safeBefore
+}
+
+// approveRejection: the threshold of owners approve the rejection of a governed proposal
+// after an abort, once (*done), never the proposal itself.
+func (g *governedDev) approveRejection(ctx context.Context, st release.Status, done *bool) ([]string, error) {
+	if *done || len(st.Governance) != 1 || st.Governance[0].Phase != release.GovRejecting || st.Governance[0].RejectionSafeTxHash == "" {
+		return nil, nil
+	}
+	*done = true
+	h := st.Governance[0].RejectionSafeTxHash
+	if _, err := g.gov.ApproveHash(ctx, common.HexToHash(h), g.gov.Threshold); err != nil {
+		return nil, err
+	}
+	return []string{fmt.Sprintf("%d owners approved the rejection, safeTxHash %s", g.gov.Threshold, h)}, nil
+}
+
+// requireRejected checks an aborted release whose proposal the Safe rejected: status shows
+// the rejection (Safe, nonce, safeTxHash) and the phase rejected; the worker sent workerTxs
+// transactions on mainnet, the last the rejection's execTransaction; the Safe's nonce moved
+// by one (the rejection), and the proposal, executed by the owners now, is refused.
+func (g *governedDev) requireRejected(ctx context.Context, t *testing.T, c *contractChains, st release.Status, before, safeBefore, workerTxs uint64) {
+	t.Helper()
+	if len(st.Governance) != 1 || st.Governance[0].Phase != release.GovRejected || !strings.Contains(st.Governance[0].Stopped, "rejected on chain") {
+		t.Fatalf("governance in status: %+v", st.Governance)
+	}
+	gu := st.Governance[0]
+	rejection := strings.Join(gu.Rejection, "\n")
+	for _, want := range []string{"Safe " + g.gov.Gov.Safe.Hex(), fmt.Sprintf("nonce %d", gu.SafeNonce), "safeTxHash " + gu.RejectionSafeTxHash, "reject the proposal " + gu.SafeTxHash} {
+		if !strings.Contains(rejection, want) {
+			t.Fatalf("the rejection in status lacks %q:\n%s", want, rejection)
+		}
+	}
+	if n := len(deploymentsOf(st, "mainnet", release.OpGovReject)); n != 1 {
+		t.Fatalf("%d rejections executed by the worker, want 1: %+v", n, st.Contracts)
+	}
+	if n := c.sent(t, c.mainnet) - before; n != workerTxs {
+		t.Fatalf("the worker sent %d transactions on mainnet, want %d", n, workerTxs)
+	}
+	if n, err := g.gov.SafeNonce(ctx); err != nil || n != safeBefore+1 {
+		t.Fatalf("Safe nonce %d (%v), want %d: the rejection", n, err, safeBefore+1)
+	}
+	if _, err := g.gov.OwnersExecute(ctx, gu.Proposal); err == nil {
+		t.Fatal("the owners executed the rejected proposal")
+	}
 }
 
 // summaryOpID is a governed proposal's timelock operation id (which: upgrade or revert) as its

@@ -145,8 +145,14 @@ func printContracts(tw io.Writer, st release.Status) {
 		for _, l := range g.Summary {
 			fmt.Fprintf(tw, "\t%s\n", l)
 		}
+		if g.Refused != "" {
+			fmt.Fprintf(tw, "\trefused: %s\n", g.Refused)
+		}
 		if g.Stopped != "" {
 			fmt.Fprintf(tw, "\tstopped: %s\n", g.Stopped)
+		}
+		for _, l := range g.Rejection {
+			fmt.Fprintf(tw, "\trejection: %s\n", l)
 		}
 		for _, l := range g.Cancel {
 			fmt.Fprintf(tw, "\tcancellation: %s\n", l)

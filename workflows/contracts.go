@@ -294,6 +294,9 @@ func (w *rel) contractRollbackPlan() []string {
 func (w *rel) contractTx(ctx workflow.Context, ch release.Chain, tx release.ContractTx, forever bool) (release.ContractDeployment, error) {
 	tx.ReleaseID, tx.Chain = w.st.ID, ch
 	tx.OpKey = fmt.Sprintf("%s/%s/%s/%s/%s", w.st.ID, w.runKey, ch.Name, tx.Contract.Name, tx.Op)
+	if tx.Round > 0 {
+		tx.OpKey += fmt.Sprintf("/round-%d", tx.Round)
+	}
 	retry := &temporal.RetryPolicy{MaximumAttempts: 10, InitialInterval: 2 * time.Second, MaximumInterval: 30 * time.Second}
 	if forever {
 		retry.MaximumAttempts = 0

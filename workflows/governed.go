@@ -56,53 +56,25 @@ func (w *rel) governedSwitch(ctx workflow.Context, ch release.Chain, ct release.
 	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: Safe owners, approve the %s (approveHash of the safeTxHash from your own wallet; check every line on your device):\n%s",
 		w.st.Service, w.st.Version, what, strings.Join(gp.Summary, "\n")))
 
-	// 2. the owners
-	now := workflow.Now(ctx)
-	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govApprovalWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
-		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
-		Note: fmt.Sprintf("until %d of the Safe's owners approve safeTxHash %s", ch.Governance.Threshold, gp.SafeTxHash)})
-	w.publish(ctx)
+	// 2. the owners, and 3. execTransaction: the Safe refusing the execution for too few
+	// valid approvals sends the release back to the owners
 	open := &govAwaiting{hash: gp.SafeTxHash, chain: ch, proposal: gp.Proposal}
-	w.govOpen = append(w.govOpen, open)
-	pr, err := w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
-		return w.watchApprovals(ctx, ch, gp, open,
-			fmt.Sprintf("governance: awaiting %d owner approvals of safeTxHash %s (Safe nonce %d)", ch.Governance.Threshold, gp.SafeTxHash, gp.SafeNonce))
-	})
-	w.govOpen = slices.DeleteFunc(w.govOpen, func(a *govAwaiting) bool { return a == open })
-	if err != nil {
-		if errors.Is(err, errStopped) && workflow.GetVersion(ctx, versionGovernedAbortRace, workflow.DefaultVersion, 1) >= 1 {
-			w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
-			w.stoppedBeforeScheduled(ctx, ch, ct, gp, len(w.st.Governance)-1)
-			return fmt.Errorf("governed %s: the owners' approval: %w", what, err)
+	gi := len(w.st.Governance) - 1
+	pr, err := w.awaitOwners(ctx, ch, ct, gp, open, gi, "")
+	for round := 0; err == nil; round++ {
+		var refused string
+		if refused, err = w.execProposal(ctx, ch, ct, gp, open, pr, gi, round); err != nil || refused == "" {
+			break
 		}
-		g.Phase = release.GovRejected
-		if errors.Is(err, errStopped) {
-			g.Phase = release.GovWithdrawn
-			w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s is withdrawn (release stopped): Safe owners, do not approve safeTxHash %s; nothing was scheduled", w.st.Service, w.st.Version, what, gp.SafeTxHash))
-		}
-		w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
-		return fmt.Errorf("governed %s: the owners' approval: %w", what, err)
+		pr, err = w.awaitOwners(ctx, ch, ct, gp, open, gi, refused)
 	}
-	w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
-	g.Phase, g.Approvals = release.GovApproved, fmt.Sprintf("%d of %d: %s", len(pr.Approved), pr.Threshold, strings.Join(pr.Approved, ", "))
-	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-approved", Target: what, Accepted: true, Reason: g.Approvals})
-
-	// 3. execTransaction: schedules the upgrade and the revert; the owners may have executed it
-	// themselves (anyone may once the threshold is met), before or while the worker tries
-	if (pr.Phase == release.GovScheduled || pr.Phase == safePhaseReady) && workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) >= 1 {
-		w.executedElsewhere(ctx, what, gp)
-	} else if _, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal, Signatures: open.sigs}, nil); err != nil {
-		var app *temporal.ApplicationError
-		if !errors.As(err, &app) || app.Type() != release.ErrTypeGovExecutedElsewhere || workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) < 1 {
-			return err
-		}
-		w.ct.underWay = nil // nothing of the worker's to settle: the step will never be signed
-		w.executedElsewhere(ctx, what, gp)
+	if err != nil {
+		return err
 	}
 	g.Phase = release.GovScheduled
 
 	// 4. the delay: a durable timer, then the chain's own clock
-	now = workflow.Now(ctx)
+	now := workflow.Now(ctx)
 	delay := time.Duration(gp.Delay) * time.Second
 	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govDelayWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(delay), State: release.WindowOpen,
 		Policy: release.Duration(delay).String(), Note: "the timelock's minimum delay: anyone can see the upgrade coming"})
@@ -149,6 +121,105 @@ func (w *rel) executedElsewhere(ctx workflow.Context, what string, gp release.Go
 		Reason: fmt.Sprintf("the Safe transaction (nonce %d) executed without the worker: its operations are scheduled", gp.SafeNonce), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
 }
 
+// awaitOwners is the owners' wait for the proposal's approvals: a named window in status and
+// the watch (with the off-chain signatures handed in meanwhile). refused is the Safe's refusal
+// that sends the release back here after an execution ("" the first time): the window opens
+// again, with what remains of its time, and says why. An abort meanwhile takes the way out of
+// a proposal not yet known to have executed (stoppedBeforeScheduled).
+func (w *rel) awaitOwners(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, open *govAwaiting, gi int, refused string) (release.GovernanceProgress, error) {
+	g := &w.st.Governance[gi]
+	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	now := workflow.Now(ctx)
+	timeout := governanceApprovalTimeout
+	if refused == "" {
+		w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govApprovalWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+			State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
+			Note: fmt.Sprintf("until %d of the Safe's owners approve safeTxHash %s", ch.Governance.Threshold, gp.SafeTxHash)})
+	} else {
+		win := w.window(govApprovalWindow(ct.Name))
+		win.State, win.Note = release.WindowOpen, fmt.Sprintf("again, until the approvals of current owners meet the Safe's threshold for safeTxHash %s: %s", gp.SafeTxHash, refused)
+		timeout = max(win.EndsAt.Sub(now), time.Second)
+	}
+	w.publish(ctx)
+	w.govOpen = append(w.govOpen, open)
+	pr, err := w.untilStopped(ctx, func(ctx workflow.Context) (release.GovernanceProgress, error) {
+		return w.watchApprovals(ctx, ch, gp, open, timeout,
+			fmt.Sprintf("governance: awaiting %d owner approvals of safeTxHash %s (Safe nonce %d)", ch.Governance.Threshold, gp.SafeTxHash, gp.SafeNonce))
+	})
+	w.govOpen = slices.DeleteFunc(w.govOpen, func(a *govAwaiting) bool { return a == open })
+	if err != nil {
+		if errors.Is(err, errStopped) && workflow.GetVersion(ctx, versionGovernedAbortRace, workflow.DefaultVersion, 1) >= 1 {
+			w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
+			w.stoppedBeforeScheduled(ctx, ch, ct, gp, gi)
+			return pr, fmt.Errorf("governed %s: the owners' approval: %w", what, err)
+		}
+		g.Phase = release.GovRejected
+		if errors.Is(err, errStopped) {
+			g.Phase = release.GovWithdrawn
+			w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the %s is withdrawn (release stopped): Safe owners, do not approve safeTxHash %s; nothing was scheduled", w.st.Service, w.st.Version, what, gp.SafeTxHash))
+		}
+		w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
+		return pr, fmt.Errorf("governed %s: the owners' approval: %w", what, err)
+	}
+	w.window(govApprovalWindow(ct.Name)).State = release.WindowDone
+	g.Phase, g.Approvals = release.GovApproved, fmt.Sprintf("%d of %d: %s", len(pr.Approved), pr.Threshold, strings.Join(pr.Approved, ", "))
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-approved", Target: what, Accepted: true, Reason: g.Approvals})
+	return pr, nil
+}
+
+// execProposal executes the approved Safe transaction (execTransaction: it schedules the
+// upgrade and the revert), round 0 first. The owners may have executed it themselves (anyone
+// may once the threshold is met), before or while the worker tries. The Safe refusing the
+// execution for too few valid approvals returns the refusal (the caller waits for the owners
+// again); any other refusal fails the upgrade. A refused execution is never settled by the way
+// out: it was never signed, or it is mined (reverted), and the Safe's nonce keeps the Safe
+// transaction from executing twice.
+func (w *rel) execProposal(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, open *govAwaiting, pr release.GovernanceProgress, gi, round int) (string, error) {
+	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	if (pr.Phase == release.GovScheduled || pr.Phase == safePhaseReady) && workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) >= 1 {
+		w.executedElsewhere(ctx, what, gp)
+		return "", nil
+	}
+	_, err := w.forwardTx(ctx, ch, release.ContractTx{Op: release.OpGovExecSafe, Contract: ct, Proposal: gp.Proposal, Signatures: open.sigs, Round: round}, nil)
+	if err == nil {
+		return "", nil
+	}
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) {
+		return "", err
+	}
+	switch app.Type() {
+	case release.ErrTypeGovExecutedElsewhere:
+		if workflow.GetVersion(ctx, versionGovernedOwnersExecuted, workflow.DefaultVersion, 1) < 1 {
+			return "", err
+		}
+		w.ct.underWay = nil // nothing of the worker's to settle: the step will never be signed
+		w.executedElsewhere(ctx, what, gp)
+		return "", nil
+	case release.ErrTypeGovNotApproved, release.ErrTypeGovRejected, release.ErrTypeGovExecRefused:
+		if workflow.GetVersion(ctx, versionGovernedExecRefused, workflow.DefaultVersion, 1) < 1 {
+			return "", err
+		}
+	default:
+		return "", err
+	}
+	w.ct.underWay = nil // never signed, or mined and reverted: nothing to settle
+	g := &w.st.Governance[gi]
+	g.Refused = app.Message()
+	if app.Type() != release.ErrTypeGovNotApproved {
+		g.Phase = release.GovRejected
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-exec-refused", Target: what, Accepted: false,
+			Reason: app.Message(), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+		return "", err
+	}
+	g.Phase = release.GovProposed
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-exec-refused", Target: what, Accepted: true,
+		Reason: app.Message(), Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
+	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the Safe refused to execute the %s: %s. Safe owners: the approvals of current owners must meet the threshold again; approve safeTxHash %s (nonce %d) from your own wallets",
+		w.st.Service, w.st.Version, what, app.Message(), gp.SafeTxHash, gp.SafeNonce))
+	return app.Message(), nil
+}
+
 // governanceWatch runs the watch activity until the proposal reaches until: one activity for
 // the whole wait (heartbeats, no history per poll); a rejected or cancelled proposal is not
 // retried. An abort or rollback ends the wait (errStopped).
@@ -180,20 +251,21 @@ func govCancelWindow(contract string) string { return "governance " + contract +
 // themselves counts too. If they do not approve in time, the operations stay scheduled and
 // the phase says so (only the worker may execute them, and it will not).
 func (w *rel) cancelGoverned(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, gi int) {
-	cp, err := proposeCancel(ctx, ch, ct, gp)
+	cp, err := proposeCancel(ctx, ch, ct, gp, false)
 	w.cancelProposed(ctx, ch, ct, gp, gi, cp, err, "the release stopped during the timelock delay")
 }
 
 // proposeCancel runs the activity that reads where gp stands on chain and builds the Safe
-// transaction cancelling whatever of it the timelock holds (none: an empty SafeTxHash).
-func proposeCancel(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal) (release.GovernanceProposal, error) {
+// transaction cancelling whatever of it the timelock holds (none: an empty SafeTxHash), or,
+// with reject and gp not executed, the Safe transaction rejecting gp (Rejection set).
+func proposeCancel(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, reject bool) (release.GovernanceProposal, error) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 5, InitialInterval: 2 * time.Second},
 		Summary:             fmt.Sprintf("governance: propose the cancellation of the upgrade of %s on %s through Safe %s", ct.Name, ch.Name, ch.Governance.Safe),
 	})
 	var cp release.GovernanceProposal
-	err := workflow.ExecuteActivity(actx, release.ActivityGovernanceCancel, release.GovernanceCancelRequest{Chain: ch, Proposal: gp.Proposal}).Get(ctx, &cp)
+	err := workflow.ExecuteActivity(actx, release.ActivityGovernanceCancel, release.GovernanceCancelRequest{Chain: ch, Proposal: gp.Proposal, Reject: reject}).Get(ctx, &cp)
 	return cp, err
 }
 
@@ -210,10 +282,20 @@ func govSettleWindow(contract string) string {
 //     using the nonce otherwise, or someone executes it and the operations are cancelled);
 //   - otherwise nothing is scheduled: the proposal is withdrawn (rejected: the owners used the
 //     nonce otherwise; cancelled: they cancelled the operations themselves).
+//
+// Since versionGovernedRejectOnAbort, a proposal not executed (approved or not) is rejected
+// instead (rejectProposal): an owner could still execute it with one more approveHash and their
+// own sender, so the release asks the Safe to use its nonce for nothing.
 func (w *rel) stoppedBeforeScheduled(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, gi int) {
 	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
-	cp, err := proposeCancel(ctx, ch, ct, gp)
-	if err == nil && cp.SafeTxHash == "" && cp.Phase == release.GovApproved {
+	reject := workflow.GetVersion(ctx, versionGovernedRejectOnAbort, workflow.DefaultVersion, 1) >= 1
+	cp, err := proposeCancel(ctx, ch, ct, gp, reject)
+	if err == nil && cp.Rejection {
+		if cp, err = w.rejectProposal(ctx, ch, ct, gp, gi, cp); err == errRejectExpired {
+			w.publish(ctx)
+			return
+		}
+	} else if err == nil && cp.SafeTxHash == "" && cp.Phase == release.GovApproved {
 		w.st.Governance[gi].Stopped = fmt.Sprintf("approved by the threshold but not executed when the release stopped: anyone may still execute it; waiting until the Safe's nonce %d is used", gp.SafeNonce)
 		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-approved-at-stop", Target: what, Accepted: true,
 			Reason: w.st.Governance[gi].Stopped, Evidence: []string{"safeTxHash " + gp.SafeTxHash}})
@@ -230,7 +312,7 @@ func (w *rel) stoppedBeforeScheduled(ctx workflow.Context, ch release.Chain, ct 
 		w.backStep = ""
 		w.window(govSettleWindow(ct.Name)).State = release.WindowDone
 		if err == nil {
-			cp, err = proposeCancel(ctx, ch, ct, gp)
+			cp, err = proposeCancel(ctx, ch, ct, gp, false)
 		}
 	}
 	switch {
@@ -293,11 +375,7 @@ func (w *rel) cancelProposed(ctx workflow.Context, ch release.Chain, ct release.
 	w.backStep = "the way out: the Safe owners' approval of the cancellation of the " + what
 	w.publish(ctx)
 	defer func() { w.backStep = "" }()
-	pr, err := watchGovernance(ctx, ch, cp, release.WatchCancel, governanceApprovalTimeout,
-		fmt.Sprintf("governance: awaiting %d owner approvals of the cancellation, safeTxHash %s", ch.Governance.Threshold, cp.SafeTxHash))
-	if err == nil && pr.Phase != release.GovCancelled {
-		_, err = w.contractTx(ctx, ch, release.ContractTx{Op: release.OpGovCancel, Contract: ct, Proposal: cp.Proposal}, false)
-	}
+	err = w.execCancel(ctx, ch, ct, cp, release.OpGovCancel, govCancelWindow(ct.Name), gi)
 	w.window(govCancelWindow(ct.Name)).State = release.WindowDone
 	if err != nil {
 		w.st.Governance[gi].Phase = release.GovCancelExpired
@@ -309,6 +387,87 @@ func (w *rel) cancelProposed(ctx workflow.Context, ch release.Chain, ct release.
 	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-cancelled", Target: what, Accepted: true,
 		Reason: "operations " + opID(gp, "upgrade") + " and " + opID(gp, "revert") + " cancelled through the Safe", Evidence: []string{"safeTxHash " + cp.SafeTxHash}})
 	w.publish(ctx)
+}
+
+// execCancel waits for the owners' approvals of the cancellation (or rejection: op) cp and
+// executes it (nothing to execute when they executed it themselves). The Safe refusing the
+// execution for too few valid approvals (versionGovernedExecRefused) sends it back to the
+// approvals, within what remains of the window named window, with the refusal in status.
+func (w *rel) execCancel(ctx workflow.Context, ch release.Chain, ct release.Contract, cp release.GovernanceProposal, op, window string, gi int) error {
+	what := "cancellation"
+	if op == release.OpGovReject {
+		what = "rejection"
+	}
+	timeout := governanceApprovalTimeout
+	for round := 0; ; round++ {
+		pr, err := watchGovernance(ctx, ch, cp, release.WatchCancel, timeout,
+			fmt.Sprintf("governance: awaiting %d owner approvals of the %s, safeTxHash %s", ch.Governance.Threshold, what, cp.SafeTxHash))
+		if err != nil || pr.Phase == release.GovCancelled {
+			return err
+		}
+		_, err = w.contractTx(ctx, ch, release.ContractTx{Op: op, Contract: ct, Proposal: cp.Proposal, Round: round}, false)
+		var app *temporal.ApplicationError
+		if err == nil || !errors.As(err, &app) || app.Type() != release.ErrTypeGovNotApproved || workflow.GetVersion(ctx, versionGovernedExecRefused, workflow.DefaultVersion, 1) < 1 {
+			return err
+		}
+		w.st.Governance[gi].Refused = app.Message()
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-exec-refused", Target: what + " of the upgrade of " + ct.Name + " on " + ch.Name,
+			Accepted: true, Reason: app.Message(), Evidence: []string{"safeTxHash " + cp.SafeTxHash}})
+		win := w.window(window)
+		win.Note = fmt.Sprintf("again, until the approvals of current owners meet the Safe's threshold for the %s, safeTxHash %s: %s", what, cp.SafeTxHash, app.Message())
+		w.publish(ctx)
+		timeout = max(win.EndsAt.Sub(workflow.Now(ctx)), time.Second)
+	}
+}
+
+func govRejectWindow(contract string) string {
+	return "governance " + contract + ": rejection approvals"
+}
+
+// errRejectExpired: the owners did not approve the rejection in time (rejectProposal has said
+// so in status and to the owners).
+var errRejectExpired = errors.New("the rejection was not approved in time")
+
+// rejectProposal is the way out of an aborted release whose proposal rp rejects (ProposeCancel
+// with Reject): the rejection's facts go to status (Safe, nonce, safeTxHash), the audit log and
+// the owners; their approval is a window (the stop already happened: the way out, not
+// interruptible); the worker executes the rejection once, unless they executed it, or the
+// proposal, themselves. Then the chain is read again (the result, as proposeCancel's): the
+// proposal rejected, or, when it executed first, the cancellation of what it scheduled.
+func (w *rel) rejectProposal(ctx workflow.Context, ch release.Chain, ct release.Contract, gp release.GovernanceProposal, gi int, rp release.GovernanceProposal) (release.GovernanceProposal, error) {
+	g := &w.st.Governance[gi]
+	what := fmt.Sprintf("upgrade of %s on %s", ct.Name, ch.Name)
+	g.Phase, g.Rejection, g.RejectionSafeTxHash = release.GovRejecting, rp.Summary, rp.SafeTxHash
+	g.Stopped = fmt.Sprintf("%s on chain when the release stopped, not executed: anyone could still execute it; rejecting it at nonce %d", rp.Phase, gp.SafeNonce)
+	w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-reject-proposed", Target: what, Accepted: true,
+		Reason: strings.Join(rp.Summary, "; "), Evidence: []string{"safeTxHash " + rp.SafeTxHash, "rejects safeTxHash " + gp.SafeTxHash}})
+	w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: the release stopped before the Safe executed the %s (safeTxHash %s): Safe owners, do not execute it; approve its rejection (approveHash of the safeTxHash from your own wallet), which uses nonce %d so that it can never execute:\n%s",
+		w.st.Service, w.st.Version, what, gp.SafeTxHash, gp.SafeNonce, strings.Join(rp.Summary, "\n")))
+	now := workflow.Now(ctx)
+	w.st.Windows = append(w.st.Windows, release.WindowStatus{Name: govRejectWindow(ct.Name), Stage: w.st.Stage, StartedAt: now, EndsAt: now.Add(governanceApprovalTimeout),
+		State: release.WindowOpen, Policy: release.Duration(governanceApprovalTimeout).String(),
+		Note: fmt.Sprintf("until %d of the Safe's owners approve the rejection, safeTxHash %s (nonce %d)", ch.Governance.Threshold, rp.SafeTxHash, rp.SafeNonce)})
+	w.backStep = "the way out: the Safe owners' approval of the rejection of the " + what
+	w.publish(ctx)
+	err := w.execCancel(ctx, ch, ct, rp, release.OpGovReject, govRejectWindow(ct.Name), gi)
+	w.backStep = ""
+	w.window(govRejectWindow(ct.Name)).State = release.WindowDone
+	var app *temporal.ApplicationError
+	if err != nil && (!errors.As(err, &app) || app.Type() != release.ErrTypeGovRejected) {
+		// the nonce used meanwhile (ErrTypeGovRejected) is the end this waits for: read on
+		g.Phase = release.GovRejectExpired
+		g.Stopped = fmt.Sprintf("the rejection (safeTxHash %s, nonce %d) did not complete: %v; the proposal may still execute", rp.SafeTxHash, rp.SafeNonce, err)
+		w.audit(ctx, release.AuditEntry{Actor: release.ChannelAuto, Channel: release.ChannelAuto, Action: "governance-reject-expired", Target: what, Accepted: false,
+			Reason: g.Stopped, Evidence: []string{"safeTxHash " + rp.SafeTxHash}})
+		w.notify(ctx, release.NoticeGovernance, fmt.Sprintf("%s %s: %s. Safe owners, do not execute safeTxHash %s; reject it by executing another Safe transaction at nonce %d, and if it executes, cancel operations %s and %s in timelock %s",
+			w.st.Service, w.st.Version, g.Stopped, gp.SafeTxHash, gp.SafeNonce, opID(gp, "upgrade"), opID(gp, "revert"), ch.Governance.Timelock))
+		return rp, errRejectExpired
+	}
+	cp, err := proposeCancel(ctx, ch, ct, gp, false)
+	if err == nil && cp.SafeTxHash == "" {
+		g.Stopped = fmt.Sprintf("rejected on chain: the Safe used nonce %d (the rejection, safeTxHash %s), so safeTxHash %s can never execute; nothing scheduled", gp.SafeNonce, rp.SafeTxHash, gp.SafeTxHash)
+	}
+	return cp, err
 }
 
 // errStopped: a governed wait (owners, delay) ended because the release was aborted or rolled
@@ -407,12 +566,12 @@ func (w *rel) safeSign(ctx workflow.Context, cmd release.Command) (string, bool)
 // watchApprovals is the owners' wait: the watch activity, counting the off-chain signatures
 // accepted so far; a new one restarts it with the signature (the watch compares the sum with
 // the threshold on chain). Without signatures it is the watch alone, as before.
-func (w *rel) watchApprovals(ctx workflow.Context, ch release.Chain, gp release.GovernanceProposal, open *govAwaiting, summary string) (release.GovernanceProgress, error) {
+func (w *rel) watchApprovals(ctx workflow.Context, ch release.Chain, gp release.GovernanceProposal, open *govAwaiting, timeout time.Duration, summary string) (release.GovernanceProgress, error) {
 	if w.govSigned == nil {
 		w.govSigned = workflow.NewBufferedChannel(ctx, 16)
 	}
 	opts := workflow.ActivityOptions{
-		StartToCloseTimeout: governanceApprovalTimeout,
+		StartToCloseTimeout: timeout,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumInterval: time.Minute},
 		Summary:             summary,

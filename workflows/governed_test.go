@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/shipgate/shipgate/internal/analysis"
 	"github.com/shipgate/shipgate/internal/chain"
@@ -59,6 +60,15 @@ type govMainnet struct {
 	priv map[common.Address]*ecdsa.PrivateKey
 	// cancels are the cancellations the owners approved
 	cancels []*safe.Cancellation
+	// owners, when set, runs each owners' wait instead of the approvals above (n counts the
+	// waits for the proposal from 0); it returns what the watch reports
+	ownersWait func(ctx context.Context, n int, req release.GovernanceWatchRequest, p *safe.Proposal) (release.GovernanceProgress, error)
+	waits      int
+	// onReject, when set, runs instead of the owners' approval of a rejection
+	onReject func(ctx context.Context) error
+	// module is a key enabled as a module of the Safe (withModule): it changes owners and the
+	// threshold without a Safe nonce
+	module *chain.Key
 }
 
 func (c *simChains) mainnet() *simBackend {
@@ -145,7 +155,12 @@ func (g *govMainnet) register(h *harness) {
 			}
 			g.mu.Lock()
 			g.cancels = append(g.cancels, &cn)
-			err := g.approveHash(ctx, cn.SafeTxHash, cn.SafeTx.Safe)
+			var err error
+			if cn.Rejection() && g.onReject != nil {
+				err = g.onReject(ctx)
+			} else {
+				err = g.approveHash(ctx, cn.SafeTxHash, cn.SafeTx.Safe)
+			}
 			g.mu.Unlock()
 			if err != nil {
 				return release.GovernanceProgress{}, err
@@ -187,6 +202,14 @@ func (g *govMainnet) register(h *harness) {
 				close(g.signed)
 				g.signed = nil
 			}
+		case req.Until == release.WatchApproved && g.ownersWait != nil:
+			if g.waits == 0 {
+				g.proposals = append(g.proposals, &p)
+			}
+			n := g.waits
+			g.waits++
+			g.mu.Unlock()
+			return g.ownersWait(ctx, n, req, &p)
 		case req.Until == release.WatchApproved && g.hold != nil:
 			// the owners sit on it; a person aborts meanwhile (the test clock stands still
 			// while an activity runs, so the abort comes from here)
@@ -249,6 +272,47 @@ func (g *govMainnet) ownerExecutes(ctx context.Context, p *safe.Proposal) error 
 		return err
 	}
 	_, err = g.c.mainnet().send(ctx, g.approvers[0], g.ownerNS, req)
+	return err
+}
+
+// withModule enables a new key as a module of the Safe (a real Safe feature: recovery and
+// roles modules change owners without the owners' signatures and without a nonce): the
+// approving owners approve the Safe transaction enableModule(key) and one of them executes it.
+func (g *govMainnet) withModule(t *testing.T) {
+	ctx := context.Background()
+	priv, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	g.module = chain.NewKey("module", priv)
+	to := g.module.Address
+	_, err = g.c.mainnet().send(ctx, g.c.key, g.c.act.Nonces, chain.TxRequest{OpKey: "test/fund/module", To: &to, Value: big.NewInt(params.Ether)})
+	require.NoError(t, err)
+	b := g.c.sims["sim://mainnet"].Client()
+	n, err := safe.Nonce(ctx, b, g.gov.Safe)
+	require.NoError(t, err)
+	data, err := safe.EnableModuleData(g.module.Address)
+	require.NoError(t, err)
+	tx, h, err := safe.SelfTx(g.gov.Safe, g.gov.ChainID, data, n)
+	require.NoError(t, err)
+	require.NoError(t, g.approveHash(ctx, h, g.gov.Safe))
+	req, err := safe.ExecSafeTxRequest(ctx, b, tx, h, nil, "owner-exec/enable-module")
+	require.NoError(t, err)
+	_, err = g.c.mainnet().send(ctx, g.approvers[0], g.ownerNS, req)
+	require.NoError(t, err)
+}
+
+// moduleRemoves: the module removes owner from the Safe, keeping the threshold at 2.
+func (g *govMainnet) moduleRemoves(ctx context.Context, owner common.Address) error {
+	b := g.c.sims["sim://mainnet"].Client()
+	data, err := safe.RemoveOwnerData(ctx, b, g.gov.Safe, owner, 2)
+	if err != nil {
+		return err
+	}
+	call, err := safe.ModuleCallData(g.gov.Safe, data)
+	if err != nil {
+		return err
+	}
+	to := g.gov.Safe
+	_, err = g.c.mainnet().send(ctx, g.module, g.ownerNS, chain.TxRequest{OpKey: "module/remove/" + owner.Hex(), To: &to, Data: call})
 	return err
 }
 
@@ -416,9 +480,13 @@ func TestGovernedAbortDuringDelayCancelsThroughSafe(t *testing.T) {
 	require.Equal(t, release.WindowDone, st.Windows[i].State)
 }
 
-// An abort while the owners have not approved: nothing was scheduled, nothing is sent; the
-// proposal is withdrawn in status.
-func TestGovernedAbortDuringApprovalsWithdraws(t *testing.T) {
+// An abort while the owners have not approved: nothing was scheduled, but an owner could
+// still execute the proposal (one more approveHash and their own sender). The release
+// proposes its rejection, a Safe transaction at the same nonce to the Safe itself that does
+// nothing, shows it in status (Safe, nonce, safeTxHash) as a window, the owners approve it,
+// the worker executes it once, and the original Safe transaction can never execute: with the
+// approvals of two owners it is refused for its nonce. The proxy stays on v1.
+func TestGovernedAbortDuringApprovalsRejects(t *testing.T) {
 	c, g, proxy, v1 := govFirstRelease(t)
 	h := g.governedRelease(t)
 	g.hold = func() {
@@ -427,13 +495,54 @@ func TestGovernedAbortDuringApprovalsWithdraws(t *testing.T) {
 	before := c.nonce(t, "sim://mainnet")
 	res := h.run()
 	require.Equal(t, release.StateAborted, res.State, res.Reason)
+	requireRejected(t, c, g, h, proxy, v1)
+	require.Equal(t, before+2, c.nonce(t, "sim://mainnet"), "the implementation and the rejection's execTransaction")
+}
+
+// requireRejected checks what an abort that rejected the proposal leaves: the rejection (at
+// the proposal's nonce, to the Safe itself, no data) in status and executed once by the
+// worker, the Safe's nonce used, the proposal refused for its nonce even with the approvals
+// of two owners, nothing scheduled, the proxy unchanged.
+func requireRejected(t *testing.T, c *simChains, g *govMainnet, h *harness, proxy, v1 string) {
+	t.Helper()
+	ctx := context.Background()
+	b := c.sims["sim://mainnet"].Client()
 	st := h.status()
 	require.Equal(t, v1, c.implementation(t, "sim://mainnet", proxy))
 	require.Len(t, st.Governance, 1)
-	require.Equal(t, release.GovWithdrawn, st.Governance[0].Phase)
-	require.Empty(t, st.Governance[0].Cancel)
+	gu := st.Governance[0]
+	require.Equal(t, release.GovRejected, gu.Phase, gu.Stopped)
+	require.Len(t, g.proposals, 1)
+	p := g.proposals[0]
+	require.Len(t, g.cancels, 1)
+	rj := g.cancels[0]
+	require.True(t, rj.Rejection(), "%+v", rj)
+	require.Equal(t, p.SafeTx.Nonce, rj.SafeTx.Nonce, "the rejection takes the proposal's nonce")
+	require.Equal(t, p.SafeTx.Safe, rj.SafeTx.To)
+	require.Equal(t, rj.SafeTxHash.Hex(), gu.RejectionSafeTxHash)
+	rejection := strings.Join(gu.Rejection, "\n")
+	for _, want := range []string{"Safe " + p.SafeTx.Safe.Hex(), fmt.Sprintf("nonce %d", p.SafeTx.Nonce), "safeTxHash " + rj.SafeTxHash.Hex(), "reject the proposal " + p.SafeTxHash.Hex()} {
+		require.Contains(t, rejection, want)
+	}
+	require.Contains(t, gu.Stopped, "rejected on chain")
+	require.Len(t, contractsOf(st, "mainnet", release.OpGovReject), 1)
 	require.Empty(t, contractsOf(st, "mainnet", release.OpGovExecSafe))
-	require.Equal(t, before+1, c.nonce(t, "sim://mainnet"), "only the implementation was deployed")
+	n, err := safe.Nonce(ctx, b, p.SafeTx.Safe)
+	require.NoError(t, err)
+	require.Equal(t, p.SafeTx.Nonce+1, n, "the rejection used the proposal's nonce")
+	// the owners approve the original after all: it can never execute
+	require.NoError(t, g.approveHash(ctx, p.SafeTxHash, p.SafeTx.Safe))
+	_, err = safe.ExecSafeRequest(ctx, b, p, nil, "late")
+	require.ErrorIs(t, err, safe.ErrNonceUsed)
+	for _, op := range []safe.TimelockOp{p.Upgrade, p.Revert} {
+		state, _, err := safe.OpState(ctx, b, p.Timelock, op.ID)
+		require.NoError(t, err)
+		require.Equal(t, safe.OpUnset, state)
+	}
+	require.True(t, h.auditHas(st, "governance-reject-proposed", "upgrade of Counter on mainnet", true, "safeTxHash "+rj.SafeTxHash.Hex()))
+	i := slices.IndexFunc(st.Windows, func(w release.WindowStatus) bool { return w.Name == govRejectWindow("Counter") })
+	require.GreaterOrEqual(t, i, 0)
+	require.Equal(t, release.WindowDone, st.Windows[i].State)
 }
 
 // requireCancelledAtStop checks what an abort that found the proposal executed leaves: both
@@ -449,8 +558,9 @@ func requireCancelledAtStop(t *testing.T, c *simChains, g *govMainnet, h *harnes
 	require.Len(t, g.proposals, 1)
 	p := g.proposals[0]
 	require.Contains(t, gu.Stopped, "the Safe executed safeTxHash "+p.SafeTxHash.Hex())
-	require.Len(t, g.cancels, 1, "the cancellation proposed once")
-	cn := g.cancels[0]
+	cancels := slices.DeleteFunc(slices.Clone(g.cancels), (*safe.Cancellation).Rejection)
+	require.Len(t, cancels, 1, "the cancellation proposed once")
+	cn := cancels[0]
 	require.Equal(t, p.SafeTxHash, cn.Of)
 	require.Equal(t, p.SafeTx.Nonce+1, cn.SafeTx.Nonce, "the cancellation takes the Safe's next nonce")
 	require.Len(t, cn.Ops, 2, "the upgrade and the revert")
@@ -489,9 +599,11 @@ func TestGovernedAbortRacingOwnersExecutionCancels(t *testing.T) {
 }
 
 // An abort after the owners' approvals met the threshold but before anyone executed the Safe
-// transaction: anyone still may, so the release waits (a window) until the Safe's nonce is
-// used; an owner executes it after all, and the release cancels what it scheduled.
-func TestGovernedAbortOfApprovedProposalWaitsAndCancels(t *testing.T) {
+// transaction: anyone still may, so the release proposes its rejection; while the owners
+// are asked to approve the rejection, one of them executes the proposal instead. The
+// rejection can no longer execute (its nonce is used); the release reads the chain, finds
+// the operations scheduled and cancels them through the Safe.
+func TestGovernedAbortOfApprovedProposalRacingRejectionCancels(t *testing.T) {
 	c, g, proxy, v1 := govFirstRelease(t)
 	h := g.governedRelease(t)
 	g.hold = func() {
@@ -499,15 +611,16 @@ func TestGovernedAbortOfApprovedProposalWaitsAndCancels(t *testing.T) {
 		require.NoError(t, g.approveHash(context.Background(), p.SafeTxHash, p.SafeTx.Safe))
 		h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "abort after the approvals"})
 	}
-	g.settle = func(ctx context.Context) error { return g.ownerExecutes(ctx, g.proposals[0]) }
+	g.onReject = func(ctx context.Context) error { return g.ownerExecutes(ctx, g.proposals[0]) }
 	res := h.run()
 	require.Equal(t, release.StateAborted, res.State, res.Reason)
 	requireCancelledAtStop(t, c, g, h, proxy, v1)
 	st := h.status()
-	require.True(t, h.auditHas(st, "governance-approved-at-stop", "upgrade of Counter on mainnet", true, "anyone may still execute it"))
-	i := slices.IndexFunc(st.Windows, func(w release.WindowStatus) bool { return w.Name == govSettleWindow("Counter") })
-	require.GreaterOrEqual(t, i, 0)
-	require.Equal(t, release.WindowDone, st.Windows[i].State)
+	require.Len(t, g.cancels, 2, "the rejection, then the cancellation")
+	require.True(t, g.cancels[0].Rejection())
+	require.Equal(t, g.cancels[0].SafeTxHash.Hex(), st.Governance[0].RejectionSafeTxHash)
+	require.Empty(t, contractsOf(st, "mainnet", release.OpGovReject), "the rejection never executed: the proposal took its nonce")
+	require.True(t, h.auditHas(st, "governance-reject-proposed", "upgrade of Counter on mainnet", true, "reject the proposal "+g.proposals[0].SafeTxHash.Hex()))
 }
 
 // The owners execute the approved Safe transaction themselves (anyone may once the threshold
@@ -594,4 +707,96 @@ func TestGovernedThresholdByOwnerSignatures(t *testing.T) {
 	require.Equal(t, "true signature of safeTxHash "+p.SafeTxHash.Hex()+" by owner "+g.approvers[0].Address.Hex()+" (1 handed in)", verdicts[3])
 	require.Equal(t, "false refused: owner "+g.approvers[0].Address.Hex()+" already signed safeTxHash "+p.SafeTxHash.Hex(), verdicts[4])
 	require.Equal(t, "true signature of safeTxHash "+p.SafeTxHash.Hex()+" by owner "+g.approvers[1].Address.Hex()+" (2 handed in)", verdicts[5])
+}
+
+// The Safe refuses the worker's execTransaction because the approvals the watch counted no
+// longer add up at execution: right after the watch reported 2 of 2, a module (no Safe nonce
+// used) removes one of the approving owners. The refusal is not retried as it is, and not
+// settled by the way out round after round: the release goes back to waiting for approvals,
+// status and the audit log say why (Safe, nonce, safeTxHash, 1 of 2 approvals by current
+// owners), and then either
+//   - the third owner approves: the same Safe transaction executes once (under an operation
+//     key of its own) and the upgrade lands; or
+//   - a release manager aborts meanwhile: the release ends aborted with the proposal
+//     withdrawn, the proxy on v1 and nothing more sent.
+//
+// Either way the exec-safe step was signed at most once per round, never in a loop.
+func TestGovernedExecRefusedWaitsForApprovalsAgain(t *testing.T) {
+	for _, then := range []string{"third owner approves", "abort"} {
+		t.Run(then, func(t *testing.T) {
+			c, g, proxy, v1 := govFirstRelease(t)
+			g.withModule(t)
+			h := g.governedRelease(t)
+			g.ownersWait = func(ctx context.Context, n int, req release.GovernanceWatchRequest, p *safe.Proposal) (release.GovernanceProgress, error) {
+				switch {
+				case n == 0:
+					if err := g.approveHash(ctx, p.SafeTxHash, p.SafeTx.Safe); err != nil {
+						return release.GovernanceProgress{}, err
+					}
+					pr, err := g.c.act.Watch(ctx, req)
+					if err == nil {
+						err = g.moduleRemoves(ctx, g.approvers[1].Address)
+					}
+					return pr, err
+				case then == "abort":
+					g.mu.Lock()
+					g.approvers = []*chain.Key{g.owners[0], g.owners[2]} // the current owners approve the rejection
+					g.mu.Unlock()
+					h.signal(release.SignalAbort, release.Command{Actor: "rm-ada", Reason: "abort while the owners approve again"})
+					<-ctx.Done()
+					return release.GovernanceProgress{}, ctx.Err()
+				}
+				third := g.owners[2]
+				data, err := safe.ApproveHashData(p.SafeTxHash)
+				if err == nil {
+					to := p.SafeTx.Safe
+					_, err = g.c.mainnet().send(ctx, third, g.ownerNS, chain.TxRequest{OpKey: "approve/" + p.SafeTxHash.Hex() + "/third", To: &to, Data: data})
+				}
+				if err != nil {
+					return release.GovernanceProgress{}, err
+				}
+				return g.c.act.Watch(ctx, req)
+			}
+			var signs []string
+			h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+				var tx release.ContractTx
+				if info.ActivityType.Name == release.ActivityContractsSign && args.Get(&tx) == nil && tx.Op == release.OpGovExecSafe {
+					signs = append(signs, tx.OpKey)
+				}
+			})
+			before := c.nonce(t, "sim://mainnet")
+			res := h.run()
+			st := h.status()
+			require.Len(t, g.proposals, 1)
+			p := g.proposals[0]
+			require.Len(t, st.Governance, 1)
+			gu := st.Governance[0]
+			for _, want := range []string{"Safe " + p.SafeTx.Safe.Hex(), "safeTxHash " + p.SafeTxHash.Hex(), fmt.Sprintf("(nonce %d)", p.SafeTx.Nonce), "1 of 2 approvals by current owners", "waiting for approvals again"} {
+				require.Contains(t, gu.Refused, want)
+			}
+			require.True(t, h.auditHas(st, "governance-exec-refused", "upgrade of Counter on mainnet", true, "1 of 2 approvals by current owners"))
+			if then == "abort" {
+				require.Empty(t, contractsOf(st, "mainnet", release.OpGovExecSafe))
+				require.Equal(t, release.StateAborted, res.State, res.Reason)
+				requireRejected(t, c, g, h, proxy, v1)
+				require.Len(t, signs, 1, "the refused execution was tried once: %v", signs)
+				require.Equal(t, before+2, c.nonce(t, "sim://mainnet"), "the implementation and the rejection")
+				return
+			}
+			require.Equal(t, release.StateSucceeded, res.State, res.Reason)
+			require.Equal(t, release.GovUpgraded, gu.Phase)
+			require.Equal(t, contractsOf(st, "mainnet", release.OpDeploy)[0].Address, c.implementation(t, "sim://mainnet", proxy))
+			require.Len(t, contractsOf(st, "mainnet", release.OpGovExecSafe), 1)
+			require.Len(t, signs, 2, "one refused round, one executed: %v", signs)
+			require.NotEqual(t, signs[0], signs[1], "the second round signs under a key of its own")
+			require.True(t, strings.HasSuffix(signs[1], "/round-1"), signs[1])
+			require.ElementsMatch(t, []string{g.approvers[0].Address.Hex(), g.owners[2].Address.Hex()}, strings.Split(strings.TrimPrefix(gu.Approvals, "2 of 2: "), ", "))
+			// the worker's mainnet transactions: implementation, execTransaction, execute
+			require.Equal(t, before+3, c.nonce(t, "sim://mainnet"))
+			i := slices.IndexFunc(st.Windows, func(w release.WindowStatus) bool { return w.Name == govApprovalWindow("Counter") })
+			require.GreaterOrEqual(t, i, 0)
+			require.Equal(t, release.WindowDone, st.Windows[i].State)
+			require.Contains(t, st.Windows[i].Note, "again, until the approvals of current owners meet")
+		})
+	}
 }

@@ -117,6 +117,25 @@ const (
 	// EIP-712 signatures, handed in through the CLI, count toward the threshold with approveHash;
 	// each arrival checks the signature in an activity and restarts the approval watch with it.
 	versionGovernedSignatures = "governed-signatures"
+
+	// versionGovernedExecRefused (asked only when the Safe refuses a governed execution): the
+	// Safe refusing the worker's execTransaction because the approvals valid at execution no
+	// longer meet its threshold (an approving owner removed, the threshold raised: GS020,
+	// GS025, GS026) sends the release back to waiting for approvals, with the refusal in
+	// status, and the next execution signs under an operation key of its own; a refused
+	// cancellation likewise waits for its approvals again. Any refusal of an execution (also
+	// the nonce used by another Safe transaction) leaves no step for the way out to settle.
+	// Before, the refusal failed the release and the way out settled the refused step round
+	// after round, forever.
+	versionGovernedExecRefused = "governed-exec-refused"
+
+	// versionGovernedRejectOnAbort: a release stopped before the Safe executed its proposal
+	// proposes the proposal's rejection (a Safe transaction at the same nonce from the Safe to
+	// itself, value 0, no data), waits for the owners' approval of it as a window and executes
+	// it, so that the proposal can never execute. Before, it called an unapproved proposal
+	// withdrawn, and waited for an approved one's nonce to be used: either way an owner could
+	// still execute the upgrade proposal after the abort (one more approveHash, their own sender).
+	versionGovernedRejectOnAbort = "governed-reject-on-abort"
 )
 
 // versionHistories names, for each change id, the recorded history (testdata/histories,
@@ -142,4 +161,6 @@ var versionHistories = map[string]string{
 	versionGovernedOwnersExecuted: "v12-governed-owners-executed",
 	versionGovernedAbortRace:      "v12-governed-abort-race",
 	versionGovernedSignatures:     "v12-governed-signatures",
+	versionGovernedExecRefused:    "v12-governed-exec-refused",
+	versionGovernedRejectOnAbort:  "v12-governed-reject-on-abort",
 }

@@ -113,19 +113,28 @@ func EstimateGas(ctx context.Context, b Backend, from common.Address, to *common
 
 // withRevertReason decodes the revert data an RPC error carries, if any.
 func withRevertReason(err error, errABI *abi.ABI) error {
-	var de rpc.DataError
-	if !errors.As(err, &de) {
-		return err
-	}
-	hexData, ok := de.ErrorData().(string)
+	data, ok := RevertData(err)
 	if !ok {
 		return err
 	}
-	data := common.FromHex(hexData)
 	if reason := DecodeRevert(data, errABI); reason != "" {
 		return fmt.Errorf("%w: %s", err, reason)
 	}
 	return err
+}
+
+// RevertData is the revert data an eth_call or eth_estimateGas error carries (the node's
+// JSON-RPC error data); ok is false for an error that is not a revert (a transport failure).
+func RevertData(err error) (data []byte, ok bool) {
+	var de rpc.DataError
+	if !errors.As(err, &de) {
+		return nil, false
+	}
+	hexData, ok := de.ErrorData().(string)
+	if !ok {
+		return nil, false
+	}
+	return common.FromHex(hexData), true
 }
 
 // DecodeRevert renders revert data: Error(string), Panic(uint256), a custom error found in

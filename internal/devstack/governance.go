@@ -76,6 +76,8 @@ type GovernedChain struct {
 	mu    sync.Mutex
 	// Approved records, per safeTxHash, when the threshold's last approveHash was mined.
 	Approved map[common.Hash]time.Time
+	// module is the key EnableModule enabled as a module of the Safe
+	module *chain.Key
 }
 
 // Wallet is a Safe owner's key and the name the demo prints for them.
@@ -305,8 +307,9 @@ func (g *GovernedChain) ApprovedAt(hash common.Hash) time.Time {
 }
 
 // Approvers is a round of the Safe's owners for FollowWith: every governed upgrade of this
-// chain awaiting approvals, and every cancellation of one after an abort, is approved by the
-// threshold of owners, once. It says what each owner sent, one line per transaction.
+// chain awaiting approvals, and every cancellation or rejection of one after an abort, is
+// approved by the threshold of owners, once. It says what each owner sent, one line per
+// transaction.
 func (g *GovernedChain) Approvers(chainName string) Approve {
 	return func(ctx context.Context, st release.Status) ([]string, error) {
 		var did []string
@@ -317,6 +320,8 @@ func (g *GovernedChain) Approvers(chainName string) Approve {
 				continue
 			case u.Phase == release.GovCancelling && u.CancelSafeTxHash != "":
 				hash, what = u.CancelSafeTxHash, "the cancellation, safeTxHash"
+			case u.Phase == release.GovRejecting && u.RejectionSafeTxHash != "":
+				hash, what = u.RejectionSafeTxHash, "the rejection, safeTxHash"
 			case u.Phase != release.GovProposed:
 				continue
 			}
@@ -463,4 +468,70 @@ func (o OnChain) Lines() []string {
 		fmt.Sprintf("timelock operation revert %s: %s", o.RevertID.Hex(), o.Revert),
 		fmt.Sprintf("proxy %s runs implementation %s (EIP-1967 slot)", o.Proxy.Hex(), o.Implementation.Hex()),
 	}
+}
+
+// EnableModule enables a fresh key as a module of the Safe (a Safe transaction the owners
+// approve and one of them executes: it uses the Safe's nonce, so enable it before a release
+// proposes). A module, as a recovery or roles module does, changes the owners or the threshold
+// without the owners' signatures and without a Safe nonce (ChangeThreshold).
+func (g *GovernedChain) EnableModule(ctx context.Context) error {
+	priv, err := crypto.GenerateKey()
+	if err != nil {
+		return err
+	}
+	module := chain.NewKey("module", priv)
+	if _, err := FundFromDev(ctx, g.RPC, module.Address, big.NewInt(params.Ether)); err != nil {
+		return err
+	}
+	n, err := g.SafeNonce(ctx)
+	if err != nil {
+		return err
+	}
+	data, err := safe.EnableModuleData(module.Address)
+	if err != nil {
+		return err
+	}
+	tx, h, err := safe.SelfTx(g.Gov.Safe, g.ChainID, data, n)
+	if err != nil {
+		return err
+	}
+	if _, err := g.ApproveHash(ctx, h, g.Threshold); err != nil {
+		return err
+	}
+	c, err := chain.Dial(ctx, g.RPC, g.ChainID)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	req, err := safe.ExecSafeTxRequest(ctx, c, tx, h, nil, "enable-module")
+	if err != nil {
+		return fmt.Errorf("enable module: %w", err)
+	}
+	if _, err := g.Send(ctx, g.Owners[0], "owner-exec/"+h.Hex(), req.To, req.Data); err != nil {
+		return fmt.Errorf("enable module: %w", err)
+	}
+	g.module = module
+	return nil
+}
+
+// ChangeThreshold changes the Safe's threshold through the module (EnableModule first): no
+// Safe nonce is used, so owners' approvals of a pending proposal can stop adding up while its
+// nonce stays free. Approvers and OwnersExecute use the new threshold.
+func (g *GovernedChain) ChangeThreshold(ctx context.Context, threshold int) error {
+	if g.module == nil {
+		return fmt.Errorf("change threshold: no module enabled on Safe %s", g.Gov.Safe.Hex())
+	}
+	data, err := safe.ChangeThresholdData(uint64(threshold))
+	if err != nil {
+		return err
+	}
+	call, err := safe.ModuleCallData(g.Gov.Safe, data)
+	if err != nil {
+		return err
+	}
+	if _, err := g.Send(ctx, g.module, fmt.Sprintf("module/threshold/%d/%d", threshold, time.Now().UnixNano()), &g.Gov.Safe, call); err != nil {
+		return fmt.Errorf("module: threshold %d: %w", threshold, err)
+	}
+	g.Threshold = threshold
+	return nil
 }

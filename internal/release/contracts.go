@@ -60,6 +60,11 @@ type ContractTx struct {
 	// Signatures are owners' EIP-712 signatures of the proposal's safeTxHash handed in through
 	// the CLI (safe-sign), packed into execTransaction with the on-chain approvals.
 	Signatures []SafeSignature `json:"signatures,omitempty"`
+	// Round numbers a governed execution's attempts after the Safe refused the first for too
+	// few valid approvals (0: the first): each round signs under an operation key of its own,
+	// since the refused one's transaction is spent or was never signed (the Safe transaction's
+	// nonce, unused, keeps it from executing twice).
+	Round int `json:"round,omitempty"`
 }
 
 // SignedTx is a signed transaction as it enters history: the exact bytes to broadcast, its

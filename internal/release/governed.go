@@ -17,6 +17,7 @@ const (
 	OpGovUpgrade  = "execute-upgrade" // TimelockController.execute of the scheduled upgrade
 	OpGovRevert   = "execute-revert"  // TimelockController.execute of the revert scheduled alongside
 	OpGovCancel   = "exec-cancel"     // execTransaction of the approved cancellation: cancels both operations
+	OpGovReject   = "exec-reject"     // execTransaction of the approved rejection: uses the proposal's Safe nonce
 )
 
 // ErrTypeGovExecutedElsewhere is the error type of a governed execSafe the worker did not
@@ -24,9 +25,32 @@ const (
 // threshold is met) executed it themselves. The operations are scheduled all the same.
 const ErrTypeGovExecutedElsewhere = "GovernanceExecutedElsewhere"
 
+// ErrTypeGovNotApproved is the error type of a governed execution (execSafe, or the execution
+// of a cancellation) the Safe refuses, or would refuse, because the approvals valid at
+// execution no longer meet its threshold (GS020/GS024/GS025/GS026, or too few counted): an
+// approving owner removed, the threshold raised. The Safe transaction's nonce is still
+// unused, so more approvals can make it execute: the release waits for them again, with the
+// refusal in status. Not retried as it is: the same approvals meet the same refusal.
+const ErrTypeGovNotApproved = "GovernanceNotApproved"
+
+// ErrTypeGovRejected is the error type of a governed execution whose Safe nonce was used by
+// another Safe transaction (the owners rejected it): it can never execute.
+const ErrTypeGovRejected = "GovernanceRejected"
+
+// ErrTypeGovExecRefused is the error type of a governed execution the Safe refuses for a
+// reason other than the approvals or the nonce (GS013: the call it makes fails, …): the
+// release fails saying so.
+const ErrTypeGovExecRefused = "GovernanceExecRefused"
+
 // GovernedOp reports whether op is one of the governed executions.
 func GovernedOp(op string) bool {
-	return op == OpGovExecSafe || op == OpGovUpgrade || op == OpGovRevert || op == OpGovCancel
+	return op == OpGovExecSafe || op == OpGovUpgrade || op == OpGovRevert || op == OpGovCancel || op == OpGovReject
+}
+
+// SafeExecOp reports whether op is the worker's execTransaction of a Safe transaction (the
+// proposal, its cancellation or its rejection), which the Safe may refuse.
+func SafeExecOp(op string) bool {
+	return op == OpGovExecSafe || op == OpGovCancel || op == OpGovReject
 }
 
 // GovernanceProposeRequest asks for the Safe transaction that upgrades one proxy.
@@ -54,6 +78,9 @@ type GovernanceProposal struct {
 	// built (GovernanceProposeCancel only): an abort reads it to tell a proposal nobody
 	// executed from one the Safe executed as the release stopped.
 	Phase string `json:"phase,omitempty"`
+	// Rejection: this is the rejection of a proposal the Safe has not executed (a Safe
+	// transaction to the Safe itself at the proposal's nonce), not a cancellation.
+	Rejection bool `json:"rejection,omitempty"`
 }
 
 // Governance watch targets (GovernanceWatchRequest.Until).
@@ -118,12 +145,21 @@ const (
 	GovCancelling    = "cancelling"
 	GovCancelled     = "cancelled"
 	GovCancelExpired = "cancel-expired"
+	// An abort before the Safe executed the proposal: the Safe is asked to reject it (a Safe
+	// transaction at its nonce that does nothing), so that no owner can still execute it
+	// (rejecting); once the rejection executes the proposal is rejected. A rejection the owners
+	// did not approve in time leaves the proposal executable by them (reject-expired).
+	GovRejecting     = "rejecting"
+	GovRejectExpired = "reject-expired"
 )
 
 // GovernanceCancelRequest asks for the cancellation of a proposal's scheduled operations.
 type GovernanceCancelRequest struct {
 	Chain    Chain           `json:"chain"`
 	Proposal json.RawMessage `json:"proposal"`
+	// Reject asks, when the Safe has not executed the proposal (its nonce unused), for its
+	// rejection instead of nothing.
+	Reject bool `json:"reject,omitempty"`
 }
 
 // GovernedUpgrade is one governed upgrade in the release's status: the proposal's facts and
@@ -149,4 +185,12 @@ type GovernedUpgrade struct {
 	// Stopped is what the chain said about the proposal when the release stopped before its
 	// Safe transaction was known to have executed (empty: it did not stop there).
 	Stopped string `json:"stopped,omitempty"`
+	// Rejection is the Safe transaction that rejects the proposal after an abort (what the
+	// owners check: Safe, nonce, safeTxHash); RejectionSafeTxHash its safeTxHash.
+	Rejection           []string `json:"rejection,omitempty"`
+	RejectionSafeTxHash string   `json:"rejectionSafeTxHash,omitempty"`
+	// Refused is the Safe's latest refusal of the worker's execution for too few valid
+	// approvals (Safe, nonce, safeTxHash, the GS code and its meaning): the release went back
+	// to waiting for approvals (empty: never refused).
+	Refused string `json:"refused,omitempty"`
 }

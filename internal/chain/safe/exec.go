@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -37,6 +36,9 @@ type Progress struct {
 	Revert    OperationState   `json:"revert"`
 	// ReadyAt is the unix time the upgrade operation becomes executable (0: not scheduled).
 	ReadyAt uint64 `json:"readyAt"`
+	// Refused is the Safe's refusal of the approvals counted (Approved meets the threshold,
+	// yet the Safe would not execute with them): the proposal still awaits approvals.
+	Refused string `json:"refused,omitempty"`
 }
 
 // OpState reads a timelock operation's state.
@@ -87,17 +89,22 @@ func ReadProgress(ctx context.Context, b chain.Backend, p *Proposal, offChain []
 	if pr.Revert, _, err = OpState(ctx, b, p.Timelock, p.Revert.ID); err != nil {
 		return nil, err
 	}
-	n, err := callView(ctx, b, p.SafeTx.Safe, safeABI(), "nonce")
+	if pr.SafeNonce, err = Nonce(ctx, b, p.SafeTx.Safe); err != nil {
+		return nil, err
+	}
+	sigs, threshold, _, err := validSignatures(ctx, b, p.SafeTx.Safe, p.SafeTxHash, offChain)
 	if err != nil {
 		return nil, err
 	}
-	pr.SafeNonce = n[0].(*big.Int).Uint64()
-	if pr.Approved, pr.Threshold, err = Approvals(ctx, b, p.SafeTx.Safe, p.SafeTxHash); err != nil {
-		return nil, err
+	pr.Threshold = threshold
+	for _, s := range sigs {
+		pr.Approved = append(pr.Approved, s.Owner)
 	}
-	for _, s := range offChain {
-		if !slices.Contains(pr.Approved, s.Owner) {
-			pr.Approved = append(pr.Approved, s.Owner)
+	// counted enough: approved only if the Safe itself would execute it now, so that the
+	// worker's execution, which makes the same check, is not refused right after
+	if pr.SafeNonce == p.SafeTx.Nonce && uint64(len(sigs)) >= threshold {
+		if pr.Refused, err = refusedApprovals(ctx, b, p.SafeTx, p.SafeTxHash, offChain); err != nil {
+			return nil, err
 		}
 	}
 	switch {
@@ -113,7 +120,7 @@ func ReadProgress(ctx context.Context, b chain.Backend, p *Proposal, offChain []
 		pr.Phase = PhaseCancelled // scheduled once (the timestamp went), now unset
 	case pr.SafeNonce > p.SafeTx.Nonce:
 		pr.Phase = PhaseRejected
-	case uint64(len(pr.Approved)) >= pr.Threshold:
+	case uint64(len(pr.Approved)) >= pr.Threshold && pr.Refused == "":
 		pr.Phase = PhaseApproved
 	default:
 		pr.Phase = PhaseAwaitingApprovals
@@ -156,55 +163,14 @@ func ExecSafeRequest(ctx context.Context, b chain.Backend, p *Proposal, offChain
 }
 
 // ExecSafeTxRequest is ExecSafeRequest for any Safe transaction the owners approved by hash
-// (a proposal, or its cancellation).
+// (a proposal, or its cancellation): CheckExec's calldata, sent to the Safe.
 func ExecSafeTxRequest(ctx context.Context, b chain.Backend, t SafeTx, hash common.Hash, offChain []Signature, opKey string) (chain.TxRequest, error) {
-	if h, err := t.Hash(); err != nil || h != hash {
-		return chain.TxRequest{}, fmt.Errorf("exec Safe tx: its fields hash to %s, the owners approved %s: refusing a changed transaction", h.Hex(), hash.Hex())
-	}
-	n, err := callView(ctx, b, t.Safe, safeABI(), "nonce")
-	if err != nil {
-		return chain.TxRequest{}, err
-	}
-	switch cur := n[0].(*big.Int).Uint64(); {
-	case cur > t.Nonce:
-		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: nonce %d, the Safe is at %d: %w", hash.Hex(), t.Nonce, cur, ErrNonceUsed)
-	case cur < t.Nonce:
-		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: nonce %d, the Safe is at %d: %w", hash.Hex(), t.Nonce, cur, ErrNonceAhead)
-	}
-	approved, threshold, err := Approvals(ctx, b, t.Safe, hash)
-	if err != nil {
-		return chain.TxRequest{}, err
-	}
-	owners, err := callView(ctx, b, t.Safe, safeABI(), "getOwners")
-	if err != nil {
-		return chain.TxRequest{}, err
-	}
-	sigs := make([]Signature, 0, len(approved)+len(offChain))
-	for _, a := range approved {
-		sigs = append(sigs, Signature{Owner: a})
-	}
-	for _, s := range offChain {
-		if !slices.Contains(owners[0].([]common.Address), s.Owner) {
-			return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: signature by %s, who is not an owner", hash.Hex(), s.Owner.Hex())
-		}
-		if !slices.Contains(approved, s.Owner) {
-			sigs = append(sigs, s)
-		}
-	}
-	if uint64(len(sigs)) < threshold {
-		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: %d of %d approvals: %w", hash.Hex(), len(sigs), threshold, ErrNotApproved)
-	}
-	enc, err := EncodeSignatures(hash, sigs)
-	if err != nil {
-		return chain.TxRequest{}, fmt.Errorf("exec Safe tx %s: %w", hash.Hex(), err)
-	}
-	data, err := ExecTransactionData(t, enc)
+	data, err := CheckExec(ctx, b, t, hash, offChain)
 	if err != nil {
 		return chain.TxRequest{}, err
 	}
 	safe := t.Safe
-	errABI := safeABI()
-	return chain.TxRequest{OpKey: opKey, To: &safe, Data: data, ErrorABI: errABI}, nil
+	return chain.TxRequest{OpKey: opKey, To: &safe, Data: data, ErrorABI: safeABI()}, nil
 }
 
 // ExecTransactionData is the calldata of the Safe's execTransaction of t with the packed

@@ -32,3 +32,15 @@ func FuzzSplitMultiSend(f *testing.F) {
 		_, _ = Decode(to, a)
 	})
 }
+
+// refusalOf reads revert data a node returns: never a panic, and a Safe code only for an
+// Error(string) whose string is GS and three digits.
+func FuzzRefusalOf(f *testing.F) {
+	f.Add([]byte{0x08, 0xc3, 0x79, 0xa0})
+	f.Add([]byte("GS026"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if r := refusalOf(SafeTx{}, common.Hash{}, data); r != nil && !safeCode.MatchString(r.Code) {
+			t.Fatalf("code %q from %x", r.Code, data)
+		}
+	})
+}

@@ -213,3 +213,12 @@ func Owners(ctx context.Context, b chain.Backend, safe common.Address) ([]common
 	}
 	return v[0].([]common.Address), nil
 }
+
+// Nonce reads the Safe's nonce: the nonce its next transaction must carry.
+func Nonce(ctx context.Context, b chain.Backend, safe common.Address) (uint64, error) {
+	v, err := callView(ctx, b, safe, safeABI(), "nonce")
+	if err != nil {
+		return 0, err
+	}
+	return v[0].(*big.Int).Uint64(), nil
+}
