@@ -117,6 +117,16 @@ const (
 	// EIP-712 signatures, handed in through the CLI, count toward the threshold with approveHash;
 	// each arrival checks the signature in an activity and restarts the approval watch with it.
 	versionGovernedSignatures = "governed-signatures"
+
+	// versionLocalJoin: joining the policy's line (the JoinLine update-with-start of the line
+	// workflow) is a local activity in the release's first workflow task, beside its policy,
+	// instead of an activity task and the further workflow task its completion schedules.
+	// Measured with bench/releases on the cluster: the join was one of a release's three
+	// activities and seven workflow tasks through G3, each a matching dispatch and two or three
+	// database transactions. It may wait for a busy line, which a local activity can (the
+	// worker heartbeats the workflow task); a worker that dies meanwhile loses the task, and the
+	// next worker joins again (joining is idempotent). Releases started before replay as they ran.
+	versionLocalJoin = "local-join"
 )
 
 // versionHistories names, for each change id, the recorded history (testdata/histories,
@@ -142,4 +152,5 @@ var versionHistories = map[string]string{
 	versionGovernedOwnersExecuted: "v12-governed-owners-executed",
 	versionGovernedAbortRace:      "v12-governed-abort-race",
 	versionGovernedSignatures:     "v12-governed-signatures",
+	versionLocalJoin:              "v13-local-join",
 }
