@@ -40,7 +40,11 @@ type governedDev struct {
 // timelock (the worker must be idle: the deployer key sends).
 func governMainnet(ctx context.Context, t *testing.T, c *contractChains, proxy string) *governedDev {
 	t.Helper()
-	gov, err := devstack.DeployGovernedChain(ctx, c.mainnet.RPC, c.mainnet.ChainID, c.key, t.TempDir(), 3, 2, govDevDelay, c.key.Address)
+	owners, err := devstack.NewWallets(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gov, err := devstack.DeployGovernedChain(ctx, c.mainnet.RPC, c.mainnet.ChainID, c.key, t.TempDir(), owners, 2, govDevDelay, c.key.Address)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package chain
 
 import "errors"
 
-func lockFile(string) (func(), error) {
+// LockFile is the unix flock of lock_unix.go; elsewhere it is not implemented.
+func LockFile(string) (func(), error) {
 	return nil, errors.New("file locking is implemented for unix only")
 }

@@ -7,10 +7,10 @@ import (
 	"syscall"
 )
 
-// lockFile takes an exclusive flock on path (created if missing) and returns its release.
-// flock locks belong to the open file description, so two goroutines of one process that each
-// call lockFile exclude each other as two processes do.
-func lockFile(path string) (func(), error) {
+// LockFile takes an exclusive flock on path (created if missing), waiting for it, and returns
+// its release. flock locks belong to the open file description, so two goroutines of one
+// process that each call LockFile exclude each other as two processes do.
+func LockFile(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err

@@ -71,7 +71,7 @@ func (s *NonceStore) SignOnce(ctx context.Context, b Backend, key *Key, chainID 
 		return nil, fmt.Errorf("nonce store: %w", err)
 	}
 	path := s.path(chainID.Uint64(), key.Address)
-	unlock, err := lockFile(path + ".lock")
+	unlock, err := LockFile(path + ".lock")
 	if err != nil {
 		return nil, fmt.Errorf("nonce store %s: lock: %w", path, err)
 	}

@@ -86,7 +86,7 @@ func (s *RecordStore) Append(r Record) (Record, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return Record{}, fmt.Errorf("record store: %w", err)
 	}
-	unlock, err := lockFile(path + ".lock")
+	unlock, err := LockFile(path + ".lock")
 	if err != nil {
 		return Record{}, fmt.Errorf("record store %s: lock: %w", path, err)
 	}

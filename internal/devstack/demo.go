@@ -123,6 +123,7 @@ func Progress(w io.Writer, prev, cur release.Status) {
 			}
 		}
 	}
+	governanceProgress(w, ts, prev, cur)
 	for i, win := range cur.Windows {
 		var pw release.WindowStatus
 		if i < len(prev.Windows) {
@@ -131,7 +132,12 @@ func Progress(w io.Writer, prev, cur release.Status) {
 		if pw.State != win.State {
 			switch win.State {
 			case release.WindowOpen:
-				fmt.Fprintf(w, "%s   window %s open until %s\n", ts, win.Name, win.EndsAt.Local().Format("15:04:05"))
+				// a window that ends on another day (the owners' 14 days) shows the date
+				layout := "15:04:05"
+				if time.Until(win.EndsAt) > 12*time.Hour {
+					layout = "2006-01-02 15:04:05"
+				}
+				fmt.Fprintf(w, "%s   window %s open until %s\n", ts, win.Name, win.EndsAt.Local().Format(layout))
 			default:
 				fmt.Fprintf(w, "%s   window %s %s\n", ts, win.Name, win.State)
 			}
@@ -140,6 +146,50 @@ func Progress(w io.Writer, prev, cur release.Status) {
 	if prev.TrafficPercent != cur.TrafficPercent {
 		fmt.Fprintf(w, "%s   traffic: %g %% of production on %s\n", ts, cur.TrafficPercent, cur.Version)
 	}
+}
+
+// governanceProgress prints governed upgrades: a new proposal with everything its owners
+// check (Safe, nonce, safeTxHash, target, operations, delay, decoded calldata), each change of
+// phase, and a cancellation's proposal after an abort.
+func governanceProgress(w io.Writer, ts string, prev, cur release.Status) {
+	for i, u := range cur.Governance {
+		var pu release.GovernedUpgrade
+		if i < len(prev.Governance) {
+			pu = prev.Governance[i]
+		}
+		what := fmt.Sprintf("governance %s on %s", u.Contract, u.Chain)
+		if pu.SafeTxHash != u.SafeTxHash {
+			fmt.Fprintf(w, "%s   %s: proposed as a Safe transaction; the owners check on their own devices:\n", ts, what)
+			for _, l := range u.Summary {
+				fmt.Fprintf(w, "%s       %s\n", ts, l)
+			}
+		}
+		if pu.Phase != u.Phase {
+			fmt.Fprintf(w, "%s   %s: %s%s\n", ts, what, u.Phase, phaseDetail(u))
+		}
+		if len(pu.Cancel) == 0 && len(u.Cancel) > 0 {
+			fmt.Fprintf(w, "%s   %s: cancellation proposed through the same Safe:\n", ts, what)
+			for _, l := range u.Cancel {
+				fmt.Fprintf(w, "%s       %s\n", ts, l)
+			}
+		}
+	}
+}
+
+func phaseDetail(u release.GovernedUpgrade) string {
+	switch {
+	case u.Stopped != "":
+		return " — " + u.Stopped
+	case u.Phase == release.GovApproved:
+		return ": threshold met (" + u.Approvals + ")"
+	case u.Phase == release.GovScheduled:
+		return ": the Safe transaction executed; the upgrade and its revert are scheduled in the timelock, the upgrade executable after the delay"
+	case u.Phase == release.GovUpgraded:
+		return ": the timelock executed the upgrade; the prepared revert is ready now (a rollback executes it at once: no approval, no delay)"
+	case u.Phase == release.GovReverted:
+		return ": the rollback executed the prepared revert; the proxy runs its previous implementation"
+	}
+	return ""
 }
 
 // Approve is one round of demo approvers on a release's status; it returns what they did.

@@ -1,11 +1,12 @@
 // Package people gives the embedded stack's demo people, and the tests' people, SSH keys to
 // sign their commands with: generated once, kept in a directory (or only in memory), and
-// enrolled in the policies that name them. It also holds the stack's Slack-bridge key. Never
-// imported by product code: real people bring their own keys and the platform team lists
-// them in the worker's policies.
+// enrolled in the policies that name them; and wallets (Ethereum keys) for those who own the
+// stack's Safe. It also holds the stack's Slack-bridge key. Never imported by product code:
+// real people bring their own keys and the platform team lists them in the worker's policies.
 package people
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
@@ -32,6 +33,8 @@ type Keyring struct {
 	Dir  string
 	mu   sync.Mutex
 	keys map[string]ssh.Signer
+	// wallets are the people's Ethereum keys (Wallet)
+	wallets map[string]*ecdsa.PrivateKey
 }
 
 // Signer returns id's key, generating it when it does not exist yet.

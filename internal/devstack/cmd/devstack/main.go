@@ -1,7 +1,8 @@
 // Command devstack runs the embedded stack: `up` starts the Temporal dev server (Web UI on
 // 127.0.0.1:8233, persisted to .data/temporal.db), two geth --dev chains (testnet: chain id
-// 31337 on 127.0.0.1:8545, mainnet: 31338 on 127.0.0.1:8546, data in .data/chains/), the demo
-// service and the worker (with the deployer key of .data/deployer.key) in the background;
+// 31337 on 127.0.0.1:8545, mainnet: 31338 on 127.0.0.1:8546, data in .data/chains/; the
+// mainnet governed by a 2-of-3 Safe of demo approvers and a 30 s timelock), the demo service
+// and the worker (with the deployer key of .data/deployer.key, as a keystore) in the background;
 // `up -cluster` runs the production-shaped cluster in the dev server's place (PostgreSQL on
 // 127.0.0.1:5433 with its data in .data/cluster/, the Temporal server's frontend on
 // 127.0.0.1:7233) and two workers; `demo` drives a sample release to the end; `down` stops
@@ -10,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,12 +27,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/params"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/shipgate/shipgate/internal/chain"
+	"github.com/shipgate/shipgate/internal/chain/safe"
 	"github.com/shipgate/shipgate/internal/checks"
 	"github.com/shipgate/shipgate/internal/control"
 	"github.com/shipgate/shipgate/internal/devstack"
@@ -99,10 +103,17 @@ func run(ctx context.Context, args []string) error {
 		if cmd == "demo-rollback" {
 			contract = "CounterRollbackDemo"
 		}
-		if err := baseline(ctx, st, keys, *manifest, *policy, contract); err != nil {
+		gov, err := openGovernance(ctx, st)
+		if err != nil {
+			return fmt.Errorf("mainnet governance: %w", err)
+		}
+		if err := baseline(ctx, st, keys, *manifest, *policy, contract, gov); err != nil {
 			return err
 		}
-		return runDemo(ctx, st, keys, *manifest, *policy, cmd == "demo-rollback", renamed(contract))
+		if err := handOver(ctx, st, gov, contract); err != nil {
+			return err
+		}
+		return runDemo(ctx, st, keys, *manifest, *policy, cmd == "demo-rollback", renamed(contract), gov)
 	}
 	return fmt.Errorf("unknown command %q (want up, down or demo)", cmd)
 }
@@ -130,9 +141,13 @@ func up(ctx context.Context, st devstack.Stack, binDir string, cluster bool) err
 		}
 		fmt.Printf("temporal dev server on %s, Web UI %s\n", temporalAddr, uiBase)
 	}
-	deployerEnv, err := startChains(ctx, st)
+	deployer, deployerEnv, err := startChains(ctx, st)
 	if err != nil {
 		return err
+	}
+	gov, err := governMainnet(ctx, st, deployer)
+	if err != nil {
+		return fmt.Errorf("mainnet governance: %w", err)
 	}
 	state, _ := filepath.Abs(filepath.Join(st.Dir, "demosvc.json"))
 	if _, err := st.Spawn("demosvc", filepath.Join(binDir, "demosvc"), []string{"serve", "--listen", demosvcAddr,
@@ -161,7 +176,12 @@ func up(ctx context.Context, st devstack.Stack, binDir string, cluster bool) err
 	if err := keys.RenderPolicies(policySource, policyDir(st)); err != nil {
 		return fmt.Errorf("policies: %w", err)
 	}
-	fmt.Printf("policies from %s, the demo people's keys in %s\n", policySource, keys.Dir)
+	governed, err := people.GovernPolicies(policyDir(st), gov.ChainID, gov.Policy())
+	if err != nil {
+		return fmt.Errorf("policies: %w", err)
+	}
+	fmt.Printf("policies from %s, the demo people's keys in %s; the mainnet's governance (Safe %s, timelock %s) in %v\n",
+		policySource, keys.Dir, gov.Gov.Safe.Hex(), gov.Gov.Timelock.Hex(), governed)
 	workers := map[string]string{"worker": workerAddr}
 	if cluster {
 		workers["worker-2"] = worker2Addr
@@ -172,8 +192,8 @@ func up(ctx context.Context, st devstack.Stack, binDir string, cluster bool) err
 			continue
 		}
 		if _, err := st.Spawn(name, filepath.Join(binDir, "worker"), nil,
-			append([]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + addr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, deployerEnv, "SHIPGATE_CHAIN_DATA=" + chainData(st),
-				evstore.EnvStore + "=" + evidenceStore(st), policies.EnvDir + "=" + policyDir(st), policies.EnvAllowDev + "=true"}, slackEnv...)); err != nil {
+			append(append([]string{"TEMPORAL_ADDRESS=" + temporalAddr, "SHIPGATE_HTTP_ADDR=" + addr, "SHIPGATE_PROMETHEUS_URL=http://" + promAddr, "SHIPGATE_CHAIN_DATA=" + chainData(st),
+				evstore.EnvStore + "=" + evidenceStore(st), policies.EnvDir + "=" + policyDir(st), policies.EnvAllowDev + "=true"}, deployerEnv...), slackEnv...)); err != nil {
 			return err
 		}
 		if err := waitHTTP(ctx, "http://"+addr+"/readyz", time.Minute); err != nil {
@@ -291,7 +311,7 @@ func renamed(name string) func(*release.Input) {
 // and its proxy on both chains (release-v1.yaml next to the manifest): the demo release
 // upgrades it to v2, and a rollback returns it to v1. Its initialize(owner, …) gets the
 // stack's generated deployer.
-func baseline(ctx context.Context, st devstack.Stack, keys *people.Keyring, manifest, policy, contract string) error {
+func baseline(ctx context.Context, st devstack.Stack, keys *people.Keyring, manifest, policy, contract string, gov *devstack.GovernedChain) error {
 	demo, _, err := release.Load(manifest, filepath.Join(policyDir(st), policy+".yaml"), checks.Validate)
 	if err != nil {
 		return err
@@ -332,31 +352,189 @@ func baseline(ctx context.Context, st devstack.Stack, keys *people.Keyring, mani
 				p.InitArgs[0] = key.Address.Hex()
 			}
 		}
-	})
+	}, gov)
 }
 
 // startChains starts the dev profile's testnet and mainnet (geth --dev, data in
 // .data/chains/), makes sure the stack's deployer key exists (.data/deployer.key, created at
-// first start) and is funded on both, and returns the worker's variable for that key.
-func startChains(ctx context.Context, st devstack.Stack) (string, error) {
+// first start) and is funded on both, and returns it with the worker's variables for it: a
+// go-ethereum keystore file (.data/deployer.keystore.json, deployerKeystore), since the
+// governed mainnet refuses a raw hex key even on a dev worker.
+func startChains(ctx context.Context, st devstack.Stack) (*chain.Key, []string, error) {
 	bin, err := devstack.GethBinary()
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	key, env, err := devstack.DeployerKey(filepath.Join(st.Dir, "deployer.key"))
+	keyFile := filepath.Join(st.Dir, "deployer.key")
+	key, _, err := devstack.DeployerKey(keyFile)
 	if err != nil {
-		return "", err
+		return nil, nil, err
+	}
+	env, err := deployerKeystore(st, keyFile)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, c := range devstack.DevChains {
 		if err := st.SpawnChain(ctx, bin, c); err != nil {
-			return "", err
+			return nil, nil, err
 		}
 		if _, err := devstack.FundFromDev(ctx, c.RPC(), key.Address, deployerFunds); err != nil {
-			return "", fmt.Errorf("%s: %w", c.Name, err)
+			return nil, nil, fmt.Errorf("%s: %w", c.Name, err)
 		}
 		fmt.Printf("%s: geth --dev on %s, chain id %d, deployer %s\n", c.Name, c.RPC(), c.ChainID, key.Address.Hex())
 	}
-	return env, nil
+	return key, env, nil
+}
+
+// deployerKeystore returns the worker's variables for the deployer's keystore file, made at
+// the first `up` and kept with them (.data/deployer.keystore.env, 0600, beside the key it
+// encrypts): `go tool task demo` runs `up` again while the worker runs, and a keystore made
+// anew would no longer open with the passphrase that worker was started with.
+func deployerKeystore(st devstack.Stack, keyFile string) ([]string, error) {
+	dir, err := filepath.Abs(st.Dir)
+	if err != nil {
+		return nil, err
+	}
+	envFile := filepath.Join(dir, "deployer.keystore.env")
+	if data, err := os.ReadFile(envFile); err == nil {
+		env := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if file, ok := strings.CutPrefix(env[0], chain.EnvKeystoreFile+devstack.DeployerKeyName+"="); ok && len(env) == 2 {
+			if _, err := os.Stat(file); err == nil {
+				return env, nil
+			}
+		}
+	}
+	env, err := devstack.KeystoreEnv(devstack.DeployerKeyName, keyFile, dir)
+	if err != nil {
+		return nil, err
+	}
+	return env, os.WriteFile(envFile, []byte(strings.Join(env, "\n")+"\n"), 0o600)
+}
+
+// The stack's mainnet is governed the way a serious team's is (issue 13): a 2-of-3 Safe of
+// demo people and a TimelockController of short delay (the dev profile's).
+// demoSafeOwners are the demo approvers who own the Safe, each with a wallet of their own
+// (.data/keys/<id>.wallet): approvers who are not the demo release's author (alice).
+var demoSafeOwners = []string{"bob", "carol", "erin"}
+
+const (
+	demoSafeThreshold = 2
+	// demoTimelockDelay is short, so the demo waits it out for real in a few minutes; a
+	// production policy needs a day at least.
+	demoTimelockDelay = 30 * time.Second
+	governedChain     = "mainnet"
+)
+
+// governanceFile keeps the stack's mainnet Safe, timelock and MultiSend addresses.
+func governanceFile(st devstack.Stack) string { return filepath.Join(st.Dir, "governance.json") }
+
+// nonceDir is the worker's nonce store (SHIPGATE_CHAIN_DATA/nonces): the stack sends its
+// deployer's transactions (governance, hand-over) through it too, so no nonce is used twice.
+func nonceDir(st devstack.Stack) string { return filepath.Join(chainData(st), "nonces") }
+
+func mainnetChain() devstack.DevChain {
+	for _, c := range devstack.DevChains {
+		if c.Name == governedChain {
+			return c
+		}
+	}
+	panic("devstack: no " + governedChain + " among DevChains")
+}
+
+// demoOwners are the Safe owners' wallets.
+func demoOwners(st devstack.Stack) ([]devstack.Wallet, error) {
+	keys := stackKeys(st)
+	var ws []devstack.Wallet
+	for _, id := range demoSafeOwners {
+		k, err := keys.Wallet(id)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, devstack.Wallet{Name: id, Key: k})
+	}
+	return ws, nil
+}
+
+// openGovernance is the stack's mainnet governance as governanceFile names it, checked on chain.
+func openGovernance(ctx context.Context, st devstack.Stack) (*devstack.GovernedChain, error) {
+	data, err := os.ReadFile(governanceFile(st))
+	if err != nil {
+		return nil, fmt.Errorf("%w (the stack's `up` deploys the mainnet's governance and records it there)", err)
+	}
+	var gov safe.Governance
+	if err := json.Unmarshal(data, &gov); err != nil {
+		return nil, fmt.Errorf("%s: %w", governanceFile(st), err)
+	}
+	owners, err := demoOwners(st)
+	if err != nil {
+		return nil, err
+	}
+	c := mainnetChain()
+	return devstack.OpenGovernedChain(ctx, c.RPC(), c.ChainID, nonceDir(st), gov, owners)
+}
+
+// governMainnet deploys the mainnet's governance at the stack's first `up` (and again if the
+// chain lost it) with the deployer's key, the worker's, which is also the timelock's executor;
+// a later `up` finds it on chain.
+func governMainnet(ctx context.Context, st devstack.Stack, deployer *chain.Key) (*devstack.GovernedChain, error) {
+	g, err := openGovernance(ctx, st)
+	if err == nil {
+		fmt.Printf("%s governed by Safe %s (%d of %v) and timelock %s (delay %s)\n", governedChain, g.Gov.Safe.Hex(), g.Threshold, demoSafeOwners, g.Gov.Timelock.Hex(), g.Delay)
+		return g, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		fmt.Printf("the recorded governance does not hold (%v): deploying it again\n", err)
+	}
+	owners, err := demoOwners(st)
+	if err != nil {
+		return nil, err
+	}
+	c := mainnetChain()
+	g, err = devstack.DeployGovernedChain(ctx, c.RPC(), c.ChainID, deployer, nonceDir(st), owners, demoSafeThreshold, demoTimelockDelay, deployer.Address)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.MarshalIndent(g.Gov, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(governanceFile(st), append(data, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	fmt.Printf("%s governed: Safe v1.5.0 %s (%d of %v), MultiSendCallOnly %s, TimelockController %s (delay %s, executor the deployer)\n",
+		governedChain, g.Gov.Safe.Hex(), g.Threshold, demoSafeOwners, g.Gov.MultiSend.Hex(), g.Gov.Timelock.Hex(), g.Delay)
+	return g, nil
+}
+
+// handOver gives the timelock the mainnet proxy of contract once a release deployed it (the
+// baseline's first deploy): from then on only the Safe's scheduled operations upgrade it.
+func handOver(ctx context.Context, st devstack.Stack, g *devstack.GovernedChain, contract string) error {
+	rs := chain.RecordStore{Dir: filepath.Join(chainData(st), "records")}
+	h, err := rs.History(g.ChainID, contract)
+	if err != nil {
+		return err
+	}
+	var proxy *common.Address
+	for _, r := range h {
+		if r.Kind == chain.KindProxy {
+			proxy = &r.Address
+		}
+	}
+	if proxy == nil {
+		return fmt.Errorf("no proxy of %s in the deployment records of chain %d", contract, g.ChainID)
+	}
+	key, _, err := devstack.DeployerKey(filepath.Join(st.Dir, "deployer.key"))
+	if err != nil {
+		return err
+	}
+	sent, err := g.HandedOver(ctx, key, *proxy)
+	if err != nil {
+		return err
+	}
+	if sent {
+		fmt.Printf("%s proxy %s of %s handed to the timelock %s (transferOwnership from the deployer)\n", governedChain, proxy.Hex(), contract, g.Gov.Timelock.Hex())
+	}
+	return nil
 }
 
 // startPrometheus runs Debian's prometheus with deployments/prometheus/ (scraping the demo
@@ -419,7 +597,9 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
 }
 
 // demo starts the sample release and follows it to the end with the demo approvers.
-func runDemo(ctx context.Context, stack devstack.Stack, keys *people.Keyring, manifest, policy string, fault bool, edit func(*release.Input)) error {
+// The Safe's owners (gov) approve a governed upgrade's proposal on chain, each from their own
+// wallet, and once the release ends the demo prints what the chain says about it.
+func runDemo(ctx context.Context, stack devstack.Stack, keys *people.Keyring, manifest, policy string, fault bool, edit func(*release.Input), gov *devstack.GovernedChain) error {
 	in, pol, err := release.Load(manifest, filepath.Join(policyDir(stack), policy+".yaml"), checks.Validate)
 	if err != nil {
 		return err
@@ -472,9 +652,27 @@ func runDemo(ctx context.Context, stack devstack.Stack, keys *people.Keyring, ma
 		return err
 	}
 	defer stopApprovers()
-	st, err := devstack.FollowWith(ctx, c, id, out, approvers.Round)
+	owners := gov.Approvers(governedChain)
+	st, err := devstack.FollowWith(ctx, c, id, out, func(ctx context.Context, st release.Status) ([]string, error) {
+		did, err := approvers.Round(ctx, st)
+		if err != nil {
+			return did, err
+		}
+		more, err := owners(ctx, st)
+		return append(did, more...), err
+	})
 	if err != nil {
 		return err
+	}
+	for _, u := range st.Governance {
+		oc, err := gov.Read(ctx, u.Proposal)
+		if err != nil {
+			return fmt.Errorf("governance of %s on %s: %w", u.Contract, u.Chain, err)
+		}
+		fmt.Printf("\non %s after the release (governance %s: %s):\n", u.Chain, u.Contract, u.Phase)
+		for _, l := range oc.Lines() {
+			fmt.Printf("  %s\n", l)
+		}
 	}
 	if fault {
 		d := <-measured
