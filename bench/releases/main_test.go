@@ -14,16 +14,7 @@ import (
 // the real worker binary, so that the program cannot rot: every release must reach the soak
 // and every figure of the report must have been measured.
 func TestBenchSmoke(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	var progress bytes.Buffer
-	rep, err := run(ctx, config{N: 5, Concurrency: 2, Workers: 1, Sample: 2, Memory: true, Timeout: 2 * time.Minute, Progress: &progress})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, progress.String())
-	}
-	var out bytes.Buffer
-	rep.print(&out)
-	t.Log("\n" + out.String())
+	rep, out := smoke(t, 4*time.Minute, config{N: 5, Concurrency: 2, Workers: 1, Sample: 2, Memory: true, Timeout: 2 * time.Minute})
 	switch {
 	case rep.InSoak != 5 || rep.Failures != 0 || rep.StartErrors != 0 || rep.Refusals != 0:
 		t.Errorf("in soak %d, failures %d, start errors %d, refusals %d; want 5, 0, 0, 0", rep.InSoak, rep.Failures, rep.StartErrors, rep.Refusals)
@@ -36,27 +27,35 @@ func TestBenchSmoke(t *testing.T) {
 	case rep.Deploys < 10: // staging and testnet, per release
 		t.Errorf("traffic webhook called %d times, want at least 10", rep.Deploys)
 	}
-	if !strings.Contains(out.String(), "in the testnet soak: 5/5") {
-		t.Errorf("report:\n%s", out.String())
+	if !strings.Contains(out, "in the testnet soak: 5/5") {
+		t.Errorf("report:\n%s", out)
 	}
 }
 
-// TestBenchSmokeCluster runs it on the production-shaped cluster with three releases: the
-// Temporal server and PostgreSQL measured apart, PostgreSQL's counters read, a dynamic config
-// value passed through and the server's CPU profile written.
-func TestBenchSmokeCluster(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+// smoke runs the benchmark within budget and returns its report, printed too.
+func smoke(t *testing.T, budget time.Duration, cfg config) (*report, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	var progress bytes.Buffer
-	prof := filepath.Join(t.TempDir(), "server.pprof")
-	rep, err := run(ctx, config{N: 3, Concurrency: 2, Workers: 1, Sample: 1, Cluster: true, Timeout: 3 * time.Minute, Progress: &progress,
-		Dynamic: []string{"system.enableActivityEagerExecution=false"}, Profile: prof, ProfileFor: 2 * time.Second})
+	cfg.Progress = &progress
+	rep, err := run(ctx, cfg)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
 	var out bytes.Buffer
 	rep.print(&out)
 	t.Log("\n" + out.String())
+	return rep, out.String()
+}
+
+// TestBenchSmokeCluster runs it on the production-shaped cluster with three releases: the
+// Temporal server and PostgreSQL measured apart, PostgreSQL's counters read, a dynamic config
+// value passed through and the server's CPU profile written.
+func TestBenchSmokeCluster(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "server.pprof")
+	rep, _ := smoke(t, 6*time.Minute, config{N: 3, Concurrency: 2, Workers: 1, Sample: 1, Cluster: true, Timeout: 3 * time.Minute,
+		Dynamic: []string{"system.enableActivityEagerExecution=false"}, Profile: prof, ProfileFor: 2 * time.Second})
 	switch {
 	case rep.InSoak != 3 || rep.Failures != 0:
 		t.Errorf("in soak %d, failures %d; want 3, 0", rep.InSoak, rep.Failures)
