@@ -413,19 +413,42 @@ func TestHeartbeatWhileWaiting(t *testing.T) {
 }
 
 // An automated check heartbeats while it runs (the workflow gives it a heartbeat timeout), so
-// a worker killed mid-check is noticed in seconds, not after the check's 5-minute budget.
+// a worker killed mid-check is noticed in seconds, not after the check's 5-minute budget; a
+// check that answers within the heartbeat interval sends none (each is a write of the
+// workflow's state on the server, and its timeout counts from the activity's start).
 func TestEvaluateCheckHeartbeats(t *testing.T) {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestActivityEnvironment()
-	var beats atomic.Int32
-	env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { beats.Add(1) })
-	g := &Gates{}
-	env.RegisterActivity(g.EvaluateCheck)
-	check := release.Check{Name: "unit-coverage", Kind: release.KindEvidence, Type: "coverage", Params: map[string]string{"min": "80"}}
-	if _, err := env.ExecuteActivity(g.EvaluateCheck, release.CheckRequest{Gate: "G1", Check: check, Evidence: []string{demoEvidence(t, "coverage.out")}}); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration // the evidence store's answer
+		beats bool
+	}{{"quick", 0, false}, {"slow", heartbeatEvery + time.Second, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s testsuite.WorkflowTestSuite
+			env := s.NewTestActivityEnvironment()
+			var beats atomic.Int32
+			env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { beats.Add(1) })
+			g := &Gates{}
+			blobs := store(t, g, demoEvidence(t, "coverage.out"))
+			g.Store = slowStore{Store: g.Store, delay: tc.delay}
+			env.RegisterActivity(g.EvaluateCheck)
+			check := release.Check{Name: "unit-coverage", Kind: release.KindEvidence, Type: "coverage", Params: map[string]string{"min": "80"}}
+			if _, err := env.ExecuteActivity(g.EvaluateCheck, release.CheckRequest{Gate: "G1", Check: check, Blobs: blobs}); err != nil {
+				t.Fatal(err)
+			}
+			if got := beats.Load() > 0; got != tc.beats {
+				t.Fatalf("evidence read in %s: %d heartbeats; want heartbeats: %v", tc.delay, beats.Load(), tc.beats)
+			}
+		})
 	}
-	if beats.Load() == 0 {
-		t.Fatal("EvaluateCheck ran without a heartbeat")
-	}
+}
+
+// slowStore answers each read after delay.
+type slowStore struct {
+	evstore.Store
+	delay time.Duration
+}
+
+func (s slowStore) Get(ctx context.Context, b release.Blob) ([]byte, error) {
+	time.Sleep(s.delay)
+	return s.Store.Get(ctx, b)
 }

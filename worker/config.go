@@ -55,10 +55,20 @@ func envDuration(key string, def time.Duration) time.Duration {
 	return def
 }
 
+// defaultWorkflowTaskPollers is how many workflow task polls a worker keeps open when
+// SHIPGATE_WORKFLOW_TASK_POLLERS is unset, instead of the SDK's two (one for the worker's
+// sticky queue, one for the shared one). Measured with bench/releases on the cluster: with two,
+// a ramp of 1,000 releases kept workflow tasks waiting 5–9 s for a poll while the worker idled,
+// the server wrote nearly every task to its database and read it back; with eight the ramp was
+// shorter and the server spent fewer CPU seconds per release. An open poll that finds no task
+// costs the server one long poll a minute.
+const defaultWorkflowTaskPollers = 8
+
 // tuning reads the worker's task-slot, poller and cache settings; unset ones keep the SDK's
-// defaults (README "Sizing" says when to change them).
+// defaults, but for the workflow task pollers (defaultWorkflowTaskPollers; README "Sizing" says
+// when to change them).
 func tuning(getenv func(string) string) (worker.Options, error) {
-	var o worker.Options
+	o := worker.Options{MaxConcurrentWorkflowTaskPollers: defaultWorkflowTaskPollers}
 	for _, s := range []struct {
 		env string
 		dst *int

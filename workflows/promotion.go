@@ -46,14 +46,15 @@ func (w *rel) joinLine(ctx workflow.Context) (res release.Result, done bool, err
 		return release.Result{}, false, nil
 	}
 	workflow.Go(ctx, w.listenLine)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	o := workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 5 * time.Minute,
 		RetryPolicy:            &temporal.RetryPolicy{MaximumInterval: 30 * time.Second},
 		Summary:                "join the line of policy " + w.st.PolicyName,
-	})
+	}
+	local := workflow.GetVersion(ctx, versionLocalJoin, workflow.DefaultVersion, 1) >= 1
 	var ls release.LineState
-	if err := workflow.ExecuteActivity(actx, release.ActivityJoinLine, release.JoinLineRequest{Policy: w.st.PolicyName, Release: w.st.ID}).Get(ctx, &ls); err != nil {
+	if err := quick(ctx, local, o, release.ActivityJoinLine, release.JoinLineRequest{Policy: w.st.PolicyName, Release: w.st.ID}).Get(ctx, &ls); err != nil {
 		res, _ := w.refuseStart(ctx, w.in.Start, release.RefusedDenied, fmt.Sprintf("cannot join the line of policy %q (a release that cannot hear a stop-the-line does not start): %v", w.st.PolicyName, err))
 		return res, true, nil
 	}

@@ -22,8 +22,9 @@ import (
 // v9-way-back-*.json are the way back's failure and cancellation paths, recorded with
 // SHIPGATE_RECORD_WAYBACK_HISTORY=1 go test -run TestWayBackOnDevServer ./workflows/;
 // v10-lane-*.json (a queued release, a service's lane) and restore-*.json likewise with
-// -run 'TestLaneQueues|TestRestore'; v12-local-activities.json and v12-start-age.json (a release under
-// the benchmark's policy, start to succeeded) with go run ./bench/releases -n 1 -soak 5s -record FILE.
+// -run 'TestLaneQueues|TestRestore'; v12-local-activities.json, v12-start-age.json and
+// v13-local-join.json (a release under the benchmark's policy, start to succeeded) with
+// go run ./bench/releases -n 1 -soak 5s -record FILE.
 //
 // A release replays as the execution it was: its workflow id (release/<service>/<version>, from
 // its input) and run id, because it checks that it runs under its release's id and that each

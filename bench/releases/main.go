@@ -64,6 +64,9 @@ type config struct {
 	Sample      int      // histories read for the per-release cost
 	Memory      bool     // dev server without a database file
 	Cluster     bool     // the Temporal server on PostgreSQL (devstack.StartCluster) instead
+	Dynamic     []string // with Cluster: KEY=VALUE dynamic config of the server, beside devstack's
+	Profile     string   // with Cluster: write the server's CPU profile of the ramp's first ProfileFor here
+	ProfileFor  time.Duration
 	Timeout     time.Duration
 	JSON        string // also write the report here
 	Soak        time.Duration
@@ -78,7 +81,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func main() {
 	var cfg config
-	var env listFlag
+	var env, dyn listFlag
 	flag.IntVar(&cfg.N, "n", 100, "releases to start")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 8, "releases started at a time (and signoff senders)")
 	flag.StringVar(&cfg.Address, "address", "", "Temporal frontend host:port of a running server; empty: start a dev server")
@@ -89,12 +92,15 @@ func main() {
 	flag.IntVar(&cfg.Sample, "sample", 10, "release histories read for the per-release cost")
 	flag.BoolVar(&cfg.Memory, "memory", false, "dev server without a database file (default: SQLite file, as the embedded stack)")
 	flag.BoolVar(&cfg.Cluster, "cluster", false, "start the production-shaped cluster (Temporal server v1.29.1 on PostgreSQL) instead of the dev server")
+	flag.Var(&dyn, "dynamic-config", "with -cluster: KEY=VALUE set in the server's dynamic config, to try a setting (repeatable)")
+	flag.StringVar(&cfg.Profile, "server-profile", "", "with -cluster: write the server's CPU profile (pprof) of the ramp's first -profile-for here")
+	flag.DurationVar(&cfg.ProfileFor, "profile-for", 30*time.Second, "how long -server-profile profiles")
 	flag.DurationVar(&cfg.Timeout, "timeout", 20*time.Minute, "give up waiting for the soak after this long")
 	flag.StringVar(&cfg.JSON, "json", "", "also write the report as JSON to this file")
 	flag.DurationVar(&cfg.Soak, "soak", 2*time.Hour, "the policy's testnet soak (long enough that no release leaves it during the ramp)")
 	flag.StringVar(&cfg.Record, "record", "", "after the ramp, wait for the first release to end and write its history (JSON, for workflows/testdata/histories) here; use a short -soak")
 	flag.Parse()
-	cfg.WorkerEnv = env
+	cfg.WorkerEnv, cfg.Dynamic = env, dyn
 	cfg.Progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -136,15 +142,22 @@ type report struct {
 	ServerPeakMiB float64   `json:"serverRSSPeakMiB"`
 	WorkerCPUSec  float64   `json:"workerCPUSeconds"`
 	ServerCPUSec  float64   `json:"serverCPUSeconds"`
-	ActS2SAvgSec  float64   `json:"activityScheduleToStartAvgSeconds"`
-	ActTasks      float64   `json:"activityTasks"`
-	WFTS2SAvgSec  float64   `json:"workflowTaskScheduleToStartAvgSeconds"`
-	WFTasks       float64   `json:"workflowTasks"`
-	Deploys       int64     `json:"webhookDeploys"`
-	Sampled       int       `json:"sampledHistories"`
-	G1            cost      `json:"g1PerRelease"`
-	G3            cost      `json:"g3PerRelease"`
-	LineEvents    int64     `json:"lineWorkflowEvents"`
+	// with -cluster, ServerCPUSec split: the Temporal server, PostgreSQL with its backends
+	TemporalCPUSec float64       `json:"temporalCPUSeconds,omitempty"`
+	PostgresCPUSec float64       `json:"postgresCPUSeconds,omitempty"`
+	PG             *pgPerRelease `json:"postgresPerRelease,omitempty"`
+	ListCalls      int64         `json:"visibilityListPages"` // the watch's own calls
+	CountCalls     int64         `json:"visibilityCounts"`
+	ActS2SAvgSec   float64       `json:"activityScheduleToStartAvgSeconds"`
+	ActTasks       float64       `json:"activityTasks"` // through matching: with schedule-to-start
+	ActRun         float64       `json:"activityTasksRun"`
+	WFTS2SAvgSec   float64       `json:"workflowTaskScheduleToStartAvgSeconds"`
+	WFTasks        float64       `json:"workflowTasks"`
+	Deploys        int64         `json:"webhookDeploys"`
+	Sampled        int           `json:"sampledHistories"`
+	G1             cost          `json:"g1PerRelease"`
+	G3             cost          `json:"g3PerRelease"`
+	LineEvents     int64         `json:"lineWorkflowEvents"`
 }
 
 func (r *report) print(w io.Writer) {
@@ -162,11 +175,22 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "  failed: %s\n", n)
 	}
 	fmt.Fprintf(w, "worker RSS peak %.0f MiB (sum of VmHWM %.0f MiB); server RSS peak %.0f MiB\n", r.WorkerPeakMiB, r.WorkerHWMMiB, r.ServerPeakMiB)
-	fmt.Fprintf(w, "CPU during the ramp: worker %.1f s, server %.1f s\n", r.WorkerCPUSec, r.ServerCPUSec)
-	fmt.Fprintf(w, "schedule-to-start, average: activities %.3f s (%.0f tasks), workflow tasks %.3f s (%.0f tasks)\n",
-		r.ActS2SAvgSec, r.ActTasks, r.WFTS2SAvgSec, r.WFTasks)
+	fmt.Fprintf(w, "CPU during the ramp: worker %.1f s, server %.1f s", r.WorkerCPUSec, r.ServerCPUSec)
+	if r.TemporalCPUSec+r.PostgresCPUSec > 0 {
+		fmt.Fprintf(w, " (Temporal %.1f s, PostgreSQL %.1f s)", r.TemporalCPUSec, r.PostgresCPUSec)
+	}
+	if r.InSoak > 0 {
+		fmt.Fprintf(w, "; per release in the soak: worker %.3f s, server %.3f s", r.WorkerCPUSec/float64(r.InSoak), r.ServerCPUSec/float64(r.InSoak))
+	}
+	fmt.Fprintln(w)
+	if r.PG != nil {
+		fmt.Fprintf(w, "PostgreSQL per release: commits %s; rows written %s\n", byFloat(r.PG.Commits), byFloat(r.PG.Rows))
+	}
+	fmt.Fprintf(w, "schedule-to-start, average: activities %.3f s (%.0f of %.0f tasks; the others eager), workflow tasks %.3f s (%.0f tasks)\n",
+		r.ActS2SAvgSec, r.ActTasks, r.ActRun, r.WFTS2SAvgSec, r.WFTasks)
 	if r.Sampled > 0 {
-		t := r.G1
+		var t cost // a sum of its own: adding into r.G1 would change its ByActivity map
+		t.add(r.G1)
 		t.add(r.G3)
 		fmt.Fprintf(w, "per release (%d histories), G1 / G3 / through the soak's start:\n", r.Sampled)
 		row := func(name string, f func(cost) int) {
@@ -182,6 +206,7 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "  activities by type: %s\n", byActivity(t.ByActivity, 1))
 	}
 	fmt.Fprintf(w, "policy line workflow: %d history events (current run); traffic webhook calls %d\n", r.LineEvents, r.Deploys)
+	fmt.Fprintf(w, "the benchmark's own visibility calls: %d list pages, %d counts\n", r.ListCalls, r.CountCalls)
 }
 
 // run sets up the stack, runs the ramp and measures it.
@@ -205,13 +230,22 @@ func run(ctx context.Context, cfg config) (*report, error) {
 
 	// the server
 	server := &procGroup{}
+	var cluster *devstack.Cluster
 	addr := cfg.Address
 	switch {
 	case addr == "" && cfg.Cluster:
 		if err := os.Chmod(dir, 0o755); err != nil { // PostgreSQL runs as nobody and must reach its directory
 			return nil, err
 		}
-		cl, err := devstack.StartCluster(ctx, devstack.ClusterOptions{Dir: filepath.Join(dir, "cluster")})
+		o := devstack.ClusterOptions{Dir: filepath.Join(dir, "cluster")}
+		for _, kv := range cfg.Dynamic {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return nil, fmt.Errorf("-dynamic-config %q: want KEY=VALUE", kv)
+			}
+			o.DynamicConfig = append(o.DynamicConfig, [2]string{k, v})
+		}
+		cl, err := devstack.StartCluster(ctx, o)
 		if err != nil {
 			return nil, err
 		}
@@ -219,6 +253,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		addr = cl.Address()
 		server.pids = []int{cl.Server.Cmd.Process.Pid, cl.Postgres.Cmd.Process.Pid}
 		server.withChildren = true // PostgreSQL's backends, one per connection
+		cluster = cl
 		rep.Server = "Temporal server v1.29.1 on PostgreSQL " + addr
 	case addr == "":
 		o := devstack.TemporalOptions{Log: filepath.Join(dir, "temporal.log")}
@@ -303,14 +338,42 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	sampled := make(chan struct{})
 	go func() { sampleEvery(250*time.Millisecond, stopSampling, wg, server); close(sampled) }()
 	rep.LoadBefore = loadavg()
+	var parts []*procGroup // with the cluster: Temporal, PostgreSQL
+	var pg0 pgCounts
+	if cluster != nil {
+		parts = []*procGroup{{pids: server.pids[:1]}, {pids: server.pids[1:], withChildren: true}}
+		if pg0, err = readPG(ctx, cluster.Ports.Postgres); err != nil {
+			return nil, err
+		}
+		if cfg.Profile != "" {
+			profiled := profileServer(ctx, cfg, cluster.Ports.PProf)
+			defer func() { <-profiled }()
+		}
+	}
 	cpuW0, cpuS0 := wg.cpu(), server.cpu()
+	var cpuP0 []float64
+	for _, p := range parts {
+		cpuP0 = append(cpuP0, p.cpu())
+	}
 	service := "bench-" + strings.ToLower(rand.Text()[:8])
 	r := &ramp{cfg: cfg, c: c, keys: keys, m: *m, service: service, rep: rep, queued: map[string]bool{}}
 	began := time.Now()
 	err = r.run(ctx, began)
 	rep.WallSec = time.Since(began).Seconds()
 	rep.WorkerCPUSec, rep.ServerCPUSec = wg.cpu()-cpuW0, server.cpu()-cpuS0
+	if len(parts) == 2 {
+		rep.TemporalCPUSec, rep.PostgresCPUSec = parts[0].cpu()-cpuP0[0], parts[1].cpu()-cpuP0[1]
+	}
 	rep.LoadAfter = loadavg()
+	if cluster != nil && rep.InSoak > 0 {
+		time.Sleep(pgSettle)
+		if pg1, perr := readPG(context.Background(), cluster.Ports.Postgres); perr == nil {
+			d := perRelease(pg0, pg1, rep.InSoak)
+			rep.PG = &d
+		} else {
+			fmt.Fprintln(cfg.Progress, "bench: PostgreSQL statistics:", perr)
+		}
+	}
 	close(stopSampling)
 	<-sampled
 	rep.WorkerPeakMiB, rep.WorkerHWMMiB = float64(wg.peakKiB)/1024, float64(wg.hwmKiB())/1024
@@ -323,6 +386,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			continue
 		}
 		rep.ActTasks += s2s.actCount
+		rep.ActRun += s2s.actRun
 		rep.WFTasks += s2s.wftCount
 		rep.ActS2SAvgSec += s2s.actSum
 		rep.WFTS2SAvgSec += s2s.wftSum
@@ -479,7 +543,10 @@ type ramp struct {
 	ids       []string        // started, in order
 	refusals  atomic.Int64
 	startErrs atomic.Int64
-	firstErr  error
+	// lists and counts are the visibility calls the watch made (list pages, counts): the
+	// benchmark's own observation, which the server's CPU includes
+	lists, counts atomic.Int64
+	firstErr      error
 }
 
 // signoff is a gate's signoffs for one release, sent once the gate is open.
@@ -538,6 +605,7 @@ func (r *ramp) run(ctx context.Context, began time.Time) error {
 	close(signoffs)
 	signing.Wait()
 	r.rep.StartErrors, r.rep.Refusals = int(r.startErrs.Load()), int(r.refusals.Load())
+	r.rep.ListCalls, r.rep.CountCalls = r.lists.Load(), r.counts.Load()
 	r.mu.Lock()
 	if r.firstErr != nil {
 		r.rep.FirstError = r.firstErr.Error()
@@ -662,6 +730,7 @@ func (r *ramp) watch(ctx context.Context, began time.Time, signoffs chan<- signo
 func (r *ramp) queueOpen(ctx context.Context, q string, s signoff, signoffs chan<- signoff) error {
 	var token []byte
 	for {
+		r.lists.Add(1)
 		resp, err := r.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, NextPageToken: token, PageSize: 1000})
 		if err != nil {
 			return err
@@ -683,6 +752,7 @@ func (r *ramp) queueOpen(ctx context.Context, q string, s signoff, signoffs chan
 }
 
 func (r *ramp) count(ctx context.Context, q string) (int, error) {
+	r.counts.Add(1)
 	resp, err := r.c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
 	if err != nil {
 		return 0, err

@@ -9,9 +9,11 @@ import (
 	"time"
 )
 
-// s2s is the SDK's schedule-to-start histograms of one worker, summed over their labels.
+// s2s is the SDK's schedule-to-start histograms of one worker, summed over their labels, and
+// the activity tasks it ran: an eager activity (started in the completion of the workflow task
+// that scheduled it, README "Sizing") never waited in a queue and has no schedule-to-start.
 type s2s struct {
-	actSum, actCount, wftSum, wftCount float64
+	actSum, actCount, wftSum, wftCount, actRun float64
 }
 
 // scrape reads a worker's /metrics (Prometheus text format) for the SDK's schedule-to-start
@@ -37,6 +39,7 @@ func scrape(url string) (s2s, error) {
 		"temporal_activity_schedule_to_start_latency_seconds_count":      &out.actCount,
 		"temporal_workflow_task_schedule_to_start_latency_seconds_sum":   &out.wftSum,
 		"temporal_workflow_task_schedule_to_start_latency_seconds_count": &out.wftCount,
+		"temporal_activity_execution_latency_seconds_count":              &out.actRun,
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if line == "" || line[0] == '#' {

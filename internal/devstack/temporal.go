@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -90,6 +91,22 @@ var ServerLimits = []string{
 	"--dynamic-config-value", "history.maxInFlightUpdates=" + strconv.Itoa(MaxInFlightUpdates),
 }
 
+// ServerTuning are the dynamic config values that make a release cheaper for the stack's
+// Temporal server, as they would a production cluster's (measured with bench/releases,
+// README "Sizing"):
+//   - Eager activities: an activity a workflow task schedules on the worker's own task queue
+//     (a traffic change, a contract step) is started in that task's completion and handed
+//     back to the worker in its response, instead of being added to matching, polled for and
+//     started in a transaction of its own. The SDK asks for it by default; the server refuses
+//     it unless enabled.
+var ServerTuning = []string{
+	"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+}
+
+// ServerDynamicArgs are ServerLimits and ServerTuning: the dev server's --dynamic-config-value
+// arguments (the cluster writes them into its dynamic config file).
+func ServerDynamicArgs() []string { return slices.Concat(ServerLimits, ServerTuning) }
+
 // MaxPayloadBytes bounds every payload the server takes (ServerLimits).
 const MaxPayloadBytes = 256 << 10
 
@@ -137,7 +154,7 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 	}
 	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(o.Port),
 		"--ui-port", strconv.Itoa(o.UIPort), "--log-level", "warn", "--namespace", "default"}
-	args = append(args, ServerLimits...)
+	args = append(args, ServerDynamicArgs()...)
 	if o.DBFile != "" {
 		args = append(args, "--db-filename", o.DBFile)
 	}

@@ -133,7 +133,7 @@ func up(ctx context.Context, st devstack.Stack, binDir string, cluster bool) err
 		}
 		db, _ := filepath.Abs(filepath.Join(st.Dir, "temporal.db"))
 		if _, err := st.Spawn("temporal", tbin, append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", "7233",
-			"--ui-port", "8233", "--db-filename", db, "--log-level", "warn", "--namespace", "default"}, devstack.ServerLimits...), nil); err != nil {
+			"--ui-port", "8233", "--db-filename", db, "--log-level", "warn", "--namespace", "default"}, devstack.ServerDynamicArgs()...), nil); err != nil {
 			return err
 		}
 		if err := devstack.WaitTemporal(ctx, temporalAddr, 2*time.Minute); err != nil {
@@ -239,7 +239,7 @@ func upCluster(ctx context.Context, st devstack.Stack) error {
 	if err != nil {
 		return err
 	}
-	if _, err := st.Spawn("temporal-server", server, args, nil); err != nil {
+	if _, err := st.Spawn("temporal-server", server, args, devstack.ClusterServerEnv()); err != nil {
 		return err
 	}
 	if err := devstack.WaitTemporal(ctx, temporalAddr, 3*time.Minute); err != nil {
