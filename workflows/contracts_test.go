@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +41,26 @@ type simChains struct {
 	sims map[string]*simulated.Backend // by RPC name
 	key  *chain.Key
 	act  *activities.Contracts
+	// mining serializes the blocks sealed on the simulated chains. Activities run side by
+	// side in the test environment, and go-ethereum's simulated beacon does not guard its
+	// sealing: its transaction pool answers one Sync at a time, and a second Commit at the same
+	// moment took the first one's answer, leaving that Commit (and its activity) waiting
+	// forever (TestGovernedThresholdByOwnerSignatures, 1 run in about 20 under load).
+	mining sync.Mutex
+}
+
+// commit seals a block on sim.
+func (c *simChains) commit(sim *simulated.Backend) {
+	c.mining.Lock()
+	defer c.mining.Unlock()
+	sim.Commit()
+}
+
+// adjustTime seals a block on sim d later than its head.
+func (c *simChains) adjustTime(sim *simulated.Backend, d time.Duration) error {
+	c.mining.Lock()
+	defer c.mining.Unlock()
+	return sim.AdjustTime(d)
 }
 
 func newSimChains(t *testing.T) *simChains {
@@ -72,7 +93,7 @@ func newSimChains(t *testing.T) *simChains {
 		// every poll mines a block on both chains: confirmations come as fast as they are read
 		OnPoll: func() {
 			for _, s := range c.sims {
-				s.Commit()
+				c.commit(s)
 			}
 		},
 	}

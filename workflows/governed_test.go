@@ -91,7 +91,7 @@ func (s *simBackend) send(ctx context.Context, key *chain.Key, store *chain.Nonc
 	if _, err := chain.Broadcast(ctx, b, st.Raw); err != nil {
 		return nil, err
 	}
-	_, err = chain.WaitConfirmed(ctx, b, st.Raw, chain.WaitOptions{Confirmations: 1, PollInterval: time.Millisecond, OnProgress: func(chain.WaitProgress) { sim.Commit() }})
+	_, err = chain.WaitConfirmed(ctx, b, st.Raw, chain.WaitOptions{Confirmations: 1, PollInterval: time.Millisecond, OnProgress: func(chain.WaitProgress) { s.c.commit(sim) }})
 	return st, err
 }
 
@@ -242,8 +242,8 @@ func (g *govMainnet) register(h *harness) {
 		case req.Until == release.WatchReady && !g.adjusted[p.SafeTxHash]:
 			g.adjusted[p.SafeTxHash] = true
 			sim := g.c.sims["sim://mainnet"]
-			_ = sim.AdjustTime(govDelay)
-			sim.Commit()
+			_ = g.c.adjustTime(sim, govDelay)
+			g.c.commit(sim)
 		}
 		g.mu.Unlock()
 		return g.c.act.Watch(ctx, req)
